@@ -1,0 +1,666 @@
+//! Tests of the test bed itself: one smoke test per SDK client against moto, the scheduler
+//! helper, call counting and per-test isolation. All share one moto server (one per binary).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_ecs::types::ContainerInstanceStatus;
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use testbed::messaging::{self, QueueKind};
+use testbed::scheduler::{self, InstanceView};
+use testbed::world::{self, GroupSpec, INSTANCE_CPU, INSTANCE_MEMORY};
+use testbed::{CallLog, Moto, TestBed};
+
+#[tokio::test]
+async fn ecs_smoke_create_and_list_clusters() {
+    let bed = TestBed::start().await;
+    let arn = world::create_cluster(bed.ecs(), "smoke")
+        .await
+        .expect("create cluster");
+    assert!(arn.ends_with(":cluster/smoke"), "unexpected ARN {arn}");
+
+    let listed = bed
+        .ecs()
+        .list_clusters()
+        .send()
+        .await
+        .expect("list clusters");
+    assert_eq!(listed.cluster_arns(), std::slice::from_ref(&arn));
+
+    let described = bed
+        .ecs()
+        .describe_clusters()
+        .clusters("smoke")
+        .send()
+        .await
+        .expect("describe clusters");
+    let cluster = &described.clusters()[0];
+    assert_eq!(cluster.status(), Some("ACTIVE"));
+    assert_eq!(cluster.cluster_arn(), Some(arn.as_str()));
+}
+
+#[tokio::test]
+async fn autoscaling_smoke_group_desired_capacity_and_registration() {
+    let bed = TestBed::start().await;
+    let (asg, ecs) = (bed.autoscaling(), bed.ecs());
+    world::create_cluster(ecs, "fleet").await.expect("cluster");
+    let group = world::create_group(asg, ecs, "fleet", &GroupSpec::new("fleet-asg", 2).max(6))
+        .await
+        .expect("group");
+    assert_eq!(group.instances.len(), 2);
+    assert!(
+        group.arn.contains(":autoScalingGroup:"),
+        "ARN {}",
+        group.arn
+    );
+
+    let described = asg
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names("fleet-asg")
+        .send()
+        .await
+        .expect("describe groups");
+    let g = &described.auto_scaling_groups()[0];
+    assert_eq!(
+        (g.min_size(), g.max_size(), g.desired_capacity()),
+        (Some(0), Some(6), Some(2))
+    );
+    assert_eq!(g.instances().len(), 2);
+
+    // Registered as container instances with moto's fixed resources.
+    let instances = scheduler::container_instances(ecs, "fleet")
+        .await
+        .expect("container instances");
+    assert_eq!(instances.len(), 2);
+    for ci in &instances {
+        assert!(group
+            .instances
+            .iter()
+            .any(|r| r.instance_id == ci.ec2_instance_id));
+        assert_eq!(ci.status, "ACTIVE");
+        assert_eq!(
+            (ci.registered_cpu, ci.registered_memory),
+            (INSTANCE_CPU, INSTANCE_MEMORY)
+        );
+        assert_eq!(
+            (ci.remaining_cpu, ci.remaining_memory),
+            (INSTANCE_CPU, INSTANCE_MEMORY)
+        );
+    }
+
+    // Scale out: the new instances join the cluster once the "agent" registers them.
+    asg.set_desired_capacity()
+        .auto_scaling_group_name("fleet-asg")
+        .desired_capacity(4)
+        .send()
+        .await
+        .expect("set desired capacity");
+    let ids = world::group_instance_ids(asg, "fleet-asg")
+        .await
+        .expect("ids");
+    assert_eq!(ids.len(), 4);
+    let new = world::register_group_instances(asg, ecs, "fleet", "fleet-asg")
+        .await
+        .expect("register new instances");
+    assert_eq!(new.len(), 2);
+    assert!(new.iter().all(|r| !group.instances.contains(r)));
+    let again = world::register_group_instances(asg, ecs, "fleet", "fleet-asg")
+        .await
+        .expect("register again");
+    assert!(
+        again.is_empty(),
+        "registration must be idempotent: {again:?}"
+    );
+    assert_eq!(
+        world::registered_instances(ecs, "fleet")
+            .await
+            .expect("list")
+            .len(),
+        4
+    );
+
+    // Scale in: terminated instances leave the cluster.
+    asg.set_desired_capacity()
+        .auto_scaling_group_name("fleet-asg")
+        .desired_capacity(1)
+        .send()
+        .await
+        .expect("scale in");
+    let ids = world::group_instance_ids(asg, "fleet-asg")
+        .await
+        .expect("ids");
+    assert_eq!(ids.len(), 1);
+    let gone = world::deregister_departed_instances(asg, ecs, "fleet")
+        .await
+        .expect("deregister");
+    assert_eq!(gone.len(), 3);
+    let left = world::registered_instances(ecs, "fleet")
+        .await
+        .expect("list");
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].instance_id, ids[0]);
+}
+
+#[tokio::test]
+async fn cloudwatch_smoke_put_and_get_metric_data_average() {
+    let bed = TestBed::start().await;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    // Two whole 5-minute periods that ended at least 10 minutes ago.
+    let t0 = UNIX_EPOCH + Duration::from_secs((now / 300) * 300 - 1200);
+    let at = |secs: u64| t0 + Duration::from_secs(secs);
+    let dims = [("ClusterName", "prod")];
+    messaging::put_metric_data(
+        bed.cloudwatch(),
+        "Test/Autoscale",
+        "CPUReservation",
+        &dims,
+        &[
+            (at(0), 10.0),
+            (at(60), 20.0),
+            (at(120), 30.0),
+            (at(300), 50.0),
+        ],
+    )
+    .await
+    .expect("put metric data");
+    // A different dimension value must not leak into the statistic.
+    messaging::put_metric_data(
+        bed.cloudwatch(),
+        "Test/Autoscale",
+        "CPUReservation",
+        &[("ClusterName", "other")],
+        &[(at(30), 1000.0)],
+    )
+    .await
+    .expect("put other metric data");
+
+    let mut points = messaging::get_metric_stat(
+        bed.cloudwatch(),
+        "Test/Autoscale",
+        "CPUReservation",
+        &dims,
+        "Average",
+        300,
+        t0,
+        at(600),
+    )
+    .await
+    .expect("get metric data");
+    points.sort_by_key(|(t, _)| *t);
+    assert_eq!(points, vec![(at(0), 20.0), (at(300), 50.0)]);
+
+    let max = messaging::get_metric_stat(
+        bed.cloudwatch(),
+        "Test/Autoscale",
+        "CPUReservation",
+        &dims,
+        "Maximum",
+        600,
+        t0,
+        at(600),
+    )
+    .await
+    .expect("get max");
+    assert_eq!(max, vec![(at(0), 50.0)]);
+}
+
+#[tokio::test]
+async fn sqs_smoke_standard_and_fifo() {
+    let bed = TestBed::start().await;
+    let sqs = bed.sqs();
+
+    let standard = messaging::create_queue(sqs, "plain", QueueKind::Standard)
+        .await
+        .expect("standard queue");
+    for body in ["one", "two", "three"] {
+        sqs.send_message()
+            .queue_url(&standard)
+            .message_body(body)
+            .send()
+            .await
+            .expect("send");
+    }
+    let mut bodies = messaging::receive_bodies(sqs, &standard)
+        .await
+        .expect("receive");
+    bodies.sort();
+    assert_eq!(bodies, ["one", "three", "two"]);
+    assert!(messaging::receive_all(sqs, &standard)
+        .await
+        .expect("empty")
+        .is_empty());
+
+    let fifo = messaging::create_queue(sqs, "ordered", QueueKind::Fifo)
+        .await
+        .expect("fifo queue");
+    assert!(fifo.ends_with("ordered.fifo"), "URL {fifo}");
+    for body in ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"] {
+        sqs.send_message()
+            .queue_url(&fifo)
+            .message_body(body)
+            .message_group_id("cluster-prod")
+            .send()
+            .await
+            .expect("send fifo");
+    }
+    let messages = messaging::receive_all(sqs, &fifo)
+        .await
+        .expect("receive fifo");
+    let bodies: Vec<&str> = messages.iter().filter_map(|m| m.body()).collect();
+    assert_eq!(
+        bodies,
+        ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"]
+    );
+    let group = messages[0]
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId));
+    assert_eq!(group.map(String::as_str), Some("cluster-prod"));
+}
+
+#[tokio::test]
+async fn eventbridge_smoke_pattern_rule_delivers_to_sqs() {
+    let bed = TestBed::start().await;
+    let (eb, sqs) = (bed.eventbridge(), bed.sqs());
+    let bus_arn = messaging::create_event_bus(eb, "autoscale")
+        .await
+        .expect("bus");
+    assert!(bus_arn.ends_with(":event-bus/autoscale"), "ARN {bus_arn}");
+    let queue = messaging::create_queue(sqs, "plans", QueueKind::Standard)
+        .await
+        .expect("queue");
+    let fifo = messaging::create_queue(sqs, "plans", QueueKind::Fifo)
+        .await
+        .expect("fifo queue");
+    let pattern =
+        serde_json::json!({"source": ["ecs-autoscale.test"], "detail-type": ["ScalePlan"]});
+    messaging::route_to_queue(eb, sqs, "autoscale", "plans", &pattern, &queue)
+        .await
+        .expect("rule to standard queue");
+    messaging::route_to_queue(eb, sqs, "autoscale", "plans-fifo", &pattern, &fifo)
+        .await
+        .expect("rule to fifo queue");
+
+    let entry = |source: &str, detail_type: &str, n: u32| {
+        PutEventsRequestEntry::builder()
+            .event_bus_name("autoscale")
+            .source(source)
+            .detail_type(detail_type)
+            .detail(serde_json::json!({"cluster": "prod", "n": n}).to_string())
+            .build()
+    };
+    let out = eb
+        .put_events()
+        .entries(entry("ecs-autoscale.test", "ScalePlan", 1))
+        .entries(entry("someone.else", "ScalePlan", 2))
+        .entries(entry("ecs-autoscale.test", "Other", 3))
+        .send()
+        .await
+        .expect("put events");
+    assert_eq!(out.failed_entry_count(), 0);
+
+    for url in [&queue, &fifo] {
+        let bodies = messaging::receive_bodies(sqs, url).await.expect("receive");
+        assert_eq!(
+            bodies.len(),
+            1,
+            "only the matching event is routed to {url}: {bodies:?}"
+        );
+        let event: serde_json::Value = serde_json::from_str(&bodies[0]).expect("event JSON");
+        assert_eq!(event["source"], "ecs-autoscale.test");
+        assert_eq!(event["detail-type"], "ScalePlan");
+        assert_eq!(event["detail"]["n"], 1);
+        assert_eq!(event["detail"]["cluster"], "prod");
+    }
+}
+
+/// Live tasks per container instance, with every instance present (0 when empty).
+async fn counts(bed: &TestBed, instances: &[InstanceView]) -> BTreeMap<String, usize> {
+    let per = scheduler::tasks_per_instance(bed.ecs(), "prod")
+        .await
+        .expect("tasks per instance");
+    instances
+        .iter()
+        .map(|i| (i.arn.clone(), per.get(&i.arn).copied().unwrap_or(0)))
+        .collect()
+}
+
+/// Every instance's remaining resources must equal its registered ones minus its tasks'.
+async fn assert_resources_match(bed: &TestBed, cpu: i32, memory: i32) {
+    let instances = scheduler::container_instances(bed.ecs(), "prod")
+        .await
+        .expect("instances");
+    let per = counts(bed, &instances).await;
+    for ci in &instances {
+        let n = i32::try_from(per[&ci.arn]).expect("small count");
+        assert_eq!(
+            (ci.remaining_cpu, ci.remaining_memory),
+            (INSTANCE_CPU - n * cpu, INSTANCE_MEMORY - n * memory),
+            "remaining resources of {} with {n} tasks",
+            ci.arn
+        );
+        assert_eq!(ci.running_tasks, n, "runningTasksCount of {}", ci.arn);
+    }
+}
+
+#[tokio::test]
+async fn scheduler_places_drains_and_scales_in() {
+    let bed = TestBed::start().await;
+    let ecs = bed.ecs();
+    world::create_cluster(ecs, "prod").await.expect("cluster");
+    // A decoy cluster whose name contains "prod": moto's ListTasks would mix its tasks in.
+    world::create_cluster(ecs, "prod2")
+        .await
+        .expect("decoy cluster");
+    let group = world::create_group(
+        bed.autoscaling(),
+        ecs,
+        "prod",
+        &GroupSpec::new("prod-asg", 3),
+    )
+    .await
+    .expect("group");
+    assert_eq!(group.instances.len(), 3);
+    let decoy = world::create_group(bed.autoscaling(), ecs, "prod2", &GroupSpec::new("decoy", 1))
+        .await
+        .expect("decoy group");
+    // 1024 CPU / 1536 MiB: four tasks fill an instance (4096 CPU / 7482 MiB).
+    let (cpu, memory) = (1024, 1536);
+    let web = world::register_task_definition(ecs, "web", cpu, memory)
+        .await
+        .expect("td web");
+    let worker = world::register_task_definition(ecs, "worker", cpu, memory)
+        .await
+        .expect("td worker");
+    world::create_service(ecs, "prod", "web", &web, 4)
+        .await
+        .expect("service web");
+    world::create_service(ecs, "prod", "worker", &worker, 3)
+        .await
+        .expect("service worker");
+    world::create_service(ecs, "prod2", "web", &web, 1)
+        .await
+        .expect("decoy service");
+    world::start_service_tasks(ecs, "prod2", "web", &decoy.container_instance_arns())
+        .await
+        .expect("decoy task");
+
+    // 1. Initial placement, first-fit: web fills one instance, worker goes to the next.
+    let report = bed.converge("prod").await.expect("converge");
+    let web_report = report.service("web").expect("web report");
+    assert_eq!(
+        (web_report.desired, web_report.running, web_report.started),
+        (4, 4, 4)
+    );
+    let worker_report = report.service("worker").expect("worker report");
+    assert_eq!(
+        (
+            worker_report.desired,
+            worker_report.running,
+            worker_report.started
+        ),
+        (3, 3, 3)
+    );
+    assert_eq!(report.unplaced(), 0);
+    assert!(report.is_converged());
+    assert_eq!(
+        scheduler::service_tasks(ecs, "prod", "web")
+            .await
+            .expect("web")
+            .len(),
+        4
+    );
+    assert_eq!(
+        scheduler::service_tasks(ecs, "prod", "worker")
+            .await
+            .expect("worker")
+            .len(),
+        3
+    );
+    let instances = scheduler::container_instances(ecs, "prod")
+        .await
+        .expect("instances");
+    let per = counts(&bed, &instances).await;
+    let mut sorted: Vec<usize> = per.values().copied().collect();
+    sorted.sort();
+    assert_eq!(sorted, [0, 3, 4]);
+    assert_resources_match(&bed, cpu, memory).await;
+
+    // Converging a converged cluster changes nothing.
+    let again = bed.converge("prod").await.expect("converge again");
+    assert!(
+        again
+            .services
+            .iter()
+            .all(|s| s.started == 0 && s.stopped == 0),
+        "{again:?}"
+    );
+
+    // 2. Drain the full instance: its four tasks move, the counts still match.
+    let (full, _) = per.iter().find(|(_, n)| **n == 4).expect("a full instance");
+    let (workers_home, _) = per
+        .iter()
+        .find(|(_, n)| **n == 3)
+        .expect("the worker instance");
+    world::set_container_instance_status(
+        ecs,
+        "prod",
+        std::slice::from_ref(full),
+        ContainerInstanceStatus::Draining,
+    )
+    .await
+    .expect("drain");
+    let report = bed.converge("prod").await.expect("converge after drain");
+    let web_report = report.service("web").expect("web report");
+    assert_eq!(
+        (web_report.stopped, web_report.started, web_report.running),
+        (4, 4, 4)
+    );
+    assert_eq!(report.service("worker").expect("worker").stopped, 0);
+    assert!(report.is_converged(), "{report:?}");
+    let per = counts(&bed, &instances).await;
+    assert_eq!(per[full], 0, "no task may remain on the draining instance");
+    assert_eq!(
+        per[workers_home], 4,
+        "first fit fills the worker instance's free slot"
+    );
+    assert_eq!(per.values().sum::<usize>(), 7);
+    for task in scheduler::service_tasks(ecs, "prod", "web")
+        .await
+        .expect("web tasks")
+    {
+        assert_ne!(task.container_instance_arn.as_ref(), Some(full));
+        assert_eq!(task.last_status, "RUNNING");
+    }
+    assert_resources_match(&bed, cpu, memory).await;
+
+    // 3. Scale in web 4 -> 2: surplus taken from the instance with the fewest tasks.
+    world::set_desired_count(ecs, "prod", "web", 2)
+        .await
+        .expect("update service");
+    let report = bed.converge("prod").await.expect("converge after scale-in");
+    let web_report = report.service("web").expect("web report");
+    assert_eq!(
+        (web_report.desired, web_report.stopped, web_report.running),
+        (2, 2, 2)
+    );
+    assert_eq!(
+        scheduler::service_tasks(ecs, "prod", "web")
+            .await
+            .expect("web")
+            .len(),
+        2
+    );
+    let per = counts(&bed, &instances).await;
+    assert_eq!(per[workers_home], 4);
+    assert_eq!(per.values().sum::<usize>(), 5);
+    assert_resources_match(&bed, cpu, memory).await;
+
+    // 4. More than fits: 3 free slots on ACTIVE instances, worker wants 5 more.
+    world::set_desired_count(ecs, "prod", "worker", 8)
+        .await
+        .expect("update service");
+    let report = bed
+        .converge("prod")
+        .await
+        .expect("converge beyond capacity");
+    let worker_report = report.service("worker").expect("worker report");
+    assert_eq!(
+        (
+            worker_report.started,
+            worker_report.running,
+            worker_report.unplaced
+        ),
+        (3, 6, 2)
+    );
+    assert!(!report.is_converged());
+    assert_eq!(
+        per[full],
+        counts(&bed, &instances).await[full],
+        "nothing placed on DRAINING"
+    );
+    assert_resources_match(&bed, cpu, memory).await;
+
+    // The decoy cluster was never touched.
+    let decoy_tasks = scheduler::service_tasks(ecs, "prod2", "web")
+        .await
+        .expect("decoy tasks");
+    assert_eq!(decoy_tasks.len(), 1);
+
+    // moto's ListServices for cluster "rod" also lists "prod"'s services ("prod:web" contains
+    // "rod:"): converge must not see them.
+    world::create_cluster(ecs, "rod")
+        .await
+        .expect("cluster rod");
+    let report = bed.converge("rod").await.expect("converge rod");
+    assert!(report.services.is_empty(), "{report:?}");
+}
+
+#[tokio::test]
+async fn call_log_counts_operations() {
+    let bed = TestBed::start().await;
+    world::create_cluster(bed.ecs(), "counted")
+        .await
+        .expect("cluster");
+    let td = world::register_task_definition(bed.ecs(), "app", 256, 512)
+        .await
+        .expect("td");
+    world::create_service(bed.ecs(), "counted", "app", &td, 1)
+        .await
+        .expect("service");
+
+    let log = CallLog::new();
+    let clients = bed.counted_clients(&log);
+    let out = clients
+        .ecs
+        .describe_services()
+        .cluster("counted")
+        .services("app")
+        .send()
+        .await
+        .expect("describe services");
+    assert_eq!(out.services()[0].desired_count(), 1);
+    clients
+        .ecs
+        .list_clusters()
+        .send()
+        .await
+        .expect("list clusters");
+    clients.sqs.list_queues().send().await.expect("list queues");
+    // The harness's own clients are not counted.
+    bed.ecs()
+        .describe_services()
+        .cluster("counted")
+        .services("app")
+        .send()
+        .await
+        .expect("uncounted");
+
+    assert_eq!(log.count("DescribeServices"), 1);
+    assert_eq!(
+        log.ops(),
+        ["DescribeServices", "ListClusters", "ListQueues"]
+    );
+    assert_eq!(log.total(), 3);
+    let services: Vec<String> = log.calls().into_iter().map(|c| c.service).collect();
+    assert_eq!(
+        services[0], services[1],
+        "both ECS calls name the same service"
+    );
+    assert_ne!(services[0], services[2]);
+
+    log.clear();
+    assert_eq!(log.count("DescribeServices"), 0);
+    assert!(log.ops().is_empty());
+    clients
+        .ecs
+        .describe_services()
+        .cluster("counted")
+        .services("app")
+        .send()
+        .await
+        .expect("again");
+    assert_eq!(log.count("DescribeServices"), 1);
+}
+
+#[tokio::test]
+async fn reset_isolates_tests() {
+    let bed = TestBed::start().await;
+    // Every test starts from an empty account, whatever ran before in this binary.
+    let clusters = bed
+        .ecs()
+        .list_clusters()
+        .send()
+        .await
+        .expect("list clusters");
+    assert!(
+        clusters.cluster_arns().is_empty(),
+        "leftover: {:?}",
+        clusters.cluster_arns()
+    );
+    let groups = bed
+        .autoscaling()
+        .describe_auto_scaling_groups()
+        .send()
+        .await
+        .expect("groups");
+    assert!(groups.auto_scaling_groups().is_empty());
+
+    world::create_cluster(bed.ecs(), "doomed")
+        .await
+        .expect("cluster");
+    messaging::create_queue(bed.sqs(), "doomed", QueueKind::Standard)
+        .await
+        .expect("queue");
+    let listed = bed.ecs().list_clusters().send().await.expect("list");
+    assert_eq!(listed.cluster_arns().len(), 1);
+
+    bed.reset().await.expect("reset");
+    let clusters = bed
+        .ecs()
+        .list_clusters()
+        .send()
+        .await
+        .expect("list after reset");
+    assert!(clusters.cluster_arns().is_empty());
+    let queues = bed
+        .sqs()
+        .list_queues()
+        .send()
+        .await
+        .expect("queues after reset");
+    assert!(queues.queue_urls().is_empty());
+}
+
+#[test]
+fn missing_moto_binary_says_make_venv() {
+    let err = Moto::start_with(Path::new("/nonexistent/moto_server"))
+        .err()
+        .expect("starting a missing executable must fail");
+    let message = format!("{err:#}");
+    assert!(message.contains("make venv"), "{message}");
+    assert!(message.contains("/nonexistent/moto_server"), "{message}");
+}
