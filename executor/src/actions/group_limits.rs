@@ -1,0 +1,127 @@
+//! The group's MinSize/MaxSize (from the cluster file's `min`/`max`): UpdateAutoScalingGroup,
+//! guarded on the live pair.
+
+use shared::messages::{GroupLimits, GroupLimitsChange};
+
+use super::Verdict;
+use crate::apply::{ApplyError, Run};
+use crate::errors::classify;
+use crate::live::LiveGroup;
+
+/// `kind` in the report.
+pub const KIND: &str = "group_limits";
+
+fn show(l: GroupLimits) -> String {
+    format!("min {} / max {}", l.min, l.max)
+}
+
+/// Live (min, max) = target → already applied; = `from` → apply; else stale.
+pub fn guard(change: &GroupLimitsChange, live: Option<&LiveGroup>) -> Verdict {
+    let Some(group) = live else {
+        return Verdict::Stale("the Auto Scaling group does not exist".into());
+    };
+    let now = GroupLimits {
+        min: group.min,
+        max: group.max,
+    };
+    if change.to.min > change.to.max {
+        return Verdict::Skip(format!("target {} is not a valid range", show(change.to)));
+    }
+    if now == change.to {
+        Verdict::AlreadyApplied(format!("limits are already {}", show(now)))
+    } else if now == change.from {
+        Verdict::Apply(format!(
+            "set the group limits from {} to {}",
+            show(change.from),
+            show(change.to)
+        ))
+    } else {
+        Verdict::Stale(format!(
+            "limits are {}, the plan expected {}",
+            show(now),
+            show(change.from)
+        ))
+    }
+}
+
+/// Settles the guard and calls UpdateAutoScalingGroup.
+pub async fn run(run: &mut Run<'_>, change: &GroupLimitsChange) -> Result<(), ApplyError> {
+    const OP: &str = "UpdateAutoScalingGroup";
+    let target = run.plan.autoscale_group.clone();
+    let verdict = match &run.live.group {
+        Ok(group) => guard(change, group.as_ref()),
+        Err(e) => {
+            let e = e.clone();
+            return run.failed(KIND, &target, "read the group", e);
+        }
+    };
+    let Some(what) = run.settle(KIND, &target, verdict) else {
+        return Ok(());
+    };
+    run.begin_mutation()?;
+    let answer = run
+        .clients
+        .autoscaling
+        .update_auto_scaling_group()
+        .auto_scaling_group_name(&target)
+        .min_size(i32::try_from(change.to.min).unwrap_or(i32::MAX))
+        .max_size(i32::try_from(change.to.max).unwrap_or(i32::MAX))
+        .send()
+        .await;
+    match answer {
+        Ok(_) => {
+            if let Ok(Some(group)) = &mut run.live.group {
+                group.min = change.to.min;
+                group.max = change.to.max;
+                // Auto Scaling moves the desired capacity into the new range itself.
+                group.desired = group.desired.clamp(change.to.min, change.to.max);
+            }
+            run.applied(KIND, &target, what);
+            Ok(())
+        }
+        Err(e) => run.failed(KIND, &target, &what, classify(OP, &e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(min: u32, max: u32) -> LiveGroup {
+        LiveGroup {
+            min,
+            max,
+            desired: min,
+            instances: Default::default(),
+        }
+    }
+
+    fn change(from: (u32, u32), to: (u32, u32)) -> GroupLimitsChange {
+        GroupLimitsChange {
+            from: GroupLimits {
+                min: from.0,
+                max: from.1,
+            },
+            to: GroupLimits {
+                min: to.0,
+                max: to.1,
+            },
+        }
+    }
+
+    #[test]
+    fn guard_compares_the_pair() {
+        let c = change((0, 10), (1, 4));
+        assert!(matches!(guard(&c, Some(&group(0, 10))), Verdict::Apply(_)));
+        assert!(matches!(
+            guard(&c, Some(&group(1, 4))),
+            Verdict::AlreadyApplied(_)
+        ));
+        assert!(matches!(guard(&c, Some(&group(0, 8))), Verdict::Stale(_)));
+        assert!(matches!(guard(&c, None), Verdict::Stale(_)));
+        assert!(matches!(
+            guard(&change((0, 10), (5, 4)), Some(&group(0, 10))),
+            Verdict::Skip(_)
+        ));
+    }
+}

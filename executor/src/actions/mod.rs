@@ -1,0 +1,129 @@
+//! One module per kind of action. Each has a pure `guard` (live value vs the plan's `from` and
+//! target, unit-tested here) and a `run` that settles the guard's verdict and makes the call.
+//! The order in which they run is in [`crate::apply`].
+
+pub mod drain;
+pub mod group_desired;
+pub mod group_limits;
+pub mod reactivate;
+pub mod services;
+pub mod terminate;
+
+use std::collections::HashMap;
+
+use aws_sdk_ecs::types::ContainerInstanceStatus;
+use shared::messages::InstanceRef;
+
+use crate::apply::{ApplyError, Run};
+use crate::errors::{classify, CallError};
+use crate::live::LiveInstance;
+
+/// UpdateContainerInstancesState accepts at most this many container instances.
+const INSTANCES_PER_STATE_CALL: usize = 10;
+
+/// What a guard says about one action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The live value is the plan's `from`: make the change described.
+    Apply(String),
+    /// The target already holds: nothing to do.
+    AlreadyApplied(String),
+    /// The live value is neither `from` nor the target: the plan is stale for this action.
+    Stale(String),
+    /// A safety rule says no (outside the group's limits, below its minimum, ...).
+    Skip(String),
+}
+
+/// Common checks of an instance action: the container instance exists and still runs on the
+/// EC2 instance the plan names (the planner's two identifiers must agree with ECS).
+pub(crate) fn check_instance<'a>(
+    target: &InstanceRef,
+    live: Option<&'a LiveInstance>,
+) -> Result<&'a LiveInstance, Verdict> {
+    let Some(live) = live else {
+        return Err(Verdict::Stale(format!(
+            "container instance {} is not registered in the cluster",
+            target.container_instance_arn
+        )));
+    };
+    if live.ec2_instance_id != target.ec2_instance_id {
+        return Err(Verdict::Stale(format!(
+            "container instance {} runs on {}, not {}",
+            target.container_instance_arn, live.ec2_instance_id, target.ec2_instance_id
+        )));
+    }
+    Ok(live)
+}
+
+/// Sets `status` on the container instances the guards approved, 10 per call, and settles
+/// each one's outcome. `approved` holds (instance, description of the change).
+pub(crate) async fn update_instances_state(
+    run: &mut Run<'_>,
+    kind: &'static str,
+    approved: Vec<(&InstanceRef, String)>,
+    status: ContainerInstanceStatus,
+) -> Result<Vec<(InstanceRef, Result<String, CallError>)>, ApplyError> {
+    const OP: &str = "UpdateContainerInstancesState";
+    let mut results = Vec::new();
+    for chunk in approved.chunks(INSTANCES_PER_STATE_CALL) {
+        run.begin_mutation()?;
+        let arns: Vec<String> = chunk
+            .iter()
+            .map(|(i, _)| i.container_instance_arn.clone())
+            .collect();
+        let answer = run
+            .clients
+            .ecs
+            .update_container_instances_state()
+            .cluster(&run.plan.cluster)
+            .set_container_instances(Some(arns))
+            .status(status.clone())
+            .send()
+            .await;
+        match answer {
+            Ok(out) => {
+                // ECS reports per-instance failures in the answer, by ARN.
+                let failures: HashMap<&str, String> = out
+                    .failures()
+                    .iter()
+                    .filter_map(|f| {
+                        Some((
+                            f.arn()?,
+                            format!(
+                                "{} {}",
+                                f.reason().unwrap_or("failed"),
+                                f.detail().unwrap_or_default()
+                            )
+                            .trim()
+                            .to_owned(),
+                        ))
+                    })
+                    .collect();
+                for (instance, detail) in chunk {
+                    let result = match failures.get(instance.container_instance_arn.as_str()) {
+                        Some(reason) => Err(CallError::invalid_answer(OP, reason.clone())),
+                        None => Ok(detail.clone()),
+                    };
+                    results.push(((*instance).clone(), result));
+                }
+            }
+            Err(e) => {
+                let err = classify(OP, &e);
+                if err.is_retryable() {
+                    return Err(run.retry(kind, err));
+                }
+                for (instance, _) in chunk {
+                    results.push(((*instance).clone(), Err(err.clone())));
+                }
+            }
+        }
+    }
+    Ok(results)
+}
+
+/// Seconds since the Unix epoch, 0 if the clock is before it.
+pub(crate) fn epoch_secs(now: std::time::SystemTime) -> u64 {
+    now.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

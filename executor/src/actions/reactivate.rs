@@ -1,0 +1,109 @@
+//! Reactivating DRAINING container instances (UpdateContainerInstancesState ACTIVE, full ARNs),
+//! before any new instance is launched.
+
+use aws_sdk_ecs::types::ContainerInstanceStatus;
+use shared::messages::InstanceRef;
+
+use super::{check_instance, update_instances_state, Verdict};
+use crate::apply::{ApplyError, Run};
+use crate::live::LiveInstance;
+
+/// `kind` in the report.
+pub const KIND: &str = "reactivate";
+
+/// ACTIVE → already applied; DRAINING → apply; gone, moved or any other status → stale.
+pub fn guard(target: &InstanceRef, live: Option<&LiveInstance>) -> Verdict {
+    let live = match check_instance(target, live) {
+        Ok(live) => live,
+        Err(verdict) => return verdict,
+    };
+    match live.status.as_str() {
+        "ACTIVE" => Verdict::AlreadyApplied("container instance is already ACTIVE".into()),
+        "DRAINING" => Verdict::Apply(format!(
+            "set container instance {} from DRAINING to ACTIVE",
+            target.container_instance_arn
+        )),
+        other => Verdict::Stale(format!("container instance is {other}")),
+    }
+}
+
+/// Settles each guard, then reactivates the approved instances 10 per call.
+pub async fn run(run: &mut Run<'_>, targets: &[InstanceRef]) -> Result<(), ApplyError> {
+    let mut approved = Vec::new();
+    for target in targets {
+        let verdict = match &run.live.instances {
+            Ok(live) => guard(target, live.get(&target.container_instance_arn)),
+            Err(e) => {
+                let e = e.clone();
+                run.failed(
+                    KIND,
+                    &target.ec2_instance_id,
+                    "read the container instance",
+                    e,
+                )?;
+                continue;
+            }
+        };
+        if let Some(what) = run.settle(KIND, &target.ec2_instance_id, verdict) {
+            approved.push((target, what));
+        }
+    }
+    if approved.is_empty() {
+        return Ok(());
+    }
+    let results =
+        update_instances_state(run, KIND, approved, ContainerInstanceStatus::Active).await?;
+    for (target, result) in results {
+        match result {
+            Ok(what) => {
+                if let Ok(live) = &mut run.live.instances {
+                    if let Some(i) = live.get_mut(&target.container_instance_arn) {
+                        i.status = "ACTIVE".into();
+                    }
+                }
+                run.applied(KIND, &target.ec2_instance_id, what);
+            }
+            Err(e) => run.failed(KIND, &target.ec2_instance_id, "set it ACTIVE", e)?,
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn instance(ec2: &str, status: &str, running: u32) -> LiveInstance {
+        LiveInstance {
+            ec2_instance_id: ec2.into(),
+            status: status.into(),
+            running_tasks: running,
+            pending_tasks: 0,
+        }
+    }
+
+    #[test]
+    fn guard_reactivates_only_draining_instances_it_can_identify() {
+        let t = InstanceRef {
+            container_instance_arn: "arn:ci/1".into(),
+            ec2_instance_id: "i-1".into(),
+        };
+        assert!(matches!(
+            guard(&t, Some(&instance("i-1", "DRAINING", 0))),
+            Verdict::Apply(_)
+        ));
+        assert!(matches!(
+            guard(&t, Some(&instance("i-1", "ACTIVE", 0))),
+            Verdict::AlreadyApplied(_)
+        ));
+        assert!(matches!(
+            guard(&t, Some(&instance("i-2", "DRAINING", 0))),
+            Verdict::Stale(_)
+        ));
+        assert!(matches!(
+            guard(&t, Some(&instance("i-1", "REGISTERING", 0))),
+            Verdict::Stale(_)
+        ));
+        assert!(matches!(guard(&t, None), Verdict::Stale(_)));
+    }
+}

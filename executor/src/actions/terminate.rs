@@ -1,0 +1,194 @@
+//! Terminating empty DRAINING instances: TerminateInstanceInAutoScalingGroup with
+//! ShouldDecrementDesiredCapacity, so the group does not launch a replacement.
+//!
+//! Idempotent by construction: an instance no longer in the group is `already_applied` (the
+//! original tried again every run and failed forever), and a "not found" answer to the call
+//! itself (a race, or a lost answer to an earlier attempt) means the same.
+
+use shared::messages::InstanceRef;
+
+use super::{check_instance, Verdict};
+use crate::apply::{ApplyError, Run};
+use crate::errors::classify;
+use crate::live::{LiveGroup, LiveInstance};
+
+/// `kind` in the report.
+pub const KIND: &str = "terminate";
+
+/// Not in the group → already applied; only an instance still in the group, whose container
+/// instance is DRAINING with no running or pending task, is terminated, and only if the
+/// decremented desired capacity stays within the group's MinSize.
+pub fn guard(
+    target: &InstanceRef,
+    group: Option<&LiveGroup>,
+    live: Option<&LiveInstance>,
+) -> Verdict {
+    let Some(group) = group else {
+        return Verdict::Stale("the Auto Scaling group does not exist".into());
+    };
+    if !group.holds(&target.ec2_instance_id) {
+        return Verdict::AlreadyApplied(format!(
+            "{} is no longer in the group",
+            target.ec2_instance_id
+        ));
+    }
+    let live = match check_instance(target, live) {
+        Ok(live) => live,
+        Err(verdict) => return verdict,
+    };
+    if live.status != "DRAINING" {
+        return Verdict::Stale(format!(
+            "container instance is {}, not DRAINING",
+            live.status
+        ));
+    }
+    let tasks = live.running_tasks + live.pending_tasks;
+    if tasks > 0 {
+        return Verdict::Stale(format!(
+            "container instance still has {tasks} running or pending tasks"
+        ));
+    }
+    if group.desired <= group.min {
+        return Verdict::Skip(format!(
+            "desired capacity {} is at the group's MinSize {}; terminating would go below it",
+            group.desired, group.min
+        ));
+    }
+    Verdict::Apply(format!(
+        "terminate {} and decrement the desired capacity from {} to {}",
+        target.ec2_instance_id,
+        group.desired,
+        group.desired - 1
+    ))
+}
+
+/// Settles each guard and terminates the approved instances one call each (the API takes one).
+pub async fn run(run: &mut Run<'_>, targets: &[InstanceRef]) -> Result<(), ApplyError> {
+    const OP: &str = "TerminateInstanceInAutoScalingGroup";
+    for target in targets {
+        let id = target.ec2_instance_id.as_str();
+        let verdict = match (&run.live.group, &run.live.instances) {
+            (Ok(group), Ok(live)) => guard(
+                target,
+                group.as_ref(),
+                live.get(&target.container_instance_arn),
+            ),
+            (Err(e), _) | (_, Err(e)) => {
+                let e = e.clone();
+                run.failed(KIND, id, "read the group and the container instance", e)?;
+                continue;
+            }
+        };
+        let Some(what) = run.settle(KIND, id, verdict) else {
+            continue;
+        };
+        run.begin_mutation()?;
+        let answer = run
+            .clients
+            .autoscaling
+            .terminate_instance_in_auto_scaling_group()
+            .instance_id(id)
+            .should_decrement_desired_capacity(true)
+            .send()
+            .await;
+        match answer {
+            Ok(_) => {
+                forget(run, id);
+                run.applied(KIND, id, what);
+            }
+            Err(e) => {
+                let err = classify(OP, &e);
+                // Auto Scaling answers ValidationError "Instance Id not found" for an
+                // instance that is already gone.
+                if err.code.as_deref() == Some("ValidationError")
+                    && err.message.to_ascii_lowercase().contains("not found")
+                {
+                    forget(run, id);
+                    run.settle(
+                        KIND,
+                        id,
+                        Verdict::AlreadyApplied(format!("{id} is already gone ({err})")),
+                    );
+                } else {
+                    run.failed(KIND, id, &what, err)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The instance left the group and took one unit of desired capacity with it.
+fn forget(run: &mut Run<'_>, id: &str) {
+    if let Ok(Some(group)) = &mut run.live.group {
+        if group.instances.remove(id).is_some() {
+            group.desired = group.desired.saturating_sub(1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(desired: u32, min: u32, members: &[(&str, &str)]) -> LiveGroup {
+        LiveGroup {
+            min,
+            max: 10,
+            desired,
+            instances: members
+                .iter()
+                .map(|(id, state)| (id.to_string(), state.to_string()))
+                .collect(),
+        }
+    }
+
+    fn instance(status: &str, running: u32, pending: u32) -> LiveInstance {
+        LiveInstance {
+            ec2_instance_id: "i-1".into(),
+            status: status.into(),
+            running_tasks: running,
+            pending_tasks: pending,
+        }
+    }
+
+    #[test]
+    fn guard_terminates_only_empty_draining_members() {
+        let t = InstanceRef {
+            container_instance_arn: "arn:ci/1".into(),
+            ec2_instance_id: "i-1".into(),
+        };
+        let g = group(3, 1, &[("i-1", "InService")]);
+        let v = |g: &LiveGroup, i: Option<&LiveInstance>| guard(&t, Some(g), i);
+        assert!(matches!(
+            v(&g, Some(&instance("DRAINING", 0, 0))),
+            Verdict::Apply(_)
+        ));
+        assert!(matches!(
+            v(&g, Some(&instance("DRAINING", 1, 0))),
+            Verdict::Stale(_)
+        ));
+        assert!(matches!(
+            v(&g, Some(&instance("DRAINING", 0, 1))),
+            Verdict::Stale(_)
+        ));
+        assert!(matches!(
+            v(&g, Some(&instance("ACTIVE", 0, 0))),
+            Verdict::Stale(_)
+        ));
+        assert!(matches!(v(&g, None), Verdict::Stale(_)));
+        let at_min = group(1, 1, &[("i-1", "InService")]);
+        assert!(matches!(
+            v(&at_min, Some(&instance("DRAINING", 0, 0))),
+            Verdict::Skip(_)
+        ));
+        // Gone, or on its way out: nothing to do, whatever ECS says.
+        for gone in [
+            group(2, 0, &[]),
+            group(2, 0, &[("i-1", "Terminating:Wait")]),
+        ] {
+            assert!(matches!(v(&gone, None), Verdict::AlreadyApplied(_)));
+        }
+        assert!(matches!(guard(&t, None, None), Verdict::Stale(_)));
+    }
+}

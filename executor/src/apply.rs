@@ -1,0 +1,376 @@
+//! Applying one plan: re-read what it touches, then each action in a fixed order, each behind
+//! its guard (see [`crate::actions`]).
+//!
+//! The order (each entry: why it comes there):
+//! 1. group limits: the desired capacity below is checked against the limits the file asks for;
+//! 2. reactivate DRAINING instances: reuse capacity before launching more;
+//! 3. raise the group's desired capacity: instances start booting as early as possible;
+//! 4. service scale-ups: tasks wait for capacity that is already on its way;
+//! 5. service scale-downs: free room before instances are emptied;
+//! 6. drain instances: their tasks move to the room freed above;
+//! 7. terminate empty DRAINING instances: the group's desired capacity goes down with them.
+//!
+//! **Outcome rules** ("done" = `applied` or `already_applied`):
+//! - dry run → `dry_run` (every action `skipped`, its detail says what would have been done);
+//! - every action done (or no action) → `applied`;
+//! - some done, some not → `partially_applied`;
+//! - none done and at least one `failed` → `failed`;
+//! - none done, none failed (stale, or skipped by a safety rule) → `stale`.
+//!
+//! A retryable error (after the SDK's own retries) stops the run at once: nothing later is
+//! attempted and [`ApplyError::Retryable`] tells the handler to have the plan delivered again.
+//! A non-retryable error marks that action `failed` and the run goes on, except that drains
+//! are skipped once any earlier action was stale or failed: the planner chose them assuming the
+//! earlier actions happen (e.g. tasks fitting where a scale-down frees room).
+
+use std::collections::HashSet;
+use std::time::SystemTime;
+
+use aws_smithy_types::date_time::Format;
+use aws_smithy_types::DateTime;
+use shared::aws::AwsClients;
+use shared::messages::{
+    ActionOutcome, ActionStatus, ExecutionReport, Outcome, ScalingPlan, ServiceChange,
+    SCHEMA_VERSION,
+};
+
+use crate::actions::{
+    drain, epoch_secs, group_desired, group_limits, reactivate, services, terminate, Verdict,
+};
+use crate::errors::CallError;
+use crate::live::{read_group, read_instances, read_services, Live};
+
+/// How to apply a plan.
+#[derive(Debug, Clone, Default)]
+pub struct ApplyOptions {
+    /// Make no mutating call; report what would have been done.
+    pub dry_run: bool,
+    /// Test hook: behave as if the function died just before its (k+1)-th mutating call
+    /// (counting tag writes). `None` in production.
+    pub stop_after_mutations: Option<usize>,
+}
+
+/// Why a plan was not applied to the end.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// A call failed in a way another delivery may fix; the plan must come again.
+    #[error("{kind}: {error} (retryable: the plan will be delivered again)")]
+    Retryable {
+        /// The action kind (or `read`) that failed.
+        kind: &'static str,
+        /// The error.
+        error: CallError,
+        /// What was settled before it, for the logs.
+        done: Vec<ActionOutcome>,
+    },
+    /// The test hook stopped the run.
+    #[error("stopped before mutating call {} (test hook)", .mutations + 1)]
+    Interrupted {
+        /// Mutating calls made.
+        mutations: usize,
+        /// What was settled before it.
+        done: Vec<ActionOutcome>,
+    },
+}
+
+/// The state of one application of a plan, handed to each action module.
+pub struct Run<'a> {
+    pub(crate) clients: &'a AwsClients,
+    pub(crate) plan: &'a ScalingPlan,
+    pub(crate) dry_run: bool,
+    pub(crate) now_secs: u64,
+    pub(crate) live: Live,
+    mutations: usize,
+    stop_after: Option<usize>,
+    outcomes: Vec<ActionOutcome>,
+    /// Stale or failed verdicts so far (also counted in a dry run, where statuses are `skipped`).
+    problems: usize,
+}
+
+impl<'a> Run<'a> {
+    /// Counts a mutating call about to be sent; the test hook stops the run here.
+    pub(crate) fn begin_mutation(&mut self) -> Result<(), ApplyError> {
+        if self.stop_after == Some(self.mutations) {
+            return Err(ApplyError::Interrupted {
+                mutations: self.mutations,
+                done: std::mem::take(&mut self.outcomes),
+            });
+        }
+        self.mutations += 1;
+        Ok(())
+    }
+
+    /// The error that ends the run for redelivery.
+    pub(crate) fn retry(&mut self, kind: &'static str, error: CallError) -> ApplyError {
+        ApplyError::Retryable {
+            kind,
+            error,
+            done: std::mem::take(&mut self.outcomes),
+        }
+    }
+
+    /// Records the verdict, unless it says to make the call now: then returns the description
+    /// of the change. In a dry run nothing is ever to be called.
+    pub(crate) fn settle(
+        &mut self,
+        kind: &'static str,
+        target: &str,
+        verdict: Verdict,
+    ) -> Option<String> {
+        let (status, detail) = match verdict {
+            Verdict::Apply(change) if self.dry_run => {
+                (ActionStatus::Skipped, format!("would {change}"))
+            }
+            Verdict::Apply(change) => return Some(change),
+            Verdict::AlreadyApplied(why) if self.dry_run => {
+                (ActionStatus::Skipped, format!("would do nothing: {why}"))
+            }
+            Verdict::AlreadyApplied(why) => (ActionStatus::AlreadyApplied, why),
+            Verdict::Stale(why) => {
+                self.problems += 1;
+                if self.dry_run {
+                    (
+                        ActionStatus::Skipped,
+                        format!("would not act, stale: {why}"),
+                    )
+                } else {
+                    (ActionStatus::Stale, why)
+                }
+            }
+            Verdict::Skip(why) if self.dry_run => {
+                (ActionStatus::Skipped, format!("would not act: {why}"))
+            }
+            Verdict::Skip(why) => (ActionStatus::Skipped, why),
+        };
+        self.push(kind, target, status, detail, None);
+        None
+    }
+
+    /// Records a change made now.
+    pub(crate) fn applied(&mut self, kind: &'static str, target: &str, detail: String) {
+        self.push(kind, target, ActionStatus::Applied, detail, None);
+    }
+
+    /// Records a non-retryable failure, or ends the run for a retryable one.
+    pub(crate) fn failed(
+        &mut self,
+        kind: &'static str,
+        target: &str,
+        change: &str,
+        error: CallError,
+    ) -> Result<(), ApplyError> {
+        if error.is_retryable() {
+            return Err(self.retry(kind, error));
+        }
+        self.problems += 1;
+        tracing::warn!(plan_id = %self.plan.plan_id, kind, target, %error, "action failed");
+        self.push(
+            kind,
+            target,
+            ActionStatus::Failed,
+            format!("could not {change}"),
+            Some(error.to_string()),
+        );
+        Ok(())
+    }
+
+    /// Whether an earlier action of this plan was stale or failed.
+    pub(crate) fn earlier_problem(&self) -> bool {
+        self.problems > 0
+    }
+
+    fn push(
+        &mut self,
+        kind: &'static str,
+        target: &str,
+        status: ActionStatus,
+        detail: String,
+        error: Option<String>,
+    ) {
+        tracing::info!(plan_id = %self.plan.plan_id, kind, target, ?status, %detail, "action settled");
+        self.outcomes.push(ActionOutcome {
+            kind: kind.to_owned(),
+            target: target.to_owned(),
+            detail,
+            status,
+            error,
+        });
+    }
+}
+
+/// Applies `plan` once. Safe to call again with the same plan: actions whose target holds are
+/// `already_applied`, and actions whose live value moved away from `from` are `stale`.
+pub async fn apply(
+    clients: &AwsClients,
+    plan: &ScalingPlan,
+    options: &ApplyOptions,
+) -> Result<ExecutionReport, ApplyError> {
+    let mut run = Run {
+        clients,
+        plan,
+        dry_run: options.dry_run,
+        now_secs: epoch_secs(SystemTime::now()),
+        live: load(clients, plan).await?,
+        mutations: 0,
+        stop_after: options.stop_after_mutations,
+        outcomes: Vec::new(),
+        problems: 0,
+    };
+    let actions = &plan.actions;
+    if let Some(change) = &actions.group_limits {
+        group_limits::run(&mut run, change).await?;
+    }
+    reactivate::run(&mut run, &actions.reactivate).await?;
+    if let Some(change) = &actions.group_desired {
+        group_desired::run(&mut run, change).await?;
+    }
+    let (ups, downs): (Vec<&ServiceChange>, Vec<&ServiceChange>) =
+        actions.services.iter().partition(|c| c.to >= c.from);
+    services::run(&mut run, &ups).await?;
+    services::run(&mut run, &downs).await?;
+    drain::run(&mut run, &actions.drain).await?;
+    terminate::run(&mut run, &actions.terminate).await?;
+
+    let outcome = overall(run.dry_run, &run.outcomes);
+    Ok(ExecutionReport {
+        schema_version: SCHEMA_VERSION,
+        plan_id: plan.plan_id.clone(),
+        cluster: plan.cluster.clone(),
+        finished_at: rfc3339(SystemTime::now()),
+        outcome,
+        actions: run.outcomes,
+    })
+}
+
+/// The re-reads, batched and limited to what the plan touches. A retryable read error ends
+/// the run; a non-retryable one is kept and fails the actions that needed the read.
+async fn load(clients: &AwsClients, plan: &ScalingPlan) -> Result<Live, ApplyError> {
+    let actions = &plan.actions;
+    let mut live = Live::default();
+
+    if actions.group_limits.is_some()
+        || actions.group_desired.is_some()
+        || !actions.terminate.is_empty()
+    {
+        live.group = keep(read_group(&clients.autoscaling, &plan.autoscale_group).await)?;
+    }
+
+    let mut seen = HashSet::new();
+    let arns: Vec<String> = actions
+        .reactivate
+        .iter()
+        .chain(&actions.drain)
+        .chain(&actions.terminate)
+        .filter(|i| seen.insert(i.container_instance_arn.as_str()))
+        .map(|i| i.container_instance_arn.clone())
+        .collect();
+    if !arns.is_empty() {
+        live.instances = keep(read_instances(&clients.ecs, &plan.cluster, &arns).await)?;
+    }
+
+    let mut seen = HashSet::new();
+    let names: Vec<String> = actions
+        .services
+        .iter()
+        .filter(|c| seen.insert(c.service.as_str()))
+        .map(|c| c.service.clone())
+        .collect();
+    if !names.is_empty() {
+        live.services = keep(read_services(&clients.ecs, &plan.cluster, &names).await)?;
+    }
+    Ok(live)
+}
+
+/// A retryable read error ends the run; anything else is kept for the guards.
+fn keep<T>(read: Result<T, CallError>) -> Result<Result<T, CallError>, ApplyError> {
+    match read {
+        Err(error) if error.is_retryable() => Err(ApplyError::Retryable {
+            kind: "read",
+            error,
+            done: Vec::new(),
+        }),
+        other => Ok(other),
+    }
+}
+
+/// The overall outcome from the actions' statuses (rules in the module docs).
+pub fn overall(dry_run: bool, actions: &[ActionOutcome]) -> Outcome {
+    if dry_run {
+        return Outcome::DryRun;
+    }
+    let done = |a: &&ActionOutcome| {
+        matches!(
+            a.status,
+            ActionStatus::Applied | ActionStatus::AlreadyApplied
+        )
+    };
+    let n_done = actions.iter().filter(done).count();
+    if n_done == actions.len() {
+        Outcome::Applied
+    } else if n_done > 0 {
+        Outcome::PartiallyApplied
+    } else if actions.iter().any(|a| a.status == ActionStatus::Failed) {
+        Outcome::Failed
+    } else {
+        Outcome::Stale
+    }
+}
+
+/// RFC 3339 in UTC, e.g. `2026-11-29T10:27:31Z`.
+pub(crate) fn rfc3339(at: SystemTime) -> String {
+    DateTime::from(at)
+        .fmt(Format::DateTime)
+        .unwrap_or_else(|_| epoch_secs(at).to_string())
+}
+
+/// Seconds since the epoch of an RFC 3339 time, if it is one.
+pub(crate) fn parse_rfc3339(text: &str) -> Option<u64> {
+    DateTime::from_str(text, Format::DateTime)
+        .ok()
+        .and_then(|t| u64::try_from(t.secs()).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn action(status: ActionStatus) -> ActionOutcome {
+        ActionOutcome {
+            kind: "service".into(),
+            target: "web".into(),
+            detail: String::new(),
+            status,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn outcome_rules() {
+        use ActionStatus::*;
+        let cases: &[(&[ActionStatus], Outcome)] = &[
+            (&[], Outcome::Applied),
+            (&[Applied, AlreadyApplied], Outcome::Applied),
+            (&[AlreadyApplied], Outcome::Applied),
+            (&[Applied, Stale], Outcome::PartiallyApplied),
+            (&[AlreadyApplied, Failed], Outcome::PartiallyApplied),
+            (&[Applied, Skipped], Outcome::PartiallyApplied),
+            (&[Stale, Skipped], Outcome::Stale),
+            (&[Stale, Failed], Outcome::Failed),
+            (&[Failed], Outcome::Failed),
+        ];
+        for (statuses, expected) in cases {
+            let actions: Vec<_> = statuses.iter().cloned().map(action).collect();
+            assert_eq!(overall(false, &actions), *expected, "{statuses:?}");
+        }
+        assert_eq!(overall(true, &[action(Skipped)]), Outcome::DryRun);
+    }
+
+    #[test]
+    fn times_round_trip() {
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_764_412_345);
+        let text = rfc3339(at);
+        assert_eq!(text, "2025-11-29T10:32:25Z");
+        assert_eq!(parse_rfc3339(&text), Some(1_764_412_345));
+        assert_eq!(parse_rfc3339("yesterday"), None);
+    }
+}

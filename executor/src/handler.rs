@@ -1,0 +1,243 @@
+//! The Lambda handler: one SQS batch of plans from the FIFO plans queue.
+//!
+//! Per record: decode the plan, apply it, publish the [`ExecutionReport`] on the bus. The
+//! response lists the records SQS must deliver again (`ReportBatchItemFailures`):
+//!
+//! - **undecodable** (not a plan, unknown `schema_version`): logged with the error and a short
+//!   excerpt, returned as a failure; it ends in the DLQ after the queue's maxReceiveCount;
+//! - **retryable failure** (throttling, 5xx, timeouts after the SDK's retries, in a read, a
+//!   change or the publication): returned as a failure and **no report is published**: the
+//!   plan is not finished, and a report per attempt would read as several final outcomes.
+//!   The delivery that finishes publishes the one report; actions an earlier attempt applied
+//!   then show as `already_applied` (the guards make the replay safe). A plan that keeps
+//!   failing ends in the DLQ without a report; its attempts are in the logs;
+//! - **non-retryable failures** are inside the report (`failed` actions), the record is done;
+//!   a publication that fails non-retryably (e.g. the bus does not exist) is logged with the
+//!   whole report, and the record is done too: another delivery would fail the same way.
+//!
+//! FIFO: records of one message group (one cluster) arrive in order. Once a record of a group
+//! fails, the later records of that group in the batch are returned as failures without being
+//! touched, so plan N+1 never applies before plan N.
+
+use std::collections::HashSet;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use shared::aws::AwsClients;
+use shared::definition::ClusterDefinition;
+use shared::messages::{ExecutionReport, ScalingPlan, APPLIED_DETAIL_TYPE, EVENT_SOURCE};
+
+use crate::apply::{apply, ApplyError, ApplyOptions};
+use crate::errors::{classify, CallError, Retry};
+
+/// Environment variable: the EventBridge bus reports go to (required).
+pub const EVENT_BUS_NAME_ENV: &str = "EVENT_BUS_NAME";
+/// Environment variable: `true` makes every plan a dry run (`true|false|1|0|yes|no`, default
+/// false; anything else is refused at start rather than guessed).
+pub const DRY_RUN_ENV: &str = "DRY_RUN";
+/// Environment variable: the directory of the bundled cluster files (default `clusters`).
+pub const CLUSTERS_DIR_ENV: &str = "CLUSTERS_DIR";
+
+/// What the handler needs, built once per Lambda instance.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    /// AWS clients.
+    pub clients: AwsClients,
+    /// The bus reports are published on.
+    pub bus_name: String,
+    /// `DRY_RUN` of the function: every plan is a dry run.
+    pub dry_run_env: bool,
+    /// The cluster definitions, for their `dry_run`.
+    pub definitions: Vec<ClusterDefinition>,
+}
+
+impl Deps {
+    /// From the environment (see the `*_ENV` constants): loads the cluster files, logging
+    /// the ones that do not load.
+    pub fn from_env(
+        clients: AwsClients,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Deps, String> {
+        let bus_name = env(EVENT_BUS_NAME_ENV)
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| format!("{EVENT_BUS_NAME_ENV} is not set"))?;
+        let dry_run_env = parse_bool(env(DRY_RUN_ENV).as_deref()).map_err(|value| {
+            format!("{DRY_RUN_ENV}=`{value}` is not one of true, false, 1, 0, yes, no")
+        })?;
+        let dir = env(CLUSTERS_DIR_ENV).unwrap_or_else(|| "clusters".into());
+        let report = shared::definition::load_dir(std::path::Path::new(&dir), env);
+        for failed in &report.errors {
+            tracing::error!(file = %failed.file.display(), errors = %failed, "cluster file not loaded");
+        }
+        Ok(Deps {
+            clients,
+            bus_name,
+            dry_run_env,
+            definitions: report.clusters,
+        })
+    }
+
+    /// Whether a plan must be a dry run, and why: the plan says so, the cluster file says so,
+    /// or the function's `DRY_RUN` does.
+    pub fn dry_run_reason(&self, plan: &ScalingPlan) -> Option<&'static str> {
+        if plan.dry_run {
+            Some("the plan is a dry run")
+        } else if self.dry_run_env {
+            Some("DRY_RUN is set")
+        } else if self
+            .definitions
+            .iter()
+            .any(|d| d.name == plan.cluster && d.dry_run)
+        {
+            Some("the cluster file says dry_run")
+        } else {
+            None
+        }
+    }
+}
+
+/// Reads a boolean environment value; unset or empty is false. `Err` holds the bad value.
+pub fn parse_bool(value: Option<&str>) -> Result<bool, String> {
+    match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("") | Some("false") | Some("0") | Some("no") => Ok(false),
+        Some("true") | Some("1") | Some("yes") => Ok(true),
+        Some(_) => Err(value.unwrap_or_default().to_owned()),
+    }
+}
+
+/// Why a record is returned to SQS.
+#[derive(Debug, thiserror::Error)]
+enum RecordError {
+    #[error("undecodable plan: {0}")]
+    Undecodable(String),
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+    #[error("publishing the report: {0}")]
+    Publish(CallError),
+}
+
+/// Handles one batch; see the module docs for what is returned as a failure.
+pub async fn handle(event: SqsEvent, deps: &Deps) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    let mut failed_groups: HashSet<String> = HashSet::new();
+    for record in &event.records {
+        let Some(id) = record.message_id.as_deref() else {
+            // Cannot be reported for redelivery without an id; SQS always sets one.
+            tracing::error!("an SQS record without messageId; skipped");
+            continue;
+        };
+        let group = record.attributes.get("MessageGroupId").cloned();
+        if let Some(g) = &group {
+            if failed_groups.contains(g) {
+                tracing::warn!(message_id = id, group = %g,
+                    "an earlier plan of this message group failed in this batch; returned unprocessed to keep the order");
+                response.add_failure(id);
+                continue;
+            }
+        }
+        if let Err(e) = process(record, deps).await {
+            match &e {
+                RecordError::Undecodable(_) => {
+                    tracing::error!(message_id = id, error = %e, "plan returned to the queue; it will reach the DLQ after maxReceiveCount")
+                }
+                _ => {
+                    tracing::warn!(message_id = id, error = %e, "plan returned to the queue for another delivery")
+                }
+            }
+            response.add_failure(id);
+            if let Some(g) = group {
+                failed_groups.insert(g);
+            }
+        }
+    }
+    response
+}
+
+async fn process(record: &SqsMessage, deps: &Deps) -> Result<(), RecordError> {
+    let body = record.body.as_deref().unwrap_or_default();
+    let plan = ScalingPlan::from_json(body).map_err(|e| {
+        let excerpt: String = body.chars().take(200).collect();
+        RecordError::Undecodable(format!("{e}; body starts with {excerpt:?}"))
+    })?;
+    let reason = deps.dry_run_reason(&plan);
+    let options = ApplyOptions {
+        dry_run: reason.is_some(),
+        stop_after_mutations: None,
+    };
+    tracing::info!(plan_id = %plan.plan_id, cluster = %plan.cluster, dry_run = ?reason, "applying plan");
+    let report = apply(&deps.clients, &plan, &options).await?;
+    tracing::info!(plan_id = %report.plan_id, cluster = %report.cluster, outcome = ?report.outcome, "plan settled");
+    match publish(&deps.clients.eventbridge, &deps.bus_name, &report).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_retryable() => Err(RecordError::Publish(e)),
+        Err(e) => {
+            let json = serde_json::to_string(&report).unwrap_or_default();
+            tracing::error!(plan_id = %report.plan_id, error = %e, report = %json,
+                "could not publish the report; not retried (it would fail the same way)");
+            Ok(())
+        }
+    }
+}
+
+/// Publishes the report: source `ecs-autoscale`, detail-type `Scaling Plan Applied`.
+pub async fn publish(
+    eventbridge: &aws_sdk_eventbridge::Client,
+    bus_name: &str,
+    report: &ExecutionReport,
+) -> Result<(), CallError> {
+    const OP: &str = "PutEvents";
+    let detail = serde_json::to_string(report)
+        .map_err(|e| CallError::invalid_answer(OP, format!("serialising the report: {e}")))?;
+    let entry = PutEventsRequestEntry::builder()
+        .event_bus_name(bus_name)
+        .source(EVENT_SOURCE)
+        .detail_type(APPLIED_DETAIL_TYPE)
+        .detail(detail)
+        .build();
+    let out = eventbridge
+        .put_events()
+        .entries(entry)
+        .send()
+        .await
+        .map_err(|e| classify(OP, &e))?;
+    // PutEvents answers 200 with per-entry failures.
+    if out.failed_entry_count() > 0 {
+        let entry = out.entries().first();
+        let code = entry.and_then(|e| e.error_code()).map(str::to_owned);
+        let retry = match code.as_deref() {
+            Some("ThrottlingException" | "InternalException" | "InternalFailure") => {
+                Retry::Retryable
+            }
+            _ => Retry::NonRetryable,
+        };
+        return Err(CallError {
+            operation: OP,
+            retry,
+            message: entry
+                .and_then(|e| e.error_message())
+                .unwrap_or("entry rejected")
+                .to_owned(),
+            code,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bool;
+
+    #[test]
+    fn dry_run_values_are_strict() {
+        for (v, expected) in [
+            (None, false),
+            (Some(""), false),
+            (Some("TRUE"), true),
+            (Some("0"), false),
+            (Some("yes"), true),
+        ] {
+            assert_eq!(parse_bool(v), Ok(expected), "{v:?}");
+        }
+        assert_eq!(parse_bool(Some("ture")), Err("ture".into()));
+    }
+}

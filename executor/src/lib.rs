@@ -1,0 +1,19 @@
+//! The executor Lambda: applies scaling plans from the plans FIFO queue so that delivering a
+//! plan once, three times or after a crash has the same effect, and never acts on a plan the
+//! world has moved away from.
+//!
+//! - [`handler`]: the SQS batch (decode, apply, publish the report, batch item failures, FIFO
+//!   order);
+//! - [`apply`]: one plan, its re-reads ([`live`]) and the ordered actions ([`actions`]), the
+//!   outcome rules;
+//! - [`errors`]: retryable vs non-retryable AWS errors.
+
+pub mod actions;
+pub mod apply;
+pub mod errors;
+pub mod handler;
+pub mod live;
+
+pub use apply::{apply, overall, ApplyError, ApplyOptions};
+pub use errors::{CallError, Retry};
+pub use handler::{handle, Deps};

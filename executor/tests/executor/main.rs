@@ -1,0 +1,16 @@
+//! The executor against the emulator (moto) with the test bed's scheduler helper. One binary,
+//! one moto server; the tests take turns on it (`TestBed::start` holds a lock).
+//!
+//! - `idempotence`: replays, stale plans, crashes mid-apply, dry runs;
+//! - `lifecycle`: drain → the scheduler moves the tasks → terminate;
+//! - `faults`: a fault-injecting proxy in front of moto (throttling, 5xx, lost answers);
+//! - `handler`: SQS batches (undecodable records, FIFO order) and the report on the bus;
+//! - `budget`: the number of calls per plan.
+
+mod budget;
+mod faults;
+mod handler;
+mod idempotence;
+mod lifecycle;
+mod proxy;
+mod support;

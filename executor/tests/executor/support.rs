@@ -1,0 +1,253 @@
+//! Helpers of the executor's tests: worlds, plans, SQS events, clients with fast retries.
+
+use std::time::{Duration, SystemTime};
+
+use aws_config::retry::RetryConfig;
+use aws_config::SdkConfig;
+use aws_lambda_events::event::sqs::SqsEvent;
+use aws_smithy_types::date_time::Format;
+use aws_smithy_types::DateTime;
+use executor::Deps;
+use shared::aws::AwsClients;
+use shared::messages::{
+    ActionStatus, ExecutionReport, InstanceRef, PlanActions, ScalingPlan, ServiceChange,
+    SCHEMA_VERSION,
+};
+use testbed::world::{self, Group, GroupSpec};
+use testbed::{CallLog, Clients, TestBed};
+
+pub const CLUSTER: &str = "prod";
+pub const GROUP: &str = "prod-asg";
+pub const BUS: &str = "ecs-autoscale";
+
+/// Operations that change the cluster or the group (PutEvents, the report, is not one).
+pub const MUTATING: &[&str] = &[
+    "UpdateService",
+    "TagResource",
+    "UntagResource",
+    "UpdateAutoScalingGroup",
+    "SetDesiredCapacity",
+    "UpdateContainerInstancesState",
+    "TerminateInstanceInAutoScalingGroup",
+    "DeregisterContainerInstance",
+    "StartTask",
+    "StopTask",
+];
+
+pub fn mutating_calls(log: &CallLog) -> Vec<String> {
+    log.ops()
+        .into_iter()
+        .filter(|op| MUTATING.contains(&op.as_str()))
+        .collect()
+}
+
+/// The test bed's configuration pointed at `endpoint`, with the SDK's standard retry (3
+/// attempts) but millisecond backoff so that injected faults do not slow the tests down.
+pub async fn fast_config(endpoint: &str) -> SdkConfig {
+    testbed::sdk_config(endpoint)
+        .await
+        .to_builder()
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(5))
+                .with_max_backoff(Duration::from_millis(20)),
+        )
+        .build()
+}
+
+/// The executor's clients, counted into `log`.
+pub fn aws_clients(config: &SdkConfig, log: &CallLog) -> AwsClients {
+    let c = Clients::counted(config, log);
+    AwsClients {
+        ecs: c.ecs,
+        autoscaling: c.autoscaling,
+        cloudwatch: c.cloudwatch,
+        sqs: c.sqs,
+        eventbridge: c.eventbridge,
+    }
+}
+
+/// Counted clients straight to moto.
+pub async fn counted(bed: &TestBed, log: &CallLog) -> AwsClients {
+    aws_clients(&fast_config(bed.endpoint()).await, log)
+}
+
+pub fn deps(clients: AwsClients) -> Deps {
+    Deps {
+        clients,
+        bus_name: BUS.into(),
+        dry_run_env: false,
+        definitions: Vec::new(),
+    }
+}
+
+/// A service of the world: name, CPU units and MiB per task, desired count.
+pub type ServiceSpec = (&'static str, i32, i32, i32);
+
+/// Cluster `prod`, group `prod-asg` of `instances` instances (min 0, max 10), the services
+/// created and their tasks placed by the scheduler helper.
+pub async fn build_world(bed: &TestBed, instances: i32, services: &[ServiceSpec]) -> Group {
+    world::create_cluster(bed.ecs(), CLUSTER)
+        .await
+        .expect("cluster");
+    let group = world::create_group(
+        bed.autoscaling(),
+        bed.ecs(),
+        CLUSTER,
+        &GroupSpec::new(GROUP, instances),
+    )
+    .await
+    .expect("group");
+    for (name, cpu, memory, desired) in services {
+        let td = world::register_task_definition(bed.ecs(), name, *cpu, *memory)
+            .await
+            .expect("task definition");
+        world::create_service(bed.ecs(), CLUSTER, name, &td, *desired)
+            .await
+            .expect("service");
+    }
+    let report = bed.converge(CLUSTER).await.expect("converge");
+    assert!(report.is_converged(), "world not converged: {report:?}");
+    group
+}
+
+pub fn instance(group: &Group, i: usize) -> InstanceRef {
+    InstanceRef {
+        container_instance_arn: group.instances[i].container_instance_arn.clone(),
+        ec2_instance_id: group.instances[i].instance_id.clone(),
+    }
+}
+
+pub fn service(name: &str, from: u32, to: u32) -> ServiceChange {
+    ServiceChange {
+        service: name.into(),
+        from,
+        to,
+    }
+}
+
+/// A plan for `prod` made a minute ago.
+pub fn plan(id: &str, actions: PlanActions) -> ScalingPlan {
+    let created = DateTime::from(SystemTime::now() - Duration::from_secs(60))
+        .fmt(Format::DateTime)
+        .expect("time");
+    ScalingPlan {
+        schema_version: SCHEMA_VERSION,
+        plan_id: id.into(),
+        cluster: CLUSTER.into(),
+        autoscale_group: GROUP.into(),
+        created_at: created,
+        metrics_cycle_ids: vec!["cycle-1".into()],
+        dry_run: false,
+        has_actions: !actions.is_empty(),
+        actions,
+        decisions: Default::default(),
+    }
+}
+
+/// An SQS event of (message id, message group, body) records, as Lambda delivers it.
+pub fn sqs_event(records: &[(&str, &str, String)]) -> SqsEvent {
+    let records: Vec<_> = records
+        .iter()
+        .map(|(id, group, body)| {
+            serde_json::json!({
+                "messageId": id,
+                "receiptHandle": format!("handle-{id}"),
+                "body": body,
+                "attributes": {"MessageGroupId": group, "ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:plans.fifo",
+                "awsRegion": "us-east-1",
+            })
+        })
+        .collect();
+    serde_json::from_value(serde_json::json!({ "Records": records })).expect("SQS event")
+}
+
+pub fn plan_event(id: &str, plan: &ScalingPlan) -> SqsEvent {
+    sqs_event(&[(id, CLUSTER, serde_json::to_string(plan).expect("plan JSON"))])
+}
+
+/// Statuses of the report's actions as (kind, target, status).
+pub fn statuses(report: &ExecutionReport) -> Vec<(String, String, ActionStatus)> {
+    report
+        .actions
+        .iter()
+        .map(|a| (a.kind.clone(), a.target.clone(), a.status.clone()))
+        .collect()
+}
+
+pub fn all(report: &ExecutionReport, status: ActionStatus) -> bool {
+    report.actions.iter().all(|a| a.status == status)
+}
+
+/// desiredCount of a service.
+pub async fn desired_count(bed: &TestBed, name: &str) -> i32 {
+    let out = bed
+        .ecs()
+        .describe_services()
+        .cluster(CLUSTER)
+        .services(name)
+        .send()
+        .await
+        .expect("describe services");
+    out.services()[0].desired_count()
+}
+
+/// The tag `key` of a service, if any.
+pub async fn service_tag(bed: &TestBed, name: &str, key: &str) -> Option<String> {
+    let out = bed
+        .ecs()
+        .describe_services()
+        .cluster(CLUSTER)
+        .services(name)
+        .include(aws_sdk_ecs::types::ServiceField::Tags)
+        .send()
+        .await
+        .expect("describe services");
+    out.services()[0]
+        .tags()
+        .iter()
+        .find(|t| t.key() == Some(key))
+        .and_then(|t| t.value().map(str::to_owned))
+}
+
+/// (min, max, desired, live instance ids) of the group.
+pub async fn group_state(bed: &TestBed) -> (i32, i32, i32, Vec<String>) {
+    let out = bed
+        .autoscaling()
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(GROUP)
+        .send()
+        .await
+        .expect("describe group");
+    let g = &out.auto_scaling_groups()[0];
+    let ids = world::group_instance_ids(bed.autoscaling(), GROUP)
+        .await
+        .expect("ids");
+    (
+        g.min_size().unwrap_or(-1),
+        g.max_size().unwrap_or(-1),
+        g.desired_capacity().unwrap_or(-1),
+        ids,
+    )
+}
+
+/// Status of a container instance.
+pub async fn instance_status(bed: &TestBed, arn: &str) -> String {
+    let out = bed
+        .ecs()
+        .describe_container_instances()
+        .cluster(CLUSTER)
+        .container_instances(arn)
+        .send()
+        .await
+        .expect("describe container instances");
+    out.container_instances()
+        .first()
+        .and_then(|ci| ci.status())
+        .unwrap_or("MISSING")
+        .to_owned()
+}
