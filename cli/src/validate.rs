@@ -1,0 +1,110 @@
+//! `ecs-autoscale validate [PATH]...`
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use shared::definition::{load_dir, ClusterDefinition, LoadReport};
+
+use crate::exit;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Cluster files or directories of `*.yml` / `*.yaml` files.
+    #[arg(default_value = "clusters")]
+    paths: Vec<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Exit 0 when every file is valid, 1 otherwise.
+pub fn run(args: &Args) -> Result<u8> {
+    let mut report = LoadReport::default();
+    for path in &args.paths {
+        if !path.exists() {
+            anyhow::bail!("`{}` does not exist", path.display());
+        }
+        let r = load_dir(path, &shared::process_env);
+        report.clusters.extend(r.clusters);
+        report.errors.extend(r.errors);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&as_json(&report))?);
+    } else {
+        for c in &report.clusters {
+            println!("{}", summary(c));
+        }
+        for file in &report.errors {
+            for e in &file.errors {
+                println!("{e}");
+            }
+        }
+        let errors: usize = report.errors.iter().map(|f| f.errors.len()).sum();
+        eprintln!(
+            "{} valid, {} invalid ({} error{})",
+            report.clusters.len(),
+            report.errors.len(),
+            errors,
+            if errors == 1 { "" } else { "s" }
+        );
+        if report.clusters.is_empty() && report.errors.is_empty() {
+            eprintln!("hint: no `*.yml` or `*.yaml` files were found");
+        }
+    }
+    Ok(if report.is_ok() && !report.clusters.is_empty() {
+        exit::OK
+    } else {
+        exit::PROBLEMS
+    })
+}
+
+fn summary(c: &ClusterDefinition) -> String {
+    let enabled = c.enabled_services().count();
+    let mut line = format!(
+        "ok {} ({}): group `{}`, {} service{} ({} enabled)",
+        c.name,
+        c.source.display(),
+        c.autoscale_group,
+        c.services.len(),
+        if c.services.len() == 1 { "" } else { "s" },
+        enabled
+    );
+    if !c.enabled {
+        line.push_str(", cluster disabled");
+    }
+    if c.dry_run {
+        line.push_str(", dry run");
+    }
+    line
+}
+
+fn as_json(report: &LoadReport) -> serde_json::Value {
+    let clusters: Vec<_> = report
+        .clusters
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "cluster": c.name,
+                "file": c.source.display().to_string(),
+                "autoscale_group": c.autoscale_group,
+                "enabled": c.enabled,
+                "services": c.services.iter().map(|s| &s.name).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let errors: Vec<_> = report
+        .errors
+        .iter()
+        .flat_map(|f| f.errors.iter())
+        .map(|e| {
+            serde_json::json!({
+                "file": e.file.display().to_string(),
+                "line": e.position.map(|p| p.line),
+                "column": e.position.map(|p| p.column),
+                "path": e.path,
+                "message": e.message,
+            })
+        })
+        .collect();
+    serde_json::json!({ "valid": clusters, "errors": errors })
+}

@@ -1,0 +1,127 @@
+//! `ecs-autoscale validate` as a user runs it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecs-autoscale"));
+    cmd.env_remove("RUST_LOG").env_remove("LOG_LEVEL");
+    cmd
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn run(args: &[&str], dir: &Path) -> Output {
+    bin()
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run ecs-autoscale")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn accepts_the_original_example() {
+    let out = run(&["validate", "clusters/"], &repo());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    assert!(text.contains("ok my_cluster"), "{text}");
+    assert!(
+        text.contains("EC2ContainerService-my_cluster-EcsInstanceAsg-AAAAA"),
+        "{text}"
+    );
+}
+
+#[test]
+fn defaults_to_the_clusters_directory() {
+    let out = run(&["validate"], &repo());
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).contains("ok my_cluster"));
+}
+
+#[test]
+fn rejects_an_injected_expression_with_file_line_and_column() {
+    let dir = tempdir("injected");
+    let text = std::fs::read_to_string(repo().join("clusters/my_cluster.yml")).unwrap();
+    let bad = text.replacen(
+        "- metric: queue_length  # Name of metric to use.",
+        "- metric: __import__('os').system('id')",
+        1,
+    );
+    assert_ne!(bad, text, "the example changed; update this test");
+    let file = dir.join("evil.yml");
+    std::fs::write(&file, bad).unwrap();
+    let out = run(&["validate", file.to_str().unwrap()], &dir);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    // The first event of `worker` is on line 43; its `metric:` value starts at column 17.
+    assert!(
+        text.contains("evil.yml:43:17: services.worker.events[0].metric: invalid expression"),
+        "{text}"
+    );
+    assert!(text.contains("__import__"), "{text}");
+}
+
+#[test]
+fn one_bad_file_does_not_hide_the_good_ones() {
+    let dir = tempdir("mixed");
+    std::fs::copy(repo().join("clusters/my_cluster.yml"), dir.join("good.yml")).unwrap();
+    std::fs::write(dir.join("bad.yaml"), "autoscale_group: g\nservces: {}\n").unwrap();
+    let out = run(&["validate", "."], &dir);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.contains("ok good"), "{text}");
+    assert!(
+        text.contains("bad.yaml:2:1: servces: unknown key `servces`; did you mean `services`?"),
+        "{text}"
+    );
+}
+
+#[test]
+fn json_output_parses() {
+    let out = run(&["validate", "--json", "clusters"], &repo());
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["valid"][0]["cluster"], "my_cluster");
+    assert_eq!(v["errors"].as_array().map(Vec::len), Some(0));
+}
+
+#[test]
+fn missing_path_is_a_clear_failure() {
+    let out = run(&["validate", "no/such/dir"], &repo());
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`no/such/dir` does not exist"));
+}
+
+/// A scratch directory removed when the test ends.
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempdir(name: &str) -> TempDir {
+    let dir = std::env::temp_dir().join(format!("ecs-autoscale-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    TempDir(dir)
+}

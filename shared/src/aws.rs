@@ -1,0 +1,46 @@
+//! AWS clients, built once from the standard configuration chain.
+//!
+//! `aws-config` reads `AWS_ENDPOINT_URL` and the per-service overrides
+//! (`AWS_ENDPOINT_URL_ECS`, `AWS_ENDPOINT_URL_SQS`, ...), which is how the tests,
+//! the demo and the CLI point every client at the local emulator. The SDK's
+//! standard retry mode covers throttling and 5xx.
+
+use aws_config::{BehaviorVersion, SdkConfig};
+
+/// The configuration from the environment (region, credentials, endpoints).
+pub async fn load_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest()).load().await
+}
+
+/// Every client the pipeline uses.
+#[derive(Clone, Debug)]
+pub struct AwsClients {
+    /// ECS.
+    pub ecs: aws_sdk_ecs::Client,
+    /// EC2 Auto Scaling.
+    pub autoscaling: aws_sdk_autoscaling::Client,
+    /// CloudWatch (SDK pinned at 1.99.0, see the workspace manifest).
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// SQS.
+    pub sqs: aws_sdk_sqs::Client,
+    /// EventBridge.
+    pub eventbridge: aws_sdk_eventbridge::Client,
+}
+
+impl AwsClients {
+    /// Clients sharing one configuration.
+    pub fn new(config: &SdkConfig) -> Self {
+        AwsClients {
+            ecs: aws_sdk_ecs::Client::new(config),
+            autoscaling: aws_sdk_autoscaling::Client::new(config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(config),
+            sqs: aws_sdk_sqs::Client::new(config),
+            eventbridge: aws_sdk_eventbridge::Client::new(config),
+        }
+    }
+
+    /// Clients from the environment.
+    pub async fn from_env() -> Self {
+        Self::new(&load_config().await)
+    }
+}

@@ -1,0 +1,21 @@
+//! The domain of ecs-autoscale, shared by the collector, planner, executor and CLI:
+//! cluster definitions, the metric expression language, the cluster state model,
+//! the pipeline's messages, AWS clients and logging.
+//!
+//! **Invariant:** nothing here performs I/O except [`aws`] (client construction),
+//! [`logging`] (the subscriber) and [`definition::load_dir`] / [`definition::load_file`]
+//! (reading cluster files).
+
+pub mod aws;
+pub mod definition;
+pub mod expr;
+pub mod logging;
+pub mod messages;
+pub mod redact;
+pub mod resources;
+pub mod state;
+
+/// The process environment as a variable lookup, for `%(VAR)` substitution.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}

@@ -1,0 +1,81 @@
+use serde::{Deserialize, Serialize};
+
+use super::{decode, DecodeError, Versioned};
+
+/// What the executor did with a plan (executor → EventBridge, `Scaling Plan Applied`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionReport {
+    /// [`super::SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The plan applied.
+    pub plan_id: String,
+    /// ECS cluster name.
+    pub cluster: String,
+    /// When it finished (RFC 3339, UTC).
+    pub finished_at: String,
+    /// Overall outcome.
+    pub outcome: Outcome,
+    /// Each action with its status, in the order applied.
+    pub actions: Vec<ActionOutcome>,
+}
+
+impl Versioned for ExecutionReport {
+    fn schema_version(&self) -> u32 {
+        self.schema_version
+    }
+}
+
+impl ExecutionReport {
+    /// Read a report from JSON, checking its version.
+    pub fn from_json(text: &str) -> Result<Self, DecodeError> {
+        decode("execution report", text)
+    }
+}
+
+/// A plan's overall outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every action applied or already applied.
+    Applied,
+    /// Some applied, some stale, skipped or failed.
+    PartiallyApplied,
+    /// Nothing applied: the world moved away from the plan.
+    Stale,
+    /// Dry run: nothing changed, the actions say what would have been done.
+    DryRun,
+    /// Nothing applied because of errors.
+    Failed,
+}
+
+/// One action's status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionStatus {
+    /// Changed now.
+    Applied,
+    /// The target already held; nothing done.
+    AlreadyApplied,
+    /// The live value is neither `from` nor `to`; left for the next plan.
+    Stale,
+    /// Not attempted (dry run, or a guard said no).
+    Skipped,
+    /// Failed with an error.
+    Failed,
+}
+
+/// An action of the plan and what happened to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionOutcome {
+    /// `group_limits`, `reactivate`, `group_desired`, `service`, `drain` or `terminate`.
+    pub kind: String,
+    /// What it targets (service name, instance id, group name).
+    pub target: String,
+    /// A sentence: what was (or would have been) done, or why not.
+    pub detail: String,
+    /// The status.
+    pub status: ActionStatus,
+    /// The error, when failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}

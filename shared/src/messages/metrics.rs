@@ -1,0 +1,163 @@
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{decode, DecodeError, Versioned, SCHEMA_VERSION};
+
+/// One cluster's metrics for one collection cycle (collector → planner).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricsReport {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// ECS cluster name.
+    pub cluster: String,
+    /// The collection cycle (shared by the reports of every cluster in that cycle).
+    pub cycle_id: String,
+    /// When the values were collected (RFC 3339, UTC).
+    pub collected_at: String,
+    /// `collector` for scheduled collection, `synthetic` for injected reports.
+    #[serde(default = "default_origin")]
+    pub origin: String,
+    /// Per service name.
+    pub services: BTreeMap<String, ServiceMetrics>,
+}
+
+fn default_origin() -> String {
+    "collector".into()
+}
+
+impl Versioned for MetricsReport {
+    fn schema_version(&self) -> u32 {
+        self.schema_version
+    }
+}
+
+impl MetricsReport {
+    /// An empty report.
+    pub fn new(
+        cluster: impl Into<String>,
+        cycle_id: impl Into<String>,
+        collected_at: impl Into<String>,
+    ) -> Self {
+        MetricsReport {
+            schema_version: SCHEMA_VERSION,
+            cluster: cluster.into(),
+            cycle_id: cycle_id.into(),
+            collected_at: collected_at.into(),
+            origin: default_origin(),
+            services: BTreeMap::new(),
+        }
+    }
+
+    /// Read a report from JSON, checking its version.
+    pub fn from_json(text: &str) -> Result<Self, DecodeError> {
+        decode("metrics report", text)
+    }
+}
+
+/// The aliases of one service: a value, or the reason there is none.
+///
+/// Every alias of the service appears in exactly one of `values` and `missing`. An alias
+/// whose source returned nothing but whose statistic has a `default:` is in `values` with
+/// that default, and the reason the default was used is kept in `defaulted`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ServiceMetrics {
+    /// Alias → value.
+    #[serde(default)]
+    pub values: BTreeMap<String, f64>,
+    /// Alias → why it has no value.
+    #[serde(default)]
+    pub missing: BTreeMap<String, MissingReason>,
+    /// Alias → why its `default:` stands in `values` (informational: the value is usable).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub defaulted: BTreeMap<String, MissingReason>,
+}
+
+impl ServiceMetrics {
+    /// Records a value for `alias` (replacing whatever was recorded before).
+    pub fn set_value(&mut self, alias: impl Into<String>, value: f64) {
+        let alias = alias.into();
+        self.missing.remove(&alias);
+        self.defaulted.remove(&alias);
+        self.values.insert(alias, value);
+    }
+
+    /// Records that `alias` has no value for `reason`; with a `default`, the default becomes
+    /// its value and the reason is kept in `defaulted`.
+    pub fn set_missing(&mut self, alias: impl Into<String>, reason: MissingReason, default: Option<f64>) {
+        let alias = alias.into();
+        match default {
+            Some(value) => {
+                self.missing.remove(&alias);
+                self.values.insert(alias.clone(), value);
+                self.defaulted.insert(alias, reason);
+            }
+            None => {
+                self.values.remove(&alias);
+                self.defaulted.remove(&alias);
+                self.missing.insert(alias, reason);
+            }
+        }
+    }
+}
+
+/// Why an alias has no value this cycle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum MissingReason {
+    /// The source did not answer in time.
+    Timeout {
+        /// Seconds waited.
+        after_secs: f64,
+    },
+    /// The HTTP source answered with a non-2xx status.
+    HttpStatus {
+        /// The status code.
+        status: u16,
+    },
+    /// The request failed (connection, TLS, ...).
+    Request {
+        /// What failed.
+        error: String,
+    },
+    /// The body was not JSON.
+    InvalidJson {
+        /// The parse error.
+        error: String,
+    },
+    /// The field path does not exist in the response.
+    MissingField {
+        /// The part of the path that was found before it failed.
+        path: String,
+    },
+    /// The field exists but is not a number or numeric string.
+    NotANumber {
+        /// What was found (type, or a short excerpt).
+        found: String,
+    },
+    /// CloudWatch returned no datapoint for the period.
+    NoDatapoints,
+    /// CloudWatch returned an error for the query.
+    CloudWatch {
+        /// Its message.
+        error: String,
+    },
+    /// Collection did not reach it before the deadline.
+    NotCollected,
+}
+
+impl std::fmt::Display for MissingReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MissingReason::Timeout { after_secs } => write!(f, "timed out after {after_secs} s"),
+            MissingReason::HttpStatus { status } => write!(f, "HTTP status {status}"),
+            MissingReason::Request { error } => write!(f, "request failed: {error}"),
+            MissingReason::InvalidJson { error } => write!(f, "response is not JSON: {error}"),
+            MissingReason::MissingField { path } => write!(f, "no field at `{path}`"),
+            MissingReason::NotANumber { found } => write!(f, "not a number: {found}"),
+            MissingReason::NoDatapoints => write!(f, "no datapoints in the period"),
+            MissingReason::CloudWatch { error } => write!(f, "CloudWatch error: {error}"),
+            MissingReason::NotCollected => write!(f, "not collected before the deadline"),
+        }
+    }
+}

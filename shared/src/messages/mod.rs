@@ -1,0 +1,69 @@
+//! The pipeline's messages: metrics report (collector → planner), scaling plan
+//! (planner → executor and EventBridge), execution report (executor → EventBridge).
+//!
+//! Every message carries `schema_version`; a reader rejects versions it does not know
+//! rather than guessing. The JSON shapes are documented in `ARCHITECTURE.md`.
+
+mod execution;
+mod metrics;
+mod plan;
+
+pub use execution::*;
+pub use metrics::*;
+pub use plan::*;
+
+/// The version of every message shape defined here.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// EventBridge `source` of the pipeline's own events.
+pub const EVENT_SOURCE: &str = "ecs-autoscale";
+/// EventBridge `source` of synthetic metric reports injected by users.
+pub const SYNTHETIC_SOURCE: &str = "ecs-autoscale.synthetic";
+/// `detail-type` of a metrics report on the bus.
+pub const METRICS_REPORT_DETAIL_TYPE: &str = "Metrics Report";
+/// `detail-type` of a plan.
+pub const PLAN_DETAIL_TYPE: &str = "Scaling Plan";
+/// `detail-type` of an execution report.
+pub const APPLIED_DETAIL_TYPE: &str = "Scaling Plan Applied";
+
+/// Why a message could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// Not JSON of the expected shape.
+    #[error("not a valid {kind}: {source}")]
+    Invalid {
+        /// Which message.
+        kind: &'static str,
+        /// The JSON error, with its line and column.
+        source: serde_json::Error,
+    },
+    /// A version this build does not understand.
+    #[error("{kind} has schema_version {found}; this build reads version {SCHEMA_VERSION}")]
+    UnsupportedVersion {
+        /// Which message.
+        kind: &'static str,
+        /// The version found.
+        found: u32,
+    },
+}
+
+pub(crate) fn decode<T: serde::de::DeserializeOwned + Versioned>(
+    kind: &'static str,
+    text: &str,
+) -> Result<T, DecodeError> {
+    let msg: T =
+        serde_json::from_str(text).map_err(|source| DecodeError::Invalid { kind, source })?;
+    if msg.schema_version() != SCHEMA_VERSION {
+        return Err(DecodeError::UnsupportedVersion {
+            kind,
+            found: msg.schema_version(),
+        });
+    }
+    Ok(msg)
+}
+
+/// A message with a schema version.
+pub trait Versioned {
+    /// The message's `schema_version`.
+    fn schema_version(&self) -> u32;
+}

@@ -1,0 +1,613 @@
+use serde::{Deserialize, Serialize};
+
+use super::{decode, DecodeError, Versioned};
+
+/// One cluster's plan (planner → executor queue and the EventBridge bus).
+///
+/// Every action is an absolute target together with the value the planner saw
+/// (`from`), so the executor can apply it idempotently and refuse it when stale.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScalingPlan {
+    /// [`super::SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Deterministic: a hash of the cluster, the inputs and the actions.
+    pub plan_id: String,
+    /// ECS cluster name.
+    pub cluster: String,
+    /// The cluster's Auto Scaling group.
+    pub autoscale_group: String,
+    /// When the plan was made (RFC 3339, UTC).
+    pub created_at: String,
+    /// The cycle ids of the metrics reports it was made from.
+    pub metrics_cycle_ids: Vec<String>,
+    /// Plan only: the executor changes nothing.
+    pub dry_run: bool,
+    /// Whether `actions` holds anything (lets EventBridge rules filter quiet plans).
+    pub has_actions: bool,
+    /// What to change, in the order the executor applies it.
+    pub actions: PlanActions,
+    /// Why: a record a person can read.
+    pub decisions: DecisionRecord,
+}
+
+impl Versioned for ScalingPlan {
+    fn schema_version(&self) -> u32 {
+        self.schema_version
+    }
+}
+
+impl ScalingPlan {
+    /// Read a plan from JSON, checking its version.
+    pub fn from_json(text: &str) -> Result<Self, DecodeError> {
+        decode("scaling plan", text)
+    }
+}
+
+/// The actions of a plan; the executor applies them in field order.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct PlanActions {
+    /// The group's MinSize/MaxSize from the file's `min`/`max`, when they differ.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_limits: Option<GroupLimitsChange>,
+    /// DRAINING instances to set ACTIVE again (before launching new ones).
+    #[serde(default)]
+    pub reactivate: Vec<InstanceRef>,
+    /// The group's DesiredCapacity (raised here; lowered only by terminations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_desired: Option<CountChange>,
+    /// Services' desired counts (scale-ups are applied before scale-downs).
+    #[serde(default)]
+    pub services: Vec<ServiceChange>,
+    /// Instances to set DRAINING.
+    #[serde(default)]
+    pub drain: Vec<InstanceRef>,
+    /// Empty DRAINING instances to terminate, decrementing the desired capacity.
+    #[serde(default)]
+    pub terminate: Vec<InstanceRef>,
+}
+
+impl PlanActions {
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.group_limits.is_none()
+            && self.reactivate.is_empty()
+            && self.group_desired.is_none()
+            && self.services.is_empty()
+            && self.drain.is_empty()
+            && self.terminate.is_empty()
+    }
+}
+
+/// MinSize and MaxSize of a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupLimits {
+    /// MinSize.
+    pub min: u32,
+    /// MaxSize.
+    pub max: u32,
+}
+
+/// A change of the group's limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupLimitsChange {
+    /// What the planner saw.
+    pub from: GroupLimits,
+    /// What to set.
+    pub to: GroupLimits,
+}
+
+/// A change of a count from `from` (seen) to `to` (target).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountChange {
+    /// What the planner saw.
+    pub from: u32,
+    /// The target.
+    pub to: u32,
+}
+
+/// A service's desired count change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceChange {
+    /// Service name.
+    pub service: String,
+    /// desiredCount the planner saw.
+    pub from: u32,
+    /// desiredCount to set.
+    pub to: u32,
+}
+
+/// A container instance an action touches, by both of its identifiers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceRef {
+    /// Full container instance ARN (what ECS calls need).
+    pub container_instance_arn: String,
+    /// EC2 instance id (what Auto Scaling calls need).
+    pub ec2_instance_id: String,
+}
+
+/// Why the plan is what it is: one readable line per decision, and the same decisions as
+/// data. Every reason is a [`Reason`], a closed set whose `Display` is the text of the
+/// headlines, so logs, the CLI and bus subscribers all read the same words.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    /// One line per decision, for logs, the CLI and notifications.
+    #[serde(default)]
+    pub headlines: Vec<String>,
+    /// The decisions as data.
+    #[serde(default)]
+    pub detail: DecisionDetail,
+}
+
+/// The structured part of a [`DecisionRecord`].
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct DecisionDetail {
+    /// Cluster-wide notes: disabled, dry run, group missing, limits.
+    #[serde(default)]
+    pub cluster: Vec<Reason>,
+    /// One entry per service of the definition, in file order.
+    #[serde(default)]
+    pub services: Vec<ServiceDecision>,
+    /// The instance plan; absent when the cluster is left alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<CapacityDecision>,
+}
+
+/// How one service's desired count was decided.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceDecision {
+    /// Service name.
+    pub service: String,
+    /// desiredCount seen (absent when the service is not in the cluster).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<u32>,
+    /// desiredCount decided (equal to `from` when nothing changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<u32>,
+    /// Every alias of the service: its value, or why it has none.
+    #[serde(default)]
+    pub metrics: Vec<MetricUsed>,
+    /// What each rule recommended.
+    #[serde(default)]
+    pub rules: Vec<RuleOutcome>,
+    /// What decided the result, in order: bounds, the combination, clamps, cooldowns.
+    #[serde(default)]
+    pub reasons: Vec<Reason>,
+}
+
+/// One alias as the rules saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricUsed {
+    /// The alias.
+    pub alias: String,
+    /// The value used, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// The value is the statistic's `default`, because the metric was missing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub default_used: bool,
+    /// Why the source gave no value (`None` with no `value`: not in any report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<super::MissingReason>,
+}
+
+/// Which kind of rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleKind {
+    /// The original's `events`.
+    StepEvents,
+    /// `target_tracking`.
+    TargetTracking,
+}
+
+impl std::fmt::Display for RuleKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RuleKind::StepEvents => "step events",
+            RuleKind::TargetTracking => "target tracking",
+        })
+    }
+}
+
+/// What one rule recommended, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleOutcome {
+    /// The rule.
+    pub rule: RuleKind,
+    /// The desired count it asks for; `None`: no recommendation (it never votes to scale in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recommends: Option<u32>,
+    /// Why, in evaluation order (a step event skipped at a bound, then the one that fired).
+    pub reasons: Vec<Reason>,
+}
+
+/// Demand and capacity in one dimension (CPU units or MiB).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DimensionSummary {
+    /// Reserved by running tasks on ACTIVE and DRAINING instances, plus the tasks to place,
+    /// plus the buffer.
+    pub demand: u64,
+    /// Registered on the instances the plan keeps ACTIVE, booting, reactivated and new.
+    pub planned_capacity: u64,
+    /// ⌈demand ÷ instance size⌉ in this dimension.
+    pub lower_bound_instances: u32,
+}
+
+/// The instance side of the plan.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct CapacityDecision {
+    /// The size a new instance is assumed to have (learnt or from `instance_capacity`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_size: Option<crate::resources::Resources>,
+    /// CPU units.
+    pub cpu: DimensionSummary,
+    /// Memory (MiB).
+    pub memory: DimensionSummary,
+    /// The larger of the two dimensions' lower bounds: no plan can do with fewer instances.
+    pub lower_bound_instances: u32,
+    /// Instances the plan ends with: ACTIVE (not drained) + booting + reactivated + new.
+    pub planned_instances: u32,
+    /// ACTIVE container instances seen.
+    pub active: u32,
+    /// DRAINING container instances seen.
+    pub draining: u32,
+    /// Instances of the group not yet registered with ECS (capacity in flight).
+    pub booting: u32,
+    /// Tasks to place: services scaling up and tasks ECS could not place yet.
+    pub tasks_to_place: u32,
+    /// Why each new instance is needed (one entry per instance).
+    #[serde(default)]
+    pub new_instances: Vec<Reason>,
+    /// Tasks the plan could not place, grouped, with the reason.
+    #[serde(default)]
+    pub unplaced: Vec<Reason>,
+    /// Decisions about particular instances: reactivate, drain, keep, terminate, stuck.
+    #[serde(default)]
+    pub instances: Vec<InstanceDecision>,
+    /// Why consolidation did or did not run, and group-level notes.
+    #[serde(default)]
+    pub notes: Vec<Reason>,
+}
+
+/// A decision about one container instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceDecision {
+    /// The instance.
+    pub instance: InstanceRef,
+    /// What and why.
+    pub reason: Reason,
+}
+
+/// Every reason the planner gives, a closed set. `Display` is the text of the headlines.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Reason {
+    // ---- cluster
+    /// `enabled: false` on the cluster.
+    ClusterDisabled,
+    /// `dry_run: true`: the plan is complete but the executor changes nothing.
+    DryRun,
+    /// The Auto Scaling group does not exist: no instance actions.
+    GroupNotFound { group: String },
+    /// The file's `min`/`max` differ from the group's.
+    GroupLimitsChanged { from: GroupLimits, to: GroupLimits },
+    /// The file's limit contradicts the group's other limit; left unchanged.
+    GroupLimitsConflict { min: u32, max: u32 },
+    /// The group's desired capacity is raised (launches, or the new MinSize).
+    GroupDesiredRaised { from: u32, to: u32, launch: u32 },
+    /// The group's desired capacity is outside its (new) limits and is brought inside.
+    GroupDesiredWithinLimits { from: u32, to: u32 },
+
+    // ---- services
+    /// `enabled: false` on the service: left alone.
+    ServiceDisabled,
+    /// In the definition but not in the cluster.
+    ServiceNotInCluster,
+    /// The service exists but is not ACTIVE.
+    ServiceNotActive { status: String },
+    /// The service has no events and no target tracking.
+    NoRules,
+    /// desiredCount was outside the service's [min, max].
+    BroughtWithinBounds {
+        from: u32,
+        to: u32,
+        min: u32,
+        max: u32,
+    },
+    /// A step event matched and fired.
+    StepEventMatched {
+        event: usize,
+        metric: String,
+        value: f64,
+        action: i64,
+        desired: u32,
+    },
+    /// A step event with `action: 0` matched: hold.
+    StepEventHold {
+        event: usize,
+        metric: String,
+        value: f64,
+    },
+    /// A step event matched but the count is already at the bound it would cross: the
+    /// search goes on (the original's behaviour).
+    StepEventSkippedAtBound {
+        event: usize,
+        metric: String,
+        value: f64,
+        action: i64,
+        bound: u32,
+    },
+    /// No step event matched: hold.
+    NoStepEventMatched { values: Vec<(String, f64)> },
+    /// A rule's expression has no value: the rule recommends nothing.
+    RuleNotEvaluated {
+        rule: RuleKind,
+        metric: String,
+        error: String,
+    },
+    /// Target tracking's recommendation.
+    TargetTracking {
+        metric: String,
+        value: f64,
+        target: f64,
+        desired: u32,
+    },
+    /// A recommendation outside [min, max] was clamped.
+    Clamped {
+        requested: f64,
+        to: u32,
+        min: u32,
+        max: u32,
+    },
+    /// More tasks.
+    ScaleOut { from: u32, to: u32 },
+    /// Fewer tasks: every rule agreed.
+    ScaleIn { from: u32, to: u32 },
+    /// No change.
+    Hold { count: u32 },
+    /// A rule asked for fewer tasks but not every rule agreed (or one had no data).
+    ScaleInNotAgreed { proposed: u32 },
+    /// A cooldown blocks the change.
+    CooldownBlocked {
+        direction: crate::state::Direction,
+        wanted: u32,
+        remaining_secs: u64,
+    },
+
+    // ---- capacity
+    /// No instance size is known (no instance registered, no `instance_capacity`).
+    InstanceSizeUnknown,
+    /// Tasks larger than an instance: they can never be placed and never cause a launch.
+    TaskUnschedulable {
+        service: String,
+        count: u32,
+        size: crate::resources::Resources,
+        instance_size: crate::resources::Resources,
+    },
+    /// Tasks left unplaced because the group is at its MaxSize.
+    GroupAtMax {
+        service: String,
+        count: u32,
+        max: u32,
+    },
+    /// Tasks left unplaced because no instance size is known to launch.
+    NoInstanceToLaunch { service: String, count: u32 },
+    /// Tasks left unplaced because their service allows one task per instance and every
+    /// candidate instance already runs one (or its tasks are unknown).
+    DistinctInstanceUnplaced { service: String, count: u32 },
+    /// Why a new instance is needed: what it will hold.
+    NewInstance {
+        index: u32,
+        tasks: u32,
+        reserved: crate::resources::Resources,
+        services: Vec<String>,
+    },
+    /// The buffer headroom needs this new instance.
+    NewInstanceForBuffer { index: u32 },
+    /// A DRAINING instance is set ACTIVE again instead of launching.
+    Reactivate { tasks: u32 },
+    /// An empty ACTIVE instance is drained.
+    DrainEmpty,
+    /// An ACTIVE instance is drained: its tasks fit on other ACTIVE instances.
+    DrainTasksFit { tasks: u32, onto: u32 },
+    /// Not drained: one of its tasks fits on no other ACTIVE instance.
+    KeepTaskDoesNotFit {
+        service: String,
+        size: crate::resources::Resources,
+    },
+    /// Not drained: the buffer or a pending scale-up would no longer fit.
+    KeepBufferOrScaleUp,
+    /// Not drained: it runs tasks that were not listed.
+    KeepTasksUnknown { running: u32 },
+    /// Not drained: it runs tasks no service would restart elsewhere.
+    KeepStandaloneTasks { count: u32 },
+    /// Not drained: protected from scale-in.
+    KeepProtected,
+    /// Not drained: not an InService instance of the group.
+    KeepNotInGroup,
+    /// Not drained: the group would go below its MinSize (DRAINING counted as gone).
+    KeepGroupMin { min: u32, remaining: u32 },
+    /// Not drained: the per-plan limit `max_drain_per_cycle` is reached.
+    KeepDrainLimit { limit: u32 },
+    /// Consolidation did not run: `max_drain_per_cycle` is 0.
+    ConsolidationDisabled,
+    /// Consolidation did not run: the plan adds capacity, or still lacks some.
+    ConsolidationWhileScalingUp,
+    /// Consolidation did not run: instances are still booting.
+    ConsolidationWhileBooting { booting: u32 },
+    /// Candidates beyond the first few were not examined this plan.
+    ConsolidationCandidatesNotTried { count: u32 },
+    /// An empty DRAINING instance is terminated (desired capacity decremented).
+    TerminateDrained,
+    /// An empty DRAINING instance is kept: terminating it would go below the group's MinSize.
+    TerminateBlockedByMin { min: u32, desired: u32 },
+    /// An empty DRAINING instance is kept: protected from scale-in.
+    TerminateBlockedProtected,
+    /// An instance has been draining longer than `drain_timeout`.
+    DrainingTooLong {
+        secs: u64,
+        timeout_secs: u64,
+        running: u32,
+    },
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use Reason::*;
+        match self {
+            ClusterDisabled => write!(f, "the cluster is disabled (`enabled: false`): nothing is changed"),
+            DryRun => write!(f, "dry run: the plan is complete but nothing will be changed"),
+            GroupNotFound { group } => {
+                write!(f, "Auto Scaling group `{group}` not found: no instance actions")
+            }
+            GroupLimitsChanged { from, to } => write!(
+                f,
+                "group limits min {} max {} → min {} max {} (the file's `min`/`max`)",
+                from.min, from.max, to.min, to.max
+            ),
+            GroupLimitsConflict { min, max } => write!(
+                f,
+                "group limits left unchanged: the file's limit would give min {min} > max {max}"
+            ),
+            GroupDesiredRaised { from, to, launch } => {
+                write!(f, "group desired capacity {from} → {to} ({launch} new instance(s))")
+            }
+            GroupDesiredWithinLimits { from, to } => {
+                write!(f, "group desired capacity {from} → {to} to stay within the group's limits")
+            }
+            ServiceDisabled => write!(f, "disabled (`enabled: false`): left alone"),
+            ServiceNotInCluster => write!(f, "not found in the cluster: skipped"),
+            ServiceNotActive { status } => write!(f, "status {status}, not ACTIVE: skipped"),
+            NoRules => write!(f, "no events and no target tracking: hold"),
+            BroughtWithinBounds { from, to, min, max } => {
+                write!(f, "desired count {from} is outside [{min}, {max}]: brought to {to}")
+            }
+            StepEventMatched { event, metric, value, action, desired } => write!(
+                f,
+                "step event {event} matched ({metric} = {value}): {action:+} → {desired}"
+            ),
+            StepEventHold { event, metric, value } => {
+                write!(f, "step event {event} matched ({metric} = {value}) with action 0: hold")
+            }
+            StepEventSkippedAtBound { event, metric, value, action, bound } => write!(
+                f,
+                "step event {event} matched ({metric} = {value}) but {action:+} from the bound {bound} is skipped; the search goes on"
+            ),
+            NoStepEventMatched { values } => {
+                write!(f, "no step event matched (")?;
+                for (i, (m, v)) in values.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{m} = {v}")?;
+                }
+                write!(f, "): hold")
+            }
+            RuleNotEvaluated { rule, metric, error } => {
+                write!(f, "{rule} recommends nothing: `{metric}`: {error}")
+            }
+            TargetTracking { metric, value, target, desired } => {
+                write!(f, "target tracking: ⌈{metric} = {value} ÷ {target}⌉ → {desired}")
+            }
+            Clamped { requested, to, min, max } => {
+                write!(f, "{requested} is outside [{min}, {max}]: clamped to {to}")
+            }
+            ScaleOut { from, to } => write!(f, "scale out {from} → {to}"),
+            ScaleIn { from, to } => write!(f, "scale in {from} → {to} (every rule agrees)"),
+            Hold { count } => write!(f, "hold at {count}"),
+            ScaleInNotAgreed { proposed } => write!(
+                f,
+                "a rule proposes {proposed} but scale-in needs every rule to agree (and data for each)"
+            ),
+            CooldownBlocked { direction, wanted, remaining_secs } => {
+                let d = match direction {
+                    crate::state::Direction::Up => "scale-up",
+                    crate::state::Direction::Down => "scale-down",
+                };
+                write!(f, "{d} to {wanted} blocked by the cooldown for {remaining_secs} s more")
+            }
+            InstanceSizeUnknown => write!(
+                f,
+                "instance size unknown (no instance registered and no `instance_capacity`): cannot plan launches"
+            ),
+            TaskUnschedulable { service, count, size, instance_size } => write!(
+                f,
+                "{count} task(s) of `{service}` ({size}) are larger than an instance ({instance_size}): unschedulable, no launch"
+            ),
+            GroupAtMax { service, count, max } => write!(
+                f,
+                "{count} task(s) of `{service}` left unplaced: the group is at its max of {max} instances"
+            ),
+            NoInstanceToLaunch { service, count } => write!(
+                f,
+                "{count} task(s) of `{service}` left unplaced: no instance size known to launch"
+            ),
+            DistinctInstanceUnplaced { service, count } => write!(
+                f,
+                "{count} task(s) of `{service}` left unplaced: one task per instance (distinctInstance) and no instance is free of it"
+            ),
+            NewInstance { index, tasks, reserved, services } => write!(
+                f,
+                "new instance {index}: holds {tasks} task(s) ({reserved}) of {} that fit nowhere else",
+                services.join(", ")
+            ),
+            NewInstanceForBuffer { index } => write!(
+                f,
+                "new instance {index}: keeps the buffer headroom (no instance would have room for it)"
+            ),
+            Reactivate { tasks } => {
+                write!(f, "reactivate: {tasks} task(s) need it, before launching any instance")
+            }
+            DrainEmpty => write!(f, "drain: empty, and the buffer still fits elsewhere"),
+            DrainTasksFit { tasks, onto } => write!(
+                f,
+                "drain: its {tasks} task(s) fit on {onto} other ACTIVE instance(s) with the buffer and scale-ups"
+            ),
+            KeepTaskDoesNotFit { service, size } => write!(
+                f,
+                "kept: a task of `{service}` ({size}) fits on no other ACTIVE instance"
+            ),
+            KeepBufferOrScaleUp => write!(
+                f,
+                "kept: without it the buffer or a pending scale-up would no longer fit"
+            ),
+            KeepTasksUnknown { running } => write!(
+                f,
+                "kept: {running} running task(s) were not listed, so they cannot be shown to fit elsewhere"
+            ),
+            KeepStandaloneTasks { count } => write!(
+                f,
+                "kept: {count} task(s) belong to no service and would not be restarted elsewhere"
+            ),
+            KeepProtected => write!(f, "kept: protected from scale-in"),
+            KeepNotInGroup => write!(f, "kept: not an InService instance of the group"),
+            KeepGroupMin { min, remaining } => write!(
+                f,
+                "kept: draining it would leave {remaining} instance(s), below the group's min of {min} (DRAINING counted as gone)"
+            ),
+            KeepDrainLimit { limit } => {
+                write!(f, "kept: the limit of {limit} drain(s) per plan is reached")
+            }
+            ConsolidationDisabled => write!(f, "consolidation disabled (`max_drain_per_cycle: 0`)"),
+            ConsolidationWhileScalingUp => {
+                write!(f, "no consolidation: the plan adds capacity or still lacks some")
+            }
+            ConsolidationWhileBooting { booting } => {
+                write!(f, "no consolidation: {booting} instance(s) still booting")
+            }
+            ConsolidationCandidatesNotTried { count } => {
+                write!(f, "{count} further consolidation candidate(s) not examined this plan")
+            }
+            TerminateDrained => write!(f, "terminate: drained and empty (desired capacity decremented)"),
+            TerminateBlockedByMin { min, desired } => write!(
+                f,
+                "kept drained: terminating would take the desired capacity {desired} below the group's min of {min}"
+            ),
+            TerminateBlockedProtected => write!(f, "kept drained: protected from scale-in"),
+            DrainingTooLong { secs, timeout_secs, running } => write!(
+                f,
+                "draining for {secs} s, longer than the timeout of {timeout_secs} s, with {running} task(s) still running"
+            ),
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! The live state of a cluster, as the planner reads it and the executor re-checks it.
+//!
+//! Plain data: the planner core is a pure function of a [`ClusterState`], and tests
+//! build states by hand. `shared::aws::state` (issue: planner) fills it from ECS and
+//! Auto Scaling.
+
+use serde::{Deserialize, Serialize};
+
+use crate::resources::Resources;
+
+/// Everything the planner needs to know about one cluster.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ClusterState {
+    /// ECS cluster name.
+    pub cluster: String,
+    /// Services named in the definition that exist in ECS.
+    pub services: Vec<ServiceState>,
+    /// Container instances, ACTIVE and DRAINING.
+    pub instances: Vec<ContainerInstance>,
+    /// The cluster's Auto Scaling group, when it exists.
+    pub group: Option<GroupState>,
+}
+
+impl ClusterState {
+    /// The service of that name.
+    pub fn service(&self, name: &str) -> Option<&ServiceState> {
+        self.services.iter().find(|s| s.name == name)
+    }
+
+    /// The container instance running on that EC2 instance.
+    pub fn instance_by_ec2_id(&self, id: &str) -> Option<&ContainerInstance> {
+        self.instances.iter().find(|i| i.ec2_instance_id == id)
+    }
+}
+
+/// Which way a service was last scaled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// More tasks.
+    Up,
+    /// Fewer tasks.
+    Down,
+}
+
+/// The last scaling the executor recorded on a service (a tag, see `ARCHITECTURE.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScalingRecord {
+    /// Up or down.
+    pub direction: Direction,
+    /// When, in seconds since the Unix epoch.
+    pub at_epoch_secs: u64,
+}
+
+/// One ECS service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceState {
+    /// Service name.
+    pub name: String,
+    /// Full service ARN.
+    pub arn: String,
+    /// `ACTIVE`, `DRAINING` or `INACTIVE`.
+    pub status: String,
+    /// desiredCount.
+    pub desired: u32,
+    /// runningCount.
+    pub running: u32,
+    /// pendingCount.
+    pub pending: u32,
+    /// The task definition ARN the service runs.
+    pub task_definition: String,
+    /// Reservation of one task (task-level size, else the sum over containers).
+    pub task_size: Resources,
+    /// Placement constraint `distinctInstance`: at most one task per instance.
+    pub distinct_instance: bool,
+    /// The last scaling recorded by the executor.
+    pub last_scaling: Option<ScalingRecord>,
+}
+
+/// Status of a container instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum InstanceStatus {
+    /// Takes new tasks.
+    Active,
+    /// Being emptied; takes no new tasks.
+    Draining,
+    /// Any other status ECS reports (REGISTERING, DEREGISTERING, ...).
+    #[serde(untagged)]
+    Other(String),
+}
+
+/// A task placed on a container instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlacedTask {
+    /// Full task ARN.
+    pub arn: String,
+    /// The service that started it (from its `group`, `service:NAME`), if any.
+    pub service: Option<String>,
+    /// Its reservation.
+    pub size: Resources,
+}
+
+/// One ECS container instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContainerInstance {
+    /// Full container instance ARN (the identifier ECS needs for every call).
+    pub arn: String,
+    /// The EC2 instance behind it.
+    pub ec2_instance_id: String,
+    /// ACTIVE, DRAINING, ...
+    pub status: InstanceStatus,
+    /// registeredResources.
+    pub registered: Resources,
+    /// remainingResources.
+    pub remaining: Resources,
+    /// runningTasksCount.
+    pub running_tasks: u32,
+    /// pendingTasksCount.
+    pub pending_tasks: u32,
+    /// The tasks on it, when the reader listed them.
+    pub tasks: Vec<PlacedTask>,
+    /// When it started draining (recorded by the executor), seconds since the epoch.
+    pub draining_since_epoch_secs: Option<u64>,
+}
+
+impl ContainerInstance {
+    /// Resources reserved by its tasks.
+    pub fn used(&self) -> Resources {
+        self.registered.saturating_sub(self.remaining)
+    }
+
+    /// Whether it runs or is about to run any task.
+    pub fn has_tasks(&self) -> bool {
+        self.running_tasks > 0 || self.pending_tasks > 0
+    }
+}
+
+/// An EC2 instance of the Auto Scaling group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupInstance {
+    /// EC2 instance id.
+    pub instance_id: String,
+    /// `Pending`, `InService`, `Terminating`, ...
+    pub lifecycle_state: String,
+    /// `Healthy` or `Unhealthy`.
+    pub health_status: String,
+    /// Protected from scale-in.
+    pub protected_from_scale_in: bool,
+}
+
+/// The cluster's Auto Scaling group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupState {
+    /// Group name.
+    pub name: String,
+    /// MinSize.
+    pub min: u32,
+    /// MaxSize.
+    pub max: u32,
+    /// DesiredCapacity.
+    pub desired: u32,
+    /// Its instances.
+    pub instances: Vec<GroupInstance>,
+}
+
+/// Tag the executor puts on a service after changing its desired count, read by the
+/// planner for cooldowns. Value: `up 1764412345` or `down 1764412345` (direction, then
+/// seconds since the Unix epoch).
+pub const LAST_SCALING_TAG: &str = "ecs-autoscale:last-scaling";
+
+/// Tag the executor puts on a container instance when it starts draining it. Value:
+/// seconds since the Unix epoch.
+pub const DRAINING_SINCE_TAG: &str = "ecs-autoscale:draining-since";
+
+impl ScalingRecord {
+    /// The tag value, `up 1764412345`.
+    pub fn to_tag_value(&self) -> String {
+        let d = match self.direction {
+            Direction::Up => "up",
+            Direction::Down => "down",
+        };
+        format!("{d} {}", self.at_epoch_secs)
+    }
+
+    /// Read a tag value; `None` when it is not of that shape (a hand-edited tag is ignored).
+    pub fn from_tag_value(value: &str) -> Option<Self> {
+        let mut parts = value.split_whitespace();
+        let direction = match parts.next()? {
+            "up" => Direction::Up,
+            "down" => Direction::Down,
+            _ => return None,
+        };
+        let at_epoch_secs = parts.next()?.parse().ok()?;
+        parts.next().is_none().then_some(ScalingRecord {
+            direction,
+            at_epoch_secs,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scaling_tag_round_trips_and_rejects_junk() {
+        let r = ScalingRecord {
+            direction: Direction::Down,
+            at_epoch_secs: 1_764_412_345,
+        };
+        assert_eq!(r.to_tag_value(), "down 1764412345");
+        assert_eq!(ScalingRecord::from_tag_value("down 1764412345"), Some(r));
+        for junk in ["", "sideways 1", "up", "up x", "up 1 2"] {
+            assert_eq!(ScalingRecord::from_tag_value(junk), None, "{junk}");
+        }
+    }
+
+    #[test]
+    fn used_is_registered_minus_remaining() {
+        let i = ContainerInstance {
+            arn: "arn".into(),
+            ec2_instance_id: "i-1".into(),
+            status: InstanceStatus::Active,
+            registered: Resources::new(4096, 7482),
+            remaining: Resources::new(1024, 482),
+            running_tasks: 3,
+            pending_tasks: 0,
+            tasks: vec![],
+            draining_since_epoch_secs: None,
+        };
+        assert_eq!(i.used(), Resources::new(3072, 7000));
+        assert!(i.has_tasks());
+    }
+
+    #[test]
+    fn instance_status_reads_ecs_strings() {
+        let s: InstanceStatus = serde_json::from_str("\"DRAINING\"").unwrap();
+        assert_eq!(s, InstanceStatus::Draining);
+        let s: InstanceStatus = serde_json::from_str("\"REGISTERING\"").unwrap();
+        assert_eq!(s, InstanceStatus::Other("REGISTERING".into()));
+    }
+}
