@@ -1,0 +1,554 @@
+//! The instance plan: one placement simulation decides what to place where,
+//! which DRAINING instances to reactivate and how many instances to launch; then
+//! consolidation, terminations of drained instances, and the group's limits and desired
+//! capacity.
+
+use std::collections::{BTreeMap, HashMap};
+
+use shared::definition::ClusterDefinition;
+use shared::messages::{
+    CapacityDecision, CountChange, DimensionSummary, GroupLimits, GroupLimitsChange,
+    InstanceDecision, InstanceRef, Reason,
+};
+use shared::resources::Resources;
+use shared::state::{ClusterState, GroupInstance, GroupState, InstanceStatus};
+
+use super::consolidation::{consolidate, Limits};
+use super::packing::{Bin, BinKind, Item, ItemKind, Packer, Unplaced};
+use super::view::{booting, instance_ref, instance_size, share, tasks_known, ServiceTable, BUFFER};
+
+/// The instance side of a plan.
+#[derive(Debug)]
+pub(crate) struct CapacityPlan {
+    pub group_limits: Option<GroupLimitsChange>,
+    pub reactivate: Vec<InstanceRef>,
+    pub group_desired: Option<CountChange>,
+    pub drain: Vec<InstanceRef>,
+    pub terminate: Vec<InstanceRef>,
+    pub decision: CapacityDecision,
+    /// Cluster-level notes: limits and desired capacity.
+    pub notes: Vec<Reason>,
+    /// The final simulation (what the plan's placements are), for the invariant tests.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub packer: Packer,
+}
+
+/// Plans the instances. `targets`: each service's desired count after the service decisions.
+pub(crate) fn plan_capacity(
+    def: &ClusterDefinition,
+    state: &ClusterState,
+    group: &GroupState,
+    targets: &HashMap<&str, u32>,
+    now_secs: u64,
+) -> CapacityPlan {
+    let mut notes = Vec::new();
+    let (group_limits, limits) = group_limits(def, group, &mut notes);
+    let size = instance_size(def, state);
+    let mut table = ServiceTable::new(state);
+    let group_instances: HashMap<&str, &GroupInstance> = group
+        .instances
+        .iter()
+        .map(|gi| (gi.instance_id.as_str(), gi))
+        .collect();
+
+    // The desired capacity the group will have anyway: the limits bring it within them.
+    let base_desired = group.desired.clamp(limits.min, limits.max);
+    let raised_by_limits = base_desired.saturating_sub(group.desired);
+    let in_flight = booting(state, group).saturating_add(raised_by_limits);
+
+    let (mut packer, bin_of) = build_bins(state, &table, size, in_flight);
+    packer.new_limit = limits.max.saturating_sub(base_desired);
+    let items = add_items(&mut packer, def, state, &mut table, targets, &bin_of);
+    let unplaced = packer.place(&items, |_| true, true);
+
+    let mut decision = CapacityDecision {
+        instance_size: size,
+        booting: in_flight,
+        tasks_to_place: u32::try_from(
+            items
+                .iter()
+                .filter(|&&i| packer.items[i].kind == ItemKind::Task)
+                .count(),
+        )
+        .unwrap_or(u32::MAX),
+        ..CapacityDecision::default()
+    };
+    if size.is_none() {
+        decision.notes.push(Reason::InstanceSizeUnknown);
+    }
+    decision.unplaced = unplaced_reasons(&packer, &table, &unplaced, size, limits.max);
+
+    // Reactivations and launches.
+    let mut reactivate = Vec::new();
+    let mut reactivated = vec![false; state.instances.len()];
+    let mut new_index = 0u32;
+    for bin in &packer.bins {
+        match (bin.kind, bin.instance) {
+            (BinKind::Draining, Some(i)) if !bin.placed.is_empty() => {
+                reactivated[i] = true;
+                reactivate.push(instance_ref(&state.instances[i]));
+                let tasks = count(
+                    bin.placed
+                        .iter()
+                        .filter(|&&p| packer.items[p].kind != ItemKind::Buffer),
+                );
+                decision.instances.push(InstanceDecision {
+                    instance: instance_ref(&state.instances[i]),
+                    reason: Reason::Reactivate { tasks },
+                });
+            }
+            (BinKind::New, _) => {
+                new_index += 1;
+                decision
+                    .new_instances
+                    .push(new_instance_reason(new_index, bin, &packer, &table));
+            }
+            _ => {}
+        }
+    }
+    let launch = packer.new_opened;
+
+    // Consolidation, only when the plan adds nothing: never drain and launch in one plan.
+    let active = count(
+        state
+            .instances
+            .iter()
+            .filter(|ci| ci.status == InstanceStatus::Active),
+    );
+    let short = unplaced.iter().any(|(_, why)| *why != Unplaced::TooLarge);
+    let mut drain = Vec::new();
+    if def.max_drain_per_cycle == 0 {
+        decision.notes.push(Reason::ConsolidationDisabled);
+    } else if launch > 0 || !reactivate.is_empty() || short {
+        decision.notes.push(Reason::ConsolidationWhileScalingUp);
+    } else if in_flight > 0 {
+        decision
+            .notes
+            .push(Reason::ConsolidationWhileBooting { booting: in_flight });
+    } else {
+        let limits = Limits {
+            max_drain: def.max_drain_per_cycle,
+            group_min: limits.min,
+            active,
+        };
+        let c = consolidate(
+            &mut packer,
+            state,
+            &group_instances,
+            &mut table,
+            &bin_of,
+            &limits,
+        );
+        drain.extend(c.drained.iter().map(|&i| instance_ref(&state.instances[i])));
+        for (i, reason) in c.examined {
+            decision.instances.push(InstanceDecision {
+                instance: instance_ref(&state.instances[i]),
+                reason,
+            });
+        }
+        decision.notes.extend(c.notes);
+    }
+
+    // The group's desired capacity: raised for launches, within the (new) limits.
+    let target = base_desired.saturating_add(launch).min(limits.max);
+    let group_desired = (target != group.desired).then_some(CountChange {
+        from: group.desired,
+        to: target,
+    });
+    if target != group.desired {
+        notes.push(if launch > 0 {
+            Reason::GroupDesiredRaised {
+                from: group.desired,
+                to: target,
+                launch,
+            }
+        } else {
+            Reason::GroupDesiredWithinLimits {
+                from: group.desired,
+                to: target,
+            }
+        });
+    }
+
+    let terminate = terminations(
+        def,
+        state,
+        &group_instances,
+        &reactivated,
+        target,
+        limits.min,
+        now_secs,
+        &mut decision,
+    );
+
+    summarize(&mut decision, state, &packer, size);
+    CapacityPlan {
+        group_limits,
+        reactivate,
+        group_desired,
+        drain,
+        terminate,
+        decision,
+        notes,
+        packer,
+    }
+}
+
+/// The file's `min`/`max` against the group's: the change, and the limits the plan works within.
+fn group_limits(
+    def: &ClusterDefinition,
+    group: &GroupState,
+    notes: &mut Vec<Reason>,
+) -> (Option<GroupLimitsChange>, GroupLimits) {
+    let from = GroupLimits {
+        min: group.min,
+        max: group.max,
+    };
+    let to = GroupLimits {
+        min: def.min.unwrap_or(group.min),
+        max: def.max.unwrap_or(group.max),
+    };
+    if to == from {
+        return (None, from);
+    }
+    if to.min > to.max {
+        notes.push(Reason::GroupLimitsConflict {
+            min: to.min,
+            max: to.max,
+        });
+        return (None, from);
+    }
+    notes.push(Reason::GroupLimitsChanged { from, to });
+    (Some(GroupLimitsChange { from, to }), to)
+}
+
+/// Bins in the order they are tried: ACTIVE (busiest first, so scale-ups fill them and
+/// leave the emptiest free to consolidate), booting, DRAINING (roomiest first).
+fn build_bins(
+    state: &ClusterState,
+    table: &ServiceTable,
+    size: Option<Resources>,
+    booting: u32,
+) -> (Packer, HashMap<usize, usize>) {
+    let scale = size.unwrap_or(Resources::new(1, 1));
+    let by_status = |status: InstanceStatus| -> Vec<usize> {
+        (0..state.instances.len())
+            .filter(|&i| state.instances[i].status == status)
+            .collect()
+    };
+    let mut active = by_status(InstanceStatus::Active);
+    active.sort_by(|&a, &b| {
+        let (x, y) = (&state.instances[a], &state.instances[b]);
+        share(y.used(), scale)
+            .total_cmp(&share(x.used(), scale))
+            .then(x.arn.cmp(&y.arn))
+    });
+    let mut draining = by_status(InstanceStatus::Draining);
+    draining.sort_by(|&a, &b| {
+        let (x, y) = (&state.instances[a], &state.instances[b]);
+        share(y.remaining, scale)
+            .total_cmp(&share(x.remaining, scale))
+            .then(x.arn.cmp(&y.arn))
+    });
+    let any_distinct = table.any_distinct();
+    let instance_bin = |i: usize, kind: BinKind| {
+        let ci = &state.instances[i];
+        let mut bin = Bin::empty(kind, ci.registered);
+        bin.instance = Some(i);
+        bin.free = ci.remaining;
+        bin.hosts_unknown = !tasks_known(ci);
+        if any_distinct {
+            for t in &ci.tasks {
+                if let Some(s) = t.service.as_deref().and_then(|n| table.get(n)) {
+                    if table.distinct(s) && !bin.hosts.contains(&s) {
+                        bin.hosts.push(s);
+                    }
+                }
+            }
+        }
+        bin
+    };
+    let mut bins: Vec<Bin> = active
+        .iter()
+        .map(|&i| instance_bin(i, BinKind::Active))
+        .collect();
+    if let Some(size) = size {
+        bins.extend((0..booting).map(|_| Bin::empty(BinKind::Booting, size)));
+    }
+    bins.extend(draining.iter().map(|&i| instance_bin(i, BinKind::Draining)));
+    let bin_of = bins
+        .iter()
+        .enumerate()
+        .filter_map(|(b, bin)| bin.instance.map(|i| (i, b)))
+        .collect();
+    let packer = Packer {
+        bins,
+        items: Vec::new(),
+        new_size: size,
+        new_limit: 0,
+        new_opened: 0,
+    };
+    (packer, bin_of)
+}
+
+/// The demand to place: tasks of services scaling up or not yet placed (desired beyond
+/// running + pending), tasks that must leave DRAINING instances, and the buffer.
+fn add_items(
+    packer: &mut Packer,
+    def: &ClusterDefinition,
+    state: &ClusterState,
+    table: &mut ServiceTable,
+    targets: &HashMap<&str, u32>,
+    bin_of: &HashMap<usize, usize>,
+) -> Vec<usize> {
+    let mut items = Vec::new();
+    // Tasks beyond desired (a deployment or a drain in progress): their replacements
+    // already run, so that many tasks on DRAINING instances need no new room.
+    let mut excess: HashMap<u32, u32> = HashMap::new();
+    for s in state.services.iter().filter(|s| s.status == "ACTIVE") {
+        let idx = table.index_of(&s.name);
+        let placed = s.running.saturating_add(s.pending);
+        let target = targets.get(s.name.as_str()).copied().unwrap_or(s.desired);
+        excess.insert(idx, placed.saturating_sub(s.desired));
+        let item = Item {
+            size: s.task_size,
+            service: idx,
+            distinct: s.distinct_instance,
+            origin: None,
+            kind: ItemKind::Task,
+        };
+        for _ in 0..target.saturating_sub(placed) {
+            items.push(packer.add(item));
+        }
+    }
+    for (i, ci) in state.instances.iter().enumerate() {
+        if ci.status != InstanceStatus::Draining {
+            continue;
+        }
+        let Some(&b) = bin_of.get(&i) else { continue };
+        // Tasks of no service stay where they are; ECS moves only service tasks.
+        for t in &ci.tasks {
+            let Some(name) = t.service.as_deref() else {
+                continue;
+            };
+            let s = table.index_of(name);
+            if let Some(e) = excess.get_mut(&s).filter(|e| **e > 0) {
+                *e -= 1;
+                continue;
+            }
+            items.push(packer.add(Item {
+                size: t.size,
+                service: s,
+                distinct: table.distinct(s),
+                origin: Some(b),
+                kind: ItemKind::Moved,
+            }));
+        }
+    }
+    let buffer = Resources::new(def.cpu_buffer, def.mem_buffer);
+    if !buffer.is_zero() {
+        items.push(packer.add(Item {
+            size: buffer,
+            service: table.index_of(BUFFER),
+            distinct: false,
+            origin: None,
+            kind: ItemKind::Buffer,
+        }));
+    }
+    items
+}
+
+/// Unplaced items grouped by service and reason.
+fn unplaced_reasons(
+    packer: &Packer,
+    table: &ServiceTable,
+    unplaced: &[(usize, Unplaced)],
+    size: Option<Resources>,
+    max: u32,
+) -> Vec<Reason> {
+    let mut groups: BTreeMap<(u32, u8, Resources), (u32, Unplaced)> = BTreeMap::new();
+    for &(i, why) in unplaced {
+        let item = packer.items[i];
+        let key = (item.service, why as u8, item.size);
+        groups.entry(key).or_insert((0, why)).0 += 1;
+    }
+    groups
+        .into_iter()
+        .map(|((s, _, task), (count, why))| {
+            let service = table.name(s).to_string();
+            match why {
+                Unplaced::TooLarge => Reason::TaskUnschedulable {
+                    service,
+                    count,
+                    size: task,
+                    instance_size: size.unwrap_or_default(),
+                },
+                Unplaced::GroupAtMax => Reason::GroupAtMax {
+                    service,
+                    count,
+                    max,
+                },
+                Unplaced::NoInstanceSize | Unplaced::NoRoom => {
+                    Reason::NoInstanceToLaunch { service, count }
+                }
+            }
+        })
+        .collect()
+}
+
+/// Why a new instance is needed: what the simulation put on it.
+fn new_instance_reason(index: u32, bin: &Bin, packer: &Packer, table: &ServiceTable) -> Reason {
+    let mut services: Vec<String> = Vec::new();
+    let mut tasks = 0u32;
+    let mut reserved = Resources::ZERO;
+    for &p in &bin.placed {
+        let item = packer.items[p];
+        if item.kind == ItemKind::Buffer {
+            continue;
+        }
+        tasks += 1;
+        reserved = reserved.saturating_add(item.size);
+        let name = table.name(item.service);
+        if !services.iter().any(|s| s == name) {
+            services.push(name.to_string());
+        }
+    }
+    if tasks == 0 {
+        return Reason::NewInstanceForBuffer { index };
+    }
+    Reason::NewInstance {
+        index,
+        tasks,
+        reserved,
+        services,
+    }
+}
+
+/// Empty DRAINING instances are terminated (desired capacity decremented), never below the
+/// group's MinSize and never when protected; instances draining too long are reported.
+#[allow(clippy::too_many_arguments)]
+fn terminations(
+    def: &ClusterDefinition,
+    state: &ClusterState,
+    group_instances: &HashMap<&str, &GroupInstance>,
+    reactivated: &[bool],
+    desired: u32,
+    min: u32,
+    now_secs: u64,
+    decision: &mut CapacityDecision,
+) -> Vec<InstanceRef> {
+    let mut terminate = Vec::new();
+    let mut desired_after = desired;
+    for (i, ci) in state.instances.iter().enumerate() {
+        if ci.status != InstanceStatus::Draining || reactivated.get(i).copied().unwrap_or(false) {
+            continue;
+        }
+        let reason = if ci.has_tasks() {
+            let since = ci
+                .draining_since_epoch_secs
+                .map(|t| now_secs.saturating_sub(t));
+            match since {
+                Some(secs) if secs > def.drain_timeout.as_secs() => Reason::DrainingTooLong {
+                    secs,
+                    timeout_secs: def.drain_timeout.as_secs(),
+                    running: ci.running_tasks.saturating_add(ci.pending_tasks),
+                },
+                _ => continue,
+            }
+        } else {
+            match group_instances.get(ci.ec2_instance_id.as_str()) {
+                None => Reason::KeepNotInGroup,
+                Some(gi) if gi.protected_from_scale_in => Reason::TerminateBlockedProtected,
+                Some(_) if desired_after <= min => Reason::TerminateBlockedByMin {
+                    min,
+                    desired: desired_after,
+                },
+                Some(_) => {
+                    desired_after -= 1;
+                    terminate.push(instance_ref(ci));
+                    Reason::TerminateDrained
+                }
+            }
+        };
+        decision.instances.push(InstanceDecision {
+            instance: instance_ref(ci),
+            reason,
+        });
+    }
+    terminate
+}
+
+/// Demand against planned capacity per dimension, and the lower bound on instances.
+fn summarize(
+    decision: &mut CapacityDecision,
+    state: &ClusterState,
+    packer: &Packer,
+    size: Option<Resources>,
+) {
+    let (mut demand_cpu, mut demand_mem) = (0u64, 0u64);
+    for ci in &state.instances {
+        if matches!(ci.status, InstanceStatus::Active | InstanceStatus::Draining) {
+            demand_cpu += u64::from(ci.used().cpu);
+            demand_mem += u64::from(ci.used().memory);
+        }
+    }
+    for item in &packer.items {
+        // Moved tasks are already counted where they run; unschedulable ones never run.
+        let fits = size.is_none_or(|s| s.fits(item.size));
+        if matches!(item.kind, ItemKind::Task | ItemKind::Buffer) && fits {
+            demand_cpu += u64::from(item.size.cpu);
+            demand_mem += u64::from(item.size.memory);
+        }
+    }
+    let (mut cap_cpu, mut cap_mem, mut planned) = (0u64, 0u64, 0u32);
+    for bin in &packer.bins {
+        let keep = match bin.kind {
+            // Drained candidates are closed in the committed simulation.
+            BinKind::Active => !bin.closed,
+            BinKind::Draining => !bin.placed.is_empty(),
+            BinKind::Booting | BinKind::New => true,
+        };
+        if keep {
+            cap_cpu += u64::from(bin.capacity.cpu);
+            cap_mem += u64::from(bin.capacity.memory);
+            planned += 1;
+        }
+    }
+    let bound = |demand: u64, per: Option<u32>| -> u32 {
+        match per {
+            Some(p) if p > 0 => u32::try_from(demand.div_ceil(u64::from(p))).unwrap_or(u32::MAX),
+            _ => 0,
+        }
+    };
+    decision.cpu = DimensionSummary {
+        demand: demand_cpu,
+        planned_capacity: cap_cpu,
+        lower_bound_instances: bound(demand_cpu, size.map(|s| s.cpu)),
+    };
+    decision.memory = DimensionSummary {
+        demand: demand_mem,
+        planned_capacity: cap_mem,
+        lower_bound_instances: bound(demand_mem, size.map(|s| s.memory)),
+    };
+    decision.lower_bound_instances = decision
+        .cpu
+        .lower_bound_instances
+        .max(decision.memory.lower_bound_instances);
+    decision.planned_instances = planned;
+    decision.active = count(
+        state
+            .instances
+            .iter()
+            .filter(|ci| ci.status == InstanceStatus::Active),
+    );
+    decision.draining = count(
+        state
+            .instances
+            .iter()
+            .filter(|ci| ci.status == InstanceStatus::Draining),
+    );
+}
+
+fn count<T>(it: impl Iterator<Item = T>) -> u32 {
+    u32::try_from(it.count()).unwrap_or(u32::MAX)
+}

@@ -1,0 +1,205 @@
+//! The planner's pure core: `plan(definition, metrics, state, now)` decides each service's
+//! desired count and one bin-packed instance plan, and explains both. No I/O: the Lambda
+//! shell reads the state and sends the plan.
+//!
+//! Decide separately from doing: the plan holds absolute targets with the values they were
+//! computed from, and every decision carries a [`Reason`] from one closed set.
+//!
+//! - [`metrics`]: several reports merged; aliases resolved (value, default, or why missing).
+//! - [`rules`]: per service, the rules ([`step_events`], [`target_tracking`]) combined, cooldowns.
+//! - [`capacity`]: the instance plan around one [`packing`] simulation, then [`consolidation`].
+//! - [`plan_id`]: the deterministic id; [`time`]: RFC 3339 without a date-time crate.
+
+mod capacity;
+mod consolidation;
+mod metrics;
+mod packing;
+mod plan_id;
+mod rules;
+mod step_events;
+mod target_tracking;
+mod time;
+mod view;
+
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod quality;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::SystemTime;
+
+use shared::definition::ClusterDefinition;
+use shared::messages::{
+    DecisionDetail, DecisionRecord, PlanActions, Reason, ScalingPlan, ServiceMetrics,
+    SCHEMA_VERSION,
+};
+use shared::state::ClusterState;
+
+pub use metrics::merge_reports;
+
+/// Plans one cluster. Pure: the same arguments give the same plan, and `now` only sets
+/// `created_at` and the cooldown and drain-timeout clocks (not the `plan_id`).
+///
+/// `metrics`: per service name, the newest values and missing reasons (see
+/// [`merge_reports`]). `metrics_cycle_ids` is left empty for the caller to fill.
+pub fn plan(
+    definition: &ClusterDefinition,
+    metrics: &BTreeMap<String, ServiceMetrics>,
+    state: &ClusterState,
+    now: SystemTime,
+) -> ScalingPlan {
+    plan_traced(definition, metrics, state, now).0
+}
+
+/// [`plan`], and the final placement simulation when there is one (for invariant tests).
+pub(crate) fn plan_traced(
+    definition: &ClusterDefinition,
+    metrics: &BTreeMap<String, ServiceMetrics>,
+    state: &ClusterState,
+    now: SystemTime,
+) -> (ScalingPlan, Option<packing::Packer>) {
+    let now_secs = time::epoch_secs(now);
+    let mut detail = DecisionDetail::default();
+    let mut actions = PlanActions::default();
+    let mut packer = None;
+    if definition.dry_run {
+        detail.cluster.push(Reason::DryRun);
+    }
+    if !definition.enabled {
+        detail.cluster.push(Reason::ClusterDisabled);
+    } else {
+        let mut targets: HashMap<&str, u32> = HashMap::new();
+        for def in &definition.services {
+            let outcome = rules::decide_service(
+                def,
+                state.service(&def.name),
+                metrics.get(&def.name),
+                now_secs,
+            );
+            if let Some(change) = outcome.change {
+                targets.insert(def.name.as_str(), change.to);
+                actions.services.push(change);
+            }
+            detail.services.push(outcome.decision);
+        }
+        // Scale-ups before scale-downs, as the executor applies them in order.
+        actions.services.sort_by_key(|c| c.to < c.from);
+        match &state.group {
+            None => detail.cluster.push(Reason::GroupNotFound {
+                group: definition.autoscale_group.clone(),
+            }),
+            Some(group) => {
+                let cap = capacity::plan_capacity(definition, state, group, &targets, now_secs);
+                actions.group_limits = cap.group_limits;
+                actions.reactivate = cap.reactivate;
+                actions.group_desired = cap.group_desired;
+                actions.drain = cap.drain;
+                actions.terminate = cap.terminate;
+                detail.cluster.extend(cap.notes);
+                detail.capacity = Some(cap.decision);
+                packer = Some(cap.packer);
+            }
+        }
+    }
+
+    let inputs: BTreeMap<&str, BTreeMap<&str, Option<f64>>> = detail
+        .services
+        .iter()
+        .map(|s| {
+            let values = s
+                .metrics
+                .iter()
+                .map(|m| (m.alias.as_str(), m.value))
+                .collect();
+            (s.service.as_str(), values)
+        })
+        .collect();
+    let plan_id = plan_id::plan_id(
+        &definition.name,
+        &definition.autoscale_group,
+        definition.dry_run,
+        &inputs,
+        &actions,
+    );
+    let headlines = headlines(&detail);
+    let plan = ScalingPlan {
+        schema_version: SCHEMA_VERSION,
+        plan_id,
+        cluster: definition.name.clone(),
+        autoscale_group: definition.autoscale_group.clone(),
+        created_at: time::format_rfc3339(now),
+        metrics_cycle_ids: Vec::new(),
+        dry_run: definition.dry_run,
+        has_actions: !actions.is_empty(),
+        actions,
+        decisions: DecisionRecord { headlines, detail },
+    };
+    (plan, packer)
+}
+
+/// One line per decision: cluster notes, each service, then the instance plan.
+fn headlines(detail: &DecisionDetail) -> Vec<String> {
+    let mut lines: Vec<String> = detail
+        .cluster
+        .iter()
+        .map(|r| format!("cluster: {r}"))
+        .collect();
+    for s in &detail.services {
+        let counts = match (s.from, s.to) {
+            (Some(f), Some(t)) if f != t => format!("{f} → {t}"),
+            (Some(f), _) => format!("{f}"),
+            _ => "-".to_string(),
+        };
+        let mut parts: Vec<String> = s.reasons.iter().map(ToString::to_string).collect();
+        for rule in &s.rules {
+            parts.extend(rule.reasons.iter().map(ToString::to_string));
+        }
+        for m in s
+            .metrics
+            .iter()
+            .filter(|m| m.value.is_none() || m.default_used)
+        {
+            match (&m.missing, m.value) {
+                (Some(why), Some(v)) => {
+                    parts.push(format!("`{}` missing ({why}): default {v} used", m.alias))
+                }
+                (Some(why), None) => parts.push(format!("`{}` missing: {why}", m.alias)),
+                (None, Some(v)) => {
+                    parts.push(format!("`{}` not reported: default {v} used", m.alias))
+                }
+                (None, None) => parts.push(format!("`{}` not reported", m.alias)),
+            }
+        }
+        lines.push(format!(
+            "service `{}` ({counts}): {}",
+            s.service,
+            parts.join("; ")
+        ));
+    }
+    if let Some(c) = &detail.capacity {
+        lines.push(format!(
+            "capacity: demand {} CPU / {} MiB, planned {} CPU / {} MiB on {} instance(s); at least {} needed",
+            c.cpu.demand,
+            c.memory.demand,
+            c.cpu.planned_capacity,
+            c.memory.planned_capacity,
+            c.planned_instances,
+            c.lower_bound_instances
+        ));
+        for r in c.new_instances.iter().chain(&c.unplaced).chain(&c.notes) {
+            lines.push(format!("capacity: {r}"));
+        }
+        for d in &c.instances {
+            lines.push(format!(
+                "instance {} ({}): {}",
+                d.instance.ec2_instance_id, d.instance.container_instance_arn, d.reason
+            ));
+        }
+    }
+    lines
+}

@@ -1,0 +1,190 @@
+//! One service's desired count: each rule recommends (or abstains), the recommendations
+//! are combined — scale out if any rule asks, scale in only if every rule agrees — and the
+//! cooldowns decide whether the change may happen now.
+//!
+//! Rules live one per file behind [`Rule`]; [`rules_of`] lists them in one place.
+
+use shared::definition::ServiceDefinition;
+use shared::messages::{Reason, RuleOutcome, ServiceChange, ServiceDecision, ServiceMetrics};
+use shared::state::{Direction, ServiceState};
+
+use super::metrics::{resolve, ServiceValues};
+use super::step_events::StepEvents;
+use super::target_tracking::TargetTrackingRule;
+
+/// What a rule sees.
+pub(crate) struct RuleInput<'a> {
+    /// The desired count, already within [min, max].
+    pub current: u32,
+    /// The service's bounds.
+    pub min: u32,
+    /// The service's bounds.
+    pub max: u32,
+    /// The metric values.
+    pub values: &'a ServiceValues,
+}
+
+/// A scaling rule. `recommends: None` means no opinion: the rule cannot be evaluated (its
+/// metric is missing), and then it never lets the service scale in.
+pub(crate) trait Rule {
+    /// The desired count this rule asks for, with its reasons.
+    fn recommend(&self, input: &RuleInput<'_>) -> RuleOutcome;
+}
+
+/// The rules a service defines, in the order they are reported.
+fn rules_of(def: &ServiceDefinition) -> Vec<Box<dyn Rule + '_>> {
+    let mut rules: Vec<Box<dyn Rule + '_>> = Vec::new();
+    // The original's step events first.
+    if !def.events.is_empty() {
+        rules.push(Box::new(StepEvents(&def.events)));
+    }
+    // Then target tracking, our extension.
+    if let Some(tt) = &def.target_tracking {
+        rules.push(Box::new(TargetTrackingRule(tt)));
+    }
+    rules
+}
+
+/// One service's decision.
+pub(crate) struct ServiceOutcome {
+    /// For the record.
+    pub decision: ServiceDecision,
+    /// The action, when the count changes.
+    pub change: Option<ServiceChange>,
+}
+
+/// Decides one service of the definition. `state` is `None` when the service is not in
+/// the cluster; `now_secs` is for the cooldowns.
+pub(crate) fn decide_service(
+    def: &ServiceDefinition,
+    state: Option<&ServiceState>,
+    reported: Option<&ServiceMetrics>,
+    now_secs: u64,
+) -> ServiceOutcome {
+    let mut decision = ServiceDecision {
+        service: def.name.clone(),
+        from: state.map(|s| s.desired),
+        to: state.map(|s| s.desired),
+        metrics: Vec::new(),
+        rules: Vec::new(),
+        reasons: Vec::new(),
+    };
+    let unchanged = |mut decision: ServiceDecision, reason: Reason| {
+        decision.reasons.push(reason);
+        ServiceOutcome {
+            decision,
+            change: None,
+        }
+    };
+    if !def.enabled {
+        return unchanged(decision, Reason::ServiceDisabled);
+    }
+    let Some(state) = state else {
+        return unchanged(decision, Reason::ServiceNotInCluster);
+    };
+    if state.status != "ACTIVE" {
+        let status = state.status.clone();
+        return unchanged(decision, Reason::ServiceNotActive { status });
+    }
+    let values = resolve(def, reported);
+    decision.metrics = values.used.clone();
+
+    // The loader guarantees min ≤ max; a hand-built definition that breaks it gets max.
+    let (min, max) = (def.min.min(def.max), def.max);
+    let from = state.desired;
+    let base = from.clamp(min, max);
+    if base != from {
+        decision.reasons.push(Reason::BroughtWithinBounds {
+            from,
+            to: base,
+            min,
+            max,
+        });
+    }
+
+    let input = RuleInput {
+        current: base,
+        min,
+        max,
+        values: &values,
+    };
+    decision.rules = rules_of(def).iter().map(|r| r.recommend(&input)).collect();
+    let proposed = combine(base, &decision.rules, &mut decision.reasons);
+    let to = apply_cooldowns(def, state, base, proposed, now_secs, &mut decision.reasons);
+    decision.to = Some(to);
+    let change = (to != from).then(|| ServiceChange {
+        service: def.name.clone(),
+        from,
+        to,
+    });
+    ServiceOutcome { decision, change }
+}
+
+/// Scale out if any rule asks (to the largest ask); scale in only if every rule gives a
+/// smaller count (to the largest of them, the gentlest); otherwise hold.
+fn combine(base: u32, rules: &[RuleOutcome], reasons: &mut Vec<Reason>) -> u32 {
+    if rules.is_empty() {
+        reasons.push(Reason::NoRules);
+        return base;
+    }
+    let asks = rules.iter().filter_map(|r| r.recommends);
+    if let Some(up) = asks.clone().filter(|&n| n > base).max() {
+        reasons.push(Reason::ScaleOut { from: base, to: up });
+        return up;
+    }
+    let lower = asks.clone().filter(|&n| n < base).max();
+    match lower {
+        Some(down) if rules.iter().all(|r| r.recommends.is_some_and(|n| n < base)) => {
+            reasons.push(Reason::ScaleIn {
+                from: base,
+                to: down,
+            });
+            down
+        }
+        Some(down) => {
+            reasons.push(Reason::ScaleInNotAgreed { proposed: down });
+            reasons.push(Reason::Hold { count: base });
+            base
+        }
+        None => {
+            reasons.push(Reason::Hold { count: base });
+            base
+        }
+    }
+}
+
+/// Scale-up waits `scale_up_cooldown` after a scale-up; scale-down waits
+/// `scale_down_cooldown` after any scaling. Bringing a count within bounds is never held.
+fn apply_cooldowns(
+    def: &ServiceDefinition,
+    state: &ServiceState,
+    base: u32,
+    proposed: u32,
+    now_secs: u64,
+    reasons: &mut Vec<Reason>,
+) -> u32 {
+    let Some(last) = state.last_scaling else {
+        return proposed;
+    };
+    // A record from the future (clock skew) counts as just now.
+    let elapsed = now_secs.saturating_sub(last.at_epoch_secs);
+    let (direction, cooldown) = if proposed > base {
+        if last.direction != Direction::Up {
+            return proposed;
+        }
+        (Direction::Up, def.scale_up_cooldown.as_secs())
+    } else if proposed < base {
+        (Direction::Down, def.scale_down_cooldown.as_secs())
+    } else {
+        return proposed;
+    };
+    if elapsed >= cooldown {
+        return proposed;
+    }
+    reasons.push(Reason::CooldownBlocked {
+        direction,
+        wanted: proposed,
+        remaining_secs: cooldown - elapsed,
+    });
+    base
+}

@@ -1,0 +1,13 @@
+//! The planner Lambda: metrics reports in, one scaling plan per cluster out.
+//!
+//! - [`state_reader`] reads a cluster's live state from ECS and Auto Scaling (the call budget
+//!   is documented there);
+//! - [`handler`] is the Lambda handler (`handle(event, &deps)`): decodes and groups the
+//!   reports, reads the state, calls the pure core, sends and publishes the plans;
+//! - [`decide`] is the pure core, `plan(definition, metrics, state, now)` (no I/O).
+
+pub mod decide;
+pub use decide::{merge_reports, plan};
+
+pub mod handler;
+pub mod state_reader;

@@ -1,0 +1,57 @@
+//! The planner Lambda's entry point: wiring only (see `planner::handler`).
+//!
+//! Environment: `PLANS_QUEUE_URL` and `EVENT_BUS_NAME` (required), `CLUSTERS_DIR` (default
+//! `/var/task/clusters` on Lambda, else `clusters` next to the binary), the `AWS_*` variables
+//! of `aws-config`, and `LOG_LEVEL` / `RUST_LOG`.
+
+use anyhow::Context;
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{service_fn, LambdaEvent};
+use planner::handler::{handle, Config, Deps};
+use shared::aws::AwsClients;
+use shared::definition::load_dir;
+use shared::logging::{self, LogFormat};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    logging::init(LogFormat::detect());
+    let exe_dir = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(ToOwned::to_owned));
+    let config = Config::from_env(&shared::process_env, exe_dir.as_deref())
+        .context("reading the planner's configuration")?;
+
+    let definitions = load_dir(&config.clusters_dir, &shared::process_env);
+    for file in &definitions.errors {
+        for error in &file.errors {
+            tracing::error!("{error}");
+        }
+    }
+    tracing::info!(
+        dir = %config.clusters_dir.display(),
+        "loaded {} cluster definition(s) ({}); {} file(s) with errors",
+        definitions.clusters.len(),
+        definitions
+            .clusters
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        definitions.errors.len()
+    );
+
+    let clients = AwsClients::from_env().await;
+    let deps = Deps::new(
+        clients,
+        definitions,
+        config.plans_queue_url,
+        config.bus_name,
+    );
+    let deps = &deps;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<_, lambda_runtime::Error>(handle(event.payload, deps).await)
+    }))
+    .await
+    .map_err(|e| anyhow::anyhow!(e))
+    .context("the Lambda runtime stopped")
+}

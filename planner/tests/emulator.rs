@@ -1,0 +1,831 @@
+//! The planner's imperative shell against the emulator (moto, through `testbed`):
+//!
+//! - `state_*`: the state reader on seeded clusters — what it reads, and how many calls;
+//! - `handler_*`: the Lambda handler end to end — SQS batch in, plans on the FIFO queue and
+//!   `Scaling Plan` events on the bus out, batch item failures for what can't be planned.
+//!
+//! One test binary, so one moto server; `TestBed::start` serialises the tests.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_sdk_ecs::types::{ContainerDefinition, ContainerInstanceStatus};
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use planner::handler::{handle_at, Deps};
+use planner::state_reader::{read_cluster_state, MissingService, TaskDefinitionCache};
+use shared::aws::AwsClients;
+use shared::definition::{parse_definition, ClusterDefinition, LoadReport};
+use shared::messages::{InstanceRef, MetricsReport, ScalingPlan, ServiceChange};
+use shared::resources::Resources;
+use shared::state::{Direction, InstanceStatus, ScalingRecord, LAST_SCALING_TAG};
+use testbed::messaging::{self, QueueKind};
+use testbed::world::{self, Group, GroupSpec, INSTANCE_CPU, INSTANCE_MEMORY};
+use testbed::{CallLog, Clients, TestBed};
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+
+fn aws_clients(c: Clients) -> AwsClients {
+    AwsClients {
+        ecs: c.ecs,
+        autoscaling: c.autoscaling,
+        cloudwatch: c.cloudwatch,
+        sqs: c.sqs,
+        eventbridge: c.eventbridge,
+    }
+}
+
+fn definition(name: &str, yaml: &str) -> ClusterDefinition {
+    let file = Path::new("clusters").join(format!("{name}.yml"));
+    match parse_definition(name, &file, yaml, &|_| None) {
+        Ok(def) => def,
+        Err(errors) => panic!("test definition does not load:\n{errors}"),
+    }
+}
+
+/// A task definition of two containers: (cpu 256, memoryReservation 300) and
+/// (cpu 512, memory 1024, memoryReservation 100): one task reserves 768 CPU / 1324 MiB.
+async fn register_two_container_task_definition(bed: &TestBed, family: &str) -> String {
+    let sidecar = ContainerDefinition::builder()
+        .name("sidecar")
+        .image(world::CONTAINER_IMAGE)
+        .cpu(256)
+        .memory_reservation(300)
+        .essential(false)
+        .build();
+    let app = ContainerDefinition::builder()
+        .name("app")
+        .image(world::CONTAINER_IMAGE)
+        .cpu(512)
+        .memory(1024)
+        .memory_reservation(100)
+        .essential(true)
+        .build();
+    let out = bed
+        .ecs()
+        .register_task_definition()
+        .family(family)
+        .container_definitions(sidecar)
+        .container_definitions(app)
+        .send()
+        .await
+        .expect("register two-container task definition");
+    out.task_definition()
+        .and_then(|td| td.task_definition_arn())
+        .expect("task definition ARN")
+        .to_owned()
+}
+
+struct Seeded {
+    group: Group,
+    web_arn: String,
+}
+
+/// Cluster `prod`: group `prod-asg` (min 1, max 6) of 3 instances; services `web` (1024 CPU /
+/// 2048 MiB, desired 2, tagged as scaled up) and `worker` (two containers, 768 / 1324, desired
+/// 2); web tasks on instances 0 and 1, worker tasks twice on instance 0, one stand-alone
+/// `batch` task (no service) on instance 1; instance 2 DRAINING when `drain_third`.
+async fn seed_prod(bed: &TestBed, drain_third: bool) -> Seeded {
+    let (ecs, asg) = (bed.ecs(), bed.autoscaling());
+    world::create_cluster(ecs, "prod").await.expect("cluster");
+    let group = world::create_group(
+        asg,
+        ecs,
+        "prod",
+        &GroupSpec::new("prod-asg", 3).min(1).max(6),
+    )
+    .await
+    .expect("group");
+    let web_td = world::register_task_definition(ecs, "web", 1024, 2048)
+        .await
+        .expect("web td");
+    let worker_td = register_two_container_task_definition(bed, "worker").await;
+    let batch_td = world::register_task_definition(ecs, "batch", 128, 128)
+        .await
+        .expect("batch td");
+    let web_arn = world::create_service(ecs, "prod", "web", &web_td, 2)
+        .await
+        .expect("web");
+    world::create_service(ecs, "prod", "worker", &worker_td, 2)
+        .await
+        .expect("worker");
+    ecs.tag_resource()
+        .resource_arn(&web_arn)
+        .tags(
+            aws_sdk_ecs::types::Tag::builder()
+                .key(LAST_SCALING_TAG)
+                .value("up 1764412345")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("tag web");
+
+    let ci = group.container_instance_arns();
+    world::start_service_tasks(ecs, "prod", "web", &ci[0..2])
+        .await
+        .expect("web tasks");
+    world::start_service_tasks(ecs, "prod", "worker", &[ci[0].clone(), ci[0].clone()])
+        .await
+        .expect("worker tasks");
+    ecs.start_task()
+        .cluster("prod")
+        .task_definition(&batch_td)
+        .container_instances(&ci[1])
+        .started_by("cron")
+        .send()
+        .await
+        .expect("batch task");
+    if drain_third {
+        world::set_container_instance_status(
+            ecs,
+            "prod",
+            &ci[2..3],
+            ContainerInstanceStatus::Draining,
+        )
+        .await
+        .expect("drain");
+    }
+    Seeded { group, web_arn }
+}
+
+const PROD_YAML: &str = "\
+autoscale_group: prod-asg
+max_drain_per_cycle: 0
+services:
+  web:
+    min: 1
+    max: 10
+    metric_sources:
+      cloudwatch:
+        - metric_name: ApproximateNumberOfMessagesVisible
+          namespace: AWS/SQS
+          statistics:
+            - name: Maximum
+              alias: queue
+    target_tracking:
+      metric: queue
+      target: 10
+  worker:
+    min: 1
+    max: 4
+  ghost:
+    min: 0
+    max: 2
+";
+
+// ---------------------------------------------------------------------------------------
+// State reader
+
+#[tokio::test]
+async fn state_reader_reads_services_instances_tasks_and_group() {
+    let bed = TestBed::start().await;
+    let seeded = seed_prod(&bed, true).await;
+    let ci = seeded.group.container_instance_arns();
+    // Draining allowed, so the reader lists tasks.
+    let def = definition(
+        "prod",
+        &PROD_YAML.replace("max_drain_per_cycle: 0", "max_drain_per_cycle: 1"),
+    );
+    let clients = aws_clients(bed.clients().clone());
+    let read = read_cluster_state(&clients, &def, &TaskDefinitionCache::new())
+        .await
+        .expect("read state");
+    let state = &read.state;
+    assert_eq!(state.cluster, "prod");
+
+    // Services: sizes from task definitions (container sums; memoryReservation fallback).
+    let names: Vec<&str> = state.services.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["web", "worker"]);
+    let web = state.service("web").expect("web");
+    assert_eq!(web.arn, seeded.web_arn);
+    assert_eq!((web.status.as_str(), web.desired), ("ACTIVE", 2));
+    assert_eq!(web.task_size, Resources::new(1024, 2048));
+    assert_eq!(
+        web.last_scaling,
+        Some(ScalingRecord {
+            direction: Direction::Up,
+            at_epoch_secs: 1_764_412_345
+        })
+    );
+    let worker = state.service("worker").expect("worker");
+    assert_eq!(worker.task_size, Resources::new(768, 1324));
+    assert_eq!(worker.last_scaling, None);
+    assert!(!worker.distinct_instance);
+    assert_eq!(
+        read.missing_services,
+        [MissingService {
+            name: "ghost".into(),
+            reason: "MISSING".into()
+        }]
+    );
+
+    // Instances: all three, the third DRAINING; resources and tasks per instance.
+    assert!(read.tasks_listed);
+    assert_eq!(state.instances.len(), 3);
+    let by_arn = |arn: &str| {
+        state
+            .instances
+            .iter()
+            .find(|i| i.arn == arn)
+            .unwrap_or_else(|| panic!("instance {arn} not read"))
+    };
+    let (i0, i1, i2) = (by_arn(&ci[0]), by_arn(&ci[1]), by_arn(&ci[2]));
+    assert_eq!(i0.ec2_instance_id, seeded.group.instances[0].instance_id);
+    let full = Resources::new(INSTANCE_CPU as u32, INSTANCE_MEMORY as u32);
+    for i in [i0, i1, i2] {
+        assert_eq!(i.registered, full);
+    }
+    assert_eq!(
+        (i0.status.clone(), i1.status.clone(), i2.status.clone()),
+        (
+            InstanceStatus::Active,
+            InstanceStatus::Active,
+            InstanceStatus::Draining
+        )
+    );
+    assert_eq!(i0.used(), Resources::new(1024 + 2 * 768, 2048 + 2 * 1324));
+    assert_eq!(i0.running_tasks, 3);
+    let mut i0_tasks: Vec<(Option<&str>, Resources)> = i0
+        .tasks
+        .iter()
+        .map(|t| (t.service.as_deref(), t.size))
+        .collect();
+    i0_tasks.sort();
+    assert_eq!(
+        i0_tasks,
+        [
+            (Some("web"), Resources::new(1024, 2048)),
+            (Some("worker"), Resources::new(768, 1324)),
+            (Some("worker"), Resources::new(768, 1324)),
+        ]
+    );
+    let mut i1_tasks: Vec<(Option<&str>, Resources)> = i1
+        .tasks
+        .iter()
+        .map(|t| (t.service.as_deref(), t.size))
+        .collect();
+    i1_tasks.sort();
+    assert_eq!(
+        i1_tasks,
+        [
+            (None, Resources::new(128, 128)),
+            (Some("web"), Resources::new(1024, 2048)),
+        ]
+    );
+    assert!(i2.tasks.is_empty() && !i2.has_tasks());
+
+    // The group: limits, desired and its instances.
+    let group = state.group.as_ref().expect("group read");
+    assert_eq!(
+        (group.name.as_str(), group.min, group.max, group.desired),
+        ("prod-asg", 1, 6, 3)
+    );
+    let mut ids: Vec<&str> = group
+        .instances
+        .iter()
+        .map(|i| i.instance_id.as_str())
+        .collect();
+    ids.sort();
+    let mut expected: Vec<&str> = seeded
+        .group
+        .instances
+        .iter()
+        .map(|r| r.instance_id.as_str())
+        .collect();
+    expected.sort();
+    assert_eq!(ids, expected);
+    assert!(group
+        .instances
+        .iter()
+        .all(|i| i.lifecycle_state == "InService"));
+}
+
+/// ⌈S/10⌉ + 2⌈I/100⌉ + 2⌈T/100⌉ + D + 3 with D the revisions not cached (see `state_reader`).
+fn budget(services: usize, instances: usize, tasks: usize, revisions: usize) -> usize {
+    services.div_ceil(10)
+        + instances.div_ceil(100).max(1)
+        + instances.div_ceil(100)
+        + tasks.div_ceil(100).max(1)
+        + tasks.div_ceil(100)
+        + revisions
+        + 1
+}
+
+#[tokio::test]
+async fn state_reader_stays_within_the_call_budget() {
+    let bed = TestBed::start().await;
+    seed_prod(&bed, false).await;
+    // Ten more services (S = 13 with web, worker, ghost), all on web's revision.
+    let web_td = bed
+        .ecs()
+        .describe_services()
+        .cluster("prod")
+        .services("web")
+        .send()
+        .await
+        .expect("web")
+        .services()[0]
+        .task_definition()
+        .expect("web td")
+        .to_owned();
+    let mut yaml = PROD_YAML.replace("max_drain_per_cycle: 0", "max_drain_per_cycle: 1");
+    for n in 0..10 {
+        let name = format!("extra{n}");
+        world::create_service(bed.ecs(), "prod", &name, &web_td, 0)
+            .await
+            .expect("extra service");
+        yaml.push_str(&format!("  {name}:\n    min: 0\n    max: 1\n"));
+    }
+    let def = definition("prod", &yaml);
+    assert_eq!(def.services.len(), 13);
+
+    let log = CallLog::new();
+    let clients = aws_clients(bed.counted_clients(&log));
+    let cache = TaskDefinitionCache::new();
+    let read = read_cluster_state(&clients, &def, &cache)
+        .await
+        .expect("read state");
+    assert_eq!(read.state.services.len(), 12);
+    assert!(read.tasks_listed);
+    let (s, i, t) = (13, 3, 5);
+    // Revisions: web, worker (services) and batch (a task of no service).
+    assert_eq!(log.count("DescribeServices"), 2, "{:?}", log.ops());
+    assert_eq!(log.count("DescribeTaskDefinition"), 3, "{:?}", log.ops());
+    assert_eq!(log.count("ListContainerInstances"), 1);
+    assert_eq!(log.count("DescribeContainerInstances"), 1);
+    assert_eq!(log.count("DescribeAutoScalingGroups"), 1);
+    assert_eq!(log.count("ListTasks"), 1);
+    assert_eq!(log.count("DescribeTasks"), 1);
+    assert!(
+        log.total() <= budget(s, i, t, 3),
+        "{} calls > budget {}: {:?}",
+        log.total(),
+        budget(s, i, t, 3),
+        log.ops()
+    );
+    assert_eq!(cache.len(), 3);
+
+    // Warm cache: no DescribeTaskDefinition at all.
+    log.clear();
+    read_cluster_state(&clients, &def, &cache)
+        .await
+        .expect("read state again");
+    assert_eq!(log.count("DescribeTaskDefinition"), 0, "{:?}", log.ops());
+    assert_eq!(log.total(), budget(s, i, t, 0), "{:?}", log.ops());
+
+    // No draining allowed: tasks are not listed.
+    log.clear();
+    let no_drain = definition("prod", PROD_YAML);
+    let read = read_cluster_state(&clients, &no_drain, &cache)
+        .await
+        .expect("read state without tasks");
+    assert!(!read.tasks_listed);
+    assert!(read.state.instances.iter().all(|i| i.tasks.is_empty()));
+    assert_eq!((log.count("ListTasks"), log.count("DescribeTasks")), (0, 0));
+    assert_eq!(log.total(), 1 + 1 + 1 + 1, "{:?}", log.ops());
+}
+
+#[tokio::test]
+async fn state_reader_describes_tasks_a_hundred_at_a_time() {
+    let bed = TestBed::start().await;
+    seed_prod(&bed, false).await;
+    let ci = world::registered_instances(bed.ecs(), "prod")
+        .await
+        .expect("instances");
+    let tiny = world::register_task_definition(bed.ecs(), "tiny", 16, 16)
+        .await
+        .expect("tiny td");
+    world::create_service(bed.ecs(), "prod", "tiny", &tiny, 115)
+        .await
+        .expect("tiny service");
+    let targets: Vec<String> = (0..115)
+        .map(|n| ci[n % ci.len()].container_instance_arn.clone())
+        .collect();
+    world::start_service_tasks(bed.ecs(), "prod", "tiny", &targets)
+        .await
+        .expect("tiny tasks");
+    let yaml = format!(
+        "{}  tiny:\n    min: 0\n    max: 200\n",
+        PROD_YAML.replace("max_drain_per_cycle: 0", "max_drain_per_cycle: 1")
+    );
+    let def = definition("prod", &yaml);
+
+    let log = CallLog::new();
+    let clients = aws_clients(bed.counted_clients(&log));
+    let read = read_cluster_state(&clients, &def, &TaskDefinitionCache::new())
+        .await
+        .expect("read state");
+    let tasks: usize = read.state.instances.iter().map(|i| i.tasks.len()).sum();
+    assert_eq!(tasks, 5 + 115);
+    let tiny_tasks = read
+        .state
+        .instances
+        .iter()
+        .flat_map(|i| &i.tasks)
+        .filter(|t| t.service.as_deref() == Some("tiny"))
+        .inspect(|t| assert_eq!(t.size, Resources::new(16, 16)))
+        .count();
+    assert_eq!(tiny_tasks, 115);
+    assert_eq!(log.count("DescribeTasks"), 2, "{:?}", log.ops());
+    // Revisions: web, worker, tiny, batch.
+    assert!(
+        log.total() <= budget(4, 3, 120, 4),
+        "{} calls > budget {}: {:?}",
+        log.total(),
+        budget(4, 3, 120, 4),
+        log.ops()
+    );
+}
+
+#[tokio::test]
+async fn state_reader_reports_a_missing_cluster_with_context() {
+    let bed = TestBed::start().await;
+    let def = definition(
+        "nowhere",
+        "autoscale_group: nowhere-asg\nservices:\n  web:\n    min: 0\n    max: 1\n",
+    );
+    let clients = aws_clients(bed.clients().clone());
+    let err = read_cluster_state(&clients, &def, &TaskDefinitionCache::new())
+        .await
+        .expect_err("no such cluster");
+    assert_eq!(err.cluster(), "nowhere");
+    assert_eq!(
+        err.to_string(),
+        "cluster `nowhere`: DescribeServices failed"
+    );
+    // The log line (the whole chain) says why.
+    let logged = aws_sdk_ecs::error::DisplayErrorContext(&err).to_string();
+    assert!(logged.contains("ClusterNotFound"), "{logged}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Handler
+
+struct Pipeline {
+    deps: Deps,
+    plans_queue: String,
+    /// Standard queue receiving every `Scaling Plan` event of the bus.
+    plan_events: String,
+    log: CallLog,
+}
+
+async fn pipeline(bed: &TestBed, definitions: Vec<ClusterDefinition>) -> Pipeline {
+    let (sqs, eb) = (bed.sqs(), bed.eventbridge());
+    let plans_queue = messaging::create_queue(sqs, "plans", QueueKind::Fifo)
+        .await
+        .expect("plans queue");
+    let plan_events = messaging::create_queue(sqs, "plan-events", QueueKind::Standard)
+        .await
+        .expect("events queue");
+    messaging::create_event_bus(eb, "autoscale")
+        .await
+        .expect("bus");
+    let pattern = serde_json::json!({"source": ["ecs-autoscale"], "detail-type": ["Scaling Plan"]});
+    messaging::route_to_queue(eb, sqs, "autoscale", "plans", &pattern, &plan_events)
+        .await
+        .expect("rule");
+    let log = CallLog::new();
+    let deps = Deps::new(
+        aws_clients(bed.counted_clients(&log)),
+        LoadReport {
+            clusters: definitions,
+            errors: vec![],
+        },
+        plans_queue.clone(),
+        "autoscale",
+    );
+    Pipeline {
+        deps,
+        plans_queue,
+        plan_events,
+        log,
+    }
+}
+
+fn report(cluster: &str, cycle: &str, values: &[(&str, &str, f64)]) -> MetricsReport {
+    let mut r = MetricsReport::new(cluster, cycle, "2026-11-29T10:00:00Z");
+    for (service, alias, value) in values {
+        r.services
+            .entry((*service).to_owned())
+            .or_default()
+            .values
+            .insert((*alias).to_owned(), *value);
+    }
+    r
+}
+
+fn record(id: &str, body: impl Into<String>) -> SqsMessage {
+    let mut m = SqsMessage::default();
+    m.message_id = Some(id.to_owned());
+    m.body = Some(body.into());
+    m
+}
+
+fn event(records: Vec<SqsMessage>) -> SqsEvent {
+    let mut e = SqsEvent::default();
+    e.records = records;
+    e
+}
+
+fn now() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_764_500_000)
+}
+
+fn failures(response: &aws_lambda_events::event::sqs::SqsBatchResponse) -> Vec<String> {
+    let mut ids: Vec<String> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// The plans on the FIFO queue, with their MessageGroupId and MessageDeduplicationId.
+async fn queued_plans(bed: &TestBed, url: &str) -> Vec<(ScalingPlan, String, String)> {
+    messaging::receive_all(bed.sqs(), url)
+        .await
+        .expect("receive plans")
+        .into_iter()
+        .map(|m| {
+            let attr = |name: MessageSystemAttributeName| {
+                m.attributes()
+                    .and_then(|a| a.get(&name))
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            let plan = ScalingPlan::from_json(m.body().unwrap_or_default()).expect("plan JSON");
+            (
+                plan,
+                attr(MessageSystemAttributeName::MessageGroupId),
+                attr(MessageSystemAttributeName::MessageDeduplicationId),
+            )
+        })
+        .collect()
+}
+
+/// The `Scaling Plan` events the bus delivered to the rule's queue.
+async fn plan_events(bed: &TestBed, url: &str) -> Vec<serde_json::Value> {
+    messaging::receive_bodies(bed.sqs(), url)
+        .await
+        .expect("receive events")
+        .iter()
+        .map(|b| serde_json::from_str(b).expect("event JSON"))
+        .collect()
+}
+
+#[tokio::test]
+async fn handler_sends_a_plan_with_actions_and_publishes_it() {
+    let bed = TestBed::start().await;
+    seed_prod(&bed, false).await;
+    let p = pipeline(&bed, vec![definition("prod", PROD_YAML)]).await;
+
+    // 40 queued messages, 10 per task: web goes from 2 to 4 tasks (room on the instances).
+    let body = report("prod", "cycle-1", &[("web", "queue", 40.0)]).to_json_string();
+    let response = handle_at(event(vec![record("m1", body)]), &p.deps, now()).await;
+    assert_eq!(failures(&response), Vec::<String>::new());
+
+    let queued = queued_plans(&bed, &p.plans_queue).await;
+    assert_eq!(queued.len(), 1, "one plan on the FIFO queue");
+    let (plan, group_id, dedup_id) = &queued[0];
+    assert_eq!(plan.cluster, "prod");
+    assert_eq!(plan.autoscale_group, "prod-asg");
+    assert!(plan.has_actions && !plan.dry_run);
+    assert_eq!(
+        plan.actions.services,
+        [ServiceChange {
+            service: "web".into(),
+            from: 2,
+            to: 4
+        }]
+    );
+    assert_eq!(group_id, "prod");
+    assert_eq!(dedup_id, &plan.plan_id);
+    assert_eq!(plan.metrics_cycle_ids, ["cycle-1"]);
+
+    let events = plan_events(&bed, &p.plan_events).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["source"], "ecs-autoscale");
+    assert_eq!(events[0]["detail-type"], "Scaling Plan");
+    let published: ScalingPlan =
+        serde_json::from_value(events[0]["detail"].clone()).expect("plan in the event");
+    assert_eq!(&published, plan);
+    assert!(p.log.count("SendMessage") == 1 && p.log.count("PutEvents") == 1);
+}
+
+#[tokio::test]
+async fn handler_plans_the_drain_of_an_empty_instance_with_both_identifiers() {
+    let bed = TestBed::start().await;
+    let seeded = seed_prod(&bed, false).await;
+    let yaml = PROD_YAML.replace("max_drain_per_cycle: 0", "max_drain_per_cycle: 1");
+    let p = pipeline(&bed, vec![definition("prod", &yaml)]).await;
+
+    // web holds at 2; instance 2 runs nothing, and its tasks (none) fit elsewhere.
+    let body = report("prod", "cycle-1", &[("web", "queue", 20.0)]).to_json_string();
+    let response = handle_at(event(vec![record("m1", body)]), &p.deps, now()).await;
+    assert_eq!(failures(&response), Vec::<String>::new());
+
+    let queued = queued_plans(&bed, &p.plans_queue).await;
+    assert_eq!(queued.len(), 1);
+    let plan = &queued[0].0;
+    let empty = &seeded.group.instances[2];
+    assert_eq!(
+        plan.actions.drain,
+        [InstanceRef {
+            container_instance_arn: empty.container_instance_arn.clone(),
+            ec2_instance_id: empty.instance_id.clone(),
+        }],
+        "{:#?}",
+        plan.decisions.headlines
+    );
+    assert!(plan.actions.services.is_empty());
+    // The reader listed the tasks (a drain was possible): one ListTasks, one DescribeTasks.
+    assert_eq!(
+        (p.log.count("ListTasks"), p.log.count("DescribeTasks")),
+        (1, 1)
+    );
+}
+
+#[tokio::test]
+async fn handler_publishes_a_plan_without_actions_but_does_not_send_it() {
+    let bed = TestBed::start().await;
+    seed_prod(&bed, false).await;
+    let p = pipeline(&bed, vec![definition("prod", PROD_YAML)]).await;
+
+    // 20 queued messages, 10 per task: web stays at 2.
+    let body = report("prod", "cycle-1", &[("web", "queue", 20.0)]).to_json_string();
+    let response = handle_at(event(vec![record("m1", body)]), &p.deps, now()).await;
+    assert_eq!(failures(&response), Vec::<String>::new());
+
+    assert!(queued_plans(&bed, &p.plans_queue).await.is_empty());
+    let events = plan_events(&bed, &p.plan_events).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["detail"]["has_actions"], false);
+    assert_eq!(events[0]["detail"]["cluster"], "prod");
+    assert_eq!(p.log.count("SendMessage"), 0);
+}
+
+#[tokio::test]
+async fn handler_fails_only_the_records_it_cannot_plan() {
+    let bed = TestBed::start().await;
+    seed_prod(&bed, false).await;
+    // `broken` has a definition but no ECS cluster: reading its state fails.
+    let broken = definition(
+        "broken",
+        "autoscale_group: broken-asg\nservices:\n  web:\n    min: 0\n    max: 1\n",
+    );
+    let p = pipeline(&bed, vec![definition("prod", PROD_YAML), broken]).await;
+
+    let good = report("prod", "cycle-1", &[("web", "queue", 20.0)]).to_json_string();
+    let records = vec![
+        record("undecodable", "{\"cluster\": \"prod\""),
+        record("good", good),
+        record(
+            "unknown",
+            report("elsewhere", "cycle-1", &[]).to_json_string(),
+        ),
+        record(
+            "other-version",
+            report("prod", "cycle-1", &[])
+                .to_json_string()
+                .replace("\"schema_version\":1", "\"schema_version\":9"),
+        ),
+        record("broken", report("broken", "cycle-1", &[]).to_json_string()),
+    ];
+    let response = handle_at(event(records), &p.deps, now()).await;
+    assert_eq!(
+        failures(&response),
+        ["broken", "other-version", "undecodable", "unknown"]
+    );
+    let events = plan_events(&bed, &p.plan_events).await;
+    assert_eq!(events.len(), 1, "the good record was planned: {events:?}");
+    assert_eq!(events[0]["detail"]["cluster"], "prod");
+}
+
+#[tokio::test]
+async fn handler_accepts_a_synthetic_report_routed_from_the_bus() {
+    let bed = TestBed::start().await;
+    seed_prod(&bed, false).await;
+    let p = pipeline(&bed, vec![definition("prod", PROD_YAML)]).await;
+    let (sqs, eb) = (bed.sqs(), bed.eventbridge());
+
+    // A user injects a report on the bus; a rule routes it to the metrics queue.
+    let metrics_queue = messaging::create_queue(sqs, "metrics", QueueKind::Standard)
+        .await
+        .expect("metrics queue");
+    let pattern = serde_json::json!({"source": ["ecs-autoscale.synthetic"], "detail-type": ["Metrics Report"]});
+    messaging::route_to_queue(eb, sqs, "autoscale", "synthetic", &pattern, &metrics_queue)
+        .await
+        .expect("rule");
+    let mut synthetic = report("prod", "synthetic-1", &[("web", "queue", 20.0)]);
+    synthetic.origin = "synthetic".into();
+    let out = eb
+        .put_events()
+        .entries(
+            PutEventsRequestEntry::builder()
+                .event_bus_name("autoscale")
+                .source("ecs-autoscale.synthetic")
+                .detail_type("Metrics Report")
+                .detail(synthetic.to_json_string())
+                .build(),
+        )
+        .send()
+        .await
+        .expect("put synthetic report");
+    assert_eq!(out.failed_entry_count(), 0);
+    let delivered = messaging::receive_all(sqs, &metrics_queue)
+        .await
+        .expect("receive");
+    assert_eq!(delivered.len(), 1);
+    let envelope = delivered[0].body().unwrap_or_default().to_owned();
+    assert!(envelope.contains("\"detail-type\""), "{envelope}");
+
+    let response = handle_at(event(vec![record("synthetic", envelope)]), &p.deps, now()).await;
+    assert_eq!(failures(&response), Vec::<String>::new());
+    let events = plan_events(&bed, &p.plan_events).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["detail"]["cluster"], "prod");
+}
+
+#[tokio::test]
+async fn handler_merges_a_clusters_reports_into_one_plan() {
+    let bed = TestBed::start().await;
+    seed_prod(&bed, false).await;
+    let p = pipeline(&bed, vec![definition("prod", PROD_YAML)]).await;
+
+    // Two reports for prod in one batch, the newer one first: the newest value wins.
+    let mut older = report("prod", "cycle-1", &[("web", "queue", 40.0)]);
+    older.collected_at = "2026-11-29T10:00:00Z".into();
+    let mut newer = report("prod", "cycle-2", &[("web", "queue", 60.0)]);
+    newer.collected_at = "2026-11-29T10:05:00Z".into();
+    let records = vec![
+        record("m2", newer.to_json_string()),
+        record("m1", older.to_json_string()),
+    ];
+    let response = handle_at(event(records), &p.deps, now()).await;
+    assert_eq!(failures(&response), Vec::<String>::new());
+
+    let queued = queued_plans(&bed, &p.plans_queue).await;
+    assert_eq!(queued.len(), 1, "one plan for the cluster");
+    let plan = &queued[0].0;
+    assert_eq!(
+        plan.actions.services,
+        [ServiceChange {
+            service: "web".into(),
+            from: 2,
+            to: 6
+        }]
+    );
+    assert_eq!(plan.metrics_cycle_ids, ["cycle-1", "cycle-2"]);
+    assert_eq!(plan_events(&bed, &p.plan_events).await.len(), 1);
+    // One state read for the two reports.
+    assert_eq!(p.log.count("DescribeServices"), 1, "{:?}", p.log.ops());
+}
+
+#[tokio::test]
+async fn handler_sends_dry_run_plans_and_leaves_disabled_clusters_alone() {
+    let bed = TestBed::start().await;
+    seed_prod(&bed, false).await;
+    let dry = definition("prod", &format!("dry_run: true\n{PROD_YAML}"));
+    // `off` has no ECS cluster: touching it would fail.
+    let off = definition(
+        "off",
+        "autoscale_group: off-asg\nenabled: false\nservices:\n  web:\n    min: 0\n    max: 1\n",
+    );
+    let p = pipeline(&bed, vec![dry, off]).await;
+
+    let records = vec![
+        record(
+            "prod",
+            report("prod", "cycle-1", &[("web", "queue", 40.0)]).to_json_string(),
+        ),
+        record("off", report("off", "cycle-1", &[]).to_json_string()),
+    ];
+    let response = handle_at(event(records), &p.deps, now()).await;
+    assert_eq!(failures(&response), Vec::<String>::new());
+
+    let queued = queued_plans(&bed, &p.plans_queue).await;
+    assert_eq!(queued.len(), 1, "the dry-run plan goes to the executor");
+    assert!(queued[0].0.dry_run && queued[0].0.has_actions);
+    let events = plan_events(&bed, &p.plan_events).await;
+    assert_eq!(
+        events.len(),
+        1,
+        "nothing for the disabled cluster: {events:?}"
+    );
+    assert_eq!(events[0]["detail"]["dry_run"], true);
+    assert_eq!(p.log.count("DescribeServices"), 1, "{:?}", p.log.ops());
+}
+
+trait ToJsonString {
+    fn to_json_string(&self) -> String;
+}
+
+impl ToJsonString for MetricsReport {
+    fn to_json_string(&self) -> String {
+        serde_json::to_string(self).expect("report JSON")
+    }
+}
