@@ -4,7 +4,7 @@ PY          := $(VENV)/bin/python
 MOTO_SERVER := $(VENV)/bin/moto_server
 CFN_LINT    := $(VENV)/bin/cfn-lint
 
-.PHONY: test venv fmt-check clippy cargo-test validate clean-venv
+.PHONY: test venv rabbitmq fmt-check clippy cargo-test validate clean-venv
 
 ## make test: the whole check that CI runs (venv, formatting, lints, every test).
 test: venv fmt-check clippy cargo-test
@@ -17,13 +17,18 @@ $(MOTO_SERVER): requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(MOTO_SERVER)
 
+## RabbitMQ for the collector's end-to-end test (Debian package, installed when missing;
+## the tests start and stop their own broker on loopback).
+rabbitmq:
+	bash scripts/rabbitmq.sh
+
 fmt-check:
 	cargo fmt --all -- --check
 
 clippy:
 	cargo clippy --workspace --all-targets -- -D warnings
 
-cargo-test: venv
+cargo-test: venv rabbitmq
 	cargo test --workspace
 
 ## make validate: check the cluster definitions in clusters/.

@@ -84,7 +84,12 @@ impl ServiceMetrics {
 
     /// Records that `alias` has no value for `reason`; with a `default`, the default becomes
     /// its value and the reason is kept in `defaulted`.
-    pub fn set_missing(&mut self, alias: impl Into<String>, reason: MissingReason, default: Option<f64>) {
+    pub fn set_missing(
+        &mut self,
+        alias: impl Into<String>,
+        reason: MissingReason,
+        default: Option<f64>,
+    ) {
         let alias = alias.into();
         match default {
             Some(value) => {
@@ -159,5 +164,36 @@ impl std::fmt::Display for MissingReason {
             MissingReason::CloudWatch { error } => write!(f, "CloudWatch error: {error}"),
             MissingReason::NotCollected => write!(f, "not collected before the deadline"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_keep_their_reason_and_values_replace_reasons() {
+        let mut m = ServiceMetrics::default();
+        m.set_missing("a", MissingReason::NoDatapoints, Some(0.0));
+        m.set_missing("b", MissingReason::HttpStatus { status: 500 }, None);
+        assert_eq!(m.values["a"], 0.0);
+        assert_eq!(m.defaulted["a"], MissingReason::NoDatapoints);
+        assert_eq!(m.missing["b"], MissingReason::HttpStatus { status: 500 });
+        m.set_value("a", 3.0);
+        m.set_value("b", 4.0);
+        assert!(m.missing.is_empty() && m.defaulted.is_empty());
+        assert_eq!((m.values["a"], m.values["b"]), (3.0, 4.0));
+    }
+
+    #[test]
+    fn defaulted_is_optional_on_the_wire() {
+        let plain = ServiceMetrics::default();
+        let json = serde_json::to_value(&plain).expect("serialises");
+        assert_eq!(json, serde_json::json!({"values": {}, "missing": {}}));
+        let read: ServiceMetrics = serde_json::from_str(
+            r#"{"values": {"q": 1.0}, "defaulted": {"q": {"reason": "no_datapoints"}}}"#,
+        )
+        .expect("reads");
+        assert_eq!(read.defaulted["q"], MissingReason::NoDatapoints);
     }
 }

@@ -1,0 +1,39 @@
+//! The collector Lambda's entry point: logging, clients, definitions (once), then the runtime.
+
+use anyhow::Context;
+use collector::{handle, CollectorConfig, CollectorEvent, Deps};
+use lambda_runtime::{service_fn, LambdaEvent};
+use shared::logging::{self, LogFormat};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    logging::init(LogFormat::detect());
+    let deps = init().await?;
+    let deps = &deps;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<CollectorEvent>| async move {
+            handle(event, deps)
+                .await
+                .map_err(lambda_runtime::Error::from)
+        },
+    ))
+    .await
+}
+
+async fn init() -> anyhow::Result<Deps> {
+    let config = CollectorConfig::from_env().context("reading the collector's configuration")?;
+    let aws = shared::aws::load_config().await;
+    let deps = Deps::new(
+        aws_sdk_cloudwatch::Client::new(&aws),
+        aws_sdk_sqs::Client::new(&aws),
+        config,
+    )
+    .context("starting the collector")?;
+    tracing::info!(
+        clusters = deps.definitions.clusters.len(),
+        definition_errors = deps.definitions.errors.len(),
+        dir = %deps.config.clusters_dir.display(),
+        "cluster definitions loaded"
+    );
+    Ok(deps)
+}

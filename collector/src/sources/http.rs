@@ -1,0 +1,572 @@
+//! HTTP JSON source (the original's `third_party`): GET or POST a URL, read numbers out of the
+//! JSON answer at field paths.
+//!
+//! - **One request per distinct source per cycle.** Sources with the same URL, method, payload
+//!   and headers are asked once, whichever services and clusters read them; the longest of
+//!   their timeouts applies.
+//! - Requests run concurrently, at most [`HttpConfig::concurrency`] at once; each has its
+//!   source's `timeout:` (default 5 s), cut short by the cycle's deadline.
+//! - reqwest with rustls, certificates verified; at most [`HttpConfig::max_redirects`]
+//!   redirects; bodies over [`HttpConfig::max_body_bytes`] are refused.
+//! - Basic auth comes from credentials in the URL (`https://user:pass@host/...`): reqwest takes
+//!   them out of the URL, percent-decodes them and sends them as an `Authorization: Basic`
+//!   header marked sensitive (tested against a local server and RabbitMQ).
+//! - Non-2xx → each alias of the source is missing with `http_status`; a body that is not JSON
+//!   → `invalid_json`; a failed request → `request`; too slow → `timeout`.
+//!
+//! **Secrets never reach logs or reports**: URLs are logged through
+//! [`shared::redact::redact_url`] (`https://***@host/path`, and the query string as `?***`),
+//! header values are never logged,
+//! and reqwest errors lose their URL (`without_url`) before their text is recorded.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use serde_json::Value;
+use shared::definition::{HttpMethod, HttpSource, JsonPath, Statistic};
+use shared::messages::MissingReason;
+use shared::redact::redact_url;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::cloudwatch::round_ms;
+use super::{json_value, Outcome, Target};
+
+/// Requests in flight at once, by default (`HTTP_CONCURRENCY`).
+pub const DEFAULT_CONCURRENCY: usize = 128;
+/// Redirects followed, by default.
+pub const DEFAULT_MAX_REDIRECTS: usize = 5;
+/// Largest response body read, by default (16 MiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// How the HTTP source behaves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpConfig {
+    /// Requests in flight at once (at least 1).
+    pub concurrency: usize,
+    /// Redirects followed before giving up.
+    pub max_redirects: usize,
+    /// Largest response body read.
+    pub max_body_bytes: usize,
+    /// Time to establish a connection (also bounded by each request's timeout).
+    pub connect_timeout: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            concurrency: DEFAULT_CONCURRENCY,
+            max_redirects: DEFAULT_MAX_REDIRECTS,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The HTTP client could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the HTTP client")]
+pub struct ClientError(#[source] reqwest::Error);
+
+/// The identity of a request: sources equal in all of these are asked once.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestKey {
+    /// The URL, credentials included.
+    pub url: String,
+    /// GET or POST.
+    pub method: Method,
+    /// The JSON body, serialised (object keys sorted).
+    pub payload: Option<String>,
+    /// Extra headers in file order.
+    pub headers: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for RequestKey {
+    // URLs and header values may hold secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestKey")
+            .field("url", &redact_url(&self.url))
+            .field("method", &self.method)
+            .field("payload", &self.payload.as_ref().map(|_| "…"))
+            .field(
+                "headers",
+                &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// [`HttpMethod`] with an order, for [`RequestKey`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Method {
+    /// GET.
+    Get,
+    /// POST.
+    Post,
+}
+
+impl From<HttpMethod> for Method {
+    fn from(m: HttpMethod) -> Self {
+        match m {
+            HttpMethod::Get => Method::Get,
+            HttpMethod::Post => Method::Post,
+        }
+    }
+}
+
+impl Method {
+    fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
+
+/// One request of the cycle and the values read from its answer.
+#[derive(Debug, Clone)]
+pub struct PlannedRequest {
+    /// What to send.
+    pub key: RequestKey,
+    /// The longest timeout of the sources sharing the request.
+    pub timeout: Duration,
+    /// `(target, field path)` for every alias reading the answer.
+    pub reads: Vec<(Target, Result<JsonPath, String>)>,
+}
+
+impl PlannedRequest {
+    /// The URL for logs: credentials replaced by `***` and the query string (which may carry
+    /// API keys) by `?***`.
+    pub fn redacted_url(&self) -> String {
+        log_url(&self.key.url)
+    }
+}
+
+/// The requests for `items` (pure): one per distinct source, in a deterministic order.
+pub fn plan<'a>(
+    items: impl IntoIterator<Item = (Target, &'a HttpSource, &'a Statistic)>,
+) -> Vec<PlannedRequest> {
+    let mut by_key: BTreeMap<RequestKey, PlannedRequest> = BTreeMap::new();
+    for (target, source, stat) in items {
+        let key = RequestKey {
+            url: source.url.clone(),
+            method: source.method.into(),
+            payload: source.payload.as_ref().map(Value::to_string),
+            headers: source.headers.clone(),
+        };
+        let path = match &stat.path {
+            Some(path) => Ok(path.clone()),
+            None => JsonPath::parse(&stat.name),
+        };
+        let entry = by_key.entry(key.clone()).or_insert_with(|| PlannedRequest {
+            key,
+            timeout: source.timeout,
+            reads: Vec::new(),
+        });
+        entry.timeout = entry.timeout.max(source.timeout);
+        entry.reads.push((target, path));
+    }
+    by_key.into_values().collect()
+}
+
+/// The outcome of each read of `request` from its JSON answer, or from the reason there is
+/// none (pure).
+pub fn interpret(
+    request: &PlannedRequest,
+    answer: &Result<Value, MissingReason>,
+) -> Vec<(Target, Outcome)> {
+    request
+        .reads
+        .iter()
+        .map(|(target, path)| {
+            let outcome = match (answer, path) {
+                (Err(reason), _) => Err(reason.clone()),
+                (Ok(doc), Ok(path)) => json_value::extract(doc, path),
+                // Validated at load; kept total for statistics built by hand.
+                (Ok(_), Err(problem)) => Err(MissingReason::MissingField {
+                    path: format!("invalid path: {problem}"),
+                }),
+            };
+            (target.clone(), outcome)
+        })
+        .collect()
+}
+
+/// Sends HTTP JSON requests with one shared client (built once per Lambda instance).
+#[derive(Debug, Clone)]
+pub struct HttpCollector {
+    client: reqwest::Client,
+    config: HttpConfig,
+}
+
+impl HttpCollector {
+    /// A collector with its client.
+    pub fn new(config: HttpConfig) -> Result<Self, ClientError> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::limited(config.max_redirects))
+            .connect_timeout(config.connect_timeout)
+            .user_agent(concat!(
+                "ecs-autoscale-collector/",
+                env!("CARGO_PKG_VERSION")
+            ))
+            .build()
+            .map_err(ClientError)?;
+        Ok(HttpCollector { client, config })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &HttpConfig {
+        &self.config
+    }
+
+    /// Sends every request (at most `concurrency` at once) and returns every target's outcome.
+    ///
+    /// Whatever is not answered by `deadline` is `timeout` (started) or `not_collected`
+    /// (still waiting for its turn); this returns shortly after `deadline` at the latest.
+    pub async fn collect(
+        &self,
+        requests: Vec<PlannedRequest>,
+        deadline: Instant,
+    ) -> Vec<(Target, Outcome)> {
+        let limit = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
+        let requests: Vec<Arc<PlannedRequest>> = requests.into_iter().map(Arc::new).collect();
+        let mut tasks = JoinSet::new();
+        for (index, request) in requests.iter().enumerate() {
+            let (this, request, limit) = (self.clone(), request.clone(), limit.clone());
+            tasks.spawn(async move {
+                let permit = tokio::select! {
+                    permit = limit.acquire_owned() => permit.ok(),
+                    _ = tokio::time::sleep_until(deadline) => None,
+                };
+                let answer = match permit {
+                    Some(_permit) => this.fetch(&request, deadline).await,
+                    None => Err(MissingReason::NotCollected),
+                };
+                log_outcome(&request, &answer);
+                (index, interpret(&request, &answer))
+            });
+        }
+        let mut out = Vec::new();
+        let mut done = vec![false; requests.len()];
+        // Every task ends by itself at the deadline; the grace is for the ones finishing then.
+        let hard_stop = deadline + Duration::from_millis(500);
+        loop {
+            match tokio::time::timeout_at(hard_stop, tasks.join_next()).await {
+                Ok(Some(Ok((index, outcomes)))) => {
+                    done[index] = true;
+                    out.extend(outcomes);
+                }
+                Ok(Some(Err(err))) => tracing::error!(error = %err, "an HTTP source task failed"),
+                Ok(None) => break,
+                Err(_) => {
+                    tasks.abort_all();
+                    break;
+                }
+            }
+        }
+        for (index, request) in requests.iter().enumerate() {
+            if !done[index] {
+                out.extend(interpret(request, &Err(MissingReason::NotCollected)));
+            }
+        }
+        out
+    }
+
+    /// One request: its JSON answer, or why there is none.
+    pub async fn fetch(
+        &self,
+        request: &PlannedRequest,
+        deadline: Instant,
+    ) -> Result<Value, MissingReason> {
+        let started = Instant::now();
+        let budget = request
+            .timeout
+            .min(deadline.saturating_duration_since(started));
+        if budget.is_zero() {
+            return Err(MissingReason::NotCollected);
+        }
+        let timed_out = || MissingReason::Timeout {
+            after_secs: round_ms(started.elapsed()),
+        };
+        let builder = self.builder(request)?.timeout(budget);
+        // The outer timeout also bounds reading the body, whatever reqwest does.
+        match tokio::time::timeout(budget, self.send(builder)).await {
+            Ok(Err(Failure::Timeout)) | Err(_) => Err(timed_out()),
+            Ok(Err(Failure::Reason(reason))) => Err(reason),
+            Ok(Ok(body)) => serde_json::from_slice(&body).map_err(|e| MissingReason::InvalidJson {
+                error: e.to_string(),
+            }),
+        }
+    }
+
+    fn builder(&self, request: &PlannedRequest) -> Result<reqwest::RequestBuilder, MissingReason> {
+        let key = &request.key;
+        let mut headers = HeaderMap::new();
+        for (name, value) in &key.headers {
+            let name =
+                HeaderName::from_bytes(name.as_bytes()).map_err(|_| MissingReason::Request {
+                    error: format!("invalid header name `{name}`"),
+                })?;
+            // The value may be a secret: never quoted in errors.
+            let mut value = HeaderValue::from_str(value).map_err(|_| MissingReason::Request {
+                error: format!("invalid value for header `{name}`"),
+            })?;
+            value.set_sensitive(true);
+            headers.append(name, value);
+        }
+        let method = match key.method {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+        };
+        // reqwest moves `user:pass@` from the URL into a sensitive basic-auth header.
+        let mut builder = self.client.request(method, key.url.as_str());
+        if let Some(payload) = &key.payload {
+            builder = builder
+                .header(CONTENT_TYPE, "application/json")
+                .body(payload.clone());
+        }
+        Ok(builder.headers(headers))
+    }
+
+    async fn send(&self, builder: reqwest::RequestBuilder) -> Result<Vec<u8>, Failure> {
+        let mut response = builder.send().await.map_err(Failure::from_reqwest)?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(Failure::Reason(MissingReason::HttpStatus {
+                status: status.as_u16(),
+            }));
+        }
+        let limit = self.config.max_body_bytes;
+        if response
+            .content_length()
+            .is_some_and(|len| len > limit as u64)
+        {
+            return Err(Failure::too_large(limit));
+        }
+        let mut body = Vec::new();
+        // Bounded: each chunk is appended only while the body stays under the limit.
+        while let Some(chunk) = response.chunk().await.map_err(Failure::from_reqwest)? {
+            if body.len() + chunk.len() > limit {
+                return Err(Failure::too_large(limit));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
+enum Failure {
+    Timeout,
+    Reason(MissingReason),
+}
+
+impl Failure {
+    fn from_reqwest(err: reqwest::Error) -> Self {
+        if err.is_timeout() {
+            return Failure::Timeout;
+        }
+        Failure::Reason(MissingReason::Request {
+            error: error_chain(&err.without_url()),
+        })
+    }
+
+    fn too_large(limit: usize) -> Self {
+        Failure::Reason(MissingReason::Request {
+            error: format!("response body larger than {limit} bytes"),
+        })
+    }
+}
+
+/// An error and its sources, `: `-separated (reqwest's own text is terse).
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    // Bounded: error chains are short, but never trust a loop over foreign data.
+    for _ in 0..8 {
+        let Some(s) = source else { break };
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    // Defence in depth: an error text that quotes a URL with credentials gets them redacted.
+    text.split(' ')
+        .map(redact_if_url)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `https://***@host/path?***`: [`redact_url`], and the query string hidden.
+pub fn log_url(url: &str) -> String {
+    let redacted = redact_url(url);
+    let end = redacted.find('#').unwrap_or(redacted.len());
+    match redacted[..end].find('?') {
+        Some(q) => format!("{}?***", &redacted[..q]),
+        None => redacted[..end].to_owned(),
+    }
+}
+
+fn redact_if_url(word: &str) -> String {
+    if word.contains("://") {
+        let start = word.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(0);
+        format!("{}{}", &word[..start], log_url(&word[start..]))
+    } else {
+        word.to_owned()
+    }
+}
+
+fn log_outcome(request: &PlannedRequest, answer: &Result<Value, MissingReason>) {
+    match answer {
+        Ok(_) => tracing::debug!(
+            url = %request.redacted_url(),
+            method = request.key.method.as_str(),
+            aliases = request.reads.len(),
+            "HTTP source answered"
+        ),
+        Err(reason) => tracing::warn!(
+            url = %request.redacted_url(),
+            method = request.key.method.as_str(),
+            aliases = request.reads.len(),
+            %reason,
+            "HTTP source failed"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn source(url: &str, method: HttpMethod, payload: Option<Value>, names: &[&str]) -> HttpSource {
+        HttpSource {
+            url: url.into(),
+            method,
+            payload,
+            headers: vec![("Authorization".into(), "Bearer t0ken".into())],
+            timeout: Duration::from_secs(5),
+            statistics: names
+                .iter()
+                .map(|n| Statistic {
+                    name: (*n).into(),
+                    alias: n.replace('.', "_"),
+                    default: None,
+                    path: JsonPath::parse(n).ok(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn identical_sources_are_asked_once() {
+        let a = source(
+            "https://u:p@h/q",
+            HttpMethod::Get,
+            None,
+            &["messages_ready", "messages"],
+        );
+        let mut b = source(
+            "https://u:p@h/q",
+            HttpMethod::Get,
+            None,
+            &["messages_unacknowledged"],
+        );
+        b.timeout = Duration::from_secs(9);
+        let c = source(
+            "https://u:p@h/q",
+            HttpMethod::Post,
+            Some(json!({"a": 1})),
+            &["x"],
+        );
+        let d = source(
+            "https://u:p@h/q",
+            HttpMethod::Post,
+            Some(json!({"a": 2})),
+            &["x"],
+        );
+        let mut items = Vec::new();
+        for (cluster, src) in [("one", &a), ("two", &b), ("one", &c), ("one", &d)] {
+            for stat in &src.statistics {
+                items.push((Target::new(cluster, "worker", &stat.alias), src, stat));
+            }
+        }
+        let requests = plan(items);
+        assert_eq!(
+            requests.len(),
+            3,
+            "a and b share a request; c and d differ by payload"
+        );
+        let shared = requests
+            .iter()
+            .find(|r| r.key.method == Method::Get)
+            .expect("the GET request");
+        assert_eq!(shared.reads.len(), 3);
+        assert_eq!(
+            shared.timeout,
+            Duration::from_secs(9),
+            "the longest timeout"
+        );
+    }
+
+    #[test]
+    fn answers_and_failures_reach_every_read() {
+        let a = source("http://h/", HttpMethod::Get, None, &["a", "b.c", "d"]);
+        let items = a
+            .statistics
+            .iter()
+            .map(|s| (Target::new("c", "s", &s.alias), &a, s));
+        let requests = plan(items);
+        let doc = json!({"a": 1, "b": {"c": "2.5"}, "d": true});
+        let outcomes: Vec<Outcome> = interpret(&requests[0], &Ok(doc))
+            .into_iter()
+            .map(|(_, o)| o)
+            .collect();
+        assert_eq!(outcomes[0], Ok(1.0));
+        assert_eq!(outcomes[1], Ok(2.5));
+        assert!(matches!(outcomes[2], Err(MissingReason::NotANumber { .. })));
+        let failed = interpret(
+            &requests[0],
+            &Err(MissingReason::HttpStatus { status: 503 }),
+        );
+        assert!(failed
+            .iter()
+            .all(|(_, o)| *o == Err(MissingReason::HttpStatus { status: 503 })));
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let a = source("https://user:hunter2@h/q", HttpMethod::Get, None, &["a"]);
+        let requests = plan(
+            a.statistics
+                .iter()
+                .map(|s| (Target::new("c", "s", &s.alias), &a, s)),
+        );
+        let text = format!("{:?}", requests);
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(!text.contains("t0ken"), "{text}");
+        assert!(text.contains("***@h/q"), "{text}");
+    }
+
+    #[test]
+    fn logged_urls_hide_credentials_and_queries() {
+        assert_eq!(
+            log_url("https://u:p@h:8080/api/queues/%2F/celery?key=s3cret#frag"),
+            "https://***@h:8080/api/queues/%2F/celery?***"
+        );
+        assert_eq!(log_url("http://h/x"), "http://h/x");
+    }
+
+    #[test]
+    fn urls_in_error_text_are_redacted() {
+        assert_eq!(
+            redact_if_url("(https://u:secret@host/x)"),
+            "(https://***@host/x)"
+        );
+        assert_eq!(redact_if_url("plain"), "plain");
+    }
+}
