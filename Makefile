@@ -7,7 +7,7 @@ CFN_LINT    := $(VENV)/bin/cfn-lint
 .PHONY: test venv rabbitmq fmt-check clippy cargo-test validate clean-venv
 
 ## make test: the whole check that CI runs (venv, formatting, lints, every test).
-test: venv fmt-check clippy cargo-test
+test: venv fmt-check clippy cargo-test infra-lint infra-test
 
 ## The project-local Python environment with the AWS emulator and the template linter.
 venv: $(MOTO_SERVER)
@@ -37,3 +37,40 @@ validate:
 
 clean-venv:
 	rm -rf $(VENV)
+
+## ---- infra/ (AWS SAM): see infra/README.md "Deploy to AWS" -------------------------------
+## Uses VENV, PY, CFN_LINT, the `venv` and `validate` targets of the main Makefile.
+VENV_SAM := .venv-sam
+SAM      := $(VENV_SAM)/bin/sam
+# sam, cargo-lambda and zig on PATH; no telemetry.
+SAM_RUN  := PATH="$(CURDIR)/$(VENV_SAM)/bin:$$PATH" SAM_CLI_TELEMETRY=0
+# Architecture of `make sam-build` (x86_64 builds here without extra Rust targets; arm64 needs
+# `rustup target add aarch64-unknown-linux-gnu`). Deploy with the same Architecture parameter.
+SAM_ARCH ?= x86_64
+
+.PHONY: infra-lint infra-test sam-venv sam-build
+
+## The SAM CLI and cargo-lambda, in a venv of their own (aws-sam-cli pins an older boto3 than moto).
+sam-venv: $(SAM)
+
+$(SAM): requirements-sam.txt
+	python3 -m venv $(VENV_SAM)
+	$(VENV_SAM)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	touch $(SAM)
+
+## make infra-lint: cfn-lint and `sam validate --lint` on infra/template.yaml (offline).
+infra-lint: venv sam-venv
+	$(CFN_LINT) infra/template.yaml
+	cd infra && $(SAM_RUN) sam validate --lint --template template.yaml --region us-east-1
+
+## make infra-test: the deploy test (SAM expanded locally, stack created on moto; < 15 s).
+infra-test: venv sam-venv
+	SAM_PYTHON=$(VENV_SAM)/bin/python $(PY) infra/tests/test_deploy.py
+
+## make sam-build: THE way to build for `sam deploy`. Validates clusters/ first (the layer's
+## build validates again, so a plain `sam build` fails on an invalid file too), then builds the
+## three functions in release with cargo-lambda (minutes: the whole workspace) into infra/.aws-sam/.
+sam-build: validate sam-venv
+	cd infra && $(SAM_RUN) sam build --parameter-overrides Architecture=$(SAM_ARCH)
+	@echo "built for $(SAM_ARCH): deploy with Architecture=$(SAM_ARCH) (cd infra && sam deploy --guided)"
+

@@ -167,7 +167,7 @@ async fn process(record: &SqsMessage, deps: &Deps) -> Result<(), RecordError> {
     tracing::info!(plan_id = %plan.plan_id, cluster = %plan.cluster, dry_run = ?reason, "applying plan");
     let report = apply(&deps.clients, &plan, &options).await?;
     tracing::info!(plan_id = %report.plan_id, cluster = %report.cluster, outcome = ?report.outcome, "plan settled");
-    match publish(&deps.clients.eventbridge, &deps.bus_name, &report).await {
+    let settled = match publish(&deps.clients.eventbridge, &deps.bus_name, &report).await {
         Ok(()) => Ok(()),
         Err(e) if e.is_retryable() => Err(RecordError::Publish(e)),
         Err(e) => {
@@ -176,7 +176,14 @@ async fn process(record: &SqsMessage, deps: &Deps) -> Result<(), RecordError> {
                 "could not publish the report; not retried (it would fail the same way)");
             Ok(())
         }
+    };
+    // Decision metrics (Embedded Metric Format) only for a settled plan, so that a plan
+    // returned for redelivery is not counted twice.
+    if settled.is_ok() {
+        let now = shared::emf::timestamp_ms(std::time::SystemTime::now());
+        shared::emf::emit(&shared::emf::executor_lines(&report, now));
     }
+    settled
 }
 
 /// Publishes the report: source `ecs-autoscale`, detail-type `Scaling Plan Applied`.

@@ -410,6 +410,12 @@ pub async fn plan_and_deliver(
     // batch that decides the same deduplicates on the FIFO queue).
     plan.metrics_cycle_ids = cycle_ids;
     let sent_to_queue = deliver(deps, &plan).await?;
+    // Decision metrics for the dashboard (CloudWatch Embedded Metric Format), once delivered.
+    shared::emf::emit(&shared::emf::planner_lines(
+        &read.state,
+        &plan,
+        shared::emf::timestamp_ms(now),
+    ));
     Ok(Delivered {
         plan,
         sent_to_queue,

@@ -8,6 +8,7 @@
 
 pub mod aws;
 pub mod definition;
+pub mod emf;
 pub mod expr;
 pub mod logging;
 pub mod messages;

@@ -1,0 +1,780 @@
+#!/usr/bin/env python3
+"""Deploy test of infra/template.yaml on the local AWS emulator (moto server).
+
+1. Expand the SAM template with aws-sam-translator (infra/expand.py, run by the SAM CLI's
+   venv .venv-sam, which has the translator), pointing every function and the layer at a
+   dummy zip: there is no build here.
+2. Start moto_server (from .venv) on a free loopback port, upload the zip to its S3, and
+   create the stack on its CloudFormation.
+3. Assert what was created: queues, DLQs, redrive policies, FIFO attributes, the bus, every
+   rule and target, the functions, their event sources, the IAM role policies (no `*`
+   action, exact action sets, scoped resources, and every AWS call the Rust code makes is
+   granted), the dashboard and the outputs.
+4. Put a synthetic metrics report on the bus and assert it lands on the metrics queue; put
+   plan and execution events and assert the notification rule lets through exactly the ones
+   with actions and the execution reports.
+
+Resource types moto's CloudFormation skips (AWS::SQS::QueuePolicy, AWS::CloudWatch::Alarm,
+AWS::SNS::Subscription, AWS::SNS::TopicPolicy) and properties it ignores (Architectures,
+Layers) are asserted on the expanded template instead; each such test says so.
+
+Run with the project venv's Python (boto3 + moto): `.venv/bin/python infra/tests/test_deploy.py`
+(or `make infra-test`). Uses unittest only; prints `N passed, M failed` last.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+INFRA = ROOT / "infra"
+REGION = "us-east-1"
+STACK = "ecs-autoscale-test"
+CODE_BUCKET = "ecs-autoscale-test-code"
+CODE_KEY = "code.zip"
+CLUSTERS = ["prod", "staging"]
+GROUPS = ["prod-asg", "staging-*"]
+EMAIL = "ops@example.com"
+
+PARAMETERS = {
+    "ClusterNames": ",".join(CLUSTERS),
+    "AutoScalingGroupNames": ",".join(GROUPS),
+    "NotificationEmail": EMAIL,
+}
+
+# Every SDK operation the crates could call -> the IAM action that authorizes it. A call
+# found in a crate's source must be granted to its function's role (see
+# test_every_sdk_call_of_the_code_is_granted); add new operations here when the code
+# starts using them.
+SDK_OPERATIONS = {
+    # ECS
+    "describe_services": "ecs:DescribeServices",
+    "update_service": "ecs:UpdateService",
+    "list_services": "ecs:ListServices",
+    "describe_clusters": "ecs:DescribeClusters",
+    "describe_task_definition": "ecs:DescribeTaskDefinition",
+    "list_container_instances": "ecs:ListContainerInstances",
+    "describe_container_instances": "ecs:DescribeContainerInstances",
+    "update_container_instances_state": "ecs:UpdateContainerInstancesState",
+    "deregister_container_instance": "ecs:DeregisterContainerInstance",
+    "list_tasks": "ecs:ListTasks",
+    "describe_tasks": "ecs:DescribeTasks",
+    "run_task": "ecs:RunTask",
+    "start_task": "ecs:StartTask",
+    "stop_task": "ecs:StopTask",
+    "tag_resource": "ecs:TagResource",
+    "untag_resource": "ecs:UntagResource",
+    "list_tags_for_resource": "ecs:ListTagsForResource",
+    # Auto Scaling
+    "describe_auto_scaling_groups": "autoscaling:DescribeAutoScalingGroups",
+    "describe_auto_scaling_instances": "autoscaling:DescribeAutoScalingInstances",
+    "describe_scaling_activities": "autoscaling:DescribeScalingActivities",
+    "set_desired_capacity": "autoscaling:SetDesiredCapacity",
+    "terminate_instance_in_auto_scaling_group": "autoscaling:TerminateInstanceInAutoScalingGroup",
+    "update_auto_scaling_group": "autoscaling:UpdateAutoScalingGroup",
+    "set_instance_protection": "autoscaling:SetInstanceProtection",
+    "detach_instances": "autoscaling:DetachInstances",
+    # SQS (SendMessageBatch is authorized by sqs:SendMessage, DeleteMessageBatch by sqs:DeleteMessage)
+    "send_message": "sqs:SendMessage",
+    "send_message_batch": "sqs:SendMessage",
+    "receive_message": "sqs:ReceiveMessage",
+    "delete_message": "sqs:DeleteMessage",
+    "delete_message_batch": "sqs:DeleteMessage",
+    "change_message_visibility": "sqs:ChangeMessageVisibility",
+    "get_queue_attributes": "sqs:GetQueueAttributes",
+    "get_queue_url": "sqs:GetQueueUrl",
+    # EventBridge
+    "put_events": "events:PutEvents",
+    # CloudWatch
+    "get_metric_data": "cloudwatch:GetMetricData",
+    "get_metric_statistics": "cloudwatch:GetMetricStatistics",
+    "list_metrics": "cloudwatch:ListMetrics",
+    "put_metric_data": "cloudwatch:PutMetricData",
+}
+
+# Exactly what each role may do.
+POLLER = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"}
+LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
+EXPECTED_ACTIONS = {
+    "CollectorRole": LOGS | {"cloudwatch:GetMetricData", "sqs:SendMessage"},
+    "PlannerRole": LOGS
+    | POLLER
+    | {
+        "ecs:DescribeServices",
+        "ecs:DescribeTaskDefinition",
+        "ecs:ListContainerInstances",
+        "ecs:DescribeContainerInstances",
+        "ecs:ListTasks",
+        "ecs:DescribeTasks",
+        "autoscaling:DescribeAutoScalingGroups",
+        "sqs:SendMessage",
+        "events:PutEvents",
+    },
+    "ExecutorRole": LOGS
+    | POLLER
+    | {
+        "ecs:DescribeServices",
+        "ecs:DescribeContainerInstances",
+        "autoscaling:DescribeAutoScalingGroups",
+        "ecs:UpdateService",
+        "ecs:UpdateContainerInstancesState",
+        "ecs:TagResource",
+        "autoscaling:SetDesiredCapacity",
+        "autoscaling:TerminateInstanceInAutoScalingGroup",
+        "autoscaling:UpdateAutoScalingGroup",
+        "events:PutEvents",
+    },
+}
+# Read-only actions without (useful) resource-level permissions: the only ones on "*".
+ALLOWED_ON_ANY_RESOURCE = {
+    "cloudwatch:GetMetricData",
+    "ecs:DescribeServices",
+    "ecs:DescribeTaskDefinition",
+    "ecs:ListContainerInstances",
+    "ecs:DescribeContainerInstances",
+    "ecs:ListTasks",
+    "ecs:DescribeTasks",
+    "autoscaling:DescribeAutoScalingGroups",
+}
+ROLE_OF_CRATE = {"collector": "CollectorRole", "planner": "PlannerRole", "executor": "ExecutorRole"}
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _sam_python() -> str:
+    """An interpreter with aws-sam-translator: $SAM_PYTHON, .venv-sam, or this one."""
+    candidates = [os.environ.get("SAM_PYTHON"), str(ROOT / ".venv-sam" / "bin" / "python"), sys.executable]
+    for candidate in filter(None, candidates):
+        if Path(candidate).exists():
+            probe = subprocess.run([candidate, "-c", "import samtranslator"], capture_output=True)
+            if probe.returncode == 0:
+                return candidate
+    raise RuntimeError("no Python with aws-sam-translator: create .venv-sam (make sam-venv)")
+
+
+def _dummy_zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("bootstrap", "#!/bin/sh\nexit 1\n")
+    return buf.getvalue()
+
+
+def _statements(document) -> list[dict]:
+    if isinstance(document, str):
+        try:
+            document = json.loads(document)
+        except json.JSONDecodeError:
+            # moto's CloudFormation stores inline role policies as a Python repr.
+            document = ast.literal_eval(document)
+    statements = document["Statement"]
+    return statements if isinstance(statements, list) else [statements]
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+class Env:
+    """The emulator, the expanded template and the stack, shared by every test."""
+
+    tmp: Path
+    moto: subprocess.Popen | None = None
+    endpoint: str
+    template: dict
+    session = None
+    resources: dict[str, dict] = {}
+    outputs: dict[str, str] = {}
+
+
+def setUpModule() -> None:  # noqa: N802 (unittest's name)
+    import boto3
+
+    Env.tmp = Path(tempfile.mkdtemp(prefix="ecs-autoscale-deploy-test-"))
+    expanded = Env.tmp / "expanded.json"
+    subprocess.run(
+        [
+            _sam_python(),
+            str(INFRA / "expand.py"),
+            "--code-uri",
+            f"s3://{CODE_BUCKET}/{CODE_KEY}",
+            "--region",
+            REGION,
+            "--output",
+            str(expanded),
+        ],
+        check=True,
+    )
+    Env.template = json.loads(expanded.read_text())
+
+    port = _free_port()
+    Env.endpoint = f"http://127.0.0.1:{port}"
+    moto_server = ROOT / ".venv" / "bin" / "moto_server"
+    log = (Env.tmp / "moto.log").open("w")
+    Env.moto = subprocess.Popen(
+        [str(moto_server), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{Env.endpoint}/moto-api/", timeout=1).read()
+            break
+        except OSError:
+            if Env.moto.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"moto_server did not start, see {Env.tmp / 'moto.log'}")
+            time.sleep(0.1)
+
+    # Only this process's clients: fixed fake credentials, never the caller's.
+    Env.session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+    )
+    s3 = client("s3")
+    s3.create_bucket(Bucket=CODE_BUCKET)
+    s3.put_object(Bucket=CODE_BUCKET, Key=CODE_KEY, Body=_dummy_zip())
+
+    cfn = client("cloudformation")
+    cfn.create_stack(
+        StackName=STACK,
+        TemplateBody=expanded.read_text(),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in PARAMETERS.items()],
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        stack = cfn.describe_stacks(StackName=STACK)["Stacks"][0]
+        if not stack["StackStatus"].endswith("_IN_PROGRESS"):
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError("stack creation did not finish")
+        time.sleep(0.2)
+    if stack["StackStatus"] != "CREATE_COMPLETE":
+        raise RuntimeError(f"stack: {stack['StackStatus']} {stack.get('StackStatusReason')}")
+    Env.outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    Env.resources = {
+        r["LogicalResourceId"]: r
+        for r in cfn.list_stack_resources(StackName=STACK)["StackResourceSummaries"]
+    }
+
+
+def tearDownModule() -> None:  # noqa: N802
+    try:
+        if Env.moto is not None and Env.moto.poll() is None:
+            try:
+                client("cloudformation").delete_stack(StackName=STACK)
+            except Exception:  # noqa: BLE001 - best effort, the server goes away next
+                pass
+            Env.moto.terminate()
+            try:
+                Env.moto.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                Env.moto.kill()
+                Env.moto.wait()
+    finally:
+        shutil.rmtree(Env.tmp, ignore_errors=True)
+
+
+def client(service: str):
+    return Env.session.client(service, endpoint_url=Env.endpoint)
+
+
+def physical(logical_id: str) -> str:
+    return Env.resources[logical_id]["PhysicalResourceId"]
+
+
+def template_resource(logical_id: str) -> dict:
+    return Env.template["Resources"][logical_id]
+
+
+def queue_url(name: str) -> str:
+    return client("sqs").get_queue_url(QueueName=f"{STACK}-{name}")["QueueUrl"]
+
+
+def queue_attributes(name: str) -> dict[str, str]:
+    return client("sqs").get_queue_attributes(QueueUrl=queue_url(name), AttributeNames=["All"])["Attributes"]
+
+
+def function(name: str) -> dict:
+    return client("lambda").get_function_configuration(FunctionName=f"{STACK}-{name}")
+
+
+def role_policy(logical_id: str) -> list[dict]:
+    iam = client("iam")
+    role = physical(logical_id)
+    names = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    statements: list[dict] = []
+    for name in names:
+        statements += _statements(iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"])
+    return statements
+
+
+def rule_on_bus(logical_id: str) -> dict:
+    events = client("events")
+    name = physical(logical_id)
+    return events.describe_rule(Name=name, EventBusName=Env.outputs["EventBusName"])
+
+
+def drain(url: str, want: int, timeout: float = 5.0) -> list[dict]:
+    sqs = client("sqs")
+    got: list[dict] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        for m in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        got += messages
+        if len(got) >= want and not messages:
+            break
+        if not messages:
+            time.sleep(0.1)
+    return got
+
+
+class StackTest(unittest.TestCase):
+    def test_every_resource_of_the_expanded_template_is_created_or_known_unsupported(self):
+        # moto's CloudFormation skips these types; the tests below check them on the template.
+        unsupported = {"AWS::SQS::QueuePolicy", "AWS::CloudWatch::Alarm", "AWS::SNS::Subscription", "AWS::SNS::TopicPolicy"}
+        for logical_id, resource in Env.template["Resources"].items():
+            if resource["Type"] in unsupported:
+                continue
+            with self.subTest(resource=logical_id):
+                self.assertIn(logical_id, Env.resources)
+                self.assertEqual(Env.resources[logical_id]["ResourceStatus"], "CREATE_COMPLETE")
+
+    def test_outputs(self):
+        for key in ["MetricsQueueUrl", "MetricsDeadLetterQueueUrl", "PlansQueueUrl", "PlansDeadLetterQueueUrl",
+                    "EventBusName", "EventBusArn", "DashboardName", "DashboardUrl", "NotificationTopicArn"]:
+            with self.subTest(output=key):
+                self.assertTrue(Env.outputs.get(key), f"output {key}")
+        self.assertEqual(Env.outputs["EventBusName"], "ecs-autoscale")
+        self.assertTrue(Env.outputs["EventBusArn"].endswith(":event-bus/ecs-autoscale"))
+        self.assertTrue(Env.outputs["MetricsQueueUrl"].endswith(f"/{STACK}-metrics"))
+        self.assertTrue(Env.outputs["PlansQueueUrl"].endswith(f"/{STACK}-plans.fifo"))
+        self.assertIn(Env.outputs["DashboardName"], Env.outputs["DashboardUrl"])
+
+
+class QueueTest(unittest.TestCase):
+    def test_metrics_queue_redrives_to_its_dlq(self):
+        q = queue_attributes("metrics")
+        dlq = queue_attributes("metrics-dlq")
+        redrive = json.loads(q["RedrivePolicy"])
+        self.assertEqual(redrive["deadLetterTargetArn"], dlq["QueueArn"])
+        self.assertEqual(int(redrive["maxReceiveCount"]), 5)
+        self.assertNotIn("FifoQueue", q)
+        self.assertEqual(dlq["MessageRetentionPeriod"], "1209600")
+
+    def test_metrics_queue_visibility_exceeds_planner_timeout_plus_batching_window(self):
+        visibility = int(queue_attributes("metrics")["VisibilityTimeout"])
+        timeout = function("planner")["Timeout"]
+        mapping = self._mapping("planner")
+        window = mapping.get("MaximumBatchingWindowInSeconds", 0)
+        self.assertGreater(window, 0, "the planner batches reports")
+        self.assertGreater(visibility, timeout + window)
+
+    def test_plans_queue_is_fifo_deduplicated_by_the_planner_and_redrives_to_a_fifo_dlq(self):
+        q = queue_attributes("plans.fifo")
+        dlq = queue_attributes("plans-dlq.fifo")
+        self.assertEqual(q["FifoQueue"], "true")
+        self.assertEqual(q["ContentBasedDeduplication"], "false", "MessageDeduplicationId = plan_id")
+        self.assertEqual(dlq["FifoQueue"], "true", "a FIFO queue's DLQ must be FIFO")
+        redrive = json.loads(q["RedrivePolicy"])
+        self.assertEqual(redrive["deadLetterTargetArn"], dlq["QueueArn"])
+        self.assertEqual(int(redrive["maxReceiveCount"]), 5)
+        self.assertGreater(int(q["VisibilityTimeout"]), function("executor")["Timeout"])
+
+    def test_metrics_queue_policy_admits_only_the_synthetic_rule(self):
+        # Template-level: moto's CloudFormation does not create AWS::SQS::QueuePolicy.
+        policy = template_resource("MetricsQueuePolicy")["Properties"]
+        self.assertEqual(policy["Queues"], [{"Ref": "MetricsQueue"}])
+        (statement,) = _statements(policy["PolicyDocument"])
+        self.assertEqual(statement["Effect"], "Allow")
+        self.assertEqual(statement["Principal"], {"Service": "events.amazonaws.com"})
+        self.assertEqual(statement["Action"], "sqs:SendMessage")
+        self.assertEqual(statement["Resource"], {"Fn::GetAtt": ["MetricsQueue", "Arn"]})
+        self.assertEqual(
+            statement["Condition"], {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["SyntheticMetricsRule", "Arn"]}}}
+        )
+
+    @staticmethod
+    def _mapping(name: str) -> dict:
+        mappings = client("lambda").list_event_source_mappings(FunctionName=f"{STACK}-{name}")["EventSourceMappings"]
+        assert len(mappings) == 1, mappings
+        return mappings[0]
+
+
+class FunctionTest(unittest.TestCase):
+    def test_runtime_handler_role_and_sizing(self):
+        expected = {"collector": 50, "planner": 60, "executor": 120}
+        for name, timeout in expected.items():
+            with self.subTest(function=name):
+                f = function(name)
+                self.assertEqual(f["Runtime"], "provided.al2023")
+                self.assertEqual(f["Handler"], "bootstrap")
+                self.assertEqual(f["Timeout"], timeout)
+                self.assertGreaterEqual(f["MemorySize"], 256)
+                self.assertTrue(f["Role"].endswith("/" + physical(name.capitalize() + "Role")))
+
+    def test_environment_matches_the_code(self):
+        bus = Env.outputs["EventBusName"]
+        common = {"CLUSTERS_DIR": "/opt/clusters", "LOG_LEVEL": "info"}
+        expected = {
+            "collector": {**common, "METRICS_QUEUE_URL": Env.outputs["MetricsQueueUrl"]},
+            "planner": {**common, "PLANS_QUEUE_URL": Env.outputs["PlansQueueUrl"], "EVENT_BUS_NAME": bus},
+            "executor": {**common, "EVENT_BUS_NAME": bus, "DRY_RUN": "false"},
+        }
+        for name, env in expected.items():
+            with self.subTest(function=name):
+                self.assertEqual(function(name)["Environment"]["Variables"], env)
+        # The names the code reads (constants in the crates' sources).
+        sources = {
+            "collector": ["METRICS_QUEUE_URL", "CLUSTERS_DIR"],
+            "planner": ["PLANS_QUEUE_URL", "EVENT_BUS_NAME", "CLUSTERS_DIR"],
+            "executor": ["EVENT_BUS_NAME", "DRY_RUN", "CLUSTERS_DIR"],
+        }
+        for crate, names in sources.items():
+            text = "\n".join(p.read_text() for p in (ROOT / crate / "src").rglob("*.rs"))
+            for var in names:
+                with self.subTest(crate=crate, var=var):
+                    self.assertIn(f'"{var}"', text, f"{crate} no longer reads {var}")
+
+    def test_architecture_layer_and_build_metadata(self):
+        # Template-level: moto ignores Architectures and Layers.
+        for name in ["Collector", "Planner", "Executor"]:
+            with self.subTest(function=name):
+                resource = template_resource(f"{name}Function")
+                props = resource["Properties"]
+                self.assertEqual(props["Architectures"], [{"Ref": "Architecture"}])
+                (layer,) = props["Layers"]
+                self.assertEqual(Env.template["Resources"][layer["Ref"]]["Type"], "AWS::Lambda::LayerVersion")
+                self.assertEqual(resource["Metadata"]["BuildMethod"], "rust-cargolambda")
+                self.assertEqual(resource["Metadata"]["BuildProperties"]["Binary"], name.lower())
+        self.assertEqual(Env.template["Parameters"]["Architecture"]["Default"], "arm64")
+
+    def test_event_sources(self):
+        lam = client("lambda")
+        metrics_arn = queue_attributes("metrics")["QueueArn"]
+        plans_arn = queue_attributes("plans.fifo")["QueueArn"]
+        for name, arn in [("planner", metrics_arn), ("executor", plans_arn)]:
+            with self.subTest(function=name):
+                (m,) = lam.list_event_source_mappings(FunctionName=f"{STACK}-{name}")["EventSourceMappings"]
+                self.assertEqual(m["EventSourceArn"], arn)
+                self.assertEqual(m["FunctionResponseTypes"], ["ReportBatchItemFailures"])
+                self.assertEqual(m["BatchSize"], 10)
+        self.assertEqual(lam.list_event_source_mappings(FunctionName=f"{STACK}-collector")["EventSourceMappings"], [])
+
+    def test_collector_schedule(self):
+        events = client("events")
+        rule = events.describe_rule(Name=physical("CollectorFunctionSchedule"))
+        self.assertEqual(rule["ScheduleExpression"], "rate(1 minute)")
+        self.assertEqual(rule["State"], "ENABLED")
+        (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+        self.assertEqual(target["Arn"], function("collector")["FunctionArn"])
+
+
+class BusTest(unittest.TestCase):
+    def test_bus_and_rules(self):
+        events = client("events")
+        bus = events.describe_event_bus(Name="ecs-autoscale")
+        self.assertEqual(bus["Arn"], Env.outputs["EventBusArn"])
+        rules = {r["Name"] for r in events.list_rules(EventBusName="ecs-autoscale")["Rules"]}
+        self.assertEqual(rules, {physical("SyntheticMetricsRule"), physical("NotificationRule")})
+
+    def test_synthetic_metrics_rule_targets_the_metrics_queue(self):
+        rule = rule_on_bus("SyntheticMetricsRule")
+        self.assertEqual(
+            json.loads(rule["EventPattern"]),
+            {"source": ["ecs-autoscale.synthetic"], "detail-type": ["Metrics Report"]},
+        )
+        (target,) = client("events").list_targets_by_rule(Rule=rule["Name"], EventBusName="ecs-autoscale")["Targets"]
+        self.assertEqual(target["Arn"], queue_attributes("metrics")["QueueArn"])
+
+    def test_notification_rule_targets_the_topic_with_an_email_subscription(self):
+        rule = rule_on_bus("NotificationRule")
+        (target,) = client("events").list_targets_by_rule(Rule=rule["Name"], EventBusName="ecs-autoscale")["Targets"]
+        self.assertEqual(target["Arn"], Env.outputs["NotificationTopicArn"])
+        # Template-level: moto's CloudFormation skips subscriptions and topic policies.
+        sub = template_resource("NotificationSubscription")
+        self.assertEqual(sub["Condition"], "HasNotificationEmail")
+        self.assertEqual(sub["Properties"]["Protocol"], "email")
+        self.assertEqual(sub["Properties"]["Endpoint"], {"Ref": "NotificationEmail"})
+        statement = _statements(template_resource("NotificationTopicPolicy")["Properties"]["PolicyDocument"])[0]
+        self.assertEqual(statement["Principal"], {"Service": "events.amazonaws.com"})
+        self.assertEqual(statement["Action"], "sns:Publish")
+        self.assertEqual(
+            statement["Condition"], {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["NotificationRule", "Arn"]}}}
+        )
+        for logical_id in ["NotificationTopic", "NotificationTopicPolicy", "NotificationSubscription", "NotificationRule"]:
+            with self.subTest(resource=logical_id):
+                self.assertEqual(template_resource(logical_id).get("Condition"), "HasNotificationEmail")
+
+
+class DeliveryTest(unittest.TestCase):
+    """Events put on the bus, as a user or the functions would."""
+
+    @classmethod
+    def setUpClass(cls):
+        # moto invokes a queue's Lambda on every send (and, without docker, fails): switch the
+        # event source mappings off so that the messages stay on the queues to be read.
+        lam = client("lambda")
+        for m in lam.list_event_source_mappings()["EventSourceMappings"]:
+            lam.update_event_source_mapping(UUID=m["UUID"], Enabled=False)
+
+    def test_a_synthetic_metrics_report_lands_on_the_metrics_queue(self):
+        report = {
+            "schema_version": 1,
+            "cluster": "prod",
+            "cycle_id": "manual-1",
+            "collected_at": "2026-11-29T10:00:00Z",
+            "origin": "synthetic",
+            "services": {"worker": {"values": {"queue_length": 250}, "missing": {}}},
+        }
+        events = client("events")
+        result = events.put_events(
+            Entries=[
+                {"EventBusName": "ecs-autoscale", "Source": "ecs-autoscale.synthetic",
+                 "DetailType": "Metrics Report", "Detail": json.dumps(report)},
+                # Neither another source nor another detail-type reaches the queue.
+                {"EventBusName": "ecs-autoscale", "Source": "someone.else",
+                 "DetailType": "Metrics Report", "Detail": json.dumps(report)},
+                {"EventBusName": "ecs-autoscale", "Source": "ecs-autoscale.synthetic",
+                 "DetailType": "Scaling Plan", "Detail": json.dumps(report)},
+            ]
+        )
+        self.assertEqual(result["FailedEntryCount"], 0)
+        messages = drain(Env.outputs["MetricsQueueUrl"], want=1)
+        self.assertEqual(len(messages), 1, messages)
+        envelope = json.loads(messages[0]["Body"])
+        # The planner accepts the whole EventBridge envelope (planner::handler::decode_body).
+        self.assertEqual(envelope["source"], "ecs-autoscale.synthetic")
+        self.assertEqual(envelope["detail-type"], "Metrics Report")
+        self.assertEqual(envelope["detail"], report)
+
+    def test_notifications_skip_quiet_plans(self):
+        events = client("events")
+        sqs = client("sqs")
+        probe_url = sqs.create_queue(QueueName="notification-probe")["QueueUrl"]
+        probe_arn = sqs.get_queue_attributes(QueueUrl=probe_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        rule = physical("NotificationRule")
+        # moto's EventBridge cannot deliver to SNS targets: the rule's pattern is checked with a
+        # probe queue in the topic's place (the topic target is restored afterwards).
+        (topic,) = events.list_targets_by_rule(Rule=rule, EventBusName="ecs-autoscale")["Targets"]
+        events.remove_targets(Rule=rule, EventBusName="ecs-autoscale", Ids=[topic["Id"]])
+        events.put_targets(Rule=rule, EventBusName="ecs-autoscale", Targets=[{"Id": "probe", "Arn": probe_arn}])
+        try:
+            plan = {"schema_version": 1, "plan_id": "p", "cluster": "prod", "has_actions": True}
+            entries = [
+                ("Scaling Plan", {**plan, "plan_id": "busy", "has_actions": True}),
+                ("Scaling Plan", {**plan, "plan_id": "quiet", "has_actions": False}),
+                ("Scaling Plan Applied", {"schema_version": 1, "plan_id": "busy", "outcome": "applied"}),
+                ("Metrics Report", {"schema_version": 1, "plan_id": "not-a-plan"}),
+            ]
+            events.put_events(
+                Entries=[
+                    {"EventBusName": "ecs-autoscale", "Source": "ecs-autoscale", "DetailType": t, "Detail": json.dumps(d)}
+                    for t, d in entries
+                ]
+            )
+            got = drain(probe_url, want=2)
+            seen = sorted((json.loads(m["Body"])["detail-type"], json.loads(m["Body"])["detail"]["plan_id"]) for m in got)
+            self.assertEqual(seen, [("Scaling Plan", "busy"), ("Scaling Plan Applied", "busy")])
+        finally:
+            events.remove_targets(Rule=rule, EventBusName="ecs-autoscale", Ids=["probe"])
+            events.put_targets(Rule=rule, EventBusName="ecs-autoscale", Targets=[topic])
+
+
+class IamTest(unittest.TestCase):
+    def test_no_wildcard_actions_and_exact_action_sets(self):
+        for role, expected in EXPECTED_ACTIONS.items():
+            with self.subTest(role=role):
+                statements = role_policy(role)
+                actions = set()
+                for s in statements:
+                    self.assertEqual(s["Effect"], "Allow")
+                    self.assertNotIn("NotAction", s)
+                    self.assertNotIn("NotResource", s)
+                    for action in _as_list(s["Action"]):
+                        self.assertNotIn("*", action, f"{role}: wildcard action {action}")
+                        actions.add(action)
+                self.assertEqual(actions, expected)
+
+    def test_only_read_only_actions_are_on_any_resource(self):
+        for role in EXPECTED_ACTIONS:
+            for s in role_policy(role):
+                if "*" in _as_list(s["Resource"]):
+                    with self.subTest(role=role, sid=s.get("Sid")):
+                        self.assertLessEqual(set(_as_list(s["Action"])), ALLOWED_ON_ANY_RESOURCE)
+
+    def test_sends_and_publications_go_only_to_the_next_hop(self):
+        metrics = queue_attributes("metrics")["QueueArn"]
+        plans = queue_attributes("plans.fifo")["QueueArn"]
+        bus = Env.outputs["EventBusArn"]
+        expected = {
+            ("CollectorRole", "sqs:SendMessage"): [metrics],
+            ("PlannerRole", "sqs:SendMessage"): [plans],
+            ("PlannerRole", "events:PutEvents"): [bus],
+            ("ExecutorRole", "events:PutEvents"): [bus],
+            ("PlannerRole", "sqs:ReceiveMessage"): [metrics],
+            ("ExecutorRole", "sqs:ReceiveMessage"): [plans],
+        }
+        for (role, action), resources in expected.items():
+            with self.subTest(role=role, action=action):
+                granted = [r for s in role_policy(role) if action in _as_list(s["Action"]) for r in _as_list(s["Resource"])]
+                self.assertEqual(granted, resources)
+
+    def test_logs_only_to_the_functions_own_log_group(self):
+        for name in ["collector", "planner", "executor"]:
+            with self.subTest(function=name):
+                granted = [
+                    r
+                    for s in role_policy(name.capitalize() + "Role")
+                    if "logs:PutLogEvents" in _as_list(s["Action"])
+                    for r in _as_list(s["Resource"])
+                ]
+                self.assertEqual(len(granted), 1)
+                self.assertIn(f":log-group:/aws/lambda/{STACK}-{name}", granted[0])
+
+    def test_executor_mutations_are_scoped_to_the_parameters(self):
+        statements = {s["Sid"]: s for s in role_policy("ExecutorRole")}
+        ecs = lambda kind, c: f"arn:*:ecs:*:*:{kind}/{c}/*"  # noqa: E731
+        groups = [f"arn:*:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/{g}" for g in GROUPS]
+        expected = {
+            "ScaleServices": [ecs("service", c) for c in CLUSTERS],
+            "DrainAndReactivateInstances": [ecs("container-instance", c) for c in CLUSTERS],
+            "RecordScalingTags": [ecs("service", c) for c in CLUSTERS] + [ecs("container-instance", c) for c in CLUSTERS],
+            "ResizeGroups": groups,
+        }
+        for sid, resources in expected.items():
+            with self.subTest(statement=sid):
+                s = statements[sid]
+                self.assertEqual(sorted(_as_list(s["Resource"])), sorted(resources))
+                self.assertEqual(s["Condition"]["StringEquals"]["aws:RequestedRegion"], REGION)
+        self.assertEqual(
+            sorted(statements["RecordScalingTags"]["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"]),
+            ["ecs-autoscale:draining-since", "ecs-autoscale:last-scaling"],
+        )
+        # The tag keys are the ones the code writes.
+        state_rs = (ROOT / "shared" / "src" / "state.rs").read_text()
+        for key in ["ecs-autoscale:draining-since", "ecs-autoscale:last-scaling"]:
+            self.assertIn(f'"{key}"', state_rs)
+
+    def test_every_sdk_call_of_the_code_is_granted(self):
+        call = re.compile(r"\.([a-z][a-z0-9_]*)\(\)")
+        for crate, role in ROLE_OF_CRATE.items():
+            granted = set()
+            for s in role_policy(role):
+                granted |= set(_as_list(s["Action"]))
+            called = set()
+            for path in (ROOT / crate / "src").rglob("*.rs"):
+                for op in call.findall(path.read_text()):
+                    if op in SDK_OPERATIONS:
+                        called.add(SDK_OPERATIONS[op])
+            with self.subTest(crate=crate):
+                self.assertTrue(called, f"no AWS call found in {crate}/src")
+                self.assertLessEqual(called, granted, f"{crate} calls actions its role lacks")
+
+
+class ObservabilityTest(unittest.TestCase):
+    def test_alarms_on_each_dlq_and_each_function(self):
+        # Template-level: moto's CloudFormation does not create AWS::CloudWatch::Alarm.
+        alarms = [r["Properties"] for r in Env.template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+        watched = set()
+        for a in alarms:
+            (dim,) = a["Dimensions"]
+            value = dim["Value"]
+            watched.add((a["Namespace"], a["MetricName"], value.get("Ref") or value["Fn::GetAtt"][0]))
+            self.assertEqual(a["ComparisonOperator"], "GreaterThanOrEqualToThreshold")
+            self.assertEqual(a["Threshold"], 1)
+            self.assertEqual(a["AlarmActions"]["Fn::If"][0], "HasNotificationEmail")
+        self.assertEqual(
+            watched,
+            {
+                ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "MetricsDeadLetterQueue"),
+                ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "PlansDeadLetterQueue"),
+                ("AWS/Lambda", "Errors", "CollectorFunction"),
+                ("AWS/Lambda", "Errors", "PlannerFunction"),
+                ("AWS/Lambda", "Errors", "ExecutorFunction"),
+            },
+        )
+
+    def test_dashboard_shows_pipeline_health_and_decisions(self):
+        body = json.loads(client("cloudwatch").get_dashboard(DashboardName=Env.outputs["DashboardName"])["DashboardBody"])
+        text = json.dumps(body)
+        for needle in [f"{STACK}-collector", f"{STACK}-planner", f"{STACK}-executor",
+                       f"{STACK}-metrics-dlq", f"{STACK}-plans-dlq.fifo"]:
+            self.assertIn(needle, text)
+        # The EMF metrics of shared/src/emf.rs.
+        emf = (ROOT / "shared" / "src" / "emf.rs").read_text()
+        self.assertIn('pub const NAMESPACE: &str = "ecs-autoscale";', emf)
+        for metric in ["DesiredTasks", "RunningTasks", "GroupDesiredCapacity", "GroupInServiceInstances",
+                       "InstancesDrained", "InstancesTerminated"]:
+            with self.subTest(metric=metric):
+                self.assertIn(f'MetricName=\\"{metric}\\"', text)
+                self.assertIn(f'"{metric}"', emf)
+
+
+class ConditionTest(unittest.TestCase):
+    def test_without_an_email_there_is_no_notification_resource(self):
+        self.assertEqual(Env.template["Parameters"]["NotificationEmail"]["Default"], "")
+        # A second stack with the defaults (no e-mail), on a bus of its own.
+        cfn = client("cloudformation")
+        name = f"{STACK}-quiet"
+        params = {**PARAMETERS, "NotificationEmail": "", "EventBusName": "ecs-autoscale-quiet"}
+        cfn.create_stack(
+            StackName=name,
+            TemplateBody=json.dumps(Env.template),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
+            Capabilities=["CAPABILITY_IAM"],
+        )
+        try:
+            stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+            self.assertEqual(stack["StackStatus"], "CREATE_COMPLETE", stack.get("StackStatusReason"))
+            created = {r["LogicalResourceId"] for r in cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]}
+            self.assertIn("SyntheticMetricsRule", created)
+            self.assertFalse({"NotificationTopic", "NotificationRule"} & created)
+            outputs = {o["OutputKey"] for o in stack.get("Outputs", [])}
+            self.assertIn("PlansQueueUrl", outputs)
+            self.assertNotIn("NotificationTopicArn", outputs)
+            rules = client("events").list_rules(EventBusName="ecs-autoscale-quiet")["Rules"]
+            self.assertEqual(len(rules), 1, "only the synthetic-metrics rule")
+        finally:
+            cfn.delete_stack(StackName=name)
+
+
+def main() -> int:
+    started = time.monotonic()
+    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
+    result = unittest.TextTestRunner(verbosity=2).run(suite)
+
+    def method(test) -> str:
+        # A failing subTest counts its test method once; a failed setUpModule counts as one.
+        return getattr(test, "test_case", test).id()
+
+    failed_ids = {method(t) for t, _ in result.failures + result.errors}
+    failed_ids |= {t.id() for t in result.unexpectedSuccesses}
+    failed = len(failed_ids)
+    skipped = len(result.skipped)
+    passed = max(0, result.testsRun - failed - skipped)
+    print(f"deploy test took {time.monotonic() - started:.1f} s", file=sys.stderr)
+    line = f"{passed} passed, {failed} failed"
+    print(line + (f", {skipped} skipped" if skipped else ""))
+    return 0 if failed == 0 and result.testsRun > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
