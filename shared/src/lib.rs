@@ -6,6 +6,7 @@
 //! [`logging`] (the subscriber) and [`definition::load_dir`] / [`definition::load_file`]
 //! (reading cluster files).
 
+#[cfg(feature = "aws")]
 pub mod aws;
 pub mod definition;
 pub mod emf;
