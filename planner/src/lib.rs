@@ -7,7 +7,7 @@
 //! - [`decide`] is the pure core, `plan(definition, metrics, state, now)` (no I/O).
 
 pub mod decide;
-pub use decide::{merge_reports, plan};
+pub use decide::{merge_reports, plan, task_listing, TaskListing};
 
 pub mod handler;
 pub mod state_reader;

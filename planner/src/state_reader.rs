@@ -12,27 +12,31 @@
 //! | max(1, ⌈I/100⌉) | `ListContainerInstances` (pages of 100, the API's maximum; no status filter) |
 //! | ⌈I/100⌉ | `DescribeContainerInstances` (100 per call; `include: [TAGS]`) |
 //! | 1 | `DescribeAutoScalingGroups` (the group, by name) |
-//! | max(1, ⌈T/100⌉) + ⌈T/100⌉ | `ListTasks` + `DescribeTasks`, only when the tasks can matter (below) |
+//! | L | `ListTasks` + `DescribeTasks`, only for the tasks the core can use (below) |
 //!
-//! that is ⌈S/10⌉ + 2⌈I/100⌉ + 2⌈T/100⌉ + D + 3. The listing of container instances is paged
-//! at 100 ARNs, so `I` instances need ⌈I/100⌉ list pages *and* ⌈I/100⌉ describe calls: the
-//! issue's "⌈S/10⌉ + ⌈I/100⌉ + a few" is met up to 100 instances and is otherwise the floor
-//! plus ⌈I/100⌉. Measured against the emulator (`tests/emulator.rs`): S = 13, I = 3, T = 5
-//! takes 10 calls with a cold cache (3 revisions), 7 with a warm one, 4 when tasks are not
-//! needed (S = 3). Revisions never change, so the cache may live as long as the process
-//! (the handler keeps one across invocations), and D is 0 on a warm Lambda.
+//! that is ⌈S/10⌉ + 2⌈I/100⌉ + D + 1 + L. The listing of container instances is paged at 100
+//! ARNs, so `I` instances need ⌈I/100⌉ list pages *and* ⌈I/100⌉ describe calls: the issue's
+//! "⌈S/10⌉ + ⌈I/100⌉ + a few" is met up to 100 instances and is otherwise the floor plus
+//! ⌈I/100⌉. Revisions never change, so the task definition cache may live as long as the
+//! process (the handler keeps one across invocations), and D is 0 on a warm Lambda.
 //!
-//! ## Why tasks are listed, and when
+//! ## Which tasks are listed, and how
 //!
-//! The planner may drain an instance only if every task on it fits on the remaining ACTIVE
-//! instances, which needs each task's size; container instances report only totals. Tasks are
-//! therefore listed (ListTasks for the cluster, desired status RUNNING, so PENDING tasks too;
-//! then DescribeTasks) — but only when a drain of an instance with tasks is possible at all:
-//! the definition allows draining (`max_drain_per_cycle > 0`), at least two instances are
-//! ACTIVE, and an ACTIVE instance has tasks. Otherwise every [`ContainerInstance::tasks`] is
-//! left empty and [`StateRead::tasks_listed`] is `false`; the running/pending counts are
-//! always there. A task's size is its task-level `cpu`/`memory` when ECS reports them, else
-//! its task definition's (through the same cache, so usually no extra call).
+//! Container instances report only totals; the core needs each task's size where it may move
+//! tasks. [`crate::task_listing`] says where: the busy DRAINING instances (their tasks must
+//! move), the first candidates consolidation may examine (at most 16), or every instance when
+//! a `distinctInstance` service needs to know where its tasks run; nothing when no instance
+//! with tasks can be emptied. [`choose_listing`] then takes the cheaper of ListTasks for those
+//! instances (a page per 100 of their tasks each) and ListTasks for the whole cluster
+//! (⌈T/100⌉ pages), counting from the instances' task counts; DescribeTasks follows 100 at a
+//! time. So L ≤ min(2⌈T/100⌉, K + ⌈t/100⌉ + …) for K instances holding t tasks — about 20
+//! calls for 1,000 instances of 20 tasks, where listing the cluster would take 400. Measured
+//! against the emulator (`tests/emulator.rs`): S = 13, I = 3, T = 5 takes 10 calls with a
+//! cold cache (3 revisions), 7 with a warm one; one DRAINING instance of 2 tasks in a cluster
+//! of 255 takes one ListTasks and one DescribeTasks. A task's size is its task-level
+//! `cpu`/`memory` when ECS reports them, else its task definition's (through the same cache).
+//! Instances whose tasks were not listed keep an empty [`ContainerInstance::tasks`]; the core
+//! reads that as "tasks unknown" and never drains them.
 //!
 //! Services named in the definition but missing in ECS (or INACTIVE) are listed in
 //! [`StateRead::missing_services`], never an error. The group missing is `group: None`.
@@ -55,6 +59,8 @@ use shared::state::{
 pub const SERVICES_PER_CALL: usize = 10;
 /// Container instances or tasks per List/Describe call (the APIs' maximum).
 pub const ITEMS_PER_CALL: usize = 100;
+
+use crate::TaskListing;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -216,34 +222,82 @@ pub async fn read_cluster_state(
         read_group(&clients.autoscaling, cluster, &definition.autoscale_group),
     );
     let (services, missing_services) = services?;
-    let mut instances = instances?;
+    let instances = instances?;
     let group = group?;
 
-    let tasks_listed = tasks_needed(definition, &instances);
-    if tasks_listed {
-        let tasks = read_tasks(&clients.ecs, cluster, cache).await?;
-        assign_tasks(&mut instances, tasks);
+    let mut state = ClusterState {
+        cluster: cluster.to_owned(),
+        services,
+        instances,
+        group,
+    };
+    let listing = crate::task_listing(definition, &state);
+    let tasks = match choose_listing(&listing, &state.instances) {
+        Listing::Skip => None,
+        Listing::Cluster => Some(list_task_arns(&clients.ecs, cluster, None).await?),
+        Listing::Instances(arns) => {
+            let mut tasks = Vec::new();
+            for arn in arns {
+                tasks.extend(list_task_arns(&clients.ecs, cluster, Some(arn)).await?);
+            }
+            Some(tasks)
+        }
+    };
+    let tasks_listed = tasks.is_some();
+    if let Some(arns) = tasks {
+        let tasks = describe_tasks(&clients.ecs, cluster, &arns, cache).await?;
+        assign_tasks(&mut state.instances, tasks);
     }
     Ok(StateRead {
-        state: ClusterState {
-            cluster: cluster.to_owned(),
-            services,
-            instances,
-            group,
-        },
+        state,
         missing_services,
         tasks_listed,
     })
 }
 
-/// Whether a drain of an instance with tasks is possible, which is what tasks are read for.
-pub fn tasks_needed(definition: &ClusterDefinition, instances: &[ContainerInstance]) -> bool {
-    let mut active = instances
-        .iter()
-        .filter(|i| i.status == InstanceStatus::Active);
-    definition.max_drain_per_cycle > 0
-        && active.clone().count() >= 2
-        && active.any(ContainerInstance::has_tasks)
+/// How the reader lists the tasks the core can use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listing<'a> {
+    /// No task listing.
+    Skip,
+    /// ListTasks for the whole cluster.
+    Cluster,
+    /// ListTasks per container instance (these ARNs).
+    Instances(&'a [String]),
+}
+
+/// The cheaper way to get what `listing` asks, counting calls from the instances' task
+/// counts: the whole cluster costs ⌈T/100⌉ list pages and ⌈T/100⌉ describes; instances one
+/// list page per 100 of their tasks each, and ⌈their tasks/100⌉ describes.
+pub fn choose_listing<'a>(
+    listing: &'a TaskListing,
+    instances: &[ContainerInstance],
+) -> Listing<'a> {
+    let pages = |n: u64| n.div_ceil(ITEMS_PER_CALL as u64);
+    let tasks = |ci: &ContainerInstance| u64::from(ci.running_tasks) + u64::from(ci.pending_tasks);
+    let total: u64 = instances.iter().map(tasks).sum();
+    let cluster_calls = pages(total).max(1) + pages(total);
+    match listing {
+        TaskListing::None => Listing::Skip,
+        TaskListing::All => Listing::Cluster,
+        TaskListing::Instances(arns) => {
+            let count = |arn: &String| {
+                instances
+                    .iter()
+                    .find(|ci| &ci.arn == arn)
+                    .map(tasks)
+                    .unwrap_or(0)
+            };
+            let listed: u64 = arns.iter().map(count).sum();
+            let instance_calls: u64 =
+                arns.iter().map(|a| pages(count(a)).max(1)).sum::<u64>() + pages(listed);
+            if instance_calls < cluster_calls {
+                Listing::Instances(arns)
+            } else {
+                Listing::Cluster
+            }
+        }
+    }
 }
 
 async fn read_services(
@@ -549,15 +603,18 @@ struct TaskOnInstance {
     task: PlacedTask,
 }
 
-async fn read_tasks(
+/// The ARNs of the cluster's tasks with desired status RUNNING (PENDING ones too), of one
+/// container instance when given.
+async fn list_task_arns(
     ecs: &aws_sdk_ecs::Client,
     cluster: &str,
-    cache: &TaskDefinitionCache,
-) -> Result<Vec<TaskOnInstance>, ReadError> {
+    container_instance: Option<&str>,
+) -> Result<Vec<String>, ReadError> {
     let mut arns = Vec::new();
     let mut pages = ecs
         .list_tasks()
         .cluster(cluster)
+        .set_container_instance(container_instance.map(str::to_owned))
         .desired_status(DesiredStatus::Running)
         .max_results(ITEMS_PER_CALL as i32)
         .into_paginator()
@@ -566,6 +623,16 @@ async fn read_tasks(
         let page = page.map_err(|e| ReadError::call(cluster, "ListTasks", e))?;
         arns.extend(page.task_arns().iter().cloned());
     }
+    Ok(arns)
+}
+
+/// DescribeTasks 100 at a time: each task's instance, service and size.
+async fn describe_tasks(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    arns: &[String],
+    cache: &TaskDefinitionCache,
+) -> Result<Vec<TaskOnInstance>, ReadError> {
     const OP: &str = "DescribeTasks";
     let asked: HashSet<&str> = arns.iter().map(String::as_str).collect();
     let cluster_suffix = format!("/{cluster}");
@@ -808,20 +875,11 @@ mod tests {
     }
 
     #[test]
-    fn tasks_are_needed_only_when_a_busy_instance_could_be_drained() {
-        let def = |drain: u32| {
-            shared::definition::parse_definition(
-                "prod",
-                std::path::Path::new("prod.yml"),
-                &format!("autoscale_group: asg\nmax_drain_per_cycle: {drain}\n"),
-                &|_| None,
-            )
-            .expect("definition")
-        };
-        let instance = |status: InstanceStatus, running: u32| ContainerInstance {
-            arn: "arn".into(),
+    fn the_cheaper_listing_is_chosen() {
+        let instance = |arn: &str, running: u32| ContainerInstance {
+            arn: arn.into(),
             ec2_instance_id: "i".into(),
-            status,
+            status: InstanceStatus::Active,
             registered: Resources::new(4096, 7482),
             remaining: Resources::new(4096, 7482),
             running_tasks: running,
@@ -829,22 +887,18 @@ mod tests {
             tasks: vec![],
             draining_since_epoch_secs: None,
         };
-        let busy_and_empty = [
-            instance(InstanceStatus::Active, 2),
-            instance(InstanceStatus::Active, 0),
-        ];
-        assert!(tasks_needed(&def(1), &busy_and_empty));
-        assert!(!tasks_needed(&def(0), &busy_and_empty), "draining disabled");
-        assert!(
-            !tasks_needed(&def(1), &busy_and_empty[..1]),
-            "one ACTIVE instance: nowhere to move its tasks"
-        );
-        let idle = [
-            instance(InstanceStatus::Active, 0),
-            instance(InstanceStatus::Active, 0),
-            instance(InstanceStatus::Draining, 3),
-        ];
-        assert!(!tasks_needed(&def(1), &idle), "only empty ACTIVE instances");
+        // 1,000 instances of 20 tasks: the cluster costs 200 + 200 calls; 16 instances 16 + 4.
+        let big: Vec<_> = (0..1000).map(|n| instance(&format!("ci{n}"), 20)).collect();
+        let some: Vec<String> = (0..16).map(|n| format!("ci{n}")).collect();
+        let listing = TaskListing::Instances(some.clone());
+        assert_eq!(choose_listing(&listing, &big), Listing::Instances(&some));
+        // Three instances of 2 tasks: one cluster-wide page and one describe are cheaper.
+        let small: Vec<_> = (0..3).map(|n| instance(&format!("ci{n}"), 2)).collect();
+        let three: Vec<String> = (0..3).map(|n| format!("ci{n}")).collect();
+        let listing = TaskListing::Instances(three);
+        assert_eq!(choose_listing(&listing, &small), Listing::Cluster);
+        assert_eq!(choose_listing(&TaskListing::None, &big), Listing::Skip);
+        assert_eq!(choose_listing(&TaskListing::All, &small), Listing::Cluster);
     }
 
     #[test]

@@ -389,6 +389,65 @@ async fn state_reader_stays_within_the_call_budget() {
 }
 
 #[tokio::test]
+async fn state_reader_lists_only_the_tasks_the_planner_can_use() {
+    let bed = TestBed::start().await;
+    let seeded = seed_prod(&bed, false).await;
+    let ci = seeded.group.container_instance_arns();
+    // 250 more tasks on the first instance, and the second (2 tasks) DRAINING. Draining is
+    // disabled in PROD_YAML, so only the DRAINING instance's tasks matter (they must move).
+    let tiny = world::register_task_definition(bed.ecs(), "tiny", 1, 1)
+        .await
+        .expect("tiny td");
+    world::create_service(bed.ecs(), "prod", "tiny", &tiny, 250)
+        .await
+        .expect("tiny service");
+    world::start_service_tasks(bed.ecs(), "prod", "tiny", &vec![ci[0].clone(); 250])
+        .await
+        .expect("tiny tasks");
+    world::set_container_instance_status(
+        bed.ecs(),
+        "prod",
+        &ci[1..2],
+        aws_sdk_ecs::types::ContainerInstanceStatus::Draining,
+    )
+    .await
+    .expect("drain");
+    let def = definition("prod", PROD_YAML);
+
+    let log = CallLog::new();
+    let clients = aws_clients(bed.counted_clients(&log));
+    let read = read_cluster_state(&clients, &def, &TaskDefinitionCache::new())
+        .await
+        .expect("read state");
+    // One page for that instance and one describe, where the whole cluster would take 3 + 3.
+    assert_eq!(
+        (log.count("ListTasks"), log.count("DescribeTasks")),
+        (1, 1),
+        "{:?}",
+        log.ops()
+    );
+    assert!(read.tasks_listed);
+    let tasks_of = |arn: &str| {
+        read.state
+            .instances
+            .iter()
+            .find(|i| i.arn == arn)
+            .map(|i| i.tasks.len())
+            .expect("instance")
+    };
+    assert_eq!(
+        tasks_of(&ci[1]),
+        2,
+        "the DRAINING instance's tasks are known"
+    );
+    assert_eq!(
+        tasks_of(&ci[0]),
+        0,
+        "the busy ACTIVE instance's were not listed"
+    );
+}
+
+#[tokio::test]
 async fn state_reader_describes_tasks_a_hundred_at_a_time() {
     let bed = TestBed::start().await;
     seed_prod(&bed, false).await;

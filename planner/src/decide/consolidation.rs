@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 
 use shared::messages::Reason;
+use shared::resources::Resources;
 use shared::state::{ClusterState, GroupInstance};
 
 use super::packing::{BinKind, Item, ItemKind, Packer};
@@ -50,27 +51,14 @@ pub(crate) fn consolidate(
     limits: &Limits,
 ) -> Consolidation {
     let mut out = Consolidation::default();
-    let scale = packer
-        .new_size
-        .unwrap_or(shared::resources::Resources::new(1, 1));
-    let mut candidates: Vec<usize> = packer
+    let scale = packer.new_size.unwrap_or(Resources::new(1, 1));
+    let active: Vec<usize> = packer
         .bins
         .iter()
         .filter(|b| b.kind == BinKind::Active)
         .filter_map(|b| b.instance)
         .collect();
-    candidates.sort_by(|&a, &b| {
-        let key = |i: usize| {
-            let ci = &state.instances[i];
-            let n = ci.running_tasks.saturating_add(ci.pending_tasks);
-            (n > 0, n, share(ci.used(), scale))
-        };
-        let (ka, kb) = (key(a), key(b));
-        ka.0.cmp(&kb.0)
-            .then(ka.1.cmp(&kb.1))
-            .then(ka.2.total_cmp(&kb.2))
-            .then(state.instances[a].arn.cmp(&state.instances[b].arn))
-    });
+    let candidates = candidate_order(state, active, scale);
 
     for (n, &i) in candidates.iter().enumerate() {
         if n >= MAX_EXAMINED {
@@ -110,6 +98,28 @@ pub(crate) fn consolidate(
         }
     }
     out
+}
+
+/// Instances (indices into `state.instances`) in the order consolidation examines them: empty
+/// first, then fewest tasks, then least reserved (as a share of `scale`), ties by ARN.
+pub(crate) fn candidate_order(
+    state: &ClusterState,
+    mut candidates: Vec<usize>,
+    scale: Resources,
+) -> Vec<usize> {
+    candidates.sort_by(|&a, &b| {
+        let key = |i: usize| {
+            let ci = &state.instances[i];
+            let n = ci.running_tasks.saturating_add(ci.pending_tasks);
+            (n > 0, n, share(ci.used(), scale))
+        };
+        let (ka, kb) = (key(a), key(b));
+        ka.0.cmp(&kb.0)
+            .then(ka.1.cmp(&kb.1))
+            .then(ka.2.total_cmp(&kb.2))
+            .then(state.instances[a].arn.cmp(&state.instances[b].arn))
+    });
+    candidates
 }
 
 /// Simulates the cluster without instance `i`: the new simulation and why it may go, or why not.

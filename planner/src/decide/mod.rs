@@ -9,6 +9,7 @@
 //! - [`rules`]: per service, the rules ([`step_events`], [`target_tracking`]) combined, cooldowns.
 //! - [`capacity`]: the instance plan around one [`packing`] simulation, then [`consolidation`].
 //! - [`plan_id`]: the deterministic id; [`time`]: RFC 3339 without a date-time crate.
+//! - [`task_listing`]: which instances' tasks the core can use (the shell lists only those).
 
 mod capacity;
 mod consolidation;
@@ -18,6 +19,7 @@ mod plan_id;
 mod rules;
 mod step_events;
 mod target_tracking;
+mod task_listing;
 mod time;
 mod view;
 
@@ -41,6 +43,7 @@ use shared::messages::{
 use shared::state::ClusterState;
 
 pub use metrics::merge_reports;
+pub use task_listing::{task_listing, TaskListing};
 
 /// Plans one cluster. Pure: the same arguments give the same plan, and `now` only sets
 /// `created_at` and the cooldown and drain-timeout clocks (not the `plan_id`).

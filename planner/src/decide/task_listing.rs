@@ -1,0 +1,170 @@
+//! Which instances' tasks the core can use, so that the shell lists no more than those.
+//!
+//! Container instances report only totals; the core needs each task's size where it may move
+//! tasks: off DRAINING instances (demand to place), off the instances consolidation may examine
+//! (its first [`MAX_EXAMINED`] candidates), and everywhere when a `distinctInstance` service must
+//! know which instances already host it. Listing a whole cluster costs 2⌈T/100⌉ calls for T
+//! tasks; listing a few instances costs about one call each, which is what keeps the read
+//! budget independent of the cluster's size.
+
+use shared::definition::ClusterDefinition;
+use shared::resources::Resources;
+use shared::state::{ClusterState, ContainerInstance, InstanceStatus};
+
+use super::consolidation::{candidate_order, MAX_EXAMINED};
+use super::view::instance_size;
+
+/// The tasks the core can use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskListing {
+    /// None: no instance with tasks may be drained or emptied.
+    None,
+    /// Every instance's: a `distinctInstance` service needs to know where its tasks run.
+    All,
+    /// These container instances' (ARNs, in the order consolidation examines them).
+    Instances(Vec<String>),
+}
+
+/// What the core can use of `state` (whose instances' `tasks` are not read yet).
+pub fn task_listing(definition: &ClusterDefinition, state: &ClusterState) -> TaskListing {
+    let busy = |ci: &ContainerInstance| ci.has_tasks();
+    let relevant = |ci: &ContainerInstance| {
+        matches!(ci.status, InstanceStatus::Active | InstanceStatus::Draining)
+    };
+    if !state.instances.iter().any(|ci| relevant(ci) && busy(ci)) {
+        return TaskListing::None;
+    }
+    if state.services.iter().any(|s| s.distinct_instance) {
+        return TaskListing::All;
+    }
+    let mut arns: Vec<String> = state
+        .instances
+        .iter()
+        .filter(|ci| ci.status == InstanceStatus::Draining && busy(ci))
+        .map(|ci| ci.arn.clone())
+        .collect();
+    let active: Vec<usize> = (0..state.instances.len())
+        .filter(|&i| state.instances[i].status == InstanceStatus::Active)
+        .collect();
+    if definition.max_drain_per_cycle > 0 && active.len() >= 2 {
+        let scale = instance_size(definition, state).unwrap_or(Resources::new(1, 1));
+        arns.extend(
+            candidate_order(state, active, scale)
+                .into_iter()
+                .take(MAX_EXAMINED)
+                .map(|i| &state.instances[i])
+                .filter(|ci| busy(ci))
+                .map(|ci| ci.arn.clone()),
+        );
+    }
+    if arns.is_empty() {
+        TaskListing::None
+    } else {
+        TaskListing::Instances(arns)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::state::ServiceState;
+
+    fn def(max_drain: u32) -> ClusterDefinition {
+        shared::definition::parse_definition(
+            "prod",
+            std::path::Path::new("prod.yml"),
+            &format!("autoscale_group: asg\nmax_drain_per_cycle: {max_drain}\n"),
+            &|_| None,
+        )
+        .expect("definition")
+    }
+
+    fn instance(arn: &str, status: InstanceStatus, tasks: u32) -> ContainerInstance {
+        ContainerInstance {
+            arn: arn.into(),
+            ec2_instance_id: format!("i-{arn}"),
+            status,
+            registered: Resources::new(4096, 8192),
+            remaining: Resources::new(4096 - 256 * tasks, 8192 - 512 * tasks),
+            running_tasks: tasks,
+            pending_tasks: 0,
+            tasks: vec![],
+            draining_since_epoch_secs: None,
+        }
+    }
+
+    fn state(instances: Vec<ContainerInstance>) -> ClusterState {
+        ClusterState {
+            cluster: "prod".into(),
+            instances,
+            ..ClusterState::default()
+        }
+    }
+
+    #[test]
+    fn nothing_when_no_instance_runs_tasks() {
+        let s = state(vec![
+            instance("a", InstanceStatus::Active, 0),
+            instance("b", InstanceStatus::Active, 0),
+        ]);
+        assert_eq!(task_listing(&def(1), &s), TaskListing::None);
+    }
+
+    #[test]
+    fn busy_draining_instances_and_candidates_in_examination_order() {
+        let s = state(vec![
+            instance("busy", InstanceStatus::Active, 9),
+            instance("empty", InstanceStatus::Active, 0),
+            instance("light", InstanceStatus::Active, 1),
+            instance("leaving", InstanceStatus::Draining, 2),
+            instance("gone", InstanceStatus::Draining, 0),
+        ]);
+        assert_eq!(
+            task_listing(&def(1), &s),
+            TaskListing::Instances(vec!["leaving".into(), "light".into(), "busy".into()])
+        );
+        // Draining disabled: only the tasks that must leave a DRAINING instance matter.
+        assert_eq!(
+            task_listing(&def(0), &s),
+            TaskListing::Instances(vec!["leaving".into()])
+        );
+    }
+
+    #[test]
+    fn a_single_active_instance_is_never_a_candidate() {
+        let s = state(vec![instance("only", InstanceStatus::Active, 3)]);
+        assert_eq!(task_listing(&def(1), &s), TaskListing::None);
+    }
+
+    #[test]
+    fn candidates_beyond_those_examined_are_not_listed() {
+        let instances: Vec<_> = (0..40)
+            .map(|n| instance(&format!("ci{n:02}"), InstanceStatus::Active, 1 + n % 5))
+            .collect();
+        let TaskListing::Instances(arns) = task_listing(&def(1), &state(instances)) else {
+            panic!("instances expected")
+        };
+        assert_eq!(arns.len(), MAX_EXAMINED);
+    }
+
+    #[test]
+    fn distinct_instance_services_need_every_task() {
+        let mut s = state(vec![
+            instance("a", InstanceStatus::Active, 1),
+            instance("b", InstanceStatus::Active, 0),
+        ]);
+        s.services.push(ServiceState {
+            name: "web".into(),
+            arn: "arn:web".into(),
+            status: "ACTIVE".into(),
+            desired: 1,
+            running: 1,
+            pending: 0,
+            task_definition: "td".into(),
+            task_size: Resources::new(256, 512),
+            distinct_instance: true,
+            last_scaling: None,
+        });
+        assert_eq!(task_listing(&def(0), &s), TaskListing::All);
+    }
+}
