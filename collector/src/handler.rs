@@ -329,8 +329,8 @@ pub async fn send_reports(
     failed
 }
 
-/// Groups messages of `sizes` bytes into batches of at most [`SQS_BATCH`] messages and
-/// [`SQS_MAX_BYTES`] in total, in order (pure). Returns the batches (indices) and the
+/// Groups messages of `sizes` bytes into batches of at most `SQS_BATCH` (10) messages and
+/// `SQS_MAX_BYTES` (256 KiB) in total, in order (pure). Returns the batches (indices) and the
 /// messages too large to send at all.
 pub fn pack(sizes: &[usize]) -> (Vec<Vec<usize>>, Vec<usize>) {
     let mut batches: Vec<Vec<usize>> = Vec::new();

@@ -4,7 +4,7 @@
 //!
 //! - [`handler`]: the SQS batch (decode, apply, publish the report, batch item failures, FIFO
 //!   order);
-//! - [`apply`]: one plan, its re-reads ([`live`]) and the ordered actions ([`actions`]), the
+//! - [`apply`](mod@apply): one plan, its re-reads ([`live`]) and the ordered actions ([`actions`]), the
 //!   outcome rules;
 //! - [`errors`]: retryable vs non-retryable AWS errors.
 

@@ -1,6 +1,6 @@
 //! One module per kind of action. Each has a pure `guard` (live value vs the plan's `from` and
 //! target, unit-tested here) and a `run` that settles the guard's verdict and makes the call.
-//! The order in which they run is in [`crate::apply`].
+//! The order in which they run is in [`crate::apply`](mod@crate::apply).
 
 pub mod drain;
 pub mod group_desired;

@@ -5,11 +5,11 @@
 //! Decide separately from doing: the plan holds absolute targets with the values they were
 //! computed from, and every decision carries a [`Reason`] from one closed set.
 //!
-//! - [`metrics`]: several reports merged; aliases resolved (value, default, or why missing).
-//! - [`rules`]: per service, the rules ([`step_events`], [`target_tracking`]) combined, cooldowns.
-//! - [`capacity`]: the instance plan around one [`packing`] simulation, then [`consolidation`].
-//! - [`plan_id`]: the deterministic id; [`time`]: RFC 3339 without a date-time crate.
-//! - [`task_listing`]: which instances' tasks the core can use (the shell lists only those).
+//! - `metrics`: several reports merged; aliases resolved (value, default, or why missing).
+//! - `rules`: per service, the rules (`step_events`, `target_tracking`) combined, cooldowns.
+//! - `capacity`: the instance plan around one `packing` simulation, then `consolidation`.
+//! - `plan_id`: the deterministic id; `time`: RFC 3339 without a date-time crate.
+//! - `task_listing`: which instances' tasks the core can use (the shell lists only those).
 
 mod capacity;
 mod consolidation;
