@@ -15,18 +15,35 @@ pub struct Args {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
+    /// Leave `%(VAR)` references to unset variables as written instead of reporting them
+    /// (for checking files where the variables are not set, e.g. at build time; the
+    /// functions still need them in their environment).
+    #[arg(long)]
+    allow_unset_vars: bool,
 }
 
 /// Exit 0 when every file is valid, 1 otherwise.
 pub fn run(args: &Args) -> Result<u8> {
     let mut report = LoadReport::default();
+    let unset = std::cell::RefCell::new(std::collections::BTreeSet::new());
+    let env = |name: &str| {
+        shared::process_env(name).or_else(|| {
+            args.allow_unset_vars.then(|| {
+                unset.borrow_mut().insert(name.to_string());
+                format!("%({name})")
+            })
+        })
+    };
     for path in &args.paths {
         if !path.exists() {
             anyhow::bail!("`{}` does not exist", path.display());
         }
-        let r = load_dir(path, &shared::process_env);
+        let r = load_dir(path, &env);
         report.clusters.extend(r.clusters);
         report.errors.extend(r.errors);
+    }
+    for name in unset.borrow().iter() {
+        eprintln!("note: `%({name})` is not set here; the functions need it in their environment");
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&as_json(&report))?);

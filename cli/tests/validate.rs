@@ -125,3 +125,34 @@ fn tempdir(name: &str) -> TempDir {
     std::fs::create_dir_all(&dir).unwrap();
     TempDir(dir)
 }
+
+#[test]
+fn unset_variables_are_errors_unless_allowed() {
+    let dir = tempdir("vars");
+    let text = std::fs::read_to_string(repo().join("clusters/my_cluster.yml")).unwrap();
+    let with_vars = text.replacen(
+        "https://username:password@",
+        "https://%(ECS_AUTOSCALE_TEST_USER):%(ECS_AUTOSCALE_TEST_PASS)@",
+        1,
+    );
+    assert_ne!(with_vars, text, "the example changed; update this test");
+    let file = dir.join("vars.yml");
+    std::fs::write(&file, with_vars).unwrap();
+    let path = file.to_str().unwrap();
+
+    let strict = run(&["validate", path], &dir);
+    assert_eq!(strict.status.code(), Some(1));
+    let text = stdout(&strict);
+    assert!(
+        text.contains("environment variable `ECS_AUTOSCALE_TEST_USER` is not set"),
+        "{text}"
+    );
+
+    let lenient = run(&["validate", "--allow-unset-vars", path], &dir);
+    assert_eq!(lenient.status.code(), Some(0), "{}", stdout(&lenient));
+    let notes = String::from_utf8_lossy(&lenient.stderr);
+    assert!(
+        notes.contains("note: `%(ECS_AUTOSCALE_TEST_PASS)` is not set here"),
+        "{notes}"
+    );
+}
