@@ -4,7 +4,7 @@ PY          := $(VENV)/bin/python
 MOTO_SERVER := $(VENV)/bin/moto_server
 CFN_LINT    := $(VENV)/bin/cfn-lint
 
-.PHONY: test venv rabbitmq fmt-check clippy cargo-test validate clean-venv
+.PHONY: test demo venv rabbitmq fmt-check clippy cargo-test validate clean-venv
 
 ## make test: the whole check that CI runs (venv, formatting, lints, every test).
 test: venv fmt-check clippy cargo-test infra-lint infra-test
@@ -28,8 +28,16 @@ fmt-check:
 clippy:
 	cargo clippy --workspace --all-targets -- -D warnings
 
-cargo-test: venv rabbitmq
+# The demo's scenario test deploys the template on the emulator, which needs .venv-sam.
+cargo-test: venv sam-venv rabbitmq
 	cargo test --workspace
+
+## make demo: the whole pipeline on the local emulator (moto + RabbitMQ on 127.0.0.1), the stack
+## from infra/template.yaml, a load that rises and falls, a summary and a chart (SVG in target/demo/).
+## `make demo DEMO_ARGS="--cycles 14 --pause 1"` passes options to the demo.
+DEMO_ARGS ?=
+demo:
+	bash scripts/demo.sh $(DEMO_ARGS)
 
 ## make validate: check the cluster definitions in clusters/.
 validate:

@@ -1,25 +1,17 @@
-//! `ecs-autoscale`: the command line of ecs-autoscale.
+//! `ecs-autoscale`: the command line of ecs-autoscale. Parsing and exit codes only; every
+//! subcommand lives in the library (`ecs_autoscale_cli`).
 
 use std::process::ExitCode;
 
-mod validate;
-
 use clap::{Parser, Subcommand};
-
-/// Exit codes, as documented in the README.
-mod exit {
-    /// Everything checked out.
-    pub const OK: u8 = 0;
-    /// The command ran and found problems (for example invalid cluster files).
-    pub const PROBLEMS: u8 = 1;
-    // 2: bad usage, reported by clap.
-    /// The command could not run (I/O, AWS unreachable, ...).
-    pub const FAILURE: u8 = 3;
-}
+use ecs_autoscale_cli::{error, inject, plan, run, validate, watch};
 
 /// Autoscaling for Amazon ECS clusters on EC2: tasks and instances planned together.
+///
+/// Exit codes: 0 success, 1 problems found (invalid files; unknown cluster, service or alias),
+/// 2 bad usage, 3 could not run (AWS unreachable, an AWS call failed, I/O).
 #[derive(Debug, Parser)]
-#[command(name = "ecs-autoscale", version, about, long_about = None)]
+#[command(name = "ecs-autoscale", version, about, long_about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -29,19 +21,40 @@ struct Cli {
 enum Command {
     /// Check cluster definition files and report every problem with its position.
     Validate(validate::Args),
+    /// Preview what a run would decide for a cluster now; changes nothing.
+    Plan(plan::Args),
+    /// Send a synthetic metrics report through the bus (or the metrics queue).
+    Inject(inject::Args),
+    /// Print plans and execution reports from the bus as they arrive.
+    Watch(watch::Args),
+    /// Run the pipeline here: collector, planner and executor against the stack's queues and bus.
+    Run(run::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The handlers log at info; the command's own lines are its output. Quiet by default.
+    if std::env::var_os("RUST_LOG").is_none() && std::env::var_os("LOG_LEVEL").is_none() {
+        std::env::set_var("LOG_LEVEL", "warning");
+    }
     shared::logging::init(shared::logging::LogFormat::Text);
     let result = match cli.command {
         Command::Validate(args) => validate::run(&args),
+        command => match tokio::runtime::Runtime::new() {
+            Ok(runtime) => runtime.block_on(async move {
+                match command {
+                    Command::Plan(args) => plan::run(&args).await,
+                    Command::Inject(args) => inject::run(&args).await,
+                    Command::Watch(args) => watch::run(&args).await,
+                    Command::Run(args) => run::run(&args).await,
+                    Command::Validate(_) => unreachable!("handled above"),
+                }
+            }),
+            Err(e) => Err(anyhow::Error::from(e).context("starting the async runtime")),
+        },
     };
     match result {
         Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(exit::FAILURE)
-        }
+        Err(e) => ExitCode::from(error::report(&e)),
     }
 }

@@ -15,8 +15,8 @@ use collector::CollectorConfig;
 use lambda_runtime::{Context, LambdaEvent};
 use shared::definition::LoadReport;
 use shared::messages::MetricsReport;
-use support::rabbitmq::RabbitMq;
 use testbed::messaging::{self, QueueKind};
+use testbed::RabbitMq;
 use testbed::TestBed;
 
 /// Messages published to `celery`.
@@ -36,20 +36,19 @@ fn readme_cluster_file(url: &str) -> String {
 
 #[tokio::test]
 async fn readme_quick_start_reports_the_celery_queue_length() {
-    let rabbit = RabbitMq::start().await;
-    rabbit.declare_queue("%2F", "celery").await;
-    for i in 0..N {
-        rabbit
-            .publish(
-                "celery",
-                &format!("{{\"task\": \"tasks.add\", \"args\": [{i}, 1]}}"),
-            )
-            .await;
-    }
-    // The management API's counters lag the broker by a few seconds.
+    let rabbit = RabbitMq::start()
+        .await
+        .expect("RabbitMQ (install it with `bash scripts/rabbitmq.sh`)");
     rabbit
-        .wait_for_ready_messages("celery", N, Duration::from_secs(60))
-        .await;
+        .declare_queue("celery")
+        .await
+        .expect("declare celery");
+    rabbit.publish("celery", N).await.expect("publish");
+    // The management API's counters lag the broker a little.
+    rabbit
+        .wait_for_ready("celery", N, Duration::from_secs(60))
+        .await
+        .expect("messages ready");
 
     let url = format!(
         "http://%(RABBITMQ_USER):%(RABBITMQ_PASSWORD)@127.0.0.1:{}/api/queues/%2F/celery",

@@ -351,12 +351,16 @@ pub fn executor_lines(report: &ExecutionReport, timestamp_ms: u64) -> Vec<Metric
         .property("outcome", outcome)]
 }
 
-/// Writes each line to standard output, where Lambda's log capture hands it to CloudWatch,
-/// which turns it into metrics. A line CloudWatch would drop is logged instead of written.
+/// Writes each line to standard output inside Lambda, where the log capture hands it to
+/// CloudWatch, which turns it into metrics. Elsewhere (the CLI, the demo, tests) standard
+/// output is a person's, so the lines go to the debug log instead. A line CloudWatch would
+/// drop is logged, not written.
 pub fn emit(lines: &[MetricLine]) {
+    let in_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
     for line in lines {
         match line.to_line() {
-            Ok(text) => println!("{text}"),
+            Ok(text) if in_lambda => println!("{text}"),
+            Ok(text) => tracing::debug!(target: "emf", "{text}"),
             Err(e) => tracing::warn!(error = %e, "metric line not written"),
         }
     }

@@ -24,10 +24,12 @@ pub mod bed;
 pub mod calls;
 pub mod messaging;
 pub mod moto;
+pub mod rabbitmq;
 pub mod scheduler;
 pub mod world;
 
 pub use bed::{sdk_config, Clients, TestBed, REGION};
 pub use calls::{Call, CallCounter, CallLog};
 pub use moto::Moto;
+pub use rabbitmq::RabbitMq;
 pub use scheduler::{converge, ConvergeReport, InstanceView, ServiceReport, TaskView};

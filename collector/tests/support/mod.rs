@@ -4,4 +4,3 @@
 pub mod defs;
 pub mod http_server;
 pub mod logs;
-pub mod rabbitmq;

@@ -1,67 +1,55 @@
-//! A private RabbitMQ node for one test: started from the Debian package's scripts, bound to
-//! 127.0.0.1 on free ports (AMQP, management, distribution, and its own epmd), with its own
-//! config, data and logs in a temporary directory; stopped and removed when dropped, also when
-//! the test fails.
-//!
-//! Install RabbitMQ first with `scripts/rabbitmq.sh` (the Makefile's `test` target does).
+//! A private RabbitMQ node for a test or the demo: the Debian package's server script, bound to
+//! 127.0.0.1 on free ports (AMQP, management, distribution, and its own epmd), with its config,
+//! data and logs in a temporary directory; stopped and removed when dropped, also when a test
+//! fails. Statistics refresh every second, so `messages_ready` follows publishing and draining
+//! closely. Install RabbitMQ with `scripts/rabbitmq.sh` (`make test` does).
 
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// The package's server script (run directly: the `/usr/sbin` wrapper switches users and
-/// drops our environment).
+use anyhow::{bail, Context, Result};
+
+/// The package's server script (run directly: the `/usr/sbin` wrapper switches users).
 pub const RABBITMQ_SERVER: &str = "/usr/lib/rabbitmq/bin/rabbitmq-server";
-/// How long a node may take to answer on its management port.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(90);
-/// How long a node may take to stop on SIGTERM before it is killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 
-static NODES: AtomicUsize = AtomicUsize::new(0);
-
-/// A running node. Its management API answers `guest`/`guest` (loopback only).
+/// A running node; its management API answers `guest`/`guest` (loopback only).
 pub struct RabbitMq {
     dir: PathBuf,
     server: Option<Child>,
     epmd: Option<Child>,
-    /// AMQP port.
-    pub amqp_port: u16,
     /// Management HTTP port.
     pub management_port: u16,
     http: reqwest::Client,
 }
 
 impl RabbitMq {
-    /// Starts a node; panics with the reason (and the node's log) when it cannot.
-    pub async fn start() -> RabbitMq {
+    /// Starts a node and waits until its management API answers.
+    pub async fn start() -> Result<RabbitMq> {
         let server = Path::new(RABBITMQ_SERVER);
         let epmd = which("epmd");
         let (true, Some(epmd)) = (server.is_file(), epmd) else {
-            panic!(
-                "rabbitmq-server is not installed ({RABBITMQ_SERVER} or epmd missing). \
-                 Run `bash scripts/rabbitmq.sh` at the workspace root (as root: it installs the \
-                 Debian package rabbitmq-server and enables the management plugin)"
+            bail!(
+                "rabbitmq-server is not installed ({RABBITMQ_SERVER} or epmd missing); run \
+                 `bash scripts/rabbitmq.sh` (as root: it installs the Debian package)"
             );
         };
-        let n = NODES.fetch_add(1, Ordering::SeqCst);
-        let id = format!("ecsas{}n{n}", std::process::id());
-        let dir = std::env::temp_dir().join(format!("ecs-autoscale-rabbitmq-{id}"));
+        let id = format!("ecsasdemo{}", std::process::id());
+        let dir = std::env::temp_dir().join(format!("ecs-autoscale-demo-rabbitmq-{id}"));
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("log")).expect("creating the node's directory");
-        let [amqp_port, management_port, dist_port, epmd_port] = free_ports();
-
+        std::fs::create_dir_all(dir.join("log")).context("creating the node's directory")?;
+        let [amqp_port, management_port, dist_port, epmd_port] = free_ports()?;
         let mut node = RabbitMq {
             dir: dir.clone(),
             server: None,
             epmd: None,
-            amqp_port,
             management_port,
             http: reqwest::Client::new(),
         };
-        // Our own epmd, on loopback only (the node is told not to start one).
         node.epmd = Some(
             Command::new(&epmd)
                 .args(["-address", "127.0.0.1", "-port", &epmd_port.to_string()])
@@ -69,10 +57,10 @@ impl RabbitMq {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .expect("starting epmd"),
+                .context("starting epmd")?,
         );
         let write = |name: &str, text: String| {
-            std::fs::write(dir.join(name), text).expect("writing the node's configuration")
+            std::fs::write(dir.join(name), text).context("writing the node's configuration")
         };
         write(
             "rabbitmq.conf",
@@ -80,13 +68,14 @@ impl RabbitMq {
                 "listeners.tcp.default = 127.0.0.1:{amqp_port}\n\
                  management.tcp.ip = 127.0.0.1\n\
                  management.tcp.port = {management_port}\n\
-                 loopback_users.guest = true\n"
+                 loopback_users.guest = true\n\
+                 collect_statistics_interval = 1000\n"
             ),
-        );
-        write("enabled_plugins", "[rabbitmq_management].\n".into());
-        write("rabbitmq-env.conf", String::new());
-        let log = std::fs::File::create(dir.join("log/console.log")).expect("console log");
-        let log2 = log.try_clone().expect("console log");
+        )?;
+        write("enabled_plugins", "[rabbitmq_management].\n".into())?;
+        write("rabbitmq-env.conf", String::new())?;
+        let log = std::fs::File::create(dir.join("log/console.log")).context("console log")?;
+        let log2 = log.try_clone().context("console log")?;
         node.server = Some(
             Command::new(server)
                 .env("HOME", &dir)
@@ -113,10 +102,10 @@ impl RabbitMq {
                 // Its own process group: stopping it stops the VM and its helpers too.
                 .process_group(0)
                 .spawn()
-                .expect("starting rabbitmq-server"),
+                .context("starting rabbitmq-server")?,
         );
-        node.wait_until_ready().await;
-        node
+        node.wait_until_ready().await?;
+        Ok(node)
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -124,7 +113,7 @@ impl RabbitMq {
         format!("http://127.0.0.1:{}", self.management_port)
     }
 
-    async fn wait_until_ready(&mut self) {
+    async fn wait_until_ready(&mut self) -> Result<()> {
         let started = Instant::now();
         loop {
             let answer = self
@@ -135,20 +124,20 @@ impl RabbitMq {
                 .send()
                 .await;
             if matches!(&answer, Ok(r) if r.status().is_success()) {
-                return;
+                return Ok(());
             }
-            let exited = self
+            if let Some(status) = self
                 .server
                 .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten());
-            if let Some(status) = exited {
-                panic!(
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                bail!(
                     "rabbitmq-server exited ({status}) before answering:\n{}",
                     self.log_tail()
                 );
             }
             if started.elapsed() > STARTUP_TIMEOUT {
-                panic!(
+                bail!(
                     "rabbitmq-server did not answer on 127.0.0.1:{} within {:?}:\n{}",
                     self.management_port,
                     STARTUP_TIMEOUT,
@@ -159,8 +148,7 @@ impl RabbitMq {
         }
     }
 
-    /// The last lines of the node's logs, for failure messages.
-    pub fn log_tail(&self) -> String {
+    fn log_tail(&self) -> String {
         let mut out = String::new();
         if let Ok(entries) = std::fs::read_dir(self.dir.join("log")) {
             for entry in entries.flatten() {
@@ -174,50 +162,71 @@ impl RabbitMq {
         out
     }
 
-    /// `PUT /api/queues/{vhost}/{queue}` (durable).
-    pub async fn declare_queue(&self, vhost: &str, queue: &str) {
-        let url = format!("{}/api/queues/{vhost}/{queue}", self.management_url());
-        let response = self
+    async fn check(
+        response: reqwest::Result<reqwest::Response>,
+        what: &str,
+    ) -> Result<serde_json::Value> {
+        let response = response.with_context(|| what.to_owned())?;
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        if !status.is_success() {
+            bail!("{what}: HTTP {status}: {text}");
+        }
+        Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Declares a durable queue of vhost `/`.
+    pub async fn declare_queue(&self, queue: &str) -> Result<()> {
+        let url = format!("{}/api/queues/%2F/{queue}", self.management_url());
+        let r = self
             .http
             .put(url)
             .basic_auth("guest", Some("guest"))
             .json(&serde_json::json!({"durable": true, "auto_delete": false}))
             .send()
-            .await
-            .expect("declaring the queue");
-        assert!(
-            response.status().is_success(),
-            "declare queue: {}",
-            response.status()
-        );
+            .await;
+        Self::check(r, "declaring the queue").await.map(drop)
     }
 
-    /// Publishes `body` to `queue` through the default exchange of vhost `/`.
-    pub async fn publish(&self, queue: &str, body: &str) {
+    /// Publishes `n` messages to `queue` through the default exchange.
+    pub async fn publish(&self, queue: &str, n: u64) -> Result<()> {
         let url = format!(
             "{}/api/exchanges/%2F/amq.default/publish",
             self.management_url()
         );
-        let response = self
+        for i in 0..n {
+            let r = self
+                .http
+                .post(&url)
+                .basic_auth("guest", Some("guest"))
+                .json(&serde_json::json!({
+                    "properties": {},
+                    "routing_key": queue,
+                    "payload": format!("task {i}"),
+                    "payload_encoding": "string",
+                }))
+                .send()
+                .await;
+            Self::check(r, "publishing").await?;
+        }
+        Ok(())
+    }
+
+    /// Consumes (and acknowledges) `n` messages of `queue`, as the workers would.
+    pub async fn consume(&self, queue: &str, n: u64) -> Result<()> {
+        let url = format!("{}/api/queues/%2F/{queue}/get", self.management_url());
+        let r = self
             .http
             .post(url)
             .basic_auth("guest", Some("guest"))
             .json(&serde_json::json!({
-                "properties": {"delivery_mode": 2},
-                "routing_key": queue,
-                "payload": body,
-                "payload_encoding": "string",
+                "count": n,
+                "ackmode": "ack_requeue_false",
+                "encoding": "auto",
             }))
             .send()
-            .await
-            .expect("publishing");
-        let status = response.status();
-        let answer: serde_json::Value = response.json().await.expect("publish answer");
-        assert!(status.is_success(), "publish: {status} {answer}");
-        assert_eq!(
-            answer["routed"], true,
-            "the message was not routed: {answer}"
-        );
+            .await;
+        Self::check(r, "consuming").await.map(drop)
     }
 
     /// `messages_ready` of a queue of vhost `/` (None while the statistics are not there yet).
@@ -234,19 +243,18 @@ impl RabbitMq {
         doc.get("messages_ready")?.as_u64()
     }
 
-    /// Polls until `messages_ready` of `queue` is `n` (RabbitMQ updates its statistics every few
-    /// seconds); panics after `timeout`.
-    pub async fn wait_for_ready_messages(&self, queue: &str, n: u64, timeout: Duration) {
+    /// Waits until the management API reports `n` ready messages (statistics lag a little).
+    pub async fn wait_for_ready(&self, queue: &str, n: u64, timeout: Duration) -> Result<()> {
         let started = Instant::now();
         let mut last = None;
         while started.elapsed() < timeout {
             last = self.messages_ready(queue).await;
             if last == Some(n) {
-                return;
+                return Ok(());
             }
-            tokio::time::sleep(Duration::from_millis(250)).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        panic!("messages_ready of {queue} is {last:?}, not {n}, after {timeout:?}");
+        bail!("messages_ready of {queue} is {last:?}, not {n}, after {timeout:?}")
     }
 }
 
@@ -262,8 +270,10 @@ impl Drop for RabbitMq {
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
-            // Whatever is left of the group (the VM, its port helpers).
-            let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &group])
+                .stderr(Stdio::null())
+                .status();
             let _ = server.wait();
         }
         if let Some(mut epmd) = self.epmd.take() {
@@ -274,13 +284,16 @@ impl Drop for RabbitMq {
     }
 }
 
-/// Four distinct free loopback ports (all probed at once so they differ).
-fn free_ports() -> [u16; 4] {
-    let listeners: Vec<TcpListener> = (0..4)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("probing a free port"))
-        .collect();
-    let port = |i: usize| listeners[i].local_addr().expect("probe address").port();
-    [port(0), port(1), port(2), port(3)]
+fn free_ports() -> Result<[u16; 4]> {
+    let listeners = (0..4)
+        .map(|_| TcpListener::bind("127.0.0.1:0"))
+        .collect::<std::io::Result<Vec<_>>>()
+        .context("probing free ports")?;
+    let mut ports = [0u16; 4];
+    for (i, l) in listeners.iter().enumerate() {
+        ports[i] = l.local_addr()?.port();
+    }
+    Ok(ports)
 }
 
 fn which(name: &str) -> Option<PathBuf> {

@@ -1,0 +1,150 @@
+//! `ecs-autoscale inject --cluster NAME --service NAME ALIAS=VALUE... [--via bus|queue]`: sends a
+//! synthetic metrics report, as if the collector had measured those values.
+//!
+//! Through the bus (default): an event with source `ecs-autoscale.synthetic` and detail-type
+//! `Metrics Report`, which the stack's rule routes to the metrics queue. Through the queue: the
+//! bare report, as the collector sends it. The cluster, service and aliases are checked against
+//! the cluster files first; nothing is sent when one is unknown.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use anyhow::Result;
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use shared::messages::{MetricsReport, METRICS_REPORT_DETAIL_TYPE, SYNTHETIC_SOURCE};
+
+use crate::aws::{self, call_failed, Access};
+use crate::{clusters, exit, CliError};
+
+/// The template's default bus name.
+pub const DEFAULT_BUS: &str = "ecs-autoscale";
+
+/// Where the report goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Via {
+    /// An event on the bus (the stack routes it to the metrics queue).
+    Bus,
+    /// Straight to the metrics queue.
+    Queue,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The cluster (the name of its file in the clusters directory).
+    #[arg(long, value_name = "NAME")]
+    cluster: String,
+    /// The service the values are for.
+    #[arg(long, value_name = "NAME")]
+    service: String,
+    /// Values: `ALIAS=VALUE` (an alias of the service's statistics), one or more.
+    #[arg(value_name = "ALIAS=VALUE", required = true)]
+    values: Vec<String>,
+    /// Send through the bus or straight to the metrics queue.
+    #[arg(long, value_enum, default_value = "bus")]
+    via: Via,
+    /// The event bus (with `--via bus`).
+    #[arg(long, env = "EVENT_BUS_NAME", default_value = DEFAULT_BUS, value_name = "NAME")]
+    bus: String,
+    /// The metrics queue (with `--via queue`).
+    #[arg(long, env = "METRICS_QUEUE_URL", value_name = "URL")]
+    queue_url: Option<String>,
+    /// Directory of the cluster files.
+    #[arg(
+        long,
+        env = "CLUSTERS_DIR",
+        default_value = "clusters",
+        value_name = "DIR"
+    )]
+    clusters_dir: PathBuf,
+    /// Print the report sent as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Checks, sends, prints what was sent.
+pub async fn run(args: &Args) -> Result<u8> {
+    let report = build(args)?;
+    let clients = aws::clients(Access::ReadWrite).await?;
+    let body = serde_json::to_string(&report)?;
+    let route = match args.via {
+        Via::Bus => {
+            let entry = PutEventsRequestEntry::builder()
+                .event_bus_name(&args.bus)
+                .source(SYNTHETIC_SOURCE)
+                .detail_type(METRICS_REPORT_DETAIL_TYPE)
+                .detail(&body)
+                .build();
+            let out = clients
+                .eventbridge
+                .put_events()
+                .entries(entry)
+                .send()
+                .await
+                .map_err(|e| call_failed("PutEvents", e))?;
+            if out.failed_entry_count() > 0 {
+                let entry = out.entries().first();
+                return Err(CliError::failure(format!(
+                    "the bus `{}` refused the report: {} {}",
+                    args.bus,
+                    entry.and_then(|e| e.error_code()).unwrap_or("unknown"),
+                    entry.and_then(|e| e.error_message()).unwrap_or_default()
+                ))
+                .hint("pass the stack's bus with `--bus NAME` or EVENT_BUS_NAME")
+                .into());
+            }
+            format!("bus `{}`", args.bus)
+        }
+        Via::Queue => {
+            let Some(url) = args.queue_url.as_deref().filter(|u| !u.is_empty()) else {
+                return Err(CliError::problem("`--via queue` needs the metrics queue")
+                    .hint("pass `--queue-url URL` or set METRICS_QUEUE_URL (the stack's output MetricsQueueUrl)")
+                    .into());
+            };
+            clients
+                .sqs
+                .send_message()
+                .queue_url(url)
+                .message_body(&body)
+                .send()
+                .await
+                .map_err(|e| call_failed("SendMessage", e))?;
+            format!("queue {url}")
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        let values: Vec<String> = report
+            .services
+            .iter()
+            .flat_map(|(s, m)| m.values.iter().map(move |(a, v)| format!("{s}.{a}={v}")))
+            .collect();
+        println!(
+            "sent synthetic metrics report {} for cluster {} ({}) through the {route}",
+            report.cycle_id,
+            report.cluster,
+            values.join(", ")
+        );
+    }
+    Ok(exit::OK)
+}
+
+/// The report for `args`, after checking the cluster, service and aliases.
+pub fn build(args: &Args) -> Result<MetricsReport> {
+    let loaded = clusters::load(&args.clusters_dir)?;
+    let definition = clusters::find(&loaded, &args.cluster, &args.clusters_dir)?;
+    let service = clusters::service(definition, &args.service)?;
+    let now = SystemTime::now();
+    let at = collector::cycle::rfc3339(now);
+    let mut report = MetricsReport::new(&definition.name, format!("synthetic-{at}"), at);
+    report.origin = "synthetic".to_owned();
+    for text in &args.values {
+        let a = clusters::assignment(definition, Some(&service.name), text)?;
+        report
+            .services
+            .entry(a.service)
+            .or_default()
+            .set_value(a.alias, a.value);
+    }
+    Ok(report)
+}

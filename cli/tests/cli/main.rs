@@ -1,0 +1,17 @@
+//! `ecs-autoscale` against the emulator, as a user runs it (one test binary: one moto server).
+//!
+//! - `support`: the world (`my_cluster` of the README: services `backend` and `worker`, a group
+//!   of two container instances), the queues, the bus and its synthetic-metrics rule, and the
+//!   command with the emulator's environment;
+//! - `plan`: the preview changes nothing, sends only reads, prints and `--json`;
+//! - `inject`: through the bus and the queue, and every refusal;
+//! - `watch`: the temporary rule and queue are deleted, the time-out, an unknown bus;
+//! - `run`: injected metrics → plan → applied → the outcome seen by `watch`;
+//! - `unreachable`: no emulator → exit code 3 with a clear message, for every command.
+
+mod inject;
+mod plan;
+mod run;
+mod support;
+mod unreachable;
+mod watch;
