@@ -293,8 +293,10 @@ async fn a_slow_source_times_out_without_delaying_the_others() {
     );
     assert_eq!(report.services["fast1"].values["v"], 2.0);
     assert_eq!(report.services["fast2"].values["v"], 2.0);
+    // The slow source answers after 10 s: anything well under that shows nothing waited for
+    // it (a wide margin, so a loaded machine does not fail the test).
     assert!(
-        elapsed < Duration::from_secs(3),
+        elapsed < Duration::from_secs(8),
         "the cycle waited for the slow source: {elapsed:?}"
     );
 }
@@ -310,8 +312,9 @@ async fn the_cycle_deadline_cuts_pending_requests() {
     .concat();
     let started = Instant::now();
     let report = collect(&services, &[], Duration::from_millis(800)).await;
+    // The server answers after 10 s; the 800 ms deadline must cut well before that.
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        started.elapsed() < Duration::from_secs(8),
         "{:?}",
         started.elapsed()
     );
