@@ -120,6 +120,7 @@ pub fn parse_definition(
         file,
         env,
         errors: Vec::new(),
+        aliases: Vec::new(),
     };
     if !valid_cluster_name(name) {
         ctx.error(
@@ -181,6 +182,16 @@ struct Ctx<'a> {
     file: &'a Path,
     env: &'a dyn Fn(&str) -> Option<String>,
     errors: Vec<DefinitionError>,
+    /// The aliases of the service being read, recorded by `statistics` as it reads them, so
+    /// the service can check them and its expressions against them.
+    aliases: Vec<AliasSeen>,
+}
+
+/// An alias as written, with where it was written.
+struct AliasSeen {
+    name: String,
+    pos: Position,
+    path: String,
 }
 
 impl Ctx<'_> {
@@ -604,6 +615,7 @@ fn service(ctx: &mut Ctx, name: &str, node: &Node, path: &str) -> Option<Service
             );
         }
     }
+    ctx.aliases.clear();
     let metric_sources = opt(ctx, &f, "metric_sources", path, metric_sources).unwrap_or_default();
     let scale_up_cooldown = opt(ctx, &f, "scale_up_cooldown", path, seconds)
         .unwrap_or(Duration::from_secs(DEFAULT_SCALE_UP_COOLDOWN_SECS));
@@ -611,8 +623,7 @@ fn service(ctx: &mut Ctx, name: &str, node: &Node, path: &str) -> Option<Service
         .unwrap_or(Duration::from_secs(DEFAULT_SCALE_DOWN_COOLDOWN_SECS));
 
     // Aliases first, so expressions can be checked against them.
-    let mut aliases: Vec<String> = Vec::new();
-    check_aliases(ctx, &f, path, &mut aliases);
+    let aliases = check_aliases(ctx);
 
     let events = match f.get("events") {
         Some(n) => {
@@ -643,60 +654,23 @@ fn service(ctx: &mut Ctx, name: &str, node: &Node, path: &str) -> Option<Service
     })
 }
 
-/// Re-walk the sources' statistics to check aliases (unique, valid names) and collect them.
-fn check_aliases(ctx: &mut Ctx, f: &Fields, path: &str, aliases: &mut Vec<String>) {
-    let Some(ms) = f.get("metric_sources") else {
-        return;
-    };
-    let NodeKind::Map(kinds) = &ms.kind else {
-        return;
-    };
-    for (kind, sources) in kinds {
-        let NodeKind::Scalar { text: kind, .. } = &kind.kind else {
-            continue;
-        };
-        let NodeKind::Seq(sources) = &sources.kind else {
-            continue;
-        };
-        for (i, source) in sources.iter().enumerate() {
-            let NodeKind::Map(entries) = &source.kind else {
-                continue;
-            };
-            let Some((_, stats)) = entries.iter().find(
-                |(k, _)| matches!(&k.kind, NodeKind::Scalar { text, .. } if text == "statistics"),
-            ) else {
-                continue;
-            };
-            let NodeKind::Seq(stats) = &stats.kind else {
-                continue;
-            };
-            for (j, stat) in stats.iter().enumerate() {
-                let NodeKind::Map(se) = &stat.kind else {
-                    continue;
-                };
-                let Some((_, alias)) = se.iter().find(
-                    |(k, _)| matches!(&k.kind, NodeKind::Scalar { text, .. } if text == "alias"),
-                ) else {
-                    continue;
-                };
-                let NodeKind::Scalar { text: a, .. } = &alias.kind else {
-                    continue;
-                };
-                let apath = format!("{path}.metric_sources.{kind}[{i}].statistics[{j}].alias");
-                if let Err(why) = crate::expr::check_alias(a) {
-                    ctx.at(alias, &apath, why);
-                } else if aliases.iter().any(|x| x == a) {
-                    ctx.at(
-                        alias,
-                        &apath,
-                        format!("alias `{a}` is defined twice in this service"),
-                    );
-                } else {
-                    aliases.push(a.clone());
-                }
-            }
+/// Checks the aliases `statistics` recorded for the service (valid, unique) and returns them.
+fn check_aliases(ctx: &mut Ctx) -> Vec<String> {
+    let mut aliases: Vec<String> = Vec::new();
+    for seen in std::mem::take(&mut ctx.aliases) {
+        if let Err(why) = crate::expr::check_alias(&seen.name) {
+            ctx.error(Some(seen.pos), &seen.path, why);
+        } else if aliases.contains(&seen.name) {
+            ctx.error(
+                Some(seen.pos),
+                &seen.path,
+                format!("alias `{}` is defined twice in this service", seen.name),
+            );
+        } else {
+            aliases.push(seen.name);
         }
     }
+    aliases
 }
 
 fn metric_sources(ctx: &mut Ctx, node: &Node, path: &str) -> Option<MetricSources> {
@@ -959,6 +933,13 @@ fn statistics(ctx: &mut Ctx, node: &Node, path: &str, kind: StatKind) -> Option<
         };
         let name = req(ctx, &f, "name", &p, string);
         let alias = req(ctx, &f, "alias", &p, string);
+        if let (Some(name), Some(node)) = (&alias, f.get("alias")) {
+            ctx.aliases.push(AliasSeen {
+                name: name.clone(),
+                pos: node.pos,
+                path: join(&p, "alias"),
+            });
+        }
         let default = opt(ctx, &f, "default", &p, number);
         let Some(name) = name else { continue };
         let name_node = f.get("name").unwrap_or(s);
