@@ -38,7 +38,10 @@ impl Rule for StepEvents<'_> {
                     return outcome(None, reasons);
                 }
             };
-            values.push((metric.clone(), value));
+            // Each expression's value once, however many events read it.
+            if !values.iter().any(|(m, _)| *m == metric) {
+                values.push((metric.clone(), value));
+            }
             if !event.matches(value) {
                 continue;
             }

@@ -198,6 +198,28 @@ fn a_skipped_event_is_recorded() {
     assert!(matches!(rule.reasons[1], Reason::NoStepEventMatched { .. }));
 }
 
+#[test]
+fn no_match_lists_each_metric_value_once() {
+    // The original's usual pair: one metric, a scale-up and a scale-down event.
+    let mut def = service("s", 1, 4, &["m"]);
+    def.events = vec![
+        event("m", 1, Some(5.0), None),
+        event("m", -1, None, Some(3.0)),
+    ];
+    let m = metrics("s", &[("m", 4.0)], &[]);
+    let out = decide_service(
+        &def,
+        Some(&service_state("s", 2, SIZE)),
+        m.get("s"),
+        NOW_SECS,
+    );
+    let reasons = &out.decision.rules[0].reasons;
+    let Some(Reason::NoStepEventMatched { values }) = reasons.last() else {
+        panic!("{reasons:?}")
+    };
+    assert_eq!(values, &vec![("m".to_string(), 4.0)]);
+}
+
 // ---------------------------------------------------------------- target tracking, combination
 
 #[test]
