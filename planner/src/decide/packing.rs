@@ -157,6 +157,34 @@ impl Packer {
         usable: impl Fn(&Bin) -> bool,
         may_launch: bool,
     ) -> Vec<(usize, Unplaced)> {
+        let before = self.clone();
+        let mut unplaced = self.place_with(indices, &usable, may_launch, BALANCES[0]);
+        // One extra instance weighs most when few are launched: there, also try the other
+        // weights and keep the placement that leaves the fewest tasks out, then launches the
+        // fewest instances (the first weight on ties, so results only ever improve).
+        let opened = self.new_opened - before.new_opened;
+        if opened == 0 || opened > MULTI_START_MAX_LAUNCHES {
+            return unplaced;
+        }
+        for &balance in &BALANCES[1..] {
+            let mut trial = before.clone();
+            let left = trial.place_with(indices, &usable, may_launch, balance);
+            if (left.len(), trial.new_opened) < (unplaced.len(), self.new_opened) {
+                *self = trial;
+                unplaced = left;
+            }
+        }
+        unplaced
+    }
+
+    /// [`Packer::place`] with one balance weight.
+    fn place_with(
+        &mut self,
+        indices: &[usize],
+        usable: &impl Fn(&Bin) -> bool,
+        may_launch: bool,
+        balance: f64,
+    ) -> Vec<(usize, Unplaced)> {
         let scale = self.scale();
         let mut kinds = Kinds::new(&self.items, indices, scale);
         for b in 0..self.bins.len() {
@@ -164,7 +192,7 @@ impl Packer {
                 break;
             }
             if usable(&self.bins[b]) {
-                self.fill(b, &mut kinds, scale);
+                self.fill(b, &mut kinds, scale, balance);
             }
         }
         let mut unplaced = Vec::new();
@@ -198,14 +226,14 @@ impl Packer {
             self.bins.push(Bin::empty(BinKind::New, size));
             self.new_opened += 1;
             let b = self.bins.len() - 1;
-            self.fill(b, &mut kinds, scale);
+            self.fill(b, &mut kinds, scale, balance);
         }
         unplaced.sort_unstable_by_key(|(i, _)| *i);
         unplaced
     }
 
     /// Fills bin `b` with the best-matching items while any fits.
-    fn fill(&mut self, b: usize, kinds: &mut Kinds, scale: Resources) {
+    fn fill(&mut self, b: usize, kinds: &mut Kinds, scale: Resources, balance: f64) {
         let (c, m) = (f64::from(scale.cpu.max(1)), f64::from(scale.memory.max(1)));
         loop {
             let bin = &self.bins[b];
@@ -232,7 +260,7 @@ impl Packer {
                     );
                     // Progress along the demand, minus how far the room left strays from it.
                     let (ac, am) = (rc - sc, rm - sm);
-                    (sc * dc + sm * dm) - BALANCE * (ac * dm - am * dc).abs()
+                    (sc * dc + sm * dm) - balance * (ac * dm - am * dc).abs()
                 };
                 if best.is_none_or(|(_, s)| score > s) {
                     best = Some((k, score));
@@ -268,9 +296,13 @@ struct Kinds {
 }
 
 /// How much keeping a bin's free room in the proportions of the remaining demand counts
-/// against taking the largest item (chosen on the quality workloads: 0.5 → median 1.044,
-/// 1 → 1.024, 2 → 1.021, 4 → 1.017, 8 → 1.018 instances per lower bound).
-const BALANCE: f64 = 4.0;
+/// against taking the largest item. The first is the default (on the quality workloads:
+/// 0.5 → median 1.044, 1 → 1.024, 2 → 1.021, 4 → 1.017, 8 → 1.018 instances per lower
+/// bound); the others are tried when few instances are launched (see [`Packer::place`]).
+const BALANCES: [f64; 4] = [4.0, 1.0, 16.0, 0.0];
+
+/// Launches up to which [`Packer::place`] tries every weight in [`BALANCES`].
+const MULTI_START_MAX_LAUNCHES: u32 = 48;
 
 struct Kind {
     item: Item,

@@ -91,3 +91,26 @@ fn packing_quality_over_1000_seeded_workloads() {
     assert!(median <= 1.03, "median {median}");
     assert!(worst <= 1.10, "worst {worst}");
 }
+
+/// The same generator on seeds the packing weights were never chosen on: the median holds
+/// there too. (The worst case does not everywhere: on seeds 1000–1999 three workloads need
+/// more than 1.10 × the lower bound — 7/6 twice and 19/17 — where the bound may not be
+/// reachable at all; see the issue notes.)
+#[test]
+fn packing_quality_holds_on_held_out_seeds() {
+    for range in [1000u64..2000, 50_000..51_000] {
+        let start = range.start;
+        let mut ratios: Vec<f64> = range
+            .map(|seed| {
+                let (planned, bound) = workload(seed);
+                f64::from(planned) / f64::from(bound.max(1))
+            })
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        let median = ratios[ratios.len() / 2];
+        let worst = ratios[ratios.len() - 1];
+        println!("held-out seeds from {start}: median {median:.4}, worst {worst:.4}");
+        assert!(median <= 1.03, "seeds from {start}: median {median}");
+        assert!(worst <= 1.20, "seeds from {start}: worst {worst}");
+    }
+}
