@@ -9,7 +9,7 @@ use aws_sdk_ecs::types::ContainerInstanceStatus;
 use shared::messages::InstanceRef;
 use shared::state::DRAINING_SINCE_TAG;
 
-use super::{check_instance, update_instances_state, Verdict};
+use super::{approve, check_instance, set_live_status, update_instances_state, Verdict};
 use crate::apply::{ApplyError, Run};
 use crate::errors::classify;
 use crate::live::LiveInstance;
@@ -42,29 +42,9 @@ pub fn guard(target: &InstanceRef, live: Option<&LiveInstance>, earlier_problem:
 /// Settles each guard, drains the approved instances 10 per call, then tags each drained one.
 pub async fn run(run: &mut Run<'_>, targets: &[InstanceRef]) -> Result<(), ApplyError> {
     let earlier_problem = run.earlier_problem();
-    let mut approved = Vec::new();
-    for target in targets {
-        let verdict = match &run.live.instances {
-            Ok(live) => guard(
-                target,
-                live.get(&target.container_instance_arn),
-                earlier_problem,
-            ),
-            Err(e) => {
-                let e = e.clone();
-                run.failed(
-                    KIND,
-                    &target.ec2_instance_id,
-                    "read the container instance",
-                    e,
-                )?;
-                continue;
-            }
-        };
-        if let Some(what) = run.settle(KIND, &target.ec2_instance_id, verdict) {
-            approved.push((target, what));
-        }
-    }
+    let approved = approve(run, KIND, targets, |t, live| {
+        guard(t, live, earlier_problem)
+    })?;
     if approved.is_empty() {
         return Ok(());
     }
@@ -73,11 +53,7 @@ pub async fn run(run: &mut Run<'_>, targets: &[InstanceRef]) -> Result<(), Apply
     for (target, result) in results {
         match result {
             Ok(what) => {
-                if let Ok(live) = &mut run.live.instances {
-                    if let Some(i) = live.get_mut(&target.container_instance_arn) {
-                        i.status = "DRAINING".into();
-                    }
-                }
+                set_live_status(run, &target.container_instance_arn, "DRAINING");
                 let note = tag(run, &target.container_instance_arn).await?;
                 run.applied(KIND, &target.ec2_instance_id, format!("{what}; {note}"));
             }

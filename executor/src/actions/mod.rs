@@ -55,6 +55,46 @@ pub(crate) fn check_instance<'a>(
     Ok(live)
 }
 
+/// Settles each target's guard against its live container instance and returns the approved
+/// ones with the change to make; when the instances could not be read, each target fails.
+pub(crate) fn approve<'t>(
+    run: &mut Run<'_>,
+    kind: &'static str,
+    targets: &'t [InstanceRef],
+    guard: impl Fn(&InstanceRef, Option<&LiveInstance>) -> Verdict,
+) -> Result<Vec<(&'t InstanceRef, String)>, ApplyError> {
+    let mut approved = Vec::new();
+    for target in targets {
+        let verdict = match &run.live.instances {
+            Ok(live) => Ok(guard(target, live.get(&target.container_instance_arn))),
+            Err(e) => Err(e.clone()),
+        };
+        match verdict {
+            Ok(verdict) => {
+                if let Some(what) = run.settle(kind, &target.ec2_instance_id, verdict) {
+                    approved.push((target, what));
+                }
+            }
+            Err(e) => run.failed(
+                kind,
+                &target.ec2_instance_id,
+                "read the container instance",
+                e,
+            )?,
+        }
+    }
+    Ok(approved)
+}
+
+/// Records a status change in the live view, so later actions of the plan see it.
+pub(crate) fn set_live_status(run: &mut Run<'_>, arn: &str, status: &str) {
+    if let Ok(live) = &mut run.live.instances {
+        if let Some(i) = live.get_mut(arn) {
+            i.status = status.into();
+        }
+    }
+}
+
 /// Sets `status` on the container instances the guards approved, 10 per call, and settles
 /// each one's outcome. `approved` holds (instance, description of the change).
 pub(crate) async fn update_instances_state(

@@ -4,7 +4,7 @@
 use aws_sdk_ecs::types::ContainerInstanceStatus;
 use shared::messages::InstanceRef;
 
-use super::{check_instance, update_instances_state, Verdict};
+use super::{approve, check_instance, set_live_status, update_instances_state, Verdict};
 use crate::apply::{ApplyError, Run};
 use crate::live::LiveInstance;
 
@@ -29,25 +29,7 @@ pub fn guard(target: &InstanceRef, live: Option<&LiveInstance>) -> Verdict {
 
 /// Settles each guard, then reactivates the approved instances 10 per call.
 pub async fn run(run: &mut Run<'_>, targets: &[InstanceRef]) -> Result<(), ApplyError> {
-    let mut approved = Vec::new();
-    for target in targets {
-        let verdict = match &run.live.instances {
-            Ok(live) => guard(target, live.get(&target.container_instance_arn)),
-            Err(e) => {
-                let e = e.clone();
-                run.failed(
-                    KIND,
-                    &target.ec2_instance_id,
-                    "read the container instance",
-                    e,
-                )?;
-                continue;
-            }
-        };
-        if let Some(what) = run.settle(KIND, &target.ec2_instance_id, verdict) {
-            approved.push((target, what));
-        }
-    }
+    let approved = approve(run, KIND, targets, guard)?;
     if approved.is_empty() {
         return Ok(());
     }
@@ -56,11 +38,7 @@ pub async fn run(run: &mut Run<'_>, targets: &[InstanceRef]) -> Result<(), Apply
     for (target, result) in results {
         match result {
             Ok(what) => {
-                if let Ok(live) = &mut run.live.instances {
-                    if let Some(i) = live.get_mut(&target.container_instance_arn) {
-                        i.status = "ACTIVE".into();
-                    }
-                }
+                set_live_status(run, &target.container_instance_arn, "ACTIVE");
                 run.applied(KIND, &target.ec2_instance_id, what);
             }
             Err(e) => run.failed(KIND, &target.ec2_instance_id, "set it ACTIVE", e)?,
