@@ -24,8 +24,10 @@ pub mod bed;
 pub mod calls;
 pub mod messaging;
 pub mod moto;
+pub mod proxy;
 pub mod rabbitmq;
 pub mod scheduler;
+pub mod strict;
 pub mod world;
 
 pub use bed::{sdk_config, Clients, TestBed, REGION};
@@ -33,3 +35,4 @@ pub use calls::{Call, CallCounter, CallLog};
 pub use moto::Moto;
 pub use rabbitmq::RabbitMq;
 pub use scheduler::{converge, ConvergeReport, InstanceView, ServiceReport, TaskView};
+pub use strict::{StrictAws, StrictEvent};

@@ -12,6 +12,8 @@ use testbed::scheduler::{self, InstanceView};
 use testbed::world::{self, GroupSpec, INSTANCE_CPU, INSTANCE_MEMORY};
 use testbed::{CallLog, Moto, TestBed};
 
+mod strict;
+
 #[tokio::test]
 async fn ecs_smoke_create_and_list_clusters() {
     let bed = TestBed::start().await;

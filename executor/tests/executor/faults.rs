@@ -7,8 +7,8 @@ use shared::messages::{ActionStatus, CountChange, Outcome, PlanActions};
 use testbed::messaging::{self, QueueKind};
 use testbed::{CallLog, TestBed};
 
-use crate::proxy::{Fault, FaultProxy};
 use crate::support::*;
+use testbed::strict::{Fault, StrictAws};
 
 const SERVICES: &[ServiceSpec] = &[("web", 1024, 1024, 2)];
 
@@ -27,13 +27,15 @@ fn raise_plan(id: &str) -> shared::messages::ScalingPlan {
 async fn throttling_is_retried_by_the_sdk_and_applied_once() {
     let bed = TestBed::start().await;
     build_world(&bed, 3, SERVICES).await;
-    let proxy = FaultProxy::start(bed.moto().port()).await;
+    let proxy = StrictAws::start(bed.endpoint())
+        .await
+        .expect("strict proxy");
     // ECS (JSON protocol) and Auto Scaling (query protocol), each throttled twice.
     proxy.fail("UpdateService", Fault::Throttle, 2);
     proxy.fail("SetDesiredCapacity", Fault::Throttle, 1);
     proxy.fail("SetDesiredCapacity", Fault::ServerError, 1);
     let log = CallLog::new();
-    let clients = aws_clients(&fast_config(&proxy.endpoint).await, &log);
+    let clients = aws_clients(&fast_config(proxy.endpoint()).await, &log);
 
     let report = apply(
         &clients,
@@ -72,11 +74,13 @@ async fn persistent_5xx_returns_the_plan_for_redelivery_then_applies_it() {
     )
     .await
     .expect("rule");
-    let proxy = FaultProxy::start(bed.moto().port()).await;
+    let proxy = StrictAws::start(bed.endpoint())
+        .await
+        .expect("strict proxy");
     // More 500s than the SDK's three attempts.
     proxy.fail("UpdateService", Fault::ServerError, 3);
     let log = CallLog::new();
-    let deps = deps(aws_clients(&fast_config(&proxy.endpoint).await, &log));
+    let deps = deps(aws_clients(&fast_config(proxy.endpoint()).await, &log));
     let event = plan_event("m-5xx", &raise_plan("p-5xx"));
 
     let response = handle(event.clone(), &deps).await;
@@ -142,7 +146,9 @@ async fn a_lost_answer_to_a_termination_never_terminates_twice() {
         .await
         .expect("drain");
 
-    let proxy = FaultProxy::start(bed.moto().port()).await;
+    let proxy = StrictAws::start(bed.endpoint())
+        .await
+        .expect("strict proxy");
     // moto terminates the instance, the answer is lost; the SDK's retries then fail too
     // (moto answers 500 for an instance it no longer knows), so the plan comes back.
     proxy.fail(
@@ -150,7 +156,7 @@ async fn a_lost_answer_to_a_termination_never_terminates_twice() {
         Fault::ServerErrorAfterForward,
         1,
     );
-    let clients = aws_clients(&fast_config(&proxy.endpoint).await, &CallLog::new());
+    let clients = aws_clients(&fast_config(proxy.endpoint()).await, &CallLog::new());
     let terminate = plan(
         "p-terminate",
         PlanActions {
@@ -185,10 +191,12 @@ async fn a_lost_answer_to_a_termination_never_terminates_twice() {
 async fn a_validation_error_is_reported_not_retried() {
     let bed = TestBed::start().await;
     build_world(&bed, 3, SERVICES).await;
-    let proxy = FaultProxy::start(bed.moto().port()).await;
+    let proxy = StrictAws::start(bed.endpoint())
+        .await
+        .expect("strict proxy");
     proxy.fail("UpdateService", Fault::Validation, 1);
     let log = CallLog::new();
-    let mut deps = deps(aws_clients(&fast_config(&proxy.endpoint).await, &log));
+    let mut deps = deps(aws_clients(&fast_config(proxy.endpoint()).await, &log));
     deps.bus_name = "default".into();
 
     let report = apply(
@@ -224,10 +232,12 @@ async fn a_validation_error_is_reported_not_retried() {
 async fn a_retryable_failure_holds_back_the_next_plan_of_the_cluster() {
     let bed = TestBed::start().await;
     build_world(&bed, 2, SERVICES).await;
-    let proxy = FaultProxy::start(bed.moto().port()).await;
+    let proxy = StrictAws::start(bed.endpoint())
+        .await
+        .expect("strict proxy");
     proxy.fail("UpdateService", Fault::ServerError, 3);
     let mut deps = deps(aws_clients(
-        &fast_config(&proxy.endpoint).await,
+        &fast_config(proxy.endpoint()).await,
         &CallLog::new(),
     ));
     deps.bus_name = "default".into();

@@ -12,5 +12,4 @@ mod faults;
 mod handler;
 mod idempotence;
 mod lifecycle;
-mod proxy;
 mod support;

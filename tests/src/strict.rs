@@ -1,0 +1,712 @@
+//! AWS's strictness where moto is lenient, enforced on the wire by a proxy in front of moto,
+//! plus the ECS side effects AWS has and moto lacks. Give the code under test clients built
+//! from [`StrictAws::sdk_config`]; the harness may keep using the bed's direct clients.
+//!
+//! | AWS does | moto does | the proxy |
+//! | --- | --- | --- |
+//! | SQS FIFO: a `MessageDeduplicationId` seen in the last 5 minutes is accepted and **not delivered**, even if the first message was already received and deleted | deduplicates only against messages still in the queue | remembers every id it forwarded per queue; a repeat within the window is answered as sent and dropped ([`StrictAws::advance`] moves the window's clock) |
+//! | `SetDesiredCapacity` outside [MinSize, MaxSize] is a `ValidationError` | accepts it | refuses it with AWS's message |
+//! | `UpdateAutoScalingGroup` with `DesiredCapacity` outside the new limits, or MinSize > MaxSize, is a `ValidationError` | accepts it | refuses it |
+//! | `TerminateInstanceInAutoScalingGroup` with decrement at MinSize is a `ValidationError` | accepts it | refuses it |
+//! | an instance Auto Scaling terminates (MaxSize lowered below desired, desired lowered) dies with its tasks, and ECS deregisters its container instance | terminates the EC2 instance only | stops the tasks on it and force-deregisters the container instance, and records [`StrictEvent::InstanceTerminated`] |
+//! | instances pass through lifecycle states such as `Terminating:Wait` (lifecycle hooks), `Standby` | rarely | [`StrictAws::set_lifecycle_state`] rewrites an instance's state in `DescribeAutoScalingGroups` and `DescribeAutoScalingInstances` answers |
+//!
+//! It also injects faults like the executor's fault proxy ([`StrictAws::fail`]).
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result};
+use aws_config::SdkConfig;
+use serde_json::{json, Value};
+
+use crate::bed::sdk_config;
+use crate::proxy::{error_answer, forward, json_answer, Answer, Handler, Proxy, Request};
+
+/// How long SQS remembers a FIFO deduplication id.
+pub const DEDUPLICATION_WINDOW: Duration = Duration::from_secs(300);
+
+/// A fault to answer instead of (or after) forwarding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// HTTP 400 with the protocol's throttling error.
+    Throttle,
+    /// HTTP 500, not forwarded.
+    ServerError,
+    /// HTTP 400 validation error, not forwarded.
+    Validation,
+    /// Forwarded (moto applies it), then the answer is replaced by a 500: a lost response.
+    ServerErrorAfterForward,
+}
+
+/// Something the proxy did that AWS would have done and moto would not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StrictEvent {
+    /// A FIFO message accepted and dropped as a duplicate.
+    Deduplicated {
+        /// The queue URL as sent.
+        queue_url: String,
+        /// The repeated deduplication id.
+        deduplication_id: String,
+    },
+    /// A request refused as AWS refuses it.
+    Refused {
+        /// The operation.
+        operation: String,
+        /// AWS's message.
+        message: String,
+    },
+    /// An EC2 instance Auto Scaling removed, and what died with it.
+    InstanceTerminated {
+        /// EC2 instance id.
+        instance_id: String,
+        /// The operation that removed it.
+        by: String,
+        /// Tasks that were running on it (stopped).
+        tasks_stopped: usize,
+    },
+}
+
+#[derive(Default)]
+struct State {
+    clock_offset: Duration,
+    /// (queue URL, deduplication id) → when first forwarded.
+    seen: HashMap<(String, String), SystemTime>,
+    lifecycle: HashMap<String, String>,
+    faults: HashMap<String, VecDeque<Fault>>,
+    attempts: HashMap<String, usize>,
+    forwarded: HashMap<String, usize>,
+    events: Vec<StrictEvent>,
+}
+
+struct Strict {
+    state: Mutex<State>,
+    /// Direct clients to moto, for the checks and side effects.
+    ecs: aws_sdk_ecs::Client,
+    autoscaling: aws_sdk_autoscaling::Client,
+}
+
+/// The running proxy; stopped when dropped.
+pub struct StrictAws {
+    proxy: Proxy,
+    config: SdkConfig,
+    strict: Arc<Strict>,
+}
+
+impl StrictAws {
+    /// Starts the proxy in front of the moto server at `moto_endpoint` (`http://127.0.0.1:PORT`).
+    pub async fn start(moto_endpoint: &str) -> Result<StrictAws> {
+        let port: u16 = moto_endpoint
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.trim_end_matches('/').parse().ok())
+            .with_context(|| format!("no port in {moto_endpoint}"))?;
+        let direct = sdk_config(moto_endpoint).await;
+        let strict = Arc::new(Strict {
+            state: Mutex::new(State::default()),
+            ecs: aws_sdk_ecs::Client::new(&direct),
+            autoscaling: aws_sdk_autoscaling::Client::new(&direct),
+        });
+        let proxy = Proxy::start(port, Arc::clone(&strict))
+            .await
+            .context("starting the strict proxy")?;
+        let config = sdk_config(&proxy.endpoint).await;
+        Ok(StrictAws {
+            proxy,
+            config,
+            strict,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT` of the proxy.
+    pub fn endpoint(&self) -> &str {
+        &self.proxy.endpoint
+    }
+
+    /// SDK configuration whose clients go through the proxy.
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.config
+    }
+
+    /// Moves the proxy's clock forward (the deduplication window is measured on it).
+    pub fn advance(&self, by: Duration) {
+        self.strict.lock().clock_offset += by;
+    }
+
+    /// Shows `instance_id` in `lifecycle_state` (e.g. `Terminating:Wait`) in every Auto
+    /// Scaling answer from now on.
+    pub fn set_lifecycle_state(&self, instance_id: &str, lifecycle_state: &str) {
+        self.strict
+            .lock()
+            .lifecycle
+            .insert(instance_id.to_owned(), lifecycle_state.to_owned());
+    }
+
+    /// Answers the next `times` requests of `operation` with `fault`.
+    pub fn fail(&self, operation: &str, fault: Fault, times: usize) {
+        let mut state = self.strict.lock();
+        let queue = state.faults.entry(operation.to_owned()).or_default();
+        queue.extend(std::iter::repeat_n(fault, times));
+    }
+
+    /// Requests of `operation` received (SDK attempts, retries included).
+    pub fn attempts(&self, operation: &str) -> usize {
+        self.strict
+            .lock()
+            .attempts
+            .get(operation)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Requests of `operation` that reached moto.
+    pub fn forwarded(&self, operation: &str) -> usize {
+        self.strict
+            .lock()
+            .forwarded
+            .get(operation)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Everything the proxy did that moto alone would not have, in order.
+    pub fn events(&self) -> Vec<StrictEvent> {
+        self.strict.lock().events.clone()
+    }
+
+    /// Tasks that died with instances Auto Scaling terminated.
+    pub fn tasks_killed(&self) -> usize {
+        self.events()
+            .iter()
+            .map(|e| match e {
+                StrictEvent::InstanceTerminated { tasks_stopped, .. } => *tasks_stopped,
+                _ => 0,
+            })
+            .sum()
+    }
+
+    /// FIFO messages dropped as duplicates.
+    pub fn deduplicated(&self) -> usize {
+        self.events()
+            .iter()
+            .filter(|e| matches!(e, StrictEvent::Deduplicated { .. }))
+            .count()
+    }
+}
+
+impl Handler for Strict {
+    fn handle(
+        self: Arc<Self>,
+        request: Request,
+        upstream: u16,
+    ) -> Pin<Box<dyn Future<Output = io::Result<Vec<u8>>> + Send>> {
+        Box::pin(async move { self.answer(request, upstream).await })
+    }
+}
+
+impl Strict {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn now(&self) -> SystemTime {
+        SystemTime::now() + self.lock().clock_offset
+    }
+
+    fn record(&self, event: StrictEvent) {
+        self.lock().events.push(event);
+    }
+
+    async fn answer(&self, request: Request, upstream: u16) -> io::Result<Vec<u8>> {
+        let operation = request.operation();
+        let json = request.is_json();
+        let fault = {
+            let mut s = self.lock();
+            *s.attempts.entry(operation.clone()).or_default() += 1;
+            s.faults.get_mut(&operation).and_then(VecDeque::pop_front)
+        };
+        match fault {
+            Some(Fault::Throttle) => {
+                return Ok(error_answer(
+                    json,
+                    400,
+                    "ThrottlingException",
+                    "Throttling",
+                    "injected by the test proxy",
+                ))
+            }
+            Some(Fault::ServerError) => {
+                return Ok(error_answer(
+                    json,
+                    500,
+                    "ServerException",
+                    "InternalFailure",
+                    "injected by the test proxy",
+                ))
+            }
+            Some(Fault::Validation) => {
+                return Ok(error_answer(
+                    json,
+                    400,
+                    "InvalidParameterException",
+                    "ValidationError",
+                    "injected by the test proxy",
+                ))
+            }
+            Some(Fault::ServerErrorAfterForward) | None => {}
+        }
+        let answer = match operation.as_str() {
+            "SendMessage" | "SendMessageBatch" => self.send_messages(&request, upstream).await?,
+            "SetDesiredCapacity"
+            | "UpdateAutoScalingGroup"
+            | "TerminateInstanceInAutoScalingGroup" => {
+                self.change_group(&operation, &request, upstream).await?
+            }
+            "DescribeAutoScalingGroups" | "DescribeAutoScalingInstances" => {
+                let raw = self.forward(&operation, &request, upstream).await?;
+                self.rewrite_lifecycle(raw)
+            }
+            _ => self.forward(&operation, &request, upstream).await?,
+        };
+        if fault == Some(Fault::ServerErrorAfterForward) {
+            return Ok(error_answer(
+                json,
+                500,
+                "ServerException",
+                "InternalFailure",
+                "injected by the test proxy",
+            ));
+        }
+        Ok(answer)
+    }
+
+    async fn forward(
+        &self,
+        operation: &str,
+        request: &Request,
+        upstream: u16,
+    ) -> io::Result<Vec<u8>> {
+        *self
+            .lock()
+            .forwarded
+            .entry(operation.to_owned())
+            .or_default() += 1;
+        forward(upstream, request).await
+    }
+
+    /// SendMessage / SendMessageBatch with SQS's 5-minute FIFO deduplication window.
+    async fn send_messages(&self, request: &Request, upstream: u16) -> io::Result<Vec<u8>> {
+        let operation = request.operation();
+        let Some(mut body) = request.json() else {
+            return self.forward(&operation, request, upstream).await;
+        };
+        let queue_url = body["QueueUrl"].as_str().unwrap_or_default().to_owned();
+        if !queue_url.ends_with(".fifo") {
+            return self.forward(&operation, request, upstream).await;
+        }
+        let now = self.now();
+        let is_duplicate = |id: &str| -> bool {
+            let s = self.lock();
+            s.seen
+                .get(&(queue_url.clone(), id.to_owned()))
+                .is_some_and(|at| {
+                    now.duration_since(*at).unwrap_or_default() < DEDUPLICATION_WINDOW
+                })
+        };
+        let dropped = |id: &str| StrictEvent::Deduplicated {
+            queue_url: queue_url.clone(),
+            deduplication_id: id.to_owned(),
+        };
+
+        if operation == "SendMessage" {
+            let id = body["MessageDeduplicationId"].as_str().map(str::to_owned);
+            if let Some(id) = id.as_deref().filter(|id| is_duplicate(id)) {
+                self.record(dropped(id));
+                return Ok(json_answer(&sent(id)));
+            }
+            let raw = self.forward(&operation, request, upstream).await?;
+            if let (Some(id), 200) = (id, Answer::parse(&raw).status()) {
+                self.lock().seen.insert((queue_url, id), now);
+            }
+            return Ok(raw);
+        }
+
+        // SendMessageBatch: duplicates are answered as successes, the rest forwarded.
+        let entries = body["Entries"].as_array().cloned().unwrap_or_default();
+        let (mut fresh, mut duplicates) = (Vec::new(), Vec::new());
+        for entry in entries {
+            match entry["MessageDeduplicationId"].as_str() {
+                Some(id) if is_duplicate(id) => duplicates.push(entry),
+                _ => fresh.push(entry),
+            }
+        }
+        for entry in &duplicates {
+            self.record(dropped(
+                entry["MessageDeduplicationId"].as_str().unwrap_or_default(),
+            ));
+        }
+        let duplicate_results: Vec<Value> = duplicates
+            .iter()
+            .map(|e| {
+                let mut r = sent(e["MessageDeduplicationId"].as_str().unwrap_or_default());
+                r["Id"] = e["Id"].clone();
+                r
+            })
+            .collect();
+        if fresh.is_empty() {
+            return Ok(json_answer(
+                &json!({"Successful": duplicate_results, "Failed": []}),
+            ));
+        }
+        body["Entries"] = Value::Array(fresh.clone());
+        let forwarded = request.with_body(body.to_string().into_bytes());
+        let raw = self.forward(&operation, &forwarded, upstream).await?;
+        let mut answer = Answer::parse(&raw);
+        if answer.status() != 200 {
+            return Ok(raw);
+        }
+        let mut result: Value = serde_json::from_slice(&answer.body).unwrap_or(json!({}));
+        if let Some(ok) = result["Successful"].as_array() {
+            let ids: HashSet<&str> = ok.iter().filter_map(|r| r["Id"].as_str()).collect();
+            let mut s = self.lock();
+            for entry in fresh
+                .iter()
+                .filter(|e| e["Id"].as_str().is_some_and(|i| ids.contains(i)))
+            {
+                if let Some(id) = entry["MessageDeduplicationId"].as_str() {
+                    s.seen.insert((queue_url.clone(), id.to_owned()), now);
+                }
+            }
+        }
+        if !duplicate_results.is_empty() {
+            if let Some(ok) = result["Successful"].as_array_mut() {
+                ok.extend(duplicate_results);
+            } else {
+                result["Successful"] = Value::Array(duplicate_results);
+            }
+        }
+        answer.body = result.to_string().into_bytes();
+        Ok(answer.into_bytes())
+    }
+
+    /// Auto Scaling changes: AWS's validation first, then moto, then what dies with the
+    /// instances the group removed.
+    async fn change_group(
+        &self,
+        operation: &str,
+        request: &Request,
+        upstream: u16,
+    ) -> io::Result<Vec<u8>> {
+        let before = self.live_instances().await;
+        if let Some(message) = self.refusal(operation, request).await {
+            self.record(StrictEvent::Refused {
+                operation: operation.to_owned(),
+                message: message.clone(),
+            });
+            return Ok(error_answer(
+                false,
+                400,
+                "ValidationError",
+                "ValidationError",
+                &message,
+            ));
+        }
+        let raw = self.forward(operation, request, upstream).await?;
+        if Answer::parse(&raw).status() == 200 {
+            if let Ok(before) = before {
+                let after = self.live_instances().await.unwrap_or_default();
+                for gone in before.difference(&after) {
+                    let tasks_stopped = self.instance_died(gone).await.unwrap_or(0);
+                    self.record(StrictEvent::InstanceTerminated {
+                        instance_id: gone.clone(),
+                        by: operation.to_owned(),
+                        tasks_stopped,
+                    });
+                }
+            }
+        }
+        Ok(raw)
+    }
+
+    /// AWS's message when it refuses the change, else `None`.
+    async fn refusal(&self, operation: &str, request: &Request) -> Option<String> {
+        let number = |key: &str| request.form_value(key).and_then(|v| v.parse::<i64>().ok());
+        match operation {
+            "SetDesiredCapacity" => {
+                let name = request.form_value("AutoScalingGroupName")?;
+                let (min, max, _) = self.limits(&name).await?;
+                let desired = number("DesiredCapacity")?;
+                if desired > max {
+                    Some(format!(
+                        "New SetDesiredCapacity value {desired} is above max value {max} for the AutoScalingGroup."
+                    ))
+                } else if desired < min {
+                    Some(format!(
+                        "New SetDesiredCapacity value {desired} is below min value {min} for the AutoScalingGroup."
+                    ))
+                } else {
+                    None
+                }
+            }
+            "UpdateAutoScalingGroup" => {
+                let name = request.form_value("AutoScalingGroupName")?;
+                let (min, max, _) = self.limits(&name).await?;
+                let min = number("MinSize").unwrap_or(min);
+                let max = number("MaxSize").unwrap_or(max);
+                if min > max {
+                    return Some(format!(
+                        "Max bound, {max}, must be greater than or equal to min bound, {min}"
+                    ));
+                }
+                let desired = number("DesiredCapacity")?;
+                (desired < min || desired > max).then(|| {
+                    format!(
+                        "Desired capacity:{desired} must be between the specified min size:{min} and max size:{max}"
+                    )
+                })
+            }
+            "TerminateInstanceInAutoScalingGroup" => {
+                let decrement = request
+                    .form_value("ShouldDecrementDesiredCapacity")
+                    .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+                let instance = request.form_value("InstanceId")?;
+                let group = self.group_of(&instance).await?;
+                let (min, _, desired) = self.limits(&group).await?;
+                (decrement && desired <= min).then(|| {
+                    format!(
+                        "Currently, desiredSize equals minSize ({min}). Terminating instance without \
+                         replacement will violate group's min size constraint. Either set \
+                         shouldDecrementDesiredCapacity flag to false or lower group's min size."
+                    )
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// (MinSize, MaxSize, DesiredCapacity) of a group.
+    async fn limits(&self, group: &str) -> Option<(i64, i64, i64)> {
+        let out = self
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(group)
+            .send()
+            .await
+            .ok()?;
+        let g = out.auto_scaling_groups().first()?;
+        Some((
+            i64::from(g.min_size()?),
+            i64::from(g.max_size()?),
+            i64::from(g.desired_capacity()?),
+        ))
+    }
+
+    async fn group_of(&self, instance_id: &str) -> Option<String> {
+        let out = self
+            .autoscaling
+            .describe_auto_scaling_instances()
+            .instance_ids(instance_id)
+            .send()
+            .await
+            .ok()?;
+        out.auto_scaling_instances()
+            .first()?
+            .auto_scaling_group_name()
+            .map(str::to_owned)
+    }
+
+    /// Every instance of every group that is not on its way out.
+    async fn live_instances(&self) -> Result<HashSet<String>> {
+        let mut live = HashSet::new();
+        let mut pages = self
+            .autoscaling
+            .describe_auto_scaling_instances()
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for i in page
+                .context("DescribeAutoScalingInstances")?
+                .auto_scaling_instances()
+            {
+                let state = i.lifecycle_state().unwrap_or_default();
+                if !(state.starts_with("Terminat") || state.starts_with("Detach")) {
+                    live.insert(i.instance_id().unwrap_or_default().to_owned());
+                }
+            }
+        }
+        Ok(live)
+    }
+
+    /// What ECS does when an EC2 instance dies: its tasks stop and its container instance is
+    /// deregistered. Returns the tasks stopped.
+    async fn instance_died(&self, instance_id: &str) -> Result<usize> {
+        let clusters = self
+            .ecs
+            .list_clusters()
+            .send()
+            .await
+            .context("ListClusters")?
+            .cluster_arns()
+            .to_vec();
+        let mut stopped = 0;
+        for cluster in clusters {
+            let arns = self
+                .ecs
+                .list_container_instances()
+                .cluster(&cluster)
+                .send()
+                .await
+                .context("ListContainerInstances")?
+                .container_instance_arns()
+                .to_vec();
+            if arns.is_empty() {
+                continue;
+            }
+            let described = self
+                .ecs
+                .describe_container_instances()
+                .cluster(&cluster)
+                .set_container_instances(Some(arns))
+                .send()
+                .await
+                .context("DescribeContainerInstances")?;
+            for ci in described.container_instances() {
+                if ci.ec2_instance_id() != Some(instance_id) {
+                    continue;
+                }
+                let arn = ci.container_instance_arn().unwrap_or_default();
+                let tasks = self
+                    .ecs
+                    .list_tasks()
+                    .cluster(&cluster)
+                    .container_instance(arn)
+                    .desired_status(aws_sdk_ecs::types::DesiredStatus::Running)
+                    .send()
+                    .await
+                    .context("ListTasks")?
+                    .task_arns()
+                    .to_vec();
+                if !tasks.is_empty() {
+                    let live = self
+                        .ecs
+                        .describe_tasks()
+                        .cluster(&cluster)
+                        .set_tasks(Some(tasks))
+                        .send()
+                        .await
+                        .context("DescribeTasks")?;
+                    for t in live.tasks() {
+                        if t.container_instance_arn() != Some(arn)
+                            || t.cluster_arn() != Some(cluster.as_str())
+                            || t.last_status() == Some("STOPPED")
+                        {
+                            continue;
+                        }
+                        self.ecs
+                            .stop_task()
+                            .cluster(&cluster)
+                            .task(t.task_arn().unwrap_or_default())
+                            .reason("the EC2 instance was terminated by Auto Scaling (test bed)")
+                            .send()
+                            .await
+                            .context("StopTask")?;
+                        stopped += 1;
+                    }
+                }
+                self.ecs
+                    .deregister_container_instance()
+                    .cluster(&cluster)
+                    .container_instance(arn)
+                    .force(true)
+                    .send()
+                    .await
+                    .context("DeregisterContainerInstance")?;
+            }
+        }
+        Ok(stopped)
+    }
+
+    /// Replaces `<LifecycleState>` of the overridden instances in an Auto Scaling answer.
+    fn rewrite_lifecycle(&self, raw: Vec<u8>) -> Vec<u8> {
+        let overrides = self.lock().lifecycle.clone();
+        if overrides.is_empty() {
+            return raw;
+        }
+        let mut answer = Answer::parse(&raw);
+        let mut xml = String::from_utf8_lossy(&answer.body).into_owned();
+        for (id, state) in &overrides {
+            xml = set_member_field(
+                &xml,
+                &format!("<InstanceId>{id}</InstanceId>"),
+                "LifecycleState",
+                state,
+            );
+        }
+        answer.body = xml.into_bytes();
+        answer.into_bytes()
+    }
+}
+
+/// In every `<member>` holding `marker`, sets the element `field` to `value`.
+fn set_member_field(xml: &str, marker: &str, field: &str, value: &str) -> String {
+    let (open, close) = (format!("<{field}>"), format!("</{field}>"));
+    let mut out = String::with_capacity(xml.len());
+    let mut rest = xml;
+    while let Some(at) = rest.find(marker) {
+        let start = rest[..at].rfind("<member>").unwrap_or(0);
+        let end = rest[at..].find("</member>").map_or(rest.len(), |e| at + e);
+        out.push_str(&rest[..start]);
+        let member = &rest[start..end];
+        match (member.find(&open), member.find(&close)) {
+            (Some(a), Some(b)) if a < b => {
+                out.push_str(&member[..a + open.len()]);
+                out.push_str(value);
+                out.push_str(&member[b..]);
+            }
+            _ => out.push_str(member),
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// SQS's answer to a send (the MD5 is not computed: no SDK client checks it).
+fn sent(deduplication_id: &str) -> Value {
+    json!({
+        "MessageId": format!("deduplicated-{deduplication_id}"),
+        "MD5OfMessageBody": "00000000000000000000000000000000",
+        "SequenceNumber": "0",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::set_member_field;
+
+    #[test]
+    fn lifecycle_is_set_only_in_the_instances_member() {
+        let xml = "<Instances><member><InstanceId>i-1</InstanceId><LifecycleState>InService</LifecycleState></member>\
+                   <member><LifecycleState>InService</LifecycleState><InstanceId>i-2</InstanceId></member></Instances>";
+        let out = set_member_field(
+            xml,
+            "<InstanceId>i-2</InstanceId>",
+            "LifecycleState",
+            "Terminating:Wait",
+        );
+        assert!(
+            out.contains("<InstanceId>i-1</InstanceId><LifecycleState>InService</LifecycleState>")
+        );
+        assert!(out.contains(
+            "<LifecycleState>Terminating:Wait</LifecycleState><InstanceId>i-2</InstanceId>"
+        ));
+        assert_eq!(
+            out.len(),
+            xml.len() + "Terminating:Wait".len() - "InService".len()
+        );
+    }
+}

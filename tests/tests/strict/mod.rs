@@ -1,0 +1,330 @@
+//! The strict layer behaves as AWS does where moto is lenient; each test shows moto's leniency
+//! on the direct clients next to AWS's behaviour through the proxy.
+
+use std::time::Duration;
+
+use aws_sdk_autoscaling::error::ProvideErrorMetadata;
+use testbed::messaging::{self, QueueKind};
+use testbed::strict::{StrictAws, StrictEvent, DEDUPLICATION_WINDOW};
+use testbed::world::{self, GroupSpec};
+use testbed::{scheduler, TestBed};
+
+async fn strict(bed: &TestBed) -> StrictAws {
+    StrictAws::start(bed.endpoint())
+        .await
+        .expect("strict proxy")
+}
+
+async fn send(sqs: &aws_sdk_sqs::Client, url: &str, body: &str, dedup: &str) {
+    sqs.send_message()
+        .queue_url(url)
+        .message_body(body)
+        .message_group_id("g")
+        .message_deduplication_id(dedup)
+        .send()
+        .await
+        .expect("SendMessage is accepted");
+}
+
+#[tokio::test]
+async fn fifo_deduplication_lasts_five_minutes_after_the_first_send() {
+    let bed = TestBed::start().await;
+    let strict = strict(&bed).await;
+    let via = aws_sdk_sqs::Client::new(strict.sdk_config());
+    let url = messaging::create_queue(bed.sqs(), "plans.fifo", QueueKind::Fifo)
+        .await
+        .expect("queue");
+
+    // moto alone: once the first message is received and deleted, the same id is delivered again.
+    send(bed.sqs(), &url, "one", "same").await;
+    assert_eq!(
+        messaging::receive_bodies(bed.sqs(), &url).await.unwrap(),
+        ["one"]
+    );
+    send(bed.sqs(), &url, "two", "same").await;
+    assert_eq!(
+        messaging::receive_bodies(bed.sqs(), &url).await.unwrap(),
+        ["two"]
+    );
+
+    // AWS: accepted, and not delivered, for five minutes after the first send.
+    send(&via, &url, "three", "again").await;
+    assert_eq!(
+        messaging::receive_bodies(bed.sqs(), &url).await.unwrap(),
+        ["three"]
+    );
+    send(&via, &url, "four", "again").await;
+    assert!(messaging::receive_bodies(bed.sqs(), &url)
+        .await
+        .unwrap()
+        .is_empty());
+    strict.advance(DEDUPLICATION_WINDOW - Duration::from_secs(1));
+    send(&via, &url, "five", "again").await;
+    assert!(messaging::receive_bodies(bed.sqs(), &url)
+        .await
+        .unwrap()
+        .is_empty());
+    strict.advance(Duration::from_secs(2));
+    send(&via, &url, "six", "again").await;
+    assert_eq!(
+        messaging::receive_bodies(bed.sqs(), &url).await.unwrap(),
+        ["six"]
+    );
+    assert_eq!(strict.deduplicated(), 2);
+
+    // Batches: the repeated entry is answered as sent and dropped, the new one delivered.
+    let out = via
+        .send_message_batch()
+        .queue_url(&url)
+        .entries(
+            aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                .id("a")
+                .message_body("seven")
+                .message_group_id("g")
+                .message_deduplication_id("again")
+                .build()
+                .unwrap(),
+        )
+        .entries(
+            aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                .id("b")
+                .message_body("eight")
+                .message_group_id("g")
+                .message_deduplication_id("new")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("batch");
+    assert_eq!(out.successful().len(), 2);
+    assert!(out.failed().is_empty());
+    assert_eq!(
+        messaging::receive_bodies(bed.sqs(), &url).await.unwrap(),
+        ["eight"]
+    );
+
+    // Standard queues have no deduplication.
+    let standard = messaging::create_queue(bed.sqs(), "metrics", QueueKind::Standard)
+        .await
+        .expect("queue");
+    for body in ["x", "y"] {
+        via.send_message()
+            .queue_url(&standard)
+            .message_body(body)
+            .send()
+            .await
+            .expect("send");
+    }
+    assert_eq!(
+        messaging::receive_bodies(bed.sqs(), &standard)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn auto_scaling_refuses_what_aws_refuses() {
+    let bed = TestBed::start().await;
+    let strict = strict(&bed).await;
+    let via = aws_sdk_autoscaling::Client::new(strict.sdk_config());
+    world::create_cluster(bed.ecs(), "limits")
+        .await
+        .expect("cluster");
+    world::create_group(
+        bed.autoscaling(),
+        bed.ecs(),
+        "limits",
+        &GroupSpec::new("limits-asg", 2).min(2).max(4),
+    )
+    .await
+    .expect("group");
+
+    // moto alone accepts a desired capacity above the max.
+    bed.autoscaling()
+        .set_desired_capacity()
+        .auto_scaling_group_name("limits-asg")
+        .desired_capacity(5)
+        .send()
+        .await
+        .expect("moto accepts it");
+    bed.autoscaling()
+        .set_desired_capacity()
+        .auto_scaling_group_name("limits-asg")
+        .desired_capacity(2)
+        .send()
+        .await
+        .expect("back to 2");
+
+    let err = via
+        .set_desired_capacity()
+        .auto_scaling_group_name("limits-asg")
+        .desired_capacity(5)
+        .send()
+        .await
+        .expect_err("above max");
+    assert_eq!(err.code(), Some("ValidationError"));
+    assert!(
+        err.message()
+            .unwrap_or_default()
+            .contains("above max value 4"),
+        "{err:?}"
+    );
+    let err = via
+        .set_desired_capacity()
+        .auto_scaling_group_name("limits-asg")
+        .desired_capacity(1)
+        .send()
+        .await
+        .expect_err("below min");
+    assert!(err
+        .message()
+        .unwrap_or_default()
+        .contains("below min value 2"));
+    let err = via
+        .update_auto_scaling_group()
+        .auto_scaling_group_name("limits-asg")
+        .min_size(5)
+        .max_size(3)
+        .send()
+        .await
+        .expect_err("min above max");
+    assert_eq!(err.code(), Some("ValidationError"));
+    let members = world::group_instance_ids(bed.autoscaling(), "limits-asg")
+        .await
+        .expect("members");
+    let err = via
+        .terminate_instance_in_auto_scaling_group()
+        .instance_id(&members[0])
+        .should_decrement_desired_capacity(true)
+        .send()
+        .await
+        .expect_err("at min");
+    assert!(
+        err.message()
+            .unwrap_or_default()
+            .contains("min size constraint"),
+        "{err:?}"
+    );
+    // Within the limits it goes through.
+    via.set_desired_capacity()
+        .auto_scaling_group_name("limits-asg")
+        .desired_capacity(3)
+        .send()
+        .await
+        .expect("within limits");
+    assert_eq!(
+        strict
+            .events()
+            .iter()
+            .filter(|e| matches!(e, StrictEvent::Refused { .. }))
+            .count(),
+        4
+    );
+}
+
+#[tokio::test]
+async fn lowering_max_below_desired_kills_instances_and_their_tasks() {
+    let bed = TestBed::start().await;
+    let strict = strict(&bed).await;
+    let via = aws_sdk_autoscaling::Client::new(strict.sdk_config());
+    let (ecs, asg) = (bed.ecs(), bed.autoscaling());
+    world::create_cluster(ecs, "busy").await.expect("cluster");
+    world::create_group(asg, ecs, "busy", &GroupSpec::new("busy-asg", 4).max(6))
+        .await
+        .expect("group");
+    let td = world::register_task_definition(ecs, "web", 2048, 1536)
+        .await
+        .expect("task definition");
+    world::create_service(ecs, "busy", "web", &td, 8)
+        .await
+        .expect("service");
+    assert!(bed.converge("busy").await.expect("converge").is_converged());
+
+    via.update_auto_scaling_group()
+        .auto_scaling_group_name("busy-asg")
+        .max_size(2)
+        .send()
+        .await
+        .expect("AWS accepts a lower max");
+
+    let terminated: Vec<_> = strict
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e, StrictEvent::InstanceTerminated { .. }))
+        .collect();
+    assert_eq!(terminated.len(), 2, "{:?}", strict.events());
+    assert_eq!(
+        strict.tasks_killed(),
+        4,
+        "two tasks died with each instance"
+    );
+    let left = scheduler::tasks_per_instance(ecs, "busy")
+        .await
+        .expect("tasks");
+    assert_eq!(left.values().sum::<usize>(), 4);
+    assert_eq!(left.len(), 2);
+    let registered = world::registered_instances(ecs, "busy")
+        .await
+        .expect("instances");
+    assert_eq!(registered.len(), 2, "ECS deregistered the dead instances");
+}
+
+#[tokio::test]
+async fn lifecycle_states_can_be_set_on_the_wire() {
+    let bed = TestBed::start().await;
+    let strict = strict(&bed).await;
+    let via = aws_sdk_autoscaling::Client::new(strict.sdk_config());
+    world::create_cluster(bed.ecs(), "hooks")
+        .await
+        .expect("cluster");
+    let group = world::create_group(
+        bed.autoscaling(),
+        bed.ecs(),
+        "hooks",
+        &GroupSpec::new("hooks-asg", 2),
+    )
+    .await
+    .expect("group");
+    let id = group.instances[1].instance_id.clone();
+    strict.set_lifecycle_state(&id, "Terminating:Wait");
+
+    let out = via
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names("hooks-asg")
+        .send()
+        .await
+        .expect("describe");
+    let states: Vec<(String, String)> = out.auto_scaling_groups()[0]
+        .instances()
+        .iter()
+        .map(|i| {
+            (
+                i.instance_id().unwrap_or_default().to_owned(),
+                i.lifecycle_state()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    for (instance, state) in &states {
+        let expected = if *instance == id {
+            "Terminating:Wait"
+        } else {
+            "InService"
+        };
+        assert_eq!(state, expected, "{states:?}");
+    }
+    let out = via
+        .describe_auto_scaling_instances()
+        .instance_ids(&id)
+        .send()
+        .await
+        .expect("describe instances");
+    assert_eq!(
+        out.auto_scaling_instances()[0].lifecycle_state(),
+        Some("Terminating:Wait")
+    );
+}
