@@ -180,7 +180,7 @@ async fn process(record: &SqsMessage, deps: &Deps) -> Result<(), RecordError> {
     // Decision metrics (Embedded Metric Format) only for a settled plan, so that a plan
     // returned for redelivery is not counted twice.
     if settled.is_ok() {
-        let now = shared::emf::timestamp_ms(std::time::SystemTime::now());
+        let now = shared::emf::timestamp_ms(shared::time::now());
         shared::emf::emit(&shared::emf::executor_lines(&report, now));
     }
     settled

@@ -31,7 +31,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_ecs::error::DisplayErrorContext;
@@ -41,6 +40,7 @@ use shared::messages::{
     DecodeError, MetricsReport, ScalingPlan, EVENT_SOURCE, METRICS_REPORT_DETAIL_TYPE,
     PLAN_DETAIL_TYPE,
 };
+use shared::time::Timestamp;
 
 use crate::state_reader::{read_cluster_state, ReadError, TaskDefinitionCache};
 
@@ -297,11 +297,11 @@ pub struct Delivered {
 
 /// The Lambda handler: see the module docs.
 pub async fn handle(event: SqsEvent, deps: &Deps) -> SqsBatchResponse {
-    handle_at(event, deps, SystemTime::now()).await
+    handle_at(event, deps, shared::time::now()).await
 }
 
 /// [`handle`] at a given time (tests).
-pub async fn handle_at(event: SqsEvent, deps: &Deps, now: SystemTime) -> SqsBatchResponse {
+pub async fn handle_at(event: SqsEvent, deps: &Deps, now: Timestamp) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     let batch = sort_batch(&event.records, &|name| {
         deps.definitions.cluster(name).is_some()
@@ -364,7 +364,7 @@ pub async fn plan_and_deliver(
     deps: &Deps,
     definition: &ClusterDefinition,
     reports: &[MetricsReport],
-    now: SystemTime,
+    now: Timestamp,
 ) -> Result<Delivered, ClusterError> {
     let (metrics, cycle_ids) = crate::merge_reports(reports);
     let read = read_cluster_state(&deps.clients, definition, &deps.task_definitions).await?;
@@ -683,7 +683,7 @@ mod tests {
             plan_id: "p1".into(),
             cluster: "prod".into(),
             autoscale_group: "asg".into(),
-            created_at: "2026-11-29T10:00:00Z".into(),
+            created_at: "2026-11-29T10:00:00Z".parse().expect("a time"),
             metrics_cycle_ids: vec![],
             dry_run: true,
             has_actions: true,

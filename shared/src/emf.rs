@@ -29,12 +29,11 @@
 //! | Cluster | `InstancesToDrain`, `InstancesToTerminate` | Count | planner |
 //! | Cluster | `InstancesDrained`, `InstancesTerminated`, `InstancesReactivated`, `ServicesScaled`, `ActionsFailed`, `ActionsStale` | Count | executor |
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use serde_json::{Map, Value};
 
 use crate::messages::{ActionStatus, ExecutionReport, ScalingPlan};
 use crate::state::ClusterState;
+use crate::time::Timestamp;
 
 /// The CloudWatch namespace of every ecs-autoscale metric.
 pub const NAMESPACE: &str = "ecs-autoscale";
@@ -260,11 +259,9 @@ impl MetricLine {
     }
 }
 
-/// Milliseconds since the Unix epoch (0 before it).
-pub fn timestamp_ms(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
+/// Milliseconds since the Unix epoch (0 before it), as `_aws.Timestamp` wants them.
+pub fn timestamp_ms(at: Timestamp) -> u64 {
+    u64::try_from(at.as_millisecond()).unwrap_or(0)
 }
 
 fn count(n: usize) -> u64 {
@@ -504,12 +501,10 @@ mod tests {
 
     #[test]
     fn timestamps_are_epoch_milliseconds() {
-        let at = UNIX_EPOCH + std::time::Duration::from_millis(1_764_410_400_123);
+        let at = Timestamp::from_millisecond(1_764_410_400_123).expect("in range");
         assert_eq!(timestamp_ms(at), 1_764_410_400_123);
-        assert_eq!(
-            timestamp_ms(UNIX_EPOCH - std::time::Duration::from_secs(1)),
-            0
-        );
+        let before = Timestamp::from_second(-1).expect("in range");
+        assert_eq!(timestamp_ms(before), 0);
     }
 
     fn service(name: &str, status: &str, desired: u32, running: u32) -> ServiceState {
@@ -549,7 +544,7 @@ mod tests {
             plan_id: "p-1".into(),
             cluster: "prod".into(),
             autoscale_group: "prod-asg".into(),
-            created_at: "2026-11-29T10:00:00Z".into(),
+            created_at: "2026-11-29T10:00:00Z".parse().expect("time"),
             metrics_cycle_ids: vec!["c-1".into()],
             dry_run: false,
             has_actions: !actions.is_empty(),
@@ -665,7 +660,7 @@ mod tests {
             schema_version: SCHEMA_VERSION,
             plan_id: "p-9".into(),
             cluster: "prod".into(),
-            finished_at: "2026-11-29T10:00:05Z".into(),
+            finished_at: "2026-11-29T10:00:05Z".parse().expect("time"),
             outcome: Outcome::PartiallyApplied,
             actions: vec![
                 action("drain", ActionStatus::Applied),
