@@ -165,7 +165,7 @@ async fn process(record: &SqsMessage, deps: &Deps) -> Result<(), RecordError> {
     // returned for redelivery is not counted twice.
     if settled.is_ok() {
         let now = shared::emf::timestamp_ms(shared::time::now());
-        shared::emf::emit(&shared::emf::executor_lines(&report, now));
+        shared::emf::emit(&crate::emf::lines(&report, now));
     }
     settled
 }

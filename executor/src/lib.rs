@@ -6,11 +6,13 @@
 //!   order); [`config`]: what it reads from the environment;
 //! - [`apply`](mod@apply): one plan, its re-reads ([`live`]) and the ordered actions ([`actions`]), the
 //!   outcome rules;
-//! - [`errors`]: retryable vs non-retryable AWS errors.
+//! - [`errors`]: retryable vs non-retryable AWS errors;
+//! - [`emf`]: the outcome metrics (Embedded Metric Format) of a settled plan.
 
 pub mod actions;
 pub mod apply;
 pub mod config;
+pub mod emf;
 pub mod errors;
 pub mod handler;
 pub mod live;

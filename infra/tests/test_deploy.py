@@ -718,9 +718,9 @@ class ObservabilityTest(unittest.TestCase):
         for needle in [f"{STACK}-collector", f"{STACK}-planner", f"{STACK}-executor",
                        f"{STACK}-metrics-dlq", f"{STACK}-plans-dlq.fifo"]:
             self.assertIn(needle, text)
-        # The EMF metrics of shared/src/emf.rs.
-        emf = (ROOT / "shared" / "src" / "emf.rs").read_text()
-        self.assertIn('pub const NAMESPACE: &str = "ecs-autoscale";', emf)
+        # The EMF namespace of shared/src/emf.rs, the metrics of planner/src/emf.rs and executor/src/emf.rs.
+        self.assertIn('pub const NAMESPACE: &str = "ecs-autoscale";', (ROOT / "shared" / "src" / "emf.rs").read_text())
+        emf = "".join((ROOT / crate / "src" / "emf.rs").read_text() for crate in ("planner", "executor"))
         for metric in ["DesiredTasks", "RunningTasks", "GroupDesiredCapacity", "GroupInServiceInstances",
                        "InstancesDrained", "InstancesTerminated"]:
             with self.subTest(metric=metric):

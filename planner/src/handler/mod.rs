@@ -259,7 +259,7 @@ pub async fn plan_and_deliver(
     plan.metrics_cycle_ids = cycle_ids;
     let sent_to_queue = deliver(deps, &plan).await?;
     // Decision metrics for the dashboard (CloudWatch Embedded Metric Format), once delivered.
-    shared::emf::emit(&shared::emf::planner_lines(
+    shared::emf::emit(&crate::emf::lines(
         &read.state,
         &plan,
         shared::emf::timestamp_ms(now),
