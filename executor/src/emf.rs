@@ -1,5 +1,6 @@
-//! The executor's outcome metrics, written as an Embedded Metric Format line
-//! ([`shared::emf`]) once a plan is settled, for the stack's dashboard.
+//! The executor's outcome metrics (Embedded Metric Format) for the stack's dashboard.
+//!
+//! Written with [`shared::emf`] once a plan is settled:
 //!
 //! | dimensions | metric | unit |
 //! | --- | --- | --- |

@@ -1,5 +1,6 @@
-//! The planner's decision metrics, written as Embedded Metric Format lines
-//! ([`shared::emf`]) once a plan is delivered, for the stack's dashboard.
+//! The planner's decision metrics (Embedded Metric Format) for the stack's dashboard.
+//!
+//! Written with [`shared::emf`] once a plan is delivered:
 //!
 //! | dimensions | metric | unit |
 //! | --- | --- | --- |

@@ -1,6 +1,7 @@
-//! What the three functions read from their environment at start: the common variables
-//! (`CLUSTERS_DIR` with its one default, `EVENT_BUS_NAME`, `LOG_LEVEL`) and the parsing of
-//! required, numeric and boolean values, with errors that name the variable.
+//! The three functions' environment: the common variables and the parsing of values.
+//!
+//! The common variables are `CLUSTERS_DIR` (with its one default), `EVENT_BUS_NAME` and
+//! `LOG_LEVEL`; required, numeric and boolean values fail with errors that name the variable.
 //!
 //! Variables are read through a lookup closure ([`Env`]), the process environment in the
 //! functions' `main` and a map in tests. A value is trimmed, and an empty one counts as unset.

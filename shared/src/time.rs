@@ -1,5 +1,7 @@
-//! The one clock and timestamp type of the pipeline: [`jiff::Timestamp`] for reading,
-//! writing (RFC 3339 in UTC) and arithmetic; epoch seconds only where AWS tags carry them.
+//! The pipeline's one timestamp type and clock: [`jiff::Timestamp`].
+//!
+//! jiff reads, writes (RFC 3339 in UTC) and computes with it; epoch seconds remain only where
+//! AWS tags carry them ([`epoch_secs`], [`elapsed_since`]).
 //!
 //! Precision is part of the message contracts and has not changed: `collected_at` and
 //! `finished_at` carry microseconds ([`now`]), `created_at` whole seconds ([`to_seconds`]).

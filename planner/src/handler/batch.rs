@@ -1,5 +1,4 @@
-//! Batch decoding: each SQS record read as a metrics report (bare, or in an EventBridge
-//! envelope), grouped by cluster; what cannot be read becomes a batch item failure.
+//! Batch decoding: SQS records read as metrics reports and grouped by cluster, or rejected.
 
 use std::collections::BTreeMap;
 

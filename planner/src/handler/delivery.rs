@@ -1,5 +1,4 @@
-//! Delivery of a plan: to the executor's FIFO queue when it has actions, and always on the
-//! bus (trimmed to fit an event); and its one log line.
+//! Delivery of a plan: the plans FIFO queue when it has actions, always the bus; its log line.
 
 use shared::messages::{ScalingPlan, EVENT_SOURCE, PLAN_DETAIL_TYPE};
 
