@@ -7,7 +7,6 @@
 //! the cluster files first; nothing is sent when one is unknown.
 
 use std::path::PathBuf;
-use std::time::SystemTime;
 
 use anyhow::Result;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
@@ -134,8 +133,7 @@ pub fn build(args: &Args) -> Result<MetricsReport> {
     let loaded = clusters::load(&args.clusters_dir)?;
     let definition = clusters::find(&loaded, &args.cluster, &args.clusters_dir)?;
     let service = clusters::service(definition, &args.service)?;
-    let now = SystemTime::now();
-    let at = collector::cycle::rfc3339(now);
+    let at = shared::time::now();
     let mut report = MetricsReport::new(&definition.name, format!("synthetic-{at}"), at);
     report.origin = "synthetic".to_owned();
     for text in &args.values {

@@ -20,7 +20,6 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::time::SystemTime;
 
 use anyhow::Result;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
@@ -28,6 +27,7 @@ use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemA
 use collector::cycle::Cycle;
 use collector::CollectorConfig;
 use shared::aws::AwsClients;
+use shared::time::Timestamp;
 
 use crate::aws::call_failed;
 use crate::CliError;
@@ -166,8 +166,8 @@ impl Pipeline {
     }
 
     /// One whole cycle at `now` (the clock the collector's CloudWatch windows are computed
-    /// from; `SystemTime::now()` except in the demo, which compresses time).
-    pub async fn cycle(&self, id: &str, now: SystemTime) -> Result<CycleResult> {
+    /// from; `shared::time::now()` except in the demo, which compresses time).
+    pub async fn cycle(&self, id: &str, now: Timestamp) -> Result<CycleResult> {
         let mut result = CycleResult {
             cycle_id: id.to_owned(),
             ..CycleResult::default()

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use anyhow::Result;
 use aws_sdk_ecs::error::DisplayErrorContext;
@@ -94,7 +94,7 @@ pub async fn run(args: &Args) -> Result<u8> {
             definition.autoscale_group
         );
     }
-    let mut plan = planner::plan(definition, &metrics, &read.state, SystemTime::now());
+    let mut plan = planner::plan(definition, &metrics, &read.state, shared::time::now());
     plan.metrics_cycle_ids = cycle_ids;
     print(&plan, args.json)?;
     eprintln!("preview only: nothing was changed");
@@ -129,9 +129,9 @@ async fn collect(
         http,
         cloudwatch_lag: Duration::ZERO,
     };
-    let now = SystemTime::now();
+    let now = shared::time::now();
     let cycle = Cycle {
-        id: format!("cli-plan-{}", collector::cycle::rfc3339(now)),
+        id: format!("cli-plan-{now}"),
         now,
         deadline: tokio::time::Instant::now() + COLLECT_TIMEOUT,
     };

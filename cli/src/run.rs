@@ -6,7 +6,7 @@
 //! the bus carried them (a temporary subscription, deleted at the end, Ctrl-C included).
 
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use anyhow::Result;
 
@@ -168,8 +168,8 @@ async fn cycles(pipeline: &Pipeline, sub: &Subscription, args: &Args) -> Result<
     loop {
         n += 1;
         let started = tokio::time::Instant::now();
-        let now = SystemTime::now();
-        let id = format!("local-{}-{n}", collector::cycle::rfc3339(now));
+        let now = shared::time::now();
+        let id = format!("local-{now}-{n}");
         let result = pipeline.cycle(&id, now).await?;
         let events = sub.drain().await?;
         for line in cycle_lines(n, &result, &events) {

@@ -12,7 +12,7 @@
 mod http_server;
 
 use std::path::Path;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use collector::cycle::{self, Cycle, Sources};
 use collector::sources;
@@ -91,7 +91,7 @@ async fn run() -> Result<(), String> {
     for run in 0..RUNS {
         let cycle = Cycle {
             id: format!("bench-{run}"),
-            now: SystemTime::now(),
+            now: shared::time::now(),
             deadline: tokio::time::Instant::now() + Duration::from_secs(60),
         };
         let started = Instant::now();

@@ -1,10 +1,11 @@
 //! One collection cycle: plan the requests of every source, send them concurrently, and
 //! assemble one report per cluster. No definitions are loaded and nothing is sent here.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use shared::definition::ClusterDefinition;
 use shared::messages::MetricsReport;
+use shared::time::Timestamp;
 use tokio::time::Instant;
 
 use crate::report::ReportBuilder;
@@ -26,8 +27,9 @@ pub struct Sources {
 pub struct Cycle {
     /// Shared by the reports of the cycle.
     pub id: String,
-    /// The clock time the CloudWatch windows are computed from (and `collected_at`).
-    pub now: SystemTime,
+    /// The clock time the CloudWatch windows are computed from, and `collected_at` (to the
+    /// microsecond, see [`shared::time`]).
+    pub now: Timestamp,
     /// Collection stops here; unanswered aliases are `timeout` or `not_collected`.
     pub deadline: Instant,
 }
@@ -40,8 +42,7 @@ pub async fn collect(
     sources: &Sources,
 ) -> Vec<MetricsReport> {
     let started = Instant::now();
-    let collected_at = rfc3339(cycle.now);
-    let mut reports = ReportBuilder::new(clusters, &cycle.id, &collected_at);
+    let mut reports = ReportBuilder::new(clusters, &cycle.id, cycle.now);
 
     let cw_calls = cloudwatch::plan(
         sources::cloudwatch_items(clusters),
@@ -79,22 +80,4 @@ pub async fn collect(
         "collected"
     );
     reports
-}
-
-/// `2026-11-29T10:27:30.123Z`.
-pub fn rfc3339(at: SystemTime) -> String {
-    let dt = aws_smithy_types::DateTime::from(at);
-    dt.fmt(aws_smithy_types::date_time::Format::DateTime)
-        .unwrap_or_else(|_| dt.secs().to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timestamps_are_rfc3339_utc() {
-        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
-        assert_eq!(rfc3339(at), "2026-11-18T11:06:40Z");
-    }
 }

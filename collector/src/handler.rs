@@ -9,7 +9,7 @@
 //! Cluster files are loaded once per Lambda instance ([`Deps::new`]). Every definition error
 //! is logged at each cycle with its file and position, and that cluster gets no report.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_sdk_sqs::error::DisplayErrorContext;
@@ -18,6 +18,7 @@ use lambda_runtime::LambdaEvent;
 use serde::{Deserialize, Serialize};
 use shared::definition::{ClusterDefinition, LoadReport};
 use shared::messages::MetricsReport;
+use shared::time::Timestamp;
 use tokio::time::Instant;
 
 use crate::config::CollectorConfig;
@@ -135,7 +136,7 @@ pub async fn handle(
     event: LambdaEvent<CollectorEvent>,
     deps: &Deps,
 ) -> Result<CycleSummary, HandlerError> {
-    let now = SystemTime::now();
+    let now = shared::time::now();
     let (payload, context) = (event.payload, event.context);
     let (cycle_id, only) = match payload {
         CollectorEvent::Scheduled(ev) => (ev.id.clone().filter(|id| !id.is_empty()), None),
@@ -143,8 +144,12 @@ pub async fn handle(
     };
     let cycle_id = cycle_id
         .or_else(|| Some(context.request_id.clone()).filter(|id| !id.is_empty()))
-        .unwrap_or_else(|| format!("cycle-{}", cycle::rfc3339(now)));
-    let lambda_deadline = (context.deadline > 0).then(|| context.deadline());
+        .unwrap_or_else(|| format!("cycle-{now}"));
+    // Milliseconds since the epoch; 0 when unknown (outside Lambda).
+    let lambda_deadline = i64::try_from(context.deadline)
+        .ok()
+        .filter(|ms| *ms > 0)
+        .and_then(|ms| Timestamp::from_millisecond(ms).ok());
     let deadline = deadline(lambda_deadline, now, &deps.config);
     let cycle = Cycle {
         id: cycle_id,
@@ -157,14 +162,14 @@ pub async fn handle(
 /// The instant collection stops: the Lambda's deadline minus the margin, and never later than
 /// `collect_timeout` from now.
 pub fn deadline(
-    lambda_deadline: Option<SystemTime>,
-    now: SystemTime,
+    lambda_deadline: Option<Timestamp>,
+    now: Timestamp,
     config: &CollectorConfig,
 ) -> Instant {
     let start = Instant::now();
     let mut budget = config.collect_timeout;
     if let Some(at) = lambda_deadline {
-        let remaining = at.duration_since(now).unwrap_or(Duration::ZERO);
+        let remaining = Duration::try_from(at.duration_since(now)).unwrap_or(Duration::ZERO);
         budget = budget.min(remaining.saturating_sub(config.deadline_margin));
     }
     start + budget
@@ -402,7 +407,7 @@ mod tests {
         let mut config = CollectorConfig::new("q", "clusters");
         config.deadline_margin = Duration::from_millis(1500);
         config.collect_timeout = Duration::from_secs(60);
-        let now = SystemTime::now();
+        let now = shared::time::now();
         let before = Instant::now();
         let d = deadline(Some(now + Duration::from_secs(10)), now, &config);
         let budget = d - before;

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use shared::definition::ClusterDefinition;
 use shared::messages::{MetricsReport, MissingReason, ServiceMetrics};
+use shared::time::Timestamp;
 
 use crate::sources::{Outcome, Target};
 
@@ -25,7 +26,7 @@ pub struct ReportBuilder {
 
 impl ReportBuilder {
     /// Reports for `clusters` (every enabled service, every alias `not_collected` so far).
-    pub fn new(clusters: &[&ClusterDefinition], cycle_id: &str, collected_at: &str) -> Self {
+    pub fn new(clusters: &[&ClusterDefinition], cycle_id: &str, collected_at: Timestamp) -> Self {
         let mut reports = BTreeMap::new();
         let mut defaults = HashMap::new();
         for cluster in clusters {
@@ -115,11 +116,15 @@ services:
         parse_definition("c", Path::new("c.yml"), CLUSTER, &|_| None).expect("valid definition")
     }
 
+    fn at(text: &str) -> Timestamp {
+        text.parse().expect("a time")
+    }
+
     #[test]
     fn every_alias_is_reported_once_and_defaults_keep_their_reason() {
         let def = cluster();
-        let mut builder = ReportBuilder::new(&[&def], "cycle-1", "2026-01-01T00:00:00Z");
-        let reports = ReportBuilder::new(&[&def], "cycle-1", "t").finish();
+        let mut builder = ReportBuilder::new(&[&def], "cycle-1", at("2026-01-01T00:00:00Z"));
+        let reports = ReportBuilder::new(&[&def], "cycle-1", at("2026-01-01T00:00:00Z")).finish();
         let untouched = &reports[0].services["worker"];
         assert_eq!(
             untouched.missing["queue_length"],
@@ -165,7 +170,9 @@ services:
     #[test]
     fn a_missing_alias_without_default_carries_its_reason() {
         let def = cluster();
-        let mut builder = ReportBuilder::new(&[&def], "c1", "t");
+        // The cycle's clock, to the microsecond, is the report's `collected_at`.
+        let now = shared::time::to_micros(at("2026-11-29T10:27:30.123456789Z"));
+        let mut builder = ReportBuilder::new(&[&def], "c1", now);
         builder.record(
             &Target::new("c", "worker", "queue_length"),
             Err(MissingReason::HttpStatus { status: 503 }),
@@ -178,6 +185,7 @@ services:
         );
         assert!(!worker.values.contains_key("queue_length"));
         let json = serde_json::to_value(report).expect("serialises");
+        assert_eq!(json["collected_at"], "2026-11-29T10:27:30.123456Z");
         assert_eq!(
             json["services"]["worker"]["missing"]["queue_length"],
             serde_json::json!({"reason": "http_status", "status": 503})

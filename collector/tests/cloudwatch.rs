@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use collector::cycle::{self, Cycle};
 use collector::sources::cloudwatch::Window;
 use shared::messages::MissingReason;
+use shared::time::Timestamp;
 use support::defs::{self, HEAD};
 use testbed::messaging::put_metric_data;
 use testbed::{CallLog, TestBed};
@@ -41,7 +42,7 @@ fn secs(t: i64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(t as u64)
 }
 
-fn cycle_at(now: SystemTime) -> Cycle {
+fn cycle_at(now: Timestamp) -> Cycle {
     Cycle {
         id: "cw".into(),
         now,
@@ -52,7 +53,7 @@ fn cycle_at(now: SystemTime) -> Cycle {
 #[tokio::test]
 async fn values_are_the_last_complete_periods_datapoint() {
     let bed = TestBed::start().await;
-    let now = SystemTime::now();
+    let now = shared::time::now();
     let w = Window::last_complete(now, 60, Duration::ZERO);
     let dims = [("ServiceName", "api")];
     let points = [
@@ -93,7 +94,7 @@ async fn values_are_the_last_complete_periods_datapoint() {
 #[tokio::test]
 async fn the_incomplete_period_is_never_used_and_missing_data_is_reported() {
     let bed = TestBed::start().await;
-    let now = SystemTime::now();
+    let now = shared::time::now();
     let w = Window::last_complete(now, 60, Duration::ZERO);
     // Only a datapoint in the running period.
     put_metric_data(
@@ -160,7 +161,7 @@ async fn the_incomplete_period_is_never_used_and_missing_data_is_reported() {
 #[tokio::test]
 async fn twelve_hundred_metrics_cost_three_get_metric_data_calls() {
     let bed = TestBed::start().await;
-    let now = SystemTime::now();
+    let now = shared::time::now();
     let w = Window::last_complete(now, 300, Duration::ZERO);
     // 3 clusters × 40 services × 10 metrics = 1,200 distinct statistics.
     let mut clusters = Vec::new();

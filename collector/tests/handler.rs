@@ -62,11 +62,8 @@ fn invoke(payload: CollectorEvent) -> LambdaEvent<CollectorEvent> {
     let mut context = Context::default();
     context.request_id = "req-1".into();
     // The Lambda has 20 s left.
-    let deadline = std::time::SystemTime::now() + Duration::from_secs(20);
-    context.deadline = deadline
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
+    let deadline = shared::time::now() + Duration::from_secs(20);
+    context.deadline = u64::try_from(deadline.as_millisecond()).expect("after 1970");
     LambdaEvent::new(payload, context)
 }
 

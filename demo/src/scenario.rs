@@ -15,7 +15,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use ecs_autoscale_cli::aws::{clients_for, Access};
@@ -23,6 +23,7 @@ use ecs_autoscale_cli::pipeline::{Pipeline, PipelineConfig};
 use ecs_autoscale_cli::render;
 use ecs_autoscale_cli::subscription::{Event, Subscription};
 use shared::messages::Outcome;
+use shared::time::Timestamp;
 use testbed::{messaging, scheduler, world, Clients, Moto};
 
 use crate::{chart, stack};
@@ -246,10 +247,7 @@ async fn cycles_loop(
     writeln!(out, "  {}", state_line(&samples[0]))?;
     // Each cycle's collector clock is one period after the previous; all of them in the past,
     // so that every cycle reads a complete CloudWatch period of its own.
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
+    let now = shared::time::epoch_secs(shared::time::now());
     let base = (now / PERIOD_SECS) * PERIOD_SECS - u64::from(cycles + 1) * PERIOD_SECS;
     let mut in_queue = 0u64;
     for (i, &(queue, cpu)) in load.iter().enumerate() {
@@ -266,6 +264,10 @@ async fn cycles_loop(
             .wait_for_ready(QUEUE, queue, Duration::from_secs(20))
             .await?;
         let period_start = UNIX_EPOCH + Duration::from_secs(clock - PERIOD_SECS + 30);
+        let cycle_clock = i64::try_from(clock)
+            .ok()
+            .and_then(|secs| Timestamp::from_second(secs).ok())
+            .context("the cycle's clock is out of range")?;
         messaging::put_metric_data(
             &harness.cloudwatch,
             "AWS/ECS",
@@ -275,12 +277,7 @@ async fn cycles_loop(
         )
         .await?;
 
-        let result = pipeline
-            .cycle(
-                &format!("demo-{n}"),
-                UNIX_EPOCH + Duration::from_secs(clock),
-            )
-            .await?;
+        let result = pipeline.cycle(&format!("demo-{n}"), cycle_clock).await?;
         let events = sub.drain().await?;
         settle(harness).await?;
         let s = sample(harness, n, queue, cpu, &events).await?;

@@ -23,19 +23,16 @@
 //! are skipped once any earlier action was stale or failed: the planner chose them assuming the
 //! earlier actions happen (e.g. tasks fitting where a scale-down frees room).
 
-use std::collections::HashSet;
-use std::time::SystemTime;
-
-use aws_smithy_types::date_time::Format;
-use aws_smithy_types::DateTime;
 use shared::aws::AwsClients;
 use shared::messages::{
     ActionOutcome, ActionStatus, ExecutionReport, Outcome, ScalingPlan, ServiceChange,
     SCHEMA_VERSION,
 };
+use shared::time;
+use std::collections::HashSet;
 
 use crate::actions::{
-    drain, epoch_secs, group_desired, group_limits, reactivate, services, terminate, Verdict,
+    drain, group_desired, group_limits, reactivate, services, terminate, Verdict,
 };
 use crate::errors::CallError;
 use crate::live::{read_group, read_instances, read_services, Live};
@@ -209,7 +206,7 @@ pub async fn apply(
         clients,
         plan,
         dry_run: options.dry_run,
-        now_secs: epoch_secs(SystemTime::now()),
+        now_secs: time::epoch_secs(time::now()),
         live: load(clients, plan).await?,
         mutations: 0,
         stop_after: options.stop_after_mutations,
@@ -236,7 +233,7 @@ pub async fn apply(
         schema_version: SCHEMA_VERSION,
         plan_id: plan.plan_id.clone(),
         cluster: plan.cluster.clone(),
-        finished_at: rfc3339(SystemTime::now()),
+        finished_at: time::now(),
         outcome,
         actions: run.outcomes,
     })
@@ -316,20 +313,6 @@ pub fn overall(dry_run: bool, actions: &[ActionOutcome]) -> Outcome {
     }
 }
 
-/// RFC 3339 in UTC, e.g. `2026-11-29T10:27:31Z`.
-pub(crate) fn rfc3339(at: SystemTime) -> String {
-    DateTime::from(at)
-        .fmt(Format::DateTime)
-        .unwrap_or_else(|_| epoch_secs(at).to_string())
-}
-
-/// Seconds since the epoch of an RFC 3339 time, if it is one.
-pub(crate) fn parse_rfc3339(text: &str) -> Option<u64> {
-    DateTime::from_str(text, Format::DateTime)
-        .ok()
-        .and_then(|t| u64::try_from(t.secs()).ok())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,14 +346,5 @@ mod tests {
             assert_eq!(overall(false, &actions), *expected, "{statuses:?}");
         }
         assert_eq!(overall(true, &[action(Skipped)]), Outcome::DryRun);
-    }
-
-    #[test]
-    fn times_round_trip() {
-        let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_764_412_345);
-        let text = rfc3339(at);
-        assert_eq!(text, "2025-11-29T10:32:25Z");
-        assert_eq!(parse_rfc3339(&text), Some(1_764_412_345));
-        assert_eq!(parse_rfc3339("yesterday"), None);
     }
 }

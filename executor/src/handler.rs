@@ -28,15 +28,8 @@ use shared::definition::ClusterDefinition;
 use shared::messages::{ExecutionReport, ScalingPlan, APPLIED_DETAIL_TYPE, EVENT_SOURCE};
 
 use crate::apply::{apply, ApplyError, ApplyOptions};
+use crate::config::Config;
 use crate::errors::{classify, CallError, Retry};
-
-/// Environment variable: the EventBridge bus reports go to (required).
-pub const EVENT_BUS_NAME_ENV: &str = "EVENT_BUS_NAME";
-/// Environment variable: `true` makes every plan a dry run (`true|false|1|0|yes|no`, default
-/// false; anything else is refused at start rather than guessed).
-pub const DRY_RUN_ENV: &str = "DRY_RUN";
-/// Environment variable: the directory of the bundled cluster files (default `clusters`).
-pub const CLUSTERS_DIR_ENV: &str = "CLUSTERS_DIR";
 
 /// What the handler needs, built once per Lambda instance.
 #[derive(Debug, Clone)]
@@ -52,29 +45,23 @@ pub struct Deps {
 }
 
 impl Deps {
-    /// From the environment (see the `*_ENV` constants): loads the cluster files, logging
-    /// the ones that do not load.
-    pub fn from_env(
+    /// From the configuration: loads the cluster files of `config.clusters_dir` (`%(VAR)`
+    /// resolved through `vars`), logging the ones that do not load.
+    pub fn load(
         clients: AwsClients,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Deps, String> {
-        let bus_name = env(EVENT_BUS_NAME_ENV)
-            .filter(|s| !s.trim().is_empty())
-            .ok_or_else(|| format!("{EVENT_BUS_NAME_ENV} is not set"))?;
-        let dry_run_env = parse_bool(env(DRY_RUN_ENV).as_deref()).map_err(|value| {
-            format!("{DRY_RUN_ENV}=`{value}` is not one of true, false, 1, 0, yes, no")
-        })?;
-        let dir = env(CLUSTERS_DIR_ENV).unwrap_or_else(|| "clusters".into());
-        let report = shared::definition::load_dir(std::path::Path::new(&dir), env);
+        config: Config,
+        vars: &dyn Fn(&str) -> Option<String>,
+    ) -> Deps {
+        let report = shared::definition::load_dir(&config.clusters_dir, vars);
         for failed in &report.errors {
             tracing::error!(file = %failed.file.display(), errors = %failed, "cluster file not loaded");
         }
-        Ok(Deps {
+        Deps {
             clients,
-            bus_name,
-            dry_run_env,
+            bus_name: config.bus_name,
+            dry_run_env: config.dry_run,
             definitions: report.clusters,
-        })
+        }
     }
 
     /// Whether a plan must be a dry run, and why: the plan says so, the cluster file says so,
@@ -93,15 +80,6 @@ impl Deps {
         } else {
             None
         }
-    }
-}
-
-/// Reads a boolean environment value; unset or empty is false. `Err` holds the bad value.
-pub fn parse_bool(value: Option<&str>) -> Result<bool, String> {
-    match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
-        None | Some("") | Some("false") | Some("0") | Some("no") => Ok(false),
-        Some("true") | Some("1") | Some("yes") => Ok(true),
-        Some(_) => Err(value.unwrap_or_default().to_owned()),
     }
 }
 
@@ -153,12 +131,18 @@ pub async fn handle(event: SqsEvent, deps: &Deps) -> SqsBatchResponse {
     response
 }
 
-async fn process(record: &SqsMessage, deps: &Deps) -> Result<(), RecordError> {
+/// The record's plan; an error (naming the field that does not decode) with the start of
+/// the body otherwise.
+fn decode(record: &SqsMessage) -> Result<ScalingPlan, RecordError> {
     let body = record.body.as_deref().unwrap_or_default();
-    let plan = ScalingPlan::from_json(body).map_err(|e| {
+    ScalingPlan::from_json(body).map_err(|e| {
         let excerpt: String = body.chars().take(200).collect();
         RecordError::Undecodable(format!("{e}; body starts with {excerpt:?}"))
-    })?;
+    })
+}
+
+async fn process(record: &SqsMessage, deps: &Deps) -> Result<(), RecordError> {
+    let plan = decode(record)?;
     let reason = deps.dry_run_reason(&plan);
     let options = ApplyOptions {
         dry_run: reason.is_some(),
@@ -180,8 +164,8 @@ async fn process(record: &SqsMessage, deps: &Deps) -> Result<(), RecordError> {
     // Decision metrics (Embedded Metric Format) only for a settled plan, so that a plan
     // returned for redelivery is not counted twice.
     if settled.is_ok() {
-        let now = shared::emf::timestamp_ms(std::time::SystemTime::now());
-        shared::emf::emit(&shared::emf::executor_lines(&report, now));
+        let now = shared::emf::timestamp_ms(shared::time::now());
+        shared::emf::emit(&crate::emf::lines(&report, now));
     }
     settled
 }
@@ -232,19 +216,47 @@ pub async fn publish(
 
 #[cfg(test)]
 mod tests {
-    use super::parse_bool;
+    use super::*;
+
+    fn record(body: &str) -> SqsMessage {
+        let mut m = SqsMessage::default();
+        m.message_id = Some("m1".into());
+        m.body = Some(body.to_owned());
+        m
+    }
+
+    fn plan_json(created_at: &str) -> String {
+        serde_json::json!({
+            "schema_version": 1,
+            "plan_id": "p-1",
+            "cluster": "prod",
+            "autoscale_group": "prod-asg",
+            "created_at": created_at,
+            "metrics_cycle_ids": [],
+            "dry_run": false,
+            "has_actions": false,
+            "actions": {},
+            "decisions": {"headlines": [], "detail": {}},
+        })
+        .to_string()
+    }
 
     #[test]
-    fn dry_run_values_are_strict() {
-        for (v, expected) in [
-            (None, false),
-            (Some(""), false),
-            (Some("TRUE"), true),
-            (Some("0"), false),
-            (Some("yes"), true),
-        ] {
-            assert_eq!(parse_bool(v), Ok(expected), "{v:?}");
+    fn a_plan_decodes_with_its_creation_time() {
+        let plan = decode(&record(&plan_json("2026-11-29T10:00:00Z"))).expect("a plan");
+        assert_eq!(plan.created_at.to_string(), "2026-11-29T10:00:00Z");
+    }
+
+    #[test]
+    fn a_plan_with_an_invalid_time_is_undecodable_naming_the_field() {
+        for bad in ["2025-02-31T00:00:00Z", "2026-11-29", "soon"] {
+            let err = decode(&record(&plan_json(bad))).expect_err(bad);
+            assert!(matches!(err, RecordError::Undecodable(_)), "{err}");
+            let text = err.to_string();
+            assert!(
+                text.starts_with("undecodable plan: not a valid scaling plan: created_at: "),
+                "{text}"
+            );
         }
-        assert_eq!(parse_bool(Some("ture")), Err("ture".into()));
     }
 }

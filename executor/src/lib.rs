@@ -3,17 +3,21 @@
 //! world has moved away from.
 //!
 //! - [`handler`]: the SQS batch (decode, apply, publish the report, batch item failures, FIFO
-//!   order);
+//!   order); [`config`]: what it reads from the environment;
 //! - [`apply`](mod@apply): one plan, its re-reads ([`live`]) and the ordered actions ([`actions`]), the
 //!   outcome rules;
-//! - [`errors`]: retryable vs non-retryable AWS errors.
+//! - [`errors`]: retryable vs non-retryable AWS errors;
+//! - [`emf`]: the outcome metrics (Embedded Metric Format) of a settled plan.
 
 pub mod actions;
 pub mod apply;
+pub mod config;
+pub mod emf;
 pub mod errors;
 pub mod handler;
 pub mod live;
 
 pub use apply::{apply, overall, ApplyError, ApplyOptions};
+pub use config::Config;
 pub use errors::{CallError, Retry};
 pub use handler::{handle, Deps};

@@ -1,20 +1,23 @@
-//! The executor Lambda's entry point: logging, clients and deps built once, then the runtime.
+//! The executor Lambda's entry point: logging, configuration (`executor::config`), clients and
+//! deps built once, then the runtime.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
 use aws_lambda_events::event::sqs::SqsEvent;
-use executor::{handle, Deps};
+use executor::{handle, Config, Deps};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use shared::aws::AwsClients;
+use shared::function_config::Env;
 use shared::logging::{self, LogFormat};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     logging::init(LogFormat::detect());
+    let config = Config::read(&Env::process())?;
     // A hung call must end as a (retryable) timeout well before the Lambda's own timeout.
-    let config = shared::aws::load_config()
+    let aws = shared::aws::load_config()
         .await
         .to_builder()
         .timeout_config(
@@ -24,10 +27,11 @@ async fn main() -> Result<(), Error> {
                 .build(),
         )
         .build();
-    let deps = Arc::new(Deps::from_env(
-        AwsClients::new(&config),
+    let deps = Arc::new(Deps::load(
+        AwsClients::new(&aws),
+        config,
         &shared::process_env,
-    )?);
+    ));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let deps = Arc::clone(&deps);
         async move { Ok::<_, Error>(handle(event.payload, &deps).await) }

@@ -441,17 +441,21 @@ class FunctionTest(unittest.TestCase):
         for name, env in expected.items():
             with self.subTest(function=name):
                 self.assertEqual(function(name)["Environment"]["Variables"], env)
-        # The names the code reads (constants in the crates' sources).
+        # The names the code reads (constants in the sources): each function's own, and the
+        # common ones of shared/src/function_config.rs, which all three read through.
         sources = {
-            "collector": ["METRICS_QUEUE_URL", "CLUSTERS_DIR"],
-            "planner": ["PLANS_QUEUE_URL", "EVENT_BUS_NAME", "CLUSTERS_DIR"],
-            "executor": ["EVENT_BUS_NAME", "DRY_RUN", "CLUSTERS_DIR"],
+            "collector": ["METRICS_QUEUE_URL"],
+            "planner": ["PLANS_QUEUE_URL"],
+            "executor": ["DRY_RUN"],
+            "shared/src/function_config.rs": ["CLUSTERS_DIR", "EVENT_BUS_NAME", "LOG_LEVEL"],
         }
-        for crate, names in sources.items():
-            text = "\n".join(p.read_text() for p in (ROOT / crate / "src").rglob("*.rs"))
+        for where, names in sources.items():
+            path = ROOT / where
+            files = [path] if path.is_file() else (path / "src").rglob("*.rs")
+            text = "\n".join(p.read_text() for p in files)
             for var in names:
-                with self.subTest(crate=crate, var=var):
-                    self.assertIn(f'"{var}"', text, f"{crate} no longer reads {var}")
+                with self.subTest(source=where, var=var):
+                    self.assertIn(f'"{var}"', text, f"{where} no longer reads {var}")
 
     def test_architecture_layer_and_build_metadata(self):
         # Template-level: moto ignores Architectures and Layers.
@@ -718,9 +722,9 @@ class ObservabilityTest(unittest.TestCase):
         for needle in [f"{STACK}-collector", f"{STACK}-planner", f"{STACK}-executor",
                        f"{STACK}-metrics-dlq", f"{STACK}-plans-dlq.fifo"]:
             self.assertIn(needle, text)
-        # The EMF metrics of shared/src/emf.rs.
-        emf = (ROOT / "shared" / "src" / "emf.rs").read_text()
-        self.assertIn('pub const NAMESPACE: &str = "ecs-autoscale";', emf)
+        # The EMF namespace of shared/src/emf.rs, the metrics of planner/src/emf.rs and executor/src/emf.rs.
+        self.assertIn('pub const NAMESPACE: &str = "ecs-autoscale";', (ROOT / "shared" / "src" / "emf.rs").read_text())
+        emf = "".join((ROOT / crate / "src" / "emf.rs").read_text() for crate in ("planner", "executor"))
         for metric in ["DesiredTasks", "RunningTasks", "GroupDesiredCapacity", "GroupInServiceInstances",
                        "InstancesDrained", "InstancesTerminated"]:
             with self.subTest(metric=metric):

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::PathBuf;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use shared::definition::{
@@ -166,7 +166,7 @@ fn world(
 }
 
 fn bench(c: &mut Criterion) {
-    let now = UNIX_EPOCH + Duration::from_secs(1_764_412_051);
+    let now = shared::time::Timestamp::from_second(1_764_412_051).expect("in range");
     for (name, scale_up) in [
         ("plan/1000i_200s_20000t/scale_up", true),
         ("plan/1000i_200s_20000t/steady", false),

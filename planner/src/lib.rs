@@ -4,10 +4,12 @@
 //!   is documented there);
 //! - [`handler`] is the Lambda handler (`handle(event, &deps)`): decodes and groups the
 //!   reports, reads the state, calls the pure core, sends and publishes the plans;
-//! - [`decide`] is the pure core, `plan(definition, metrics, state, now)` (no I/O).
+//! - [`decide`] is the pure core, `plan(definition, metrics, state, now)` (no I/O);
+//! - [`emf`] builds the decision metrics (Embedded Metric Format) of a delivered plan.
 
 pub mod decide;
 pub use decide::{merge_reports, plan, task_listing, TaskListing};
 
+pub mod emf;
 pub mod handler;
 pub mod state_reader;

@@ -1,8 +1,7 @@
 //! The planner Lambda's entry point: wiring only (see `planner::handler`).
 //!
-//! Environment: `PLANS_QUEUE_URL` and `EVENT_BUS_NAME` (required), `CLUSTERS_DIR` (default
-//! `/var/task/clusters` on Lambda, else `clusters` next to the binary), the `AWS_*` variables
-//! of `aws-config`, and `LOG_LEVEL` / `RUST_LOG`.
+//! Environment: `planner::handler::config` (the README's table lists every variable), the
+//! `AWS_*` variables of `aws-config`, and `LOG_LEVEL` / `RUST_LOG`.
 
 use anyhow::Context;
 use aws_lambda_events::event::sqs::SqsEvent;
@@ -10,16 +9,13 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use planner::handler::{handle, Config, Deps};
 use shared::aws::AwsClients;
 use shared::definition::load_dir;
+use shared::function_config::Env;
 use shared::logging::{self, LogFormat};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     logging::init(LogFormat::detect());
-    let exe_dir = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(ToOwned::to_owned));
-    let config = Config::from_env(&shared::process_env, exe_dir.as_deref())
-        .context("reading the planner's configuration")?;
+    let config = Config::read(&Env::process()).context("reading the planner's configuration")?;
 
     let definitions = load_dir(&config.clusters_dir, &shared::process_env);
     for file in &definitions.errors {

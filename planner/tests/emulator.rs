@@ -7,7 +7,6 @@
 //! One test binary, so one moto server; `TestBed::start` serialises the tests.
 
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_ecs::types::{ContainerDefinition, ContainerInstanceStatus};
@@ -20,6 +19,7 @@ use shared::definition::{parse_definition, ClusterDefinition, LoadReport};
 use shared::messages::{InstanceRef, MetricsReport, ScalingPlan, ServiceChange};
 use shared::resources::Resources;
 use shared::state::{Direction, InstanceStatus, ScalingRecord, LAST_SCALING_TAG};
+use shared::time::Timestamp;
 use testbed::messaging::{self, QueueKind};
 use testbed::world::{self, Group, GroupSpec, INSTANCE_CPU, INSTANCE_MEMORY};
 use testbed::{CallLog, Clients, TestBed};
@@ -565,7 +565,7 @@ async fn pipeline(bed: &TestBed, definitions: Vec<ClusterDefinition>) -> Pipelin
 }
 
 fn report(cluster: &str, cycle: &str, values: &[(&str, &str, f64)]) -> MetricsReport {
-    let mut r = MetricsReport::new(cluster, cycle, "2026-11-29T10:00:00Z");
+    let mut r = MetricsReport::new(cluster, cycle, time("2026-11-29T10:00:00Z"));
     for (service, alias, value) in values {
         r.services
             .entry((*service).to_owned())
@@ -583,14 +583,18 @@ fn record(id: &str, body: impl Into<String>) -> SqsMessage {
     m
 }
 
+fn time(text: &str) -> Timestamp {
+    text.parse().expect("a time")
+}
+
 fn event(records: Vec<SqsMessage>) -> SqsEvent {
     let mut e = SqsEvent::default();
     e.records = records;
     e
 }
 
-fn now() -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(1_764_500_000)
+fn now() -> Timestamp {
+    Timestamp::from_second(1_764_500_000).expect("in range")
 }
 
 fn failures(response: &aws_lambda_events::event::sqs::SqsBatchResponse) -> Vec<String> {
@@ -817,9 +821,9 @@ async fn handler_merges_a_clusters_reports_into_one_plan() {
 
     // Two reports for prod in one batch, the newer one first: the newest value wins.
     let mut older = report("prod", "cycle-1", &[("web", "queue", 40.0)]);
-    older.collected_at = "2026-11-29T10:00:00Z".into();
+    older.collected_at = time("2026-11-29T10:00:00Z");
     let mut newer = report("prod", "cycle-2", &[("web", "queue", 60.0)]);
-    newer.collected_at = "2026-11-29T10:05:00Z".into();
+    newer.collected_at = time("2026-11-29T10:05:00Z");
     let records = vec![
         record("m2", newer.to_json_string()),
         record("m1", older.to_json_string()),

@@ -1,4 +1,4 @@
-//! CloudWatch Embedded Metric Format (EMF): the scaling decisions as metrics, for free.
+//! CloudWatch Embedded Metric Format (EMF): a generic writer of metric log lines.
 //!
 //! A Lambda that prints an EMF object as one line on standard output gets CloudWatch metrics
 //! extracted from its log, with no `PutMetricData` call and no extra permission. This module
@@ -19,22 +19,13 @@
 //! next to `_aws`, named after the dimension or metric; properties (e.g. `plan_id`) are
 //! extra root members that are searchable in the logs but not metrics.
 //!
-//! The metrics of ecs-autoscale (namespace [`NAMESPACE`]), built by [`planner_lines`] and
-//! [`executor_lines`] and shown on the stack's dashboard (`infra/template.yaml`):
-//!
-//! | dimensions | metric | unit | from |
-//! | --- | --- | --- | --- |
-//! | Cluster, Service | `DesiredTasks` (the plan's target), `RunningTasks` | Count | planner |
-//! | Cluster | `GroupDesiredCapacity` (the plan's target), `GroupInServiceInstances` | Count | planner |
-//! | Cluster | `InstancesToDrain`, `InstancesToTerminate` | Count | planner |
-//! | Cluster | `InstancesDrained`, `InstancesTerminated`, `InstancesReactivated`, `ServicesScaled`, `ActionsFailed`, `ActionsStale` | Count | executor |
-
-use std::time::{SystemTime, UNIX_EPOCH};
+//! The metrics themselves (namespace [`NAMESPACE`], dimensions [`DIM_CLUSTER`] and
+//! [`DIM_SERVICE`], shown on the stack's dashboard in `infra/template.yaml`) are defined by
+//! the crates that publish them: `planner/src/emf.rs` and `executor/src/emf.rs`.
 
 use serde_json::{Map, Value};
 
-use crate::messages::{ActionStatus, ExecutionReport, ScalingPlan};
-use crate::state::ClusterState;
+use crate::time::Timestamp;
 
 /// The CloudWatch namespace of every ecs-autoscale metric.
 pub const NAMESPACE: &str = "ecs-autoscale";
@@ -47,34 +38,6 @@ pub const MAX_DIMENSIONS: usize = 30;
 pub const DIM_CLUSTER: &str = "Cluster";
 /// Dimension: the ECS service name.
 pub const DIM_SERVICE: &str = "Service";
-
-/// Metric names (see the module docs for what each one is).
-pub mod metric {
-    /// The service's desired task count after the plan.
-    pub const DESIRED_TASKS: &str = "DesiredTasks";
-    /// The service's running task count the planner saw.
-    pub const RUNNING_TASKS: &str = "RunningTasks";
-    /// The group's desired capacity after the plan.
-    pub const GROUP_DESIRED_CAPACITY: &str = "GroupDesiredCapacity";
-    /// The group's instances in the `InService` lifecycle state.
-    pub const GROUP_IN_SERVICE_INSTANCES: &str = "GroupInServiceInstances";
-    /// Instances the plan drains.
-    pub const INSTANCES_TO_DRAIN: &str = "InstancesToDrain";
-    /// Instances the plan terminates.
-    pub const INSTANCES_TO_TERMINATE: &str = "InstancesToTerminate";
-    /// Instances the executor set DRAINING.
-    pub const INSTANCES_DRAINED: &str = "InstancesDrained";
-    /// Instances the executor terminated.
-    pub const INSTANCES_TERMINATED: &str = "InstancesTerminated";
-    /// DRAINING instances the executor set ACTIVE again.
-    pub const INSTANCES_REACTIVATED: &str = "InstancesReactivated";
-    /// Services whose desired count the executor changed.
-    pub const SERVICES_SCALED: &str = "ServicesScaled";
-    /// Actions that failed.
-    pub const ACTIONS_FAILED: &str = "ActionsFailed";
-    /// Actions left because the world moved away from the plan.
-    pub const ACTIONS_STALE: &str = "ActionsStale";
-}
 
 /// A CloudWatch unit (the subset ecs-autoscale uses).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -260,95 +223,9 @@ impl MetricLine {
     }
 }
 
-/// Milliseconds since the Unix epoch (0 before it).
-pub fn timestamp_ms(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
-fn count(n: usize) -> u64 {
-    u64::try_from(n).unwrap_or(u64::MAX)
-}
-
-/// The planner's lines for one plan and the state it was made from: per service (ACTIVE in
-/// `state`) its desired count after the plan and its running count; per cluster the group's
-/// desired capacity after the plan (raised to `group_desired.to`, lowered by one per
-/// termination), its instances in service, and the instances the plan drains and terminates.
-/// Every line carries the `plan_id` property. A cluster without a group gets no group
-/// metrics.
-pub fn planner_lines(
-    state: &ClusterState,
-    plan: &ScalingPlan,
-    timestamp_ms: u64,
-) -> Vec<MetricLine> {
-    let mut lines = Vec::new();
-    for service in state.services.iter().filter(|s| s.status == "ACTIVE") {
-        let desired = plan
-            .actions
-            .services
-            .iter()
-            .find(|c| c.service == service.name)
-            .map_or(service.desired, |c| c.to);
-        lines.push(
-            MetricLine::new(timestamp_ms)
-                .dimension(DIM_CLUSTER, plan.cluster.as_str())
-                .dimension(DIM_SERVICE, service.name.as_str())
-                .count(metric::DESIRED_TASKS, u64::from(desired))
-                .count(metric::RUNNING_TASKS, u64::from(service.running))
-                .property("plan_id", plan.plan_id.as_str()),
-        );
-    }
-    let actions = &plan.actions;
-    let mut cluster = MetricLine::new(timestamp_ms).dimension(DIM_CLUSTER, plan.cluster.as_str());
-    if let Some(group) = &state.group {
-        let raised = actions.group_desired.map_or(group.desired, |c| c.to);
-        let desired = u64::from(raised).saturating_sub(count(actions.terminate.len()));
-        let in_service = group
-            .instances
-            .iter()
-            .filter(|i| i.lifecycle_state == "InService")
-            .count();
-        cluster = cluster
-            .count(metric::GROUP_DESIRED_CAPACITY, desired)
-            .count(metric::GROUP_IN_SERVICE_INSTANCES, count(in_service));
-    }
-    cluster = cluster
-        .count(metric::INSTANCES_TO_DRAIN, count(actions.drain.len()))
-        .count(
-            metric::INSTANCES_TO_TERMINATE,
-            count(actions.terminate.len()),
-        )
-        .property("plan_id", plan.plan_id.as_str());
-    lines.push(cluster);
-    lines
-}
-
-/// The executor's line for one execution report: the actions it *applied* (a dry run applies
-/// none) by kind, and the failed and stale ones. Properties `plan_id` and `outcome`.
-pub fn executor_lines(report: &ExecutionReport, timestamp_ms: u64) -> Vec<MetricLine> {
-    let applied = |kind: &str| {
-        count(
-            report
-                .actions
-                .iter()
-                .filter(|a| a.kind == kind && a.status == ActionStatus::Applied)
-                .count(),
-        )
-    };
-    let with_status =
-        |status: ActionStatus| count(report.actions.iter().filter(|a| a.status == status).count());
-    let outcome = serde_json::to_value(report.outcome).unwrap_or(Value::Null);
-    vec![MetricLine::new(timestamp_ms)
-        .dimension(DIM_CLUSTER, report.cluster.as_str())
-        .count(metric::INSTANCES_DRAINED, applied("drain"))
-        .count(metric::INSTANCES_TERMINATED, applied("terminate"))
-        .count(metric::INSTANCES_REACTIVATED, applied("reactivate"))
-        .count(metric::SERVICES_SCALED, applied("service"))
-        .count(metric::ACTIONS_FAILED, with_status(ActionStatus::Failed))
-        .count(metric::ACTIONS_STALE, with_status(ActionStatus::Stale))
-        .property("plan_id", report.plan_id.as_str())
-        .property("outcome", outcome)]
+/// Milliseconds since the Unix epoch (0 before it), as `_aws.Timestamp` wants them.
+pub fn timestamp_ms(at: Timestamp) -> u64 {
+    u64::try_from(at.as_millisecond()).unwrap_or(0)
 }
 
 /// Writes each line to standard output inside Lambda, where the log capture hands it to
@@ -369,12 +246,6 @@ pub fn emit(lines: &[MetricLine]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::messages::{
-        ActionOutcome, CountChange, InstanceRef, Outcome, PlanActions, ServiceChange,
-        SCHEMA_VERSION,
-    };
-    use crate::resources::Resources;
-    use crate::state::{GroupInstance, GroupState, ServiceState};
     use serde_json::json;
 
     /// Checks the EMF specification's structural rules on an object and returns its one
@@ -504,197 +375,9 @@ mod tests {
 
     #[test]
     fn timestamps_are_epoch_milliseconds() {
-        let at = UNIX_EPOCH + std::time::Duration::from_millis(1_764_410_400_123);
+        let at = Timestamp::from_millisecond(1_764_410_400_123).expect("in range");
         assert_eq!(timestamp_ms(at), 1_764_410_400_123);
-        assert_eq!(
-            timestamp_ms(UNIX_EPOCH - std::time::Duration::from_secs(1)),
-            0
-        );
-    }
-
-    fn service(name: &str, status: &str, desired: u32, running: u32) -> ServiceState {
-        ServiceState {
-            name: name.into(),
-            arn: format!("arn:aws:ecs:us-east-1:1:service/prod/{name}"),
-            status: status.into(),
-            desired,
-            running,
-            pending: 0,
-            task_definition: "td:1".into(),
-            task_size: Resources::new(256, 512),
-            distinct_instance: false,
-            last_scaling: None,
-        }
-    }
-
-    fn group_instance(id: &str, lifecycle: &str) -> GroupInstance {
-        GroupInstance {
-            instance_id: id.into(),
-            lifecycle_state: lifecycle.into(),
-            health_status: "Healthy".into(),
-            protected_from_scale_in: false,
-        }
-    }
-
-    fn instance(id: &str) -> InstanceRef {
-        InstanceRef {
-            container_instance_arn: format!("arn:aws:ecs:us-east-1:1:container-instance/prod/{id}"),
-            ec2_instance_id: id.into(),
-        }
-    }
-
-    fn plan(actions: PlanActions) -> ScalingPlan {
-        ScalingPlan {
-            schema_version: SCHEMA_VERSION,
-            plan_id: "p-1".into(),
-            cluster: "prod".into(),
-            autoscale_group: "prod-asg".into(),
-            created_at: "2026-11-29T10:00:00Z".into(),
-            metrics_cycle_ids: vec!["c-1".into()],
-            dry_run: false,
-            has_actions: !actions.is_empty(),
-            actions,
-            decisions: Default::default(),
-        }
-    }
-
-    fn state() -> ClusterState {
-        ClusterState {
-            cluster: "prod".into(),
-            services: vec![
-                service("worker", "ACTIVE", 2, 1),
-                service("web", "ACTIVE", 4, 4),
-                service("old", "DRAINING", 1, 1),
-            ],
-            instances: vec![],
-            group: Some(GroupState {
-                name: "prod-asg".into(),
-                min: 1,
-                max: 5,
-                desired: 3,
-                instances: vec![
-                    group_instance("i-1", "InService"),
-                    group_instance("i-2", "InService"),
-                    group_instance("i-3", "Pending"),
-                ],
-            }),
-        }
-    }
-
-    fn root(line: &MetricLine) -> Value {
-        let text = line.to_line().expect("valid");
-        directive(&text);
-        serde_json::from_str(&text).expect("JSON")
-    }
-
-    #[test]
-    fn planner_lines_report_targets_next_to_observations() {
-        let actions = PlanActions {
-            group_desired: Some(CountChange { from: 3, to: 4 }),
-            services: vec![ServiceChange {
-                service: "worker".into(),
-                from: 2,
-                to: 3,
-            }],
-            ..Default::default()
-        };
-        let lines = planner_lines(&state(), &plan(actions), 42);
-        assert_eq!(lines.len(), 3, "two ACTIVE services and the cluster");
-        let worker = root(&lines[0]);
-        assert_eq!(worker["Cluster"], "prod");
-        assert_eq!(worker["Service"], "worker");
-        assert_eq!(worker["DesiredTasks"], 3.0, "the plan's target");
-        assert_eq!(worker["RunningTasks"], 1.0);
-        assert_eq!(worker["plan_id"], "p-1");
-        assert_eq!(
-            worker["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
-            json!([["Cluster", "Service"]])
-        );
-        let web = root(&lines[1]);
-        assert_eq!(
-            web["DesiredTasks"], 4.0,
-            "unchanged service: its current count"
-        );
-        let cluster = root(&lines[2]);
-        assert_eq!(
-            cluster["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
-            json!([["Cluster"]])
-        );
-        assert_eq!(cluster["GroupDesiredCapacity"], 4.0);
-        assert_eq!(cluster["GroupInServiceInstances"], 2.0);
-        assert_eq!(cluster["InstancesToDrain"], 0.0);
-        assert_eq!(cluster["InstancesToTerminate"], 0.0);
-        assert_eq!(cluster["_aws"]["Timestamp"], 42);
-    }
-
-    #[test]
-    fn terminations_lower_the_planned_group_desired() {
-        let actions = PlanActions {
-            drain: vec![instance("i-1")],
-            terminate: vec![instance("i-3")],
-            ..Default::default()
-        };
-        let lines = planner_lines(&state(), &plan(actions), 0);
-        let cluster = root(lines.last().expect("cluster line"));
-        assert_eq!(cluster["GroupDesiredCapacity"], 2.0);
-        assert_eq!(cluster["InstancesToDrain"], 1.0);
-        assert_eq!(cluster["InstancesToTerminate"], 1.0);
-    }
-
-    #[test]
-    fn a_cluster_without_group_gets_no_group_metrics() {
-        let mut s = state();
-        s.group = None;
-        s.services.clear();
-        let lines = planner_lines(&s, &plan(PlanActions::default()), 0);
-        assert_eq!(lines.len(), 1);
-        let names: Vec<&str> = lines[0].metric_names().collect();
-        assert_eq!(names, ["InstancesToDrain", "InstancesToTerminate"]);
-    }
-
-    #[test]
-    fn executor_lines_count_applied_actions_by_kind() {
-        let action = |kind: &str, status: ActionStatus| ActionOutcome {
-            kind: kind.into(),
-            target: "t".into(),
-            detail: "d".into(),
-            status,
-            error: None,
-        };
-        let report = ExecutionReport {
-            schema_version: SCHEMA_VERSION,
-            plan_id: "p-9".into(),
-            cluster: "prod".into(),
-            finished_at: "2026-11-29T10:00:05Z".into(),
-            outcome: Outcome::PartiallyApplied,
-            actions: vec![
-                action("drain", ActionStatus::Applied),
-                action("drain", ActionStatus::AlreadyApplied),
-                action("terminate", ActionStatus::Applied),
-                action("terminate", ActionStatus::Failed),
-                action("service", ActionStatus::Applied),
-                action("service", ActionStatus::Stale),
-                action("reactivate", ActionStatus::Skipped),
-            ],
-        };
-        let lines = executor_lines(&report, 7);
-        assert_eq!(lines.len(), 1);
-        let r = root(&lines[0]);
-        assert_eq!(r["Cluster"], "prod");
-        assert_eq!(r["InstancesDrained"], 1.0);
-        assert_eq!(r["InstancesTerminated"], 1.0);
-        assert_eq!(r["InstancesReactivated"], 0.0);
-        assert_eq!(r["ServicesScaled"], 1.0);
-        assert_eq!(r["ActionsFailed"], 1.0);
-        assert_eq!(r["ActionsStale"], 1.0);
-        assert_eq!(r["plan_id"], "p-9");
-        assert_eq!(r["outcome"], "partially_applied");
-        let units: Vec<&str> = r["_aws"]["CloudWatchMetrics"][0]["Metrics"]
-            .as_array()
-            .expect("Metrics")
-            .iter()
-            .map(|m| m["Unit"].as_str().expect("Unit"))
-            .collect();
-        assert!(units.iter().all(|u| *u == "Count"));
+        let before = Timestamp::from_second(-1).expect("in range");
+        assert_eq!(timestamp_ms(before), 0);
     }
 }

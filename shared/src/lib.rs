@@ -1,6 +1,7 @@
 //! The domain of ecs-autoscale, shared by the collector, planner, executor and CLI:
 //! cluster definitions, the metric expression language, the cluster state model,
-//! the pipeline's messages, AWS clients and logging.
+//! the pipeline's messages and their timestamps ([`time`]), the functions' common
+//! configuration ([`function_config`]), AWS clients, logging and the Embedded Metric Format.
 //!
 //! **Invariant:** nothing here performs I/O except [`aws`] (client construction),
 //! [`logging`] (the subscriber) and [`definition::load_dir`] / [`definition::load_file`]
@@ -11,11 +12,13 @@ pub mod aws;
 pub mod definition;
 pub mod emf;
 pub mod expr;
+pub mod function_config;
 pub mod logging;
 pub mod messages;
 pub mod redact;
 pub mod resources;
 pub mod state;
+pub mod time;
 
 /// The process environment as a variable lookup, for `%(VAR)` substitution.
 pub fn process_env(name: &str) -> Option<String> {

@@ -7,6 +7,8 @@
 
 use tracing_subscriber::EnvFilter;
 
+use crate::function_config::{LOG_LEVEL, RUST_LOG};
+
 /// How log lines look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -43,7 +45,7 @@ pub fn level_directive(log_level: Option<&str>) -> Result<&'static str, String> 
 
 /// Install the global subscriber. Safe to call more than once (later calls do nothing).
 pub fn init(format: LogFormat) {
-    let (filter, problem) = match std::env::var("RUST_LOG") {
+    let (filter, problem) = match std::env::var(RUST_LOG) {
         Ok(spec) if !spec.trim().is_empty() => match EnvFilter::try_new(&spec) {
             Ok(f) => (f, None),
             Err(e) => (
@@ -52,7 +54,7 @@ pub fn init(format: LogFormat) {
             ),
         },
         _ => {
-            let level = std::env::var("LOG_LEVEL").ok();
+            let level = std::env::var(LOG_LEVEL).ok();
             match level_directive(level.as_deref()) {
                 Ok(d) => (EnvFilter::new(d), None),
                 Err(msg) => (EnvFilter::new("info"), Some(msg)),

@@ -30,7 +30,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_sdk_cloudwatch::error::DisplayErrorContext;
 use aws_sdk_cloudwatch::primitives::DateTime;
@@ -39,6 +39,7 @@ use aws_sdk_cloudwatch::types::{
 };
 use shared::definition::{CloudWatchSource, Statistic};
 use shared::messages::MissingReason;
+use shared::time::Timestamp;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -98,13 +99,10 @@ pub struct Window {
 
 impl Window {
     /// The last complete period of `period` seconds before `now − lag` (see the module docs).
-    pub fn last_complete(now: SystemTime, period: u32, lag: Duration) -> Window {
-        let now_secs = now
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
+    pub fn last_complete(now: Timestamp, period: u32, lag: Duration) -> Window {
         let p = i64::from(period.max(1));
-        let reference = now_secs - lag.as_secs() as i64;
+        // A lag reaching before the first representable time leaves the earliest window.
+        let reference = now.checked_sub(lag).unwrap_or(Timestamp::MIN).as_second();
         let end = reference.div_euclid(p) * p;
         Window {
             start: end - p,
@@ -174,7 +172,7 @@ impl PlannedCall {
 /// `max_per_call` queries per call (clamped to 1..=[`MAX_QUERIES_PER_CALL`]).
 pub fn plan<'a>(
     items: impl IntoIterator<Item = (Target, &'a CloudWatchSource, &'a Statistic)>,
-    now: SystemTime,
+    now: Timestamp,
     lag: Duration,
     max_per_call: usize,
 ) -> Vec<PlannedCall> {
@@ -435,8 +433,8 @@ mod tests {
         }
     }
 
-    fn at(secs: u64) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(secs)
+    fn at(secs: i64) -> Timestamp {
+        Timestamp::from_second(secs).expect("in range")
     }
 
     #[test]

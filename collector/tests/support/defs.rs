@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use collector::cycle::{Cycle, Sources};
 use collector::sources::http::{HttpCollector, HttpConfig};
@@ -38,7 +38,7 @@ pub fn sources(cloudwatch: aws_sdk_cloudwatch::Client) -> Sources {
 pub fn cycle(budget: Duration) -> Cycle {
     Cycle {
         id: "test-cycle".into(),
-        now: SystemTime::now(),
+        now: shared::time::now(),
         deadline: tokio::time::Instant::now() + budget,
     }
 }

@@ -160,10 +160,3 @@ pub(crate) async fn update_instances_state(
     }
     Ok(results)
 }
-
-/// Seconds since the Unix epoch, 0 if the clock is before it.
-pub(crate) fn epoch_secs(now: std::time::SystemTime) -> u64 {
-    now.duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}

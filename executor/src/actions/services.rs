@@ -7,9 +7,10 @@
 
 use shared::messages::ServiceChange;
 use shared::state::{Direction, ScalingRecord, LAST_SCALING_TAG};
+use shared::time::{self, Timestamp};
 
 use super::Verdict;
-use crate::apply::{parse_rfc3339, ApplyError, Run};
+use crate::apply::{ApplyError, Run};
 use crate::errors::classify;
 use crate::live::LiveService;
 
@@ -42,11 +43,10 @@ pub fn guard(change: &ServiceChange, live: Option<&LiveService>) -> Verdict {
 
 /// Whether the tag must be (re)written for a change found already applied: missing, or
 /// older than the plan (so it does not record this change).
-pub fn tag_missing(service: &LiveService, plan_created_secs: Option<u64>) -> bool {
-    match (service.last_scaling, plan_created_secs) {
-        (None, _) => true,
-        (Some(record), Some(created)) => record.at_epoch_secs < created,
-        (Some(_), None) => false,
+pub fn tag_missing(service: &LiveService, plan_created: Timestamp) -> bool {
+    match service.last_scaling {
+        None => true,
+        Some(record) => record.at_epoch_secs < time::epoch_secs(plan_created),
     }
 }
 
@@ -73,9 +73,7 @@ pub async fn run(run: &mut Run<'_>, changes: &[&ServiceChange]) -> Result<(), Ap
             at_epoch_secs: run.now_secs,
         };
         if let (Verdict::AlreadyApplied(why), Some(service)) = (&verdict, &live) {
-            if !run.dry_run
-                && change.from != change.to
-                && tag_missing(service, parse_rfc3339(&run.plan.created_at))
+            if !run.dry_run && change.from != change.to && tag_missing(service, run.plan.created_at)
             {
                 let note = tag(run, &service.arn, record).await?;
                 let detail = format!("{why}; {note}");
@@ -192,9 +190,10 @@ mod tests {
 
     #[test]
     fn tag_is_repaired_only_when_older_than_the_plan() {
-        assert!(tag_missing(&service("ACTIVE", 5, None), Some(100)));
-        assert!(tag_missing(&service("ACTIVE", 5, Some(99)), Some(100)));
-        assert!(!tag_missing(&service("ACTIVE", 5, Some(100)), Some(100)));
-        assert!(!tag_missing(&service("ACTIVE", 5, Some(1)), None));
+        let created = Timestamp::from_second(100).expect("in range");
+        assert!(tag_missing(&service("ACTIVE", 5, None), created));
+        assert!(tag_missing(&service("ACTIVE", 5, Some(99)), created));
+        assert!(!tag_missing(&service("ACTIVE", 5, Some(100)), created));
+        assert!(!tag_missing(&service("ACTIVE", 5, Some(101)), created));
     }
 }

@@ -1,12 +1,10 @@
 //! Helpers of the executor's tests: worlds, plans, SQS events, clients with fast retries.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::SdkConfig;
 use aws_lambda_events::event::sqs::SqsEvent;
-use aws_smithy_types::date_time::Format;
-use aws_smithy_types::DateTime;
 use executor::Deps;
 use shared::aws::AwsClients;
 use shared::messages::{
@@ -129,9 +127,8 @@ pub fn service(name: &str, from: u32, to: u32) -> ServiceChange {
 
 /// A plan for `prod` made a minute ago.
 pub fn plan(id: &str, actions: PlanActions) -> ScalingPlan {
-    let created = DateTime::from(SystemTime::now() - Duration::from_secs(60))
-        .fmt(Format::DateTime)
-        .expect("time");
+    let created =
+        shared::time::to_seconds(shared::time::now() - jiff::SignedDuration::from_secs(60));
     ScalingPlan {
         schema_version: SCHEMA_VERSION,
         plan_id: id.into(),

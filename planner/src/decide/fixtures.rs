@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use shared::definition::{
     CloudWatchSource, ClusterDefinition, MetricSources, ServiceDefinition, Statistic, StepEvent,
@@ -16,6 +16,7 @@ use shared::state::{
     ClusterState, ContainerInstance, GroupInstance, GroupState, InstanceStatus, PlacedTask,
     ServiceState,
 };
+use shared::time::Timestamp;
 
 /// The instance size of most tests: 4 vCPU, 8 GiB.
 pub(crate) const SIZE: Resources = Resources::new(4096, 8192);
@@ -23,8 +24,8 @@ pub(crate) const SIZE: Resources = Resources::new(4096, 8192);
 /// A fixed "now".
 pub(crate) const NOW_SECS: u64 = 1_764_412_051;
 
-pub(crate) fn now() -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(NOW_SECS)
+pub(crate) fn now() -> Timestamp {
+    Timestamp::from_second(NOW_SECS as i64).expect("in range")
 }
 
 pub(crate) fn expr(s: &str) -> Expr {

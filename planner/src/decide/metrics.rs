@@ -7,12 +7,10 @@ use std::collections::BTreeMap;
 use shared::definition::ServiceDefinition;
 use shared::messages::{MetricUsed, MetricsReport, ServiceMetrics};
 
-use super::time::parse_rfc3339;
-
 /// Merges the reports of one cluster that arrived in one batch.
 ///
-/// Reports are taken oldest first by `collected_at` (one that does not parse counts as the
-/// oldest; equal times keep their order in `reports`), and for each alias the **newest
+/// Reports are taken oldest first by `collected_at` (equal times keep their order in
+/// `reports`), and for each alias the **newest
 /// observation wins**: a newer value replaces an older value or missing reason, and a newer
 /// missing reason replaces an older value, because the metric is unavailable *now* and a
 /// stale value must not drive a decision (above all not a scale-in). An alias a newer report
@@ -22,8 +20,7 @@ use super::time::parse_rfc3339;
 /// repeats). The caller groups reports by cluster; this does not look at `cluster`.
 pub fn merge_reports(reports: &[MetricsReport]) -> (BTreeMap<String, ServiceMetrics>, Vec<String>) {
     let mut order: Vec<&MetricsReport> = reports.iter().collect();
-    // `None` sorts before every `Some`: an unreadable time counts as the oldest.
-    order.sort_by_key(|r| parse_rfc3339(&r.collected_at));
+    order.sort_by_key(|r| r.collected_at);
     let mut merged: BTreeMap<String, ServiceMetrics> = BTreeMap::new();
     let mut cycles: Vec<String> = Vec::new();
     for report in order {
@@ -101,7 +98,7 @@ mod tests {
     use shared::messages::MissingReason;
 
     fn report(cycle: &str, at: &str, values: &[(&str, f64)], missing: &[&str]) -> MetricsReport {
-        let mut r = MetricsReport::new("c", cycle, at);
+        let mut r = MetricsReport::new("c", cycle, at.parse().expect("a time"));
         let mut m = ServiceMetrics::default();
         for (a, v) in values {
             m.values.insert((*a).into(), *v);

@@ -8,7 +8,7 @@
 //! - `metrics`: several reports merged; aliases resolved (value, default, or why missing).
 //! - `rules`: per service, the rules (`step_events`, `target_tracking`) combined, cooldowns.
 //! - `capacity`: the instance plan around one `packing` simulation, then `consolidation`.
-//! - `plan_id`: the deterministic id; `time`: RFC 3339 without a date-time crate.
+//! - `plan_id`: the deterministic id.
 //! - `task_listing`: which instances' tasks the core can use (the shell lists only those).
 
 mod capacity;
@@ -20,7 +20,6 @@ mod rules;
 mod step_events;
 mod target_tracking;
 mod task_listing;
-mod time;
 mod view;
 
 #[cfg(test)]
@@ -33,7 +32,6 @@ mod quality;
 mod tests;
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::SystemTime;
 
 use shared::definition::ClusterDefinition;
 use shared::messages::{
@@ -41,12 +39,14 @@ use shared::messages::{
     SCHEMA_VERSION,
 };
 use shared::state::ClusterState;
+use shared::time::{self, Timestamp};
 
 pub use metrics::merge_reports;
 pub use task_listing::{task_listing, TaskListing};
 
 /// Plans one cluster. Pure: the same arguments give the same plan, and `now` only sets
-/// `created_at` and the cooldown and drain-timeout clocks (not the `plan_id`).
+/// `created_at` and the cooldown and drain-timeout clocks (not the `plan_id`). The core
+/// counts whole seconds: `now` is truncated to the second.
 ///
 /// `metrics`: per service name, the newest values and missing reasons (see
 /// [`merge_reports`]). `metrics_cycle_ids` is left empty for the caller to fill.
@@ -54,7 +54,7 @@ pub fn plan(
     definition: &ClusterDefinition,
     metrics: &BTreeMap<String, ServiceMetrics>,
     state: &ClusterState,
-    now: SystemTime,
+    now: Timestamp,
 ) -> ScalingPlan {
     plan_traced(definition, metrics, state, now).0
 }
@@ -64,9 +64,9 @@ pub(crate) fn plan_traced(
     definition: &ClusterDefinition,
     metrics: &BTreeMap<String, ServiceMetrics>,
     state: &ClusterState,
-    now: SystemTime,
+    now: Timestamp,
 ) -> (ScalingPlan, Option<packing::Packer>) {
-    let now_secs = time::epoch_secs(now);
+    let now = time::to_seconds(now);
     let mut detail = DecisionDetail::default();
     let mut actions = PlanActions::default();
     let mut packer = None;
@@ -78,12 +78,8 @@ pub(crate) fn plan_traced(
     } else {
         let mut targets: HashMap<&str, u32> = HashMap::new();
         for def in &definition.services {
-            let outcome = rules::decide_service(
-                def,
-                state.service(&def.name),
-                metrics.get(&def.name),
-                now_secs,
-            );
+            let outcome =
+                rules::decide_service(def, state.service(&def.name), metrics.get(&def.name), now);
             if let Some(change) = outcome.change {
                 targets.insert(def.name.as_str(), change.to);
                 actions.services.push(change);
@@ -97,6 +93,7 @@ pub(crate) fn plan_traced(
                 group: definition.autoscale_group.clone(),
             }),
             Some(group) => {
+                let now_secs = time::epoch_secs(now);
                 let cap = capacity::plan_capacity(definition, state, group, &targets, now_secs);
                 actions.group_limits = cap.group_limits;
                 actions.reactivate = cap.reactivate;
@@ -135,7 +132,7 @@ pub(crate) fn plan_traced(
         plan_id,
         cluster: definition.name.clone(),
         autoscale_group: definition.autoscale_group.clone(),
-        created_at: time::format_rfc3339(now),
+        created_at: now,
         metrics_cycle_ids: Vec::new(),
         dry_run: definition.dry_run,
         has_actions: !actions.is_empty(),

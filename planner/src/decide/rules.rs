@@ -7,6 +7,7 @@
 use shared::definition::ServiceDefinition;
 use shared::messages::{Reason, RuleOutcome, ServiceChange, ServiceDecision, ServiceMetrics};
 use shared::state::{Direction, ServiceState};
+use shared::time::{self, Timestamp};
 
 use super::metrics::{resolve, ServiceValues};
 use super::step_events::StepEvents;
@@ -54,12 +55,12 @@ pub(crate) struct ServiceOutcome {
 }
 
 /// Decides one service of the definition. `state` is `None` when the service is not in
-/// the cluster; `now_secs` is for the cooldowns.
+/// the cluster; `now` (whole seconds) is for the cooldowns.
 pub(crate) fn decide_service(
     def: &ServiceDefinition,
     state: Option<&ServiceState>,
     reported: Option<&ServiceMetrics>,
-    now_secs: u64,
+    now: Timestamp,
 ) -> ServiceOutcome {
     let mut decision = ServiceDecision {
         service: def.name.clone(),
@@ -110,7 +111,7 @@ pub(crate) fn decide_service(
     };
     decision.rules = rules_of(def).iter().map(|r| r.recommend(&input)).collect();
     let proposed = combine(base, &decision.rules, &mut decision.reasons);
-    let to = apply_cooldowns(def, state, base, proposed, now_secs, &mut decision.reasons);
+    let to = apply_cooldowns(def, state, base, proposed, now, &mut decision.reasons);
     decision.to = Some(to);
     let change = (to != from).then(|| ServiceChange {
         service: def.name.clone(),
@@ -160,14 +161,14 @@ fn apply_cooldowns(
     state: &ServiceState,
     base: u32,
     proposed: u32,
-    now_secs: u64,
+    now: Timestamp,
     reasons: &mut Vec<Reason>,
 ) -> u32 {
     let Some(last) = state.last_scaling else {
         return proposed;
     };
     // A record from the future (clock skew) counts as just now.
-    let elapsed = now_secs.saturating_sub(last.at_epoch_secs);
+    let elapsed = time::elapsed_since(now, last.at_epoch_secs).as_secs();
     let (direction, cooldown) = if proposed > base {
         if last.direction != Direction::Up {
             return proposed;

@@ -165,7 +165,7 @@ fn step_event_semantics_of_the_original() {
         def.events = events;
         let st = service_state("s", desired, Resources::new(256, 512));
         let m = metrics("s", &[("m", value)], &[]);
-        let out = decide_service(&def, Some(&st), m.get("s"), NOW_SECS);
+        let out = decide_service(&def, Some(&st), m.get("s"), now());
         assert_eq!(
             out.decision.to,
             Some(expected),
@@ -180,12 +180,7 @@ fn a_skipped_event_is_recorded() {
     let mut def = service("s", 1, 4, &["m"]);
     def.events = vec![event("m", 1, Some(5.0), None)];
     let m = metrics("s", &[("m", 9.0)], &[]);
-    let out = decide_service(
-        &def,
-        Some(&service_state("s", 4, SIZE)),
-        m.get("s"),
-        NOW_SECS,
-    );
+    let out = decide_service(&def, Some(&service_state("s", 4, SIZE)), m.get("s"), now());
     let rule = &out.decision.rules[0];
     assert!(matches!(
         rule.reasons[0],
@@ -207,12 +202,7 @@ fn no_match_lists_each_metric_value_once() {
         event("m", -1, None, Some(3.0)),
     ];
     let m = metrics("s", &[("m", 4.0)], &[]);
-    let out = decide_service(
-        &def,
-        Some(&service_state("s", 2, SIZE)),
-        m.get("s"),
-        NOW_SECS,
-    );
+    let out = decide_service(&def, Some(&service_state("s", 2, SIZE)), m.get("s"), now());
     let reasons = &out.decision.rules[0].reasons;
     let Some(Reason::NoStepEventMatched { values }) = reasons.last() else {
         panic!("{reasons:?}")
@@ -231,21 +221,21 @@ fn target_tracking_meets_a_step_from_5_to_500_in_one_cycle() {
         &def,
         Some(&st),
         metrics("w", &[("q", 500.0)], &[]).get("w"),
-        NOW_SECS,
+        now(),
     );
     assert_eq!(out.decision.to, Some(50));
     let out = decide_service(
         &def,
         Some(&st),
         metrics("w", &[("q", 5.0)], &[]).get("w"),
-        NOW_SECS,
+        now(),
     );
     assert_eq!(out.decision.to, Some(1));
     let out = decide_service(
         &def,
         Some(&st),
         metrics("w", &[("q", 5000.0)], &[]).get("w"),
-        NOW_SECS,
+        now(),
     );
     assert_eq!(out.decision.to, Some(100), "clamped");
 }
@@ -261,7 +251,7 @@ fn both_kinds_scale_out_if_any_and_in_only_if_all() {
     let st = service_state("w", 5, SIZE);
     let to = |q: f64, cpu: f64| {
         let m = metrics("w", &[("q", q), ("cpu", cpu)], &[]);
-        decide_service(&def, Some(&st), m.get("w"), NOW_SECS)
+        decide_service(&def, Some(&st), m.get("w"), now())
             .decision
             .to
     };
@@ -283,7 +273,7 @@ fn missing_metrics_never_scale_in() {
     let st = service_state("w", 5, SIZE);
     // Events want fewer, tracking has no data.
     let m = metrics("w", &[("cpu", 1.0)], &["q"]);
-    let out = decide_service(&def, Some(&st), m.get("w"), NOW_SECS);
+    let out = decide_service(&def, Some(&st), m.get("w"), now());
     assert_eq!(out.decision.to, Some(5));
     assert!(out
         .decision
@@ -291,11 +281,11 @@ fn missing_metrics_never_scale_in() {
         .iter()
         .any(|r| matches!(r, Reason::ScaleInNotAgreed { proposed: 4 })));
     // Nothing reported at all.
-    let out = decide_service(&def, Some(&st), None, NOW_SECS);
+    let out = decide_service(&def, Some(&st), None, now());
     assert_eq!(out.decision.to, Some(5));
     // A missing alias with a `default` uses it.
     def.metric_sources.cloudwatch[0].statistics[0].default = Some(0.0);
-    let out = decide_service(&def, Some(&st), m.get("w"), NOW_SECS);
+    let out = decide_service(&def, Some(&st), m.get("w"), now());
     assert_eq!(out.decision.to, Some(4));
     assert!(out
         .decision
@@ -309,12 +299,7 @@ fn a_missing_metric_in_a_step_event_stops_the_search() {
     let mut def = service("w", 1, 9, &["a", "b"]);
     def.events = vec![event("a", 1, Some(5.0), None), event("b", -1, None, None)];
     let m = metrics("w", &[("b", 1.0)], &["a"]);
-    let out = decide_service(
-        &def,
-        Some(&service_state("w", 3, SIZE)),
-        m.get("w"),
-        NOW_SECS,
-    );
+    let out = decide_service(&def, Some(&service_state("w", 3, SIZE)), m.get("w"), now());
     assert_eq!(out.decision.to, Some(3));
     assert_eq!(out.decision.rules[0].recommends, None);
 }
@@ -324,12 +309,7 @@ fn division_by_zero_recommends_nothing_and_is_recorded() {
     let mut def = service("w", 1, 9, &["a", "b"]);
     def.target_tracking = tracking("a / b", 1.0);
     let m = metrics("w", &[("a", 1.0), ("b", 0.0)], &[]);
-    let out = decide_service(
-        &def,
-        Some(&service_state("w", 3, SIZE)),
-        m.get("w"),
-        NOW_SECS,
-    );
+    let out = decide_service(&def, Some(&service_state("w", 3, SIZE)), m.get("w"), now());
     assert_eq!(out.decision.to, Some(3));
     assert!(matches!(
         &out.decision.rules[0].reasons[0],
@@ -348,7 +328,7 @@ fn cooldowns_block_per_direction() {
             &def,
             Some(st),
             metrics("w", &[("q", q)], &[]).get("w"),
-            NOW_SECS,
+            now(),
         )
         .decision
     };
@@ -817,13 +797,22 @@ fn the_plan_id_is_deterministic_and_independent_of_now() {
     let (def, st) = full_cluster(2, 10);
     let m = metrics("w", &[("q", 12.0)], &[]);
     let a = plan(&def, &m, &st, now());
-    let b = plan(&def, &m, &st, now() + Duration::from_secs(3600));
+    let b = plan(&def, &m, &st, now() + jiff::SignedDuration::from_hours(1));
     assert_eq!(a.plan_id, b.plan_id);
     assert_ne!(a.created_at, b.created_at);
     assert_eq!(a.plan_id.len(), 64);
     let c = plan(&def, &metrics("w", &[("q", 16.0)], &[]), &st, now());
     assert_ne!(a.plan_id, c.plan_id);
-    assert_eq!(a.created_at, "2025-11-29T10:27:31Z");
+    assert_eq!(a.created_at.to_string(), "2025-11-29T10:27:31Z");
+    // Whole seconds: a fraction of `now` does not reach `created_at`.
+    let d = plan(
+        &def,
+        &m,
+        &st,
+        now() + jiff::SignedDuration::from_millis(999),
+    );
+    assert_eq!(d.created_at, a.created_at);
+    assert_eq!(d.plan_id, a.plan_id);
 }
 
 #[test]
@@ -885,7 +874,7 @@ fn bounds_are_enforced_despite_a_cooldown() {
         &def,
         Some(&st),
         metrics("w", &[("q", 1.0)], &[]).get("w"),
-        NOW_SECS,
+        now(),
     );
     // 9 > max: brought to 5 now; the scale-in to 2 waits for the cooldown.
     assert_eq!(out.decision.to, Some(5));

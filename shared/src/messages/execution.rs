@@ -1,6 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{decode, DecodeError, Versioned};
+use crate::time::Timestamp;
 
 /// What the executor did with a plan (executor → EventBridge, `Scaling Plan Applied`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -11,8 +12,8 @@ pub struct ExecutionReport {
     pub plan_id: String,
     /// ECS cluster name.
     pub cluster: String,
-    /// When it finished (RFC 3339, UTC).
-    pub finished_at: String,
+    /// When it finished (RFC 3339, UTC, to the microsecond: see [`crate::time`]).
+    pub finished_at: Timestamp,
     /// Overall outcome.
     pub outcome: Outcome,
     /// Each action with its status, in the order applied.

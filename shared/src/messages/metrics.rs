@@ -3,6 +3,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{decode, DecodeError, Versioned, SCHEMA_VERSION};
+use crate::time::Timestamp;
 
 /// One cluster's metrics for one collection cycle (collector → planner).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -13,8 +14,8 @@ pub struct MetricsReport {
     pub cluster: String,
     /// The collection cycle (shared by the reports of every cluster in that cycle).
     pub cycle_id: String,
-    /// When the values were collected (RFC 3339, UTC).
-    pub collected_at: String,
+    /// When the values were collected (RFC 3339, UTC, to the microsecond: see [`crate::time`]).
+    pub collected_at: Timestamp,
     /// `collector` for scheduled collection, `synthetic` for injected reports.
     #[serde(default = "default_origin")]
     pub origin: String,
@@ -37,13 +38,13 @@ impl MetricsReport {
     pub fn new(
         cluster: impl Into<String>,
         cycle_id: impl Into<String>,
-        collected_at: impl Into<String>,
+        collected_at: Timestamp,
     ) -> Self {
         MetricsReport {
             schema_version: SCHEMA_VERSION,
             cluster: cluster.into(),
             cycle_id: cycle_id.into(),
-            collected_at: collected_at.into(),
+            collected_at,
             origin: default_origin(),
             services: BTreeMap::new(),
         }

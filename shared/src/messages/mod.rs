@@ -2,7 +2,9 @@
 //! (planner → executor and EventBridge), execution report (executor → EventBridge).
 //!
 //! Every message carries `schema_version`; a reader rejects versions it does not know
-//! rather than guessing. The JSON shapes are documented in `ARCHITECTURE.md`.
+//! rather than guessing. The JSON shapes are documented in `ARCHITECTURE.md`. Times are
+//! [`crate::time::Timestamp`]s, written as RFC 3339 in UTC; a time that does not parse (or a
+//! date that does not exist) fails the decoding with an error naming its field.
 
 mod execution;
 mod metrics;
@@ -30,10 +32,13 @@ pub const APPLIED_DETAIL_TYPE: &str = "Scaling Plan Applied";
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
     /// Not JSON of the expected shape.
-    #[error("not a valid {kind}: {source}")]
+    #[error("not a valid {kind}: {}{source}", field_prefix(.field))]
     Invalid {
         /// Which message.
         kind: &'static str,
+        /// The field that did not decode (`collected_at`, `actions.services[0].to`), when the
+        /// error is inside one.
+        field: Option<String>,
         /// The JSON error, with its line and column.
         source: serde_json::Error,
     },
@@ -47,12 +52,26 @@ pub enum DecodeError {
     },
 }
 
+fn field_prefix(field: &Option<String>) -> String {
+    field.as_ref().map(|f| format!("{f}: ")).unwrap_or_default()
+}
+
 pub(crate) fn decode<T: serde::de::DeserializeOwned + Versioned>(
     kind: &'static str,
     text: &str,
 ) -> Result<T, DecodeError> {
-    let msg: T =
-        serde_json::from_str(text).map_err(|source| DecodeError::Invalid { kind, source })?;
+    let invalid = |field: Option<String>, source| DecodeError::Invalid {
+        kind,
+        field,
+        source,
+    };
+    let mut json = serde_json::Deserializer::from_str(text);
+    let msg: T = serde_path_to_error::deserialize(&mut json).map_err(|e| {
+        let path = e.path().to_string();
+        invalid((path != ".").then_some(path), e.into_inner())
+    })?;
+    // Trailing characters are an error, as with `serde_json::from_str`.
+    json.end().map_err(|e| invalid(None, e))?;
     if msg.schema_version() != SCHEMA_VERSION {
         return Err(DecodeError::UnsupportedVersion {
             kind,
@@ -67,3 +86,6 @@ pub trait Versioned {
     /// The message's `schema_version`.
     fn schema_version(&self) -> u32;
 }
+
+#[cfg(test)]
+mod tests;

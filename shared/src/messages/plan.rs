@@ -1,6 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{decode, DecodeError, Versioned};
+use crate::time::Timestamp;
 
 /// One cluster's plan (planner → executor queue and the EventBridge bus).
 ///
@@ -16,8 +17,8 @@ pub struct ScalingPlan {
     pub cluster: String,
     /// The cluster's Auto Scaling group.
     pub autoscale_group: String,
-    /// When the plan was made (RFC 3339, UTC).
-    pub created_at: String,
+    /// When the plan was made (RFC 3339, UTC, whole seconds: see [`crate::time`]).
+    pub created_at: Timestamp,
     /// The cycle ids of the metrics reports it was made from.
     pub metrics_cycle_ids: Vec<String>,
     /// Plan only: the executor changes nothing.
