@@ -1,5 +1,4 @@
-//! The cluster and its services: their keys, limits and cooldowns, and the service's aliases
-//! checked before its rules are read.
+//! The cluster and its services: keys, limits, cooldowns, and the service's aliases checked before its rules.
 
 use std::time::Duration;
 

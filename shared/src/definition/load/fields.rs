@@ -1,5 +1,4 @@
-//! The field-reading context: where errors go, mappings checked against their allowed keys,
-//! and the scalar readers (text with `%(VAR)`, numbers, booleans, counts, seconds, lists).
+//! The field-reading context (where errors go, mappings checked against their keys) and the scalar readers.
 
 use std::path::Path;
 use std::time::Duration;

@@ -1,5 +1,4 @@
-//! From YAML text to validated [`ClusterDefinition`]s, collecting every problem: the files of a
-//! directory, one file, one text. The reading itself is in the submodules, one idea each.
+//! From YAML text to validated [`ClusterDefinition`]s, collecting every problem: directories, files, texts.
 
 mod cluster;
 mod fields;

@@ -1,5 +1,4 @@
-//! The scaling rules: metric expressions checked against the service's aliases, step events,
-//! target tracking.
+//! The scaling rules: expressions checked against the service's aliases, step events, target tracking.
 
 use super::fields::{did_you_mean, fields, integer, join, number, offset_position, opt, req, Ctx};
 use crate::definition::yaml::{Node, NodeKind};

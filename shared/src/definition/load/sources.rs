@@ -1,5 +1,4 @@
-//! The metric sources: HTTP (URL, method, headers, JSON payload), CloudWatch (namespace,
-//! dimensions, period), and the statistics each reads, whose aliases it records.
+//! The metric sources (HTTP, CloudWatch) and the statistics each reads, whose aliases it records.
 
 use std::time::Duration;
 
