@@ -12,6 +12,7 @@ use crate::definition::{
     CloudWatchSource, Dimension, HttpMethod, HttpSource, MetricSources, Statistic,
     DEFAULT_CLOUDWATCH_NAMESPACE, DEFAULT_CLOUDWATCH_PERIOD_SECS, DEFAULT_HTTP_TIMEOUT_SECS,
 };
+use crate::redact::{has_at_after_authority, redact_url};
 
 pub(super) fn metric_sources(ctx: &mut Ctx, node: &Node, path: &str) -> Option<MetricSources> {
     let f = fields(ctx, node, path, &["third_party", "cloudwatch"])?;
@@ -49,19 +50,11 @@ fn http_source(ctx: &mut Ctx, node: &Node, path: &str) -> Option<HttpSource> {
             "timeout",
         ],
     )?;
-    let url = req(ctx, &f, "url", path, string).and_then(|u| {
-        if u.starts_with("http://") || u.starts_with("https://") {
-            Some(u)
-        } else {
+    let url = req(ctx, &f, "url", path, string).and_then(|u| match check_url(&u) {
+        Ok(()) => Some(u),
+        Err(message) => {
             let n = f.get("url").unwrap_or(node);
-            ctx.at(
-                n,
-                &join(path, "url"),
-                format!(
-                    "expected an http:// or https:// URL, found `{}`",
-                    crate::redact::redact_url(&u)
-                ),
-            );
+            ctx.at(n, &join(path, "url"), message);
             None
         }
     });
@@ -101,6 +94,35 @@ fn http_source(ctx: &mut Ctx, node: &Node, path: &str) -> Option<HttpSource> {
         timeout,
         statistics: statistics?,
     })
+}
+
+/// An HTTP source's URL is what the request will parse: an http or https URL with a host.
+/// Messages show it redacted; a URL that does not parse may hold a password with a reserved
+/// character, which is what the hint is about.
+fn check_url(text: &str) -> Result<(), String> {
+    let shown = redact_url(text);
+    if !(text.starts_with("http://") || text.starts_with("https://")) {
+        return Err(format!(
+            "expected an http:// or https:// URL, found `{shown}`"
+        ));
+    }
+    let parsed = url::Url::parse(text).map_err(|e| {
+        let hint = if text.contains('@') {
+            "; in a user name or password, percent-encode reserved characters (`/` as `%2F`, `?` as `%3F`, `#` as `%23`, `@` as `%40`, `:` as `%3A`, `%` as `%25`)"
+        } else {
+            ""
+        };
+        format!("invalid URL `{shown}`: {e}{hint}")
+    })?;
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(format!("the URL `{shown}` has no host"));
+    }
+    if has_at_after_authority(text) {
+        return Err(format!(
+            "the URL `{shown}` has an `@` after its host: a password with `/`, `?`, `#` or `\\` in it must be percent-encoded (`/` as `%2F`, `?` as `%3F`, `#` as `%23`), and an `@` in the path or query written `%40`"
+        ));
+    }
+    Ok(())
 }
 
 fn headers(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Vec<(String, String)>> {
@@ -337,4 +359,90 @@ fn check_cloudwatch_statistic(name: &str) -> Result<(), String> {
         "unknown CloudWatch statistic `{name}`; {hint}expected one of {} or a percentile like `p99`",
         CLOUDWATCH_STATISTICS.join(", ")
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::definition::{parse_definition, ClusterDefinition, FileErrors};
+
+    /// A cluster whose one HTTP source has the URL `url`, with `%(PASS)` set to `password`.
+    fn load(url: &str, password: &str) -> Result<ClusterDefinition, FileErrors> {
+        let text = format!(
+            "autoscale_group: g\nservices:\n  web:\n    min: 1\n    max: 2\n    metric_sources:\n      third_party:\n        - url: '{url}'\n          statistics: [{{name: a, alias: a}}]\n"
+        );
+        let env = |name: &str| (name == "PASS").then(|| password.to_owned());
+        parse_definition("c", Path::new("c.yml"), &text, &env)
+    }
+
+    const URL: &str = "http://monitor:%(PASS)@rabbit:15672/api/queues/%2F/celery?api_key=K3Y";
+
+    /// A password with one character of each class that matters, and whether the URL it makes
+    /// is valid (reserved characters must be percent-encoded).
+    const PASSWORDS: &[(&str, &str, bool)] = &[
+        ("slash", "pa/ss", false),
+        ("hash", "p#w", false),
+        ("question mark", "p?w", false),
+        (
+            "digits then slash (parses as a port and a path)",
+            "12/ss",
+            false,
+        ),
+        ("digits then hash", "12#ss", false),
+        ("digits then question mark", "12?ss", false),
+        ("backslash", "12\\ss", false),
+        ("at sign", "p@ss", true),
+        ("colon", "pa:ss", true),
+        ("percent", "100%off", true),
+        ("percent-encoded slash", "pa%2Fss", true),
+        ("non-ASCII", "pässwörd€", true),
+    ];
+
+    #[test]
+    fn url_passwords_never_show_in_errors_or_in_the_sources_debug() {
+        for &(class, password, valid) in PASSWORDS {
+            let leaks = |text: &str| {
+                text.contains(password) || text.contains("monitor") || text.contains("K3Y")
+            };
+            match load(URL, password) {
+                Ok(def) => {
+                    assert!(valid, "{class}: `{password}` should be rejected");
+                    let source = &def.services[0].metric_sources.third_party[0];
+                    let debug = format!("{source:?} {def:?}");
+                    assert!(!leaks(&debug), "{class}: {debug}");
+                    assert!(debug.contains("***@rabbit:15672"), "{class}: {debug}");
+                }
+                Err(e) => {
+                    assert!(!valid, "{class}: `{password}` should load: {e}");
+                    let text = e.to_string();
+                    assert!(!leaks(&text), "{class}: {text}");
+                    assert_eq!(e.errors.len(), 1, "{class}: {text}");
+                    let error = &e.errors[0];
+                    assert_eq!(
+                        error.path, "services.web.metric_sources.third_party[0].url",
+                        "{class}"
+                    );
+                    assert_eq!(error.position.map(|p| p.line), Some(8), "{class}");
+                    assert!(error.message.contains("percent-encode"), "{class}: {text}");
+                    assert!(error.message.contains("***@rabbit"), "{class}: {text}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn urls_are_parsed_at_load() {
+        let message = |url: &str| match load(url, "") {
+            Ok(_) => panic!("`{url}` loaded"),
+            Err(e) => e.errors[0].message.clone(),
+        };
+        assert!(message("http://h:99999/x").starts_with("invalid URL `http://h:99999/x`: "));
+        assert!(message("http://").contains("invalid URL"));
+        assert!(message("ftp://h/x").contains("expected an http:// or https:// URL"));
+        assert!(message("https://host/users/a@b/x")
+            .contains("an `@` in the path or query written `%40`"));
+        assert!(load("https://host/users/a%40b/x?q=1", "").is_ok());
+        assert!(load("http://[::1]:8080/x", "").is_ok());
+    }
 }
