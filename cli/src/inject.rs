@@ -103,7 +103,7 @@ pub async fn run(args: &Args) -> Result<u8> {
                 .send()
                 .await
                 .map_err(|e| call_failed("SendMessage", e))?;
-            format!("queue {url}")
+            format!("queue {}", shared::redact::redact_url(url))
         }
     };
     if args.json {

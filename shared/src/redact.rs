@@ -21,7 +21,7 @@ const HIDDEN: &str = "***";
 /// `@` of the whole text is hidden, and everything from the first `?` or `#` after it.
 pub fn redact_url(url: &str) -> String {
     match parse_unambiguous(url) {
-        Some(parsed) => from_parsed(&parsed),
+        Some(parsed) => from_parsed(&parsed, has_path(url)),
         None => conservative(url),
     }
 }
@@ -71,6 +71,13 @@ fn parse_unambiguous(text: &str) -> Option<url::Url> {
     Some(parsed)
 }
 
+/// Whether `url` writes a path after its authority (the parser adds `/` when it does not).
+fn has_path(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.find(['/', '?', '#', '\\'])
+        .is_some_and(|i| rest[i..].starts_with(['/', '\\']))
+}
+
 /// Whether `url` has an `@` after the first `/`, `?`, `#` or `\` that follows `://`: there a
 /// URL parser sees a path, a query or a fragment, where its author may have meant a password
 /// (`http://user:12/ss@host/` is host `user`, port 12, path `/ss@host/`).
@@ -80,7 +87,7 @@ pub fn has_at_after_authority(url: &str) -> bool {
     rest[authority_end..].contains('@')
 }
 
-fn from_parsed(url: &url::Url) -> String {
+fn from_parsed(url: &url::Url, written_path: bool) -> String {
     let mut out = format!("{}://", url.scheme());
     if !url.username().is_empty() || url.password().is_some() {
         out.push_str(HIDDEN);
@@ -91,7 +98,9 @@ fn from_parsed(url: &url::Url) -> String {
     if let Some(port) = url.port() {
         out.push_str(&format!(":{port}"));
     }
-    out.push_str(url.path());
+    if written_path || url.path() != "/" {
+        out.push_str(url.path());
+    }
     if url.query().is_some() {
         out.push('?');
         out.push_str(HIDDEN);
@@ -138,9 +147,16 @@ mod tests {
         );
         assert_eq!(redact_url("http://user@h/p"), "http://***@h/p");
         // The parser takes the last `@` of the authority, as the author meant.
-        assert_eq!(redact_url("https://p@ss:w@rd@host"), "https://***@host/");
+        assert_eq!(redact_url("https://p@ss:w@rd@host"), "https://***@host");
         assert_eq!(redact_url("http://h/p?api_key=s3cret"), "http://h/p?***");
         assert_eq!(redact_url("http://[::1]:9/x"), "http://[::1]:9/x");
+        // No path is added where none was written.
+        assert_eq!(
+            redact_url("http://u:p@127.0.0.1:5000"),
+            "http://***@127.0.0.1:5000"
+        );
+        assert_eq!(redact_url("http://h?k=v"), "http://h?***");
+        assert_eq!(redact_url("http://h/"), "http://h/");
     }
 
     #[test]
