@@ -12,6 +12,7 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use shared::aws::AwsClients;
+use shared::redact::{redact_text, redact_url};
 
 use crate::CliError;
 
@@ -105,11 +106,12 @@ fn with_interceptor<I: Intercept + Clone + 'static>(
 /// Fails clearly (exit code 3, with hints) when nothing listens at `endpoint`.
 pub async fn check_reachable(endpoint: &str) -> anyhow::Result<()> {
     let Some((host, port)) = host_port(endpoint) else {
-        return Err(
-            CliError::failure(format!("AWS_ENDPOINT_URL `{endpoint}` is not a URL"))
-                .hint("use a URL such as `http://127.0.0.1:5000`, or unset AWS_ENDPOINT_URL")
-                .into(),
-        );
+        return Err(CliError::failure(format!(
+            "AWS_ENDPOINT_URL `{}` is not a URL",
+            redact_url(endpoint)
+        ))
+        .hint("use a URL such as `http://127.0.0.1:5000`, or unset AWS_ENDPOINT_URL")
+        .into());
     };
     let connect = tokio::net::TcpStream::connect((host.as_str(), port));
     let outcome = tokio::time::timeout(Duration::from_secs(3), connect).await;
@@ -123,7 +125,11 @@ pub async fn check_reachable(endpoint: &str) -> anyhow::Result<()> {
 
 /// The error for an endpoint that does not answer.
 pub fn unreachable(endpoint: &str, problem: &str) -> CliError {
-    CliError::failure(format!("cannot reach AWS at {endpoint} ({problem})"))
+    CliError::failure(format!(
+        "cannot reach AWS at {} ({})",
+        redact_url(endpoint),
+        redact_text(problem)
+    ))
         .hint("AWS_ENDPOINT_URL points every call at a local emulator; is it running? (`make demo` starts one)")
         .hint("to use your AWS account instead, unset AWS_ENDPOINT_URL")
 }
@@ -171,7 +177,7 @@ where
             let endpoint = endpoint_override().unwrap_or_else(|| "the AWS endpoint".to_owned());
             unreachable(&endpoint, &format!("{what}: {detail}")).into()
         }
-        _ => CliError::failure(format!("{what} failed: {detail}")).into(),
+        _ => CliError::failure(format!("{what} failed: {}", redact_text(&detail))).into(),
     }
 }
 

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use shared::redact::redact_text;
+
 /// An error for the person at the terminal: a message, hints, and the exit code.
 #[derive(Debug)]
 pub struct CliError {
@@ -49,18 +51,26 @@ impl std::error::Error for CliError {}
 
 /// Prints `error: ...` and its hints to standard error; returns the exit code.
 pub fn report(err: &anyhow::Error) -> u8 {
+    let (lines, code) = lines(err);
+    for line in lines {
+        eprintln!("{line}");
+    }
+    code
+}
+
+/// The lines [`report`] prints, and the exit code. Any URL in them is redacted: an error may
+/// quote an endpoint or a queue URL, and nothing guarantees it carries no credentials.
+pub fn lines(err: &anyhow::Error) -> (Vec<String>, u8) {
     match err.downcast_ref::<CliError>() {
         Some(e) => {
-            eprintln!("error: {}", e.message);
-            for hint in &e.hints {
-                eprintln!("hint: {hint}");
-            }
-            e.code
+            let mut lines = vec![format!("error: {}", redact_text(&e.message))];
+            lines.extend(e.hints.iter().map(|h| format!("hint: {}", redact_text(h))));
+            (lines, e.code)
         }
-        None => {
-            eprintln!("error: {err:#}");
-            crate::exit::FAILURE
-        }
+        None => (
+            vec![format!("error: {}", redact_text(&format!("{err:#}")))],
+            crate::exit::FAILURE,
+        ),
     }
 }
 
@@ -99,5 +109,23 @@ mod tests {
             Some("worker")
         );
         assert_eq!(did_you_mean("zzz", ["worker", "backend"]), None);
+    }
+
+    #[test]
+    fn urls_in_errors_and_hints_are_redacted() {
+        let err = CliError::failure("SendMessage http://u:pa/ss@h/q failed")
+            .hint("see https://h/x?api_key=K3Y");
+        let (printed, code) = lines(&err.into());
+        assert_eq!(code, crate::exit::FAILURE);
+        assert_eq!(
+            printed,
+            [
+                "error: SendMessage http://***@h/q failed",
+                "hint: see https://h/x?***"
+            ]
+        );
+        let other = anyhow::anyhow!("reading http://u:s3cret@h/").context("starting");
+        let (printed, _) = lines(&other);
+        assert_eq!(printed, ["error: starting: reading http://***@h/"]);
     }
 }

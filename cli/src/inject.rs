@@ -6,17 +6,14 @@
 //! bare report, as the collector sends it. The cluster, service and aliases are checked against
 //! the cluster files first; nothing is sent when one is unknown.
 
-use std::path::PathBuf;
 
 use anyhow::Result;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use shared::messages::{MetricsReport, METRICS_REPORT_DETAIL_TYPE, SYNTHETIC_SOURCE};
 
+use crate::args::{ClusterFiles, ClusterName, EventBus, MetricsQueue};
 use crate::aws::{self, call_failed, Access};
 use crate::{clusters, exit, CliError};
-
-/// The template's default bus name.
-pub const DEFAULT_BUS: &str = "ecs-autoscale";
 
 /// Where the report goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -29,32 +26,25 @@ pub enum Via {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The cluster (the name of its file in the clusters directory).
-    #[arg(long, value_name = "NAME")]
-    cluster: String,
+    #[command(flatten)]
+    cluster: ClusterName,
     /// The service the values are for.
     #[arg(long, value_name = "NAME")]
     service: String,
     /// Values: `ALIAS=VALUE` (an alias of the service's statistics), one or more.
     #[arg(value_name = "ALIAS=VALUE", required = true)]
     values: Vec<String>,
-    /// Send through the bus or straight to the metrics queue.
+    /// Send through the bus (`--bus`) or straight to the metrics queue (`--metrics-queue-url`).
     #[arg(long, value_enum, default_value = "bus")]
     via: Via,
-    /// The event bus (with `--via bus`).
-    #[arg(long, env = "EVENT_BUS_NAME", default_value = DEFAULT_BUS, value_name = "NAME")]
-    bus: String,
-    /// The metrics queue (with `--via queue`).
-    #[arg(long, env = "METRICS_QUEUE_URL", value_name = "URL")]
-    queue_url: Option<String>,
-    /// Directory of the cluster files.
-    #[arg(
-        long,
-        env = "CLUSTERS_DIR",
-        default_value = "clusters",
-        value_name = "DIR"
-    )]
-    clusters_dir: PathBuf,
+    // With `--via bus`.
+    #[command(flatten)]
+    bus: EventBus,
+    // With `--via queue`.
+    #[command(flatten)]
+    queue: MetricsQueue,
+    #[command(flatten)]
+    files: ClusterFiles,
     /// Print the report sent as JSON.
     #[arg(long)]
     json: bool,
@@ -68,7 +58,7 @@ pub async fn run(args: &Args) -> Result<u8> {
     let route = match args.via {
         Via::Bus => {
             let entry = PutEventsRequestEntry::builder()
-                .event_bus_name(&args.bus)
+                .event_bus_name(&args.bus.bus)
                 .source(SYNTHETIC_SOURCE)
                 .detail_type(METRICS_REPORT_DETAIL_TYPE)
                 .detail(&body)
@@ -84,17 +74,22 @@ pub async fn run(args: &Args) -> Result<u8> {
                 let entry = out.entries().first();
                 return Err(CliError::failure(format!(
                     "the bus `{}` refused the report: {} {}",
-                    args.bus,
+                    args.bus.bus,
                     entry.and_then(|e| e.error_code()).unwrap_or("unknown"),
                     entry.and_then(|e| e.error_message()).unwrap_or_default()
                 ))
                 .hint("pass the stack's bus with `--bus NAME` or EVENT_BUS_NAME")
                 .into());
             }
-            format!("bus `{}`", args.bus)
+            format!("bus `{}`", args.bus.bus)
         }
         Via::Queue => {
-            let Some(url) = args.queue_url.as_deref().filter(|u| !u.is_empty()) else {
+            let Some(url) = args
+                .queue
+                .metrics_queue_url
+                .as_deref()
+                .filter(|u| !u.is_empty())
+            else {
                 return Err(CliError::problem("`--via queue` needs the metrics queue")
                     .hint("pass `--queue-url URL` or set METRICS_QUEUE_URL (the stack's output MetricsQueueUrl)")
                     .into());
@@ -107,7 +102,7 @@ pub async fn run(args: &Args) -> Result<u8> {
                 .send()
                 .await
                 .map_err(|e| call_failed("SendMessage", e))?;
-            format!("queue {url}")
+            format!("queue {}", shared::redact::redact_url(url))
         }
     };
     if args.json {
@@ -130,8 +125,8 @@ pub async fn run(args: &Args) -> Result<u8> {
 
 /// The report for `args`, after checking the cluster, service and aliases.
 pub fn build(args: &Args) -> Result<MetricsReport> {
-    let loaded = clusters::load(&args.clusters_dir)?;
-    let definition = clusters::find(&loaded, &args.cluster, &args.clusters_dir)?;
+    let loaded = clusters::load(&args.files.clusters_dir)?;
+    let definition = clusters::find(&loaded, &args.cluster.cluster, &args.files.clusters_dir)?;
     let service = clusters::service(definition, &args.service)?;
     let at = shared::time::now();
     let mut report = MetricsReport::new(&definition.name, format!("synthetic-{at}"), at);

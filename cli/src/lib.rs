@@ -4,6 +4,8 @@
 //! - [`pipeline`]: the local pipeline — the collector's schedule and the two SQS event source
 //!   mappings played in-process with the Lambdas' own handlers (used by `run` and the demo);
 //! - [`subscription`]: a temporary queue and rule on the bus for plan events (`watch`, `run`);
+//! - [`args`]: the options several subcommands share (`--cluster`, `--clusters-dir`, `--bus`,
+//!   `--metrics-queue-url`), defined once;
 //! - [`aws`]: clients from the environment, the reachability check, the read-only guard;
 //! - [`render`]: plans and execution reports as a person reads them;
 //! - [`error`]: errors that carry an exit code and `hint:` lines.
@@ -11,6 +13,7 @@
 //! **Invariant:** `plan` never changes anything: its clients refuse every operation that is not
 //! a read ([`aws::ReadOnlyGuard`]), and it only calls the state reader and the pure planner.
 
+pub mod args;
 pub mod aws;
 pub mod clusters;
 pub mod error;

@@ -188,7 +188,7 @@ impl Pipeline {
                 result.values = summary.values;
                 result.missing = summary.missing;
             }
-            Err(e) => result.collect_error = Some(e.to_string()),
+            Err(e) => result.collect_error = Some(shared::redact::redact_text(&e.to_string())),
         }
         result.metrics = pending_metrics + self.deliver_metrics().await?;
         result.plans = pending_plans + self.deliver_plans().await?;

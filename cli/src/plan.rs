@@ -8,7 +8,6 @@
 //! `Describe*`/`List*`/`Get*` fails before it is sent.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -18,6 +17,7 @@ use collector::sources::http::{HttpCollector, HttpConfig};
 use shared::definition::ClusterDefinition;
 use shared::messages::{MetricsReport, ScalingPlan, ServiceMetrics};
 
+use crate::args::{ClusterFiles, ClusterName};
 use crate::aws::{self, Access};
 use crate::{clusters, exit, render, CliError};
 
@@ -26,17 +26,10 @@ const COLLECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The cluster to plan (the name of its file in the clusters directory).
-    #[arg(long, value_name = "NAME")]
-    cluster: String,
-    /// Directory of the cluster files.
-    #[arg(
-        long,
-        env = "CLUSTERS_DIR",
-        default_value = "clusters",
-        value_name = "DIR"
-    )]
-    clusters_dir: PathBuf,
+    #[command(flatten)]
+    cluster: ClusterName,
+    #[command(flatten)]
+    files: ClusterFiles,
     /// A metric value instead of collecting: `ALIAS=VALUE` or `SERVICE.ALIAS=VALUE` (repeatable).
     /// With any `--set`, nothing is collected.
     #[arg(long = "set", value_name = "ALIAS=VALUE")]
@@ -48,8 +41,8 @@ pub struct Args {
 
 /// Plans and prints; exit 0 (whether or not the plan has actions).
 pub async fn run(args: &Args) -> Result<u8> {
-    let report = clusters::load(&args.clusters_dir)?;
-    let definition = clusters::find(&report, &args.cluster, &args.clusters_dir)?;
+    let report = clusters::load(&args.files.clusters_dir)?;
+    let definition = clusters::find(&report, &args.cluster.cluster, &args.files.clusters_dir)?;
     let assignments = args
         .sets
         .iter()

@@ -5,13 +5,12 @@
 //! Lambdas' own handlers ([`crate::pipeline`]), then prints the cycle's plans and outcomes as
 //! the bus carried them (a temporary subscription, deleted at the end, Ctrl-C included).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
 
+use crate::args::{ClusterFiles, EventBus, MetricsQueue};
 use crate::aws::{self, Access};
-use crate::inject::DEFAULT_BUS;
 use crate::pipeline::{CycleResult, Pipeline, PipelineConfig};
 use crate::subscription::{Event, Subscription};
 use crate::{exit, render, CliError};
@@ -32,23 +31,15 @@ pub struct Args {
     /// given.
     #[arg(long, env = "ECS_AUTOSCALE_STACK", value_name = "NAME")]
     stack: Option<String>,
-    /// The metrics queue (the stack's output `MetricsQueueUrl`).
-    #[arg(long, env = "METRICS_QUEUE_URL", value_name = "URL")]
-    metrics_queue_url: Option<String>,
+    #[command(flatten)]
+    metrics_queue: MetricsQueue,
     /// The plans FIFO queue (the stack's output `PlansQueueUrl`).
     #[arg(long, env = "PLANS_QUEUE_URL", value_name = "URL")]
     plans_queue_url: Option<String>,
-    /// The event bus.
-    #[arg(long, env = "EVENT_BUS_NAME", default_value = DEFAULT_BUS, value_name = "NAME")]
-    bus: String,
-    /// Directory of the cluster files.
-    #[arg(
-        long,
-        env = "CLUSTERS_DIR",
-        default_value = "clusters",
-        value_name = "DIR"
-    )]
-    clusters_dir: PathBuf,
+    #[command(flatten)]
+    bus: EventBus,
+    #[command(flatten)]
+    files: ClusterFiles,
     /// Apply every plan as a dry run (nothing is changed).
     #[arg(long)]
     dry_run: bool,
@@ -102,7 +93,7 @@ pub async fn run(args: &Args) -> Result<u8> {
     let stack = args.stack.as_deref().filter(|s| !s.trim().is_empty());
     for (value, flag, var, output) in [
         (
-            &args.metrics_queue_url,
+            &args.metrics_queue.metrics_queue_url,
             "--metrics-queue-url",
             "METRICS_QUEUE_URL",
             "MetricsQueueUrl",
@@ -118,15 +109,15 @@ pub async fn run(args: &Args) -> Result<u8> {
             return Err(missing_url(flag, var, output));
         }
     }
-    let loaded = crate::clusters::load(&args.clusters_dir)?;
+    let loaded = crate::clusters::load(&args.files.clusters_dir)?;
     for name in &args.clusters {
-        crate::clusters::find(&loaded, name, &args.clusters_dir)?;
+        crate::clusters::find(&loaded, name, &args.files.clusters_dir)?;
     }
     let clients = aws::clients(Access::ReadWrite).await?;
     let config = PipelineConfig {
-        clusters_dir: args.clusters_dir.clone(),
+        clusters_dir: args.files.clusters_dir.clone(),
         metrics_queue_url: queue_url(
-            &args.metrics_queue_url,
+            &args.metrics_queue.metrics_queue_url,
             stack,
             "metrics",
             &clients.sqs,
@@ -145,12 +136,12 @@ pub async fn run(args: &Args) -> Result<u8> {
             ("--plans-queue-url", "PLANS_QUEUE_URL", "PlansQueueUrl"),
         )
         .await?,
-        bus: args.bus.clone(),
+        bus: args.bus.bus.clone(),
         clusters: args.clusters.clone(),
         dry_run: args.dry_run,
     };
     let pipeline = Pipeline::new(clients, config)?;
-    let mut sub = Subscription::create(pipeline.clients(), &args.bus).await?;
+    let mut sub = Subscription::create(pipeline.clients(), &args.bus.bus).await?;
     let result = tokio::select! {
         r = cycles(&pipeline, &sub, args) => r,
         _ = crate::watch::stop_signal() => {

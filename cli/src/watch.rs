@@ -10,16 +10,15 @@ use std::time::Duration;
 use anyhow::Result;
 use tokio::time::Instant;
 
+use crate::args::EventBus;
 use crate::aws::{self, Access};
-use crate::inject::DEFAULT_BUS;
 use crate::subscription::{Event, Subscription};
 use crate::{exit, render};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The event bus of the stack.
-    #[arg(long, env = "EVENT_BUS_NAME", default_value = DEFAULT_BUS, value_name = "NAME")]
-    bus: String,
+    #[command(flatten)]
+    bus: EventBus,
     /// One JSON object per line: `{"detail-type": ..., "detail": ...}`.
     #[arg(long)]
     json: bool,
@@ -34,7 +33,7 @@ pub struct Args {
 /// Exit 0; 1 when `--max-events` was not reached before `--timeout`.
 pub async fn run(args: &Args) -> Result<u8> {
     let clients = aws::clients(Access::ReadWrite).await?;
-    let mut sub = Subscription::create(&clients, &args.bus).await?;
+    let mut sub = Subscription::create(&clients, &args.bus.bus).await?;
     eprintln!(
         "watching bus `{}` (temporary rule and queue `{}`); Ctrl-C to stop",
         sub.bus, sub.name

@@ -156,3 +156,53 @@ fn unset_variables_are_errors_unless_allowed() {
         "{notes}"
     );
 }
+
+#[test]
+fn url_passwords_never_show_in_the_output() {
+    let dir = tempdir("url-passwords");
+    let text = std::fs::read_to_string(repo().join("clusters/my_cluster.yml")).unwrap();
+    let with_var = text.replacen(
+        "https://username:password@my_rabbitmq_host.com/api/queues/celery",
+        "https://monitor:%(ECS_AUTOSCALE_TEST_PASS)@rabbit:15672/api/queues/%2F/celery?api_key=K3Y",
+        1,
+    );
+    assert_ne!(with_var, text, "the example changed; update this test");
+    let file = dir.join("secret.yml");
+    std::fs::write(&file, with_var).unwrap();
+    let path = file.to_str().unwrap();
+    // A password with a reserved character makes the URL invalid (or ambiguous): the error
+    // names the position and the redacted URL, never the password.
+    for password in ["pa/ss", "p#w", "p?w", "12/ss", "p?w/x#y"] {
+        for json in [false, true] {
+            let mut cmd = bin();
+            cmd.arg("validate")
+                .args(json.then_some("--json"))
+                .arg(path)
+                .env("ECS_AUTOSCALE_TEST_PASS", password);
+            let out = cmd.current_dir(&*dir).output().expect("run ecs-autoscale");
+            assert_eq!(out.status.code(), Some(1), "{password}");
+            let all = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+            for secret in [password, "monitor", "K3Y"] {
+                assert!(!all.contains(secret), "`{secret}` shown:\n{all}");
+            }
+            assert!(
+                all.contains("https://***@rabbit:15672/api/queues/%2F/celery?***"),
+                "{all}"
+            );
+            if json {
+                let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+                assert_eq!(
+                    v["errors"][0]["path"], "services.worker.metric_sources.third_party[0].url",
+                    "{all}"
+                );
+            } else {
+                assert!(
+                    all.contains(
+                        "secret.yml:31:16: services.worker.metric_sources.third_party[0].url: "
+                    ),
+                    "{all}"
+                );
+            }
+        }
+    }
+}

@@ -450,6 +450,130 @@ async fn credentials_are_sent_as_basic_auth_and_never_logged_or_reported() {
     );
 }
 
+/// Standard base64, for the `Authorization: Basic` header the server expects.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn passwords_with_reserved_or_non_ascii_characters_are_sent_and_never_logged_or_reported() {
+    // (the password as written in the URL, as the server receives it). The reserved
+    // characters `/ ? #` must be percent-encoded (the loader says so); `@ : %` and non-ASCII
+    // characters may be written as they are.
+    let passwords = [
+        ("pa%2Fss", "pa/ss"),
+        ("p%3Fw", "p?w"),
+        ("p%23w", "p#w"),
+        ("p@ss", "p@ss"),
+        ("pa:ss", "pa:ss"),
+        ("100%off", "100%off"),
+        ("pässwörd€", "pässwörd€"),
+    ];
+    let accepted: Vec<String> = passwords
+        .iter()
+        .map(|(_, sent)| format!("Basic {}", base64(format!("monitor:{sent}").as_bytes())))
+        .collect();
+    let server = TestServer::start(move |req| {
+        let known = req
+            .header("authorization")
+            .is_some_and(|h| accepted.iter().any(|a| a == h));
+        match (req.path.as_str(), known) {
+            ("/api/queues/%2F/celery?api_key=K3Y", true) => {
+                Reply::json(json!({"messages_ready": 3}))
+            }
+            ("/api/queues/%2F/celery?api_key=K3Y", false) => Reply::raw(401, "{}"),
+            _ => Reply::raw(404, "{}"),
+        }
+    })
+    .await;
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("probe");
+        l.local_addr().expect("addr").port()
+    };
+    let port = server.port();
+    let mut services = String::new();
+    let mut vars = Vec::new();
+    let names: Vec<String> = (0..passwords.len()).map(|i| format!("PASS_{i}")).collect();
+    for (i, (written, _)) in passwords.iter().enumerate() {
+        let var = &names[i];
+        let url = |port: u16, path: &str| {
+            format!("http://monitor:%({var})@127.0.0.1:{port}{path}?api_key=K3Y")
+        };
+        services.push_str(&service(
+            &format!("ok{i}"),
+            &url(port, "/api/queues/%2F/celery"),
+            "",
+            &[("messages_ready", "q")],
+        ));
+        services.push_str(&service(
+            &format!("gone{i}"),
+            &url(port, "/missing"),
+            "",
+            &[("x", "x")],
+        ));
+        services.push_str(&service(
+            &format!("refused{i}"),
+            &url(closed, "/x"),
+            "",
+            &[("x", "x")],
+        ));
+        vars.push((var.as_str(), *written));
+    }
+    let (logs, _guard) = support::logs::capture();
+    let report = collect(&services, &vars, Duration::from_secs(10)).await;
+    let text = logs.text();
+    let json = serde_json::to_string(&report).expect("report JSON");
+    for (i, (written, sent)) in passwords.iter().enumerate() {
+        assert_eq!(
+            report.services[&format!("ok{i}")].values.get("q"),
+            Some(&3.0),
+            "`{written}` is sent as `{sent}`: {:?}",
+            report.services[&format!("ok{i}")]
+        );
+        assert_eq!(
+            missing(&report.services[&format!("gone{i}")], "x"),
+            MissingReason::HttpStatus { status: 404 }
+        );
+        assert!(matches!(
+            missing(&report.services[&format!("refused{i}")], "x"),
+            MissingReason::Request { .. }
+        ));
+        for secret in [*written, *sent] {
+            assert!(!text.contains(secret), "`{secret}` in the logs:\n{text}");
+            assert!(!json.contains(secret), "`{secret}` in the report: {json}");
+        }
+    }
+    for secret in ["monitor", "K3Y"] {
+        assert!(!text.contains(secret), "`{secret}` in the logs:\n{text}");
+        assert!(!json.contains(secret), "`{secret}` in the report: {json}");
+    }
+    assert!(
+        text.contains("HTTP source answered") && text.contains("HTTP source failed"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("***@127.0.0.1:{port}/api/queues/%2F/celery?***")),
+        "URLs are logged redacted:\n{text}"
+    );
+}
+
 #[tokio::test]
 async fn concurrency_is_bounded_and_waiting_requests_are_not_collected_at_the_deadline() {
     use collector::sources::http::{HttpCollector, HttpConfig};

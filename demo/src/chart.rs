@@ -1,27 +1,44 @@
-//! Tasks and instances over the cycles: bars for the terminal, lines for an SVG file.
+//! Tasks and instances over the cycles, from plain series: bars for the terminal, lines for an SVG file.
 
 use std::fmt::Write as _;
 
-use crate::scenario::Sample;
+/// What the chart shows: one value per cycle in each series, cycles in order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Series {
+    /// The cycle numbers (the x axis).
+    pub cycles: Vec<u32>,
+    /// Tasks running, all services.
+    pub tasks: Vec<u32>,
+    /// Instances in service.
+    pub instances: Vec<u32>,
+    /// Tasks running per service: its name and its values.
+    pub services: Vec<(String, Vec<u32>)>,
+    /// The load of each cycle: messages in the queue and CPU %, `None` before the first.
+    pub load: Vec<Option<(u64, f64)>>,
+}
+
+/// The value at `i` of a series (0 when it is shorter).
+fn at(values: &[u32], i: usize) -> u32 {
+    values.get(i).copied().unwrap_or(0)
+}
 
 /// One line per cycle: running tasks (█) and instances in service (▓), with the load.
-pub fn terminal(samples: &[Sample]) -> Vec<String> {
+pub fn terminal(series: &Series) -> Vec<String> {
     let mut lines = vec![format!(
         "{:>5}  {:<16} {:<10} {}",
         "cycle", "tasks running", "instances", "load (queue, CPU)"
     )];
-    for s in samples {
-        let tasks = s.tasks() as usize;
-        let instances = s.in_service as usize;
+    for (i, cycle) in series.cycles.iter().enumerate() {
+        let tasks = at(&series.tasks, i) as usize;
+        let instances = at(&series.instances, i) as usize;
         lines.push(format!(
             "{:>5}  {:<16} {:<10} {}",
-            s.cycle,
+            cycle,
             format!("{} {}", "█".repeat(tasks * 2), tasks),
             format!("{} {}", "▓".repeat(instances * 2), instances),
-            if s.cycle == 0 {
-                "-".to_owned()
-            } else {
-                format!("{:>3} msgs, {:>4.1}%", s.queue, s.cpu)
+            match series.load.get(i).copied().flatten() {
+                None => "-".to_owned(),
+                Some((queue, cpu)) => format!("{queue:>3} msgs, {cpu:>4.1}%"),
             }
         ));
     }
@@ -29,17 +46,16 @@ pub fn terminal(samples: &[Sample]) -> Vec<String> {
 }
 
 /// A line chart (SVG) of running tasks per service, all tasks, and instances in service.
-pub fn svg(samples: &[Sample]) -> String {
+pub fn svg(chart: &Series) -> String {
     let (w, h) = (720.0_f64, 360.0_f64);
     let (left, right, top, bottom) = (50.0, 150.0, 40.0, 40.0);
-    let max_y = samples
-        .iter()
-        .map(|s| s.tasks().max(s.in_service))
+    let max_y = (0..chart.cycles.len())
+        .map(|i| at(&chart.tasks, i).max(at(&chart.instances, i)))
         .max()
         .unwrap_or(1)
         .max(1) as f64
         + 1.0;
-    let n = samples.len().max(2) as f64 - 1.0;
+    let n = chart.cycles.len().max(2) as f64 - 1.0;
     let x = |i: usize| left + (w - left - right) * i as f64 / n;
     let y = |v: f64| top + (h - top - bottom) * (1.0 - v / max_y);
     let mut out = String::new();
@@ -62,13 +78,13 @@ pub fn svg(samples: &[Sample]) -> String {
             yy + 4.0
         );
     }
-    for (i, s) in samples.iter().enumerate() {
+    for (i, cycle) in chart.cycles.iter().enumerate() {
         let _ = writeln!(
             out,
             r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
             x(i),
             h - bottom + 18.0,
-            s.cycle
+            cycle
         );
     }
     let _ = writeln!(
@@ -77,38 +93,27 @@ pub fn svg(samples: &[Sample]) -> String {
         (left + w - right) / 2.0,
         h - 6.0
     );
+    let values = |v: &[u32]| -> Vec<f64> { v.iter().map(|&n| f64::from(n)).collect() };
     let mut series: Vec<(String, &str, &str, Vec<f64>)> = vec![
         (
             "tasks (all)".to_owned(),
             "#1f77b4",
             "",
-            samples.iter().map(|s| f64::from(s.tasks())).collect(),
+            values(&chart.tasks),
         ),
         (
             "instances".to_owned(),
             "#ff7f0e",
             "",
-            samples.iter().map(|s| f64::from(s.in_service)).collect(),
+            values(&chart.instances),
         ),
     ];
-    let names: Vec<String> = samples
-        .first()
-        .map(|s| s.services.iter().map(|x| x.0.clone()).collect())
-        .unwrap_or_default();
-    for (k, name) in names.iter().enumerate() {
+    for (k, (name, running)) in chart.services.iter().enumerate() {
         series.push((
             format!("{name} tasks"),
             ["#2ca02c", "#9467bd", "#8c564b"][k % 3],
             "4 3",
-            samples
-                .iter()
-                .map(|s| {
-                    s.services
-                        .iter()
-                        .find(|x| &x.0 == name)
-                        .map_or(0.0, |x| f64::from(x.2))
-                })
-                .collect(),
+            values(running),
         ));
     }
     for (k, (label, color, dash, values)) in series.iter().enumerate() {

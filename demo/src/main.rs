@@ -55,7 +55,7 @@ fn main() -> ExitCode {
                 println!("  {line}");
             }
             println!();
-            for line in chart::terminal(&summary.samples) {
+            for line in chart::terminal(&scenario::series(&summary.samples)) {
                 println!("  {line}");
             }
             println!("\nchart: {}", scenario::display_path(&summary.svg));

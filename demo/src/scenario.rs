@@ -92,6 +92,34 @@ impl Sample {
     }
 }
 
+/// The chart's series from the samples: tasks, instances in service, each service's running
+/// tasks (services as in the first sample), and the load (none for cycle 0).
+pub fn series(samples: &[Sample]) -> chart::Series {
+    let names: Vec<String> = samples
+        .first()
+        .map(|s| s.services.iter().map(|x| x.0.clone()).collect())
+        .unwrap_or_default();
+    chart::Series {
+        cycles: samples.iter().map(|s| s.cycle).collect(),
+        tasks: samples.iter().map(Sample::tasks).collect(),
+        instances: samples.iter().map(|s| s.in_service).collect(),
+        services: names
+            .into_iter()
+            .map(|name| {
+                let running = samples
+                    .iter()
+                    .map(|s| s.services.iter().find(|x| x.0 == name).map_or(0, |x| x.2))
+                    .collect();
+                (name, running)
+            })
+            .collect(),
+        load: samples
+            .iter()
+            .map(|s| (s.cycle != 0).then_some((s.queue, s.cpu)))
+            .collect(),
+    }
+}
+
 /// What the demo did.
 #[derive(Debug, Clone)]
 pub struct Summary {
@@ -222,7 +250,7 @@ pub async fn run(options: &Options, out: &mut dyn Write) -> Result<Summary> {
 
     std::fs::create_dir_all(&options.out_dir)?;
     let svg = options.out_dir.join("ecs-autoscale-demo.svg");
-    std::fs::write(&svg, chart::svg(&samples))?;
+    std::fs::write(&svg, chart::svg(&series(&samples)))?;
     drop(rabbit);
     drop(moto);
     Ok(Summary {
@@ -526,6 +554,48 @@ mod tests {
         );
         assert_eq!(headline(&format!("instance i-1 ({arn}): kept: busy")), None);
         assert_eq!(headline("capacity: x").as_deref(), Some("capacity: x"));
+    }
+
+    fn sample(cycle: u32, queue: u64, cpu: f64, running: (u32, u32), in_service: u32) -> Sample {
+        Sample {
+            cycle,
+            queue,
+            cpu,
+            services: vec![
+                ("backend".into(), running.0, running.0),
+                ("worker".into(), running.1, running.1),
+            ],
+            group_desired: in_service,
+            in_service,
+            active: in_service,
+            draining: 0,
+            plan_lines: vec![],
+            outcomes: vec![],
+        }
+    }
+
+    #[test]
+    fn the_chart_series_follow_the_samples() {
+        let samples = [
+            sample(0, 0, 0.0, (1, 1), 2),
+            sample(1, 180, 55.0, (2, 3), 3),
+        ];
+        let s = series(&samples);
+        assert_eq!(s.cycles, [0, 1]);
+        assert_eq!(s.tasks, [2, 5]);
+        assert_eq!(s.instances, [2, 3]);
+        assert_eq!(
+            s.services,
+            [
+                ("backend".to_owned(), vec![1, 2]),
+                ("worker".to_owned(), vec![1, 3])
+            ]
+        );
+        assert_eq!(s.load, [None, Some((180, 55.0))]);
+        let lines = chart::terminal(&s);
+        assert!(lines[1].trim_end().ends_with('-'), "{lines:?}");
+        assert!(lines[2].ends_with("180 msgs, 55.0%"), "{lines:?}");
+        assert_eq!(chart::svg(&s).matches("<polyline").count(), 4);
     }
 
     #[test]

@@ -120,6 +120,48 @@ async fn plan_collects_when_nothing_is_set() {
 }
 
 #[tokio::test]
+async fn plan_output_never_shows_url_credentials_or_queries() {
+    let bed = TestBed::start().await;
+    let w = world(&bed, "plan-secrets").await;
+    let file = w.clusters_dir.join("my_cluster.yml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let with_secrets = text.replace(
+        "http://127.0.0.1:9/api/queues/%2F/celery",
+        "http://monitor:pa%2Fss@127.0.0.1:9/api/queues/%2F/celery?api_key=K3Y",
+    );
+    assert_ne!(
+        with_secrets, text,
+        "the test world changed; update this test"
+    );
+    std::fs::write(&file, with_secrets).unwrap();
+    // Logs at `warning` (the default) show the failed source with its URL: redacted.
+    let out = run(
+        bed.endpoint(),
+        &[
+            "plan",
+            "--cluster",
+            CLUSTER,
+            "--clusters-dir",
+            s(&w.clusters_dir),
+        ],
+    )
+    .await;
+    assert_code(&out, 0);
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        all.contains("worker: queue_length: request failed"),
+        "{all}"
+    );
+    assert!(
+        all.contains("http://***@127.0.0.1:9/api/queues/%2F/celery?***"),
+        "the failed source is logged, redacted: {all}"
+    );
+    for secret in ["monitor", "pa%2Fss", "pa/ss", "K3Y"] {
+        assert!(!all.contains(secret), "`{secret}` shown:\n{all}");
+    }
+}
+
+#[tokio::test]
 async fn plan_refuses_unknown_clusters_and_aliases() {
     let bed = TestBed::start().await;
     let w = world(&bed, "plan-unknown").await;

@@ -64,3 +64,24 @@ async fn every_command_explains_an_unreachable_endpoint() {
         assert!(out.stdout.is_empty(), "{args:?}");
     }
 }
+
+#[tokio::test]
+async fn an_endpoint_with_credentials_is_shown_redacted() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    for endpoint in [
+        format!("http://admin:s3cret@127.0.0.1:{port}"),
+        format!("http://admin:s3/cret@127.0.0.1:{port}"),
+    ] {
+        let out = run(&endpoint, &["watch", "--timeout", "1"]).await;
+        assert_code(&out, 3);
+        let err = stderr(&out);
+        assert!(!err.contains("s3cret") && !err.contains("s3/cret"), "{err}");
+        assert!(!err.contains("admin"), "{err}");
+        assert!(err.contains("error: "), "{err}");
+        assert!(err.contains("***@127.0.0.1"), "{err}");
+    }
+}

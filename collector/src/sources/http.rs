@@ -15,9 +15,9 @@
 //!   → `invalid_json`; a failed request → `request`; too slow → `timeout`.
 //!
 //! **Secrets never reach logs or reports**: URLs are logged through
-//! [`shared::redact::redact_url`] (`https://***@host/path`, and the query string as `?***`),
-//! header values are never logged,
-//! and reqwest errors lose their URL (`without_url`) before their text is recorded.
+//! [`shared::redact::redact_url`] (`https://***@host/path?***`: no credentials, no query
+//! string), header values are never logged, and reqwest errors lose their URL (`without_url`)
+//! before their text is recorded (and any URL quoted in it is redacted too).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -27,7 +27,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use serde_json::Value;
 use shared::definition::{HttpMethod, HttpSource, JsonPath, Statistic};
 use shared::messages::MissingReason;
-use shared::redact::redact_url;
+use shared::redact::{redact_text, redact_url};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -141,7 +141,7 @@ impl PlannedRequest {
     /// The URL for logs: credentials replaced by `***` and the query string (which may carry
     /// API keys) by `?***`.
     pub fn redacted_url(&self) -> String {
-        log_url(&self.key.url)
+        redact_url(&self.key.url)
     }
 }
 
@@ -395,29 +395,7 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     // Defence in depth: an error text that quotes a URL with credentials gets them redacted.
-    text.split(' ')
-        .map(redact_if_url)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// `https://***@host/path?***`: [`redact_url`], and the query string hidden.
-pub fn log_url(url: &str) -> String {
-    let redacted = redact_url(url);
-    let end = redacted.find('#').unwrap_or(redacted.len());
-    match redacted[..end].find('?') {
-        Some(q) => format!("{}?***", &redacted[..q]),
-        None => redacted[..end].to_owned(),
-    }
-}
-
-fn redact_if_url(word: &str) -> String {
-    if word.contains("://") {
-        let start = word.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(0);
-        format!("{}{}", &word[..start], log_url(&word[start..]))
-    } else {
-        word.to_owned()
-    }
+    redact_text(&text)
 }
 
 fn log_outcome(request: &PlannedRequest, answer: &Result<Value, MissingReason>) {
@@ -554,19 +532,38 @@ mod tests {
 
     #[test]
     fn logged_urls_hide_credentials_and_queries() {
+        let a = source(
+            "https://u:p4ss@h:8080/api/queues/%2F/celery?key=s3cret#frag",
+            HttpMethod::Get,
+            None,
+            &["a"],
+        );
+        let requests = plan(
+            a.statistics
+                .iter()
+                .map(|s| (Target::new("c", "s", &s.alias), &a, s)),
+        );
         assert_eq!(
-            log_url("https://u:p@h:8080/api/queues/%2F/celery?key=s3cret#frag"),
+            requests[0].redacted_url(),
             "https://***@h:8080/api/queues/%2F/celery?***"
         );
-        assert_eq!(log_url("http://h/x"), "http://h/x");
     }
 
     #[test]
     fn urls_in_error_text_are_redacted() {
-        assert_eq!(
-            redact_if_url("(https://u:secret@host/x)"),
-            "(https://***@host/x)"
+        #[derive(Debug)]
+        struct Quoting;
+        impl std::fmt::Display for Quoting {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("refused (http://u:pa/ss@host/x?k=s3cret)")
+            }
+        }
+        impl std::error::Error for Quoting {}
+        let text = error_chain(&Quoting);
+        assert!(
+            !text.contains("pa/ss") && !text.contains("s3cret"),
+            "{text}"
         );
-        assert_eq!(redact_if_url("plain"), "plain");
+        assert!(text.contains("(http://***@host/x?***"), "{text}");
     }
 }

@@ -11,11 +11,12 @@ use shared::messages::{
     InstanceDecision, InstanceRef, Reason,
 };
 use shared::resources::Resources;
-use shared::state::{ClusterState, GroupInstance, GroupState, InstanceStatus};
+use shared::state::{ClusterState, ContainerInstance, GroupInstance, GroupState, InstanceStatus};
 
 use super::consolidation::{consolidate, Limits};
-use super::packing::{Bin, BinKind, Item, ItemKind, Packer, Unplaced};
-use super::view::{booting, instance_ref, instance_size, share, tasks_known, ServiceTable, BUFFER};
+use super::packing::{Bin, BinKind, ItemKind, Packer, Unplaced};
+use super::services::ServiceTable;
+use super::{demand, instances};
 
 /// The instance side of a plan.
 #[derive(Debug)]
@@ -43,7 +44,7 @@ pub(crate) fn plan_capacity(
 ) -> CapacityPlan {
     let mut notes = Vec::new();
     let (group_limits, limits) = group_limits(def, group, &mut notes);
-    let size = instance_size(def, state);
+    let size = instances::instance_size(def, state);
     let mut table = ServiceTable::new(state);
     let group_instances: HashMap<&str, &GroupInstance> = group
         .instances
@@ -54,11 +55,11 @@ pub(crate) fn plan_capacity(
     // The desired capacity the group will have anyway: the limits bring it within them.
     let base_desired = group.desired.clamp(limits.min, limits.max);
     let raised_by_limits = base_desired.saturating_sub(group.desired);
-    let in_flight = booting(state, group).saturating_add(raised_by_limits);
+    let in_flight = instances::booting(state, group).saturating_add(raised_by_limits);
 
-    let (mut packer, bin_of) = build_bins(state, &table, size, in_flight);
+    let (mut packer, bin_of) = instances::bins(state, &table, size, in_flight);
     packer.new_limit = limits.max.saturating_sub(base_desired);
-    let items = add_items(&mut packer, def, state, &mut table, targets, &bin_of);
+    let items = demand::items(&mut packer, def, state, &mut table, targets, &bin_of);
     let unplaced = packer.place(&items, |_| true, true);
 
     let mut decision = CapacityDecision {
@@ -220,142 +221,6 @@ fn group_limits(
     }
     notes.push(Reason::GroupLimitsChanged { from, to });
     (Some(GroupLimitsChange { from, to }), to)
-}
-
-/// Bins in the order they are tried: ACTIVE (busiest first, so scale-ups fill them and
-/// leave the emptiest free to consolidate), booting, DRAINING (roomiest first).
-fn build_bins(
-    state: &ClusterState,
-    table: &ServiceTable,
-    size: Option<Resources>,
-    booting: u32,
-) -> (Packer, HashMap<usize, usize>) {
-    let scale = size.unwrap_or(Resources::new(1, 1));
-    let by_status = |status: InstanceStatus| -> Vec<usize> {
-        (0..state.instances.len())
-            .filter(|&i| state.instances[i].status == status)
-            .collect()
-    };
-    let mut active = by_status(InstanceStatus::Active);
-    active.sort_by(|&a, &b| {
-        let (x, y) = (&state.instances[a], &state.instances[b]);
-        share(y.used(), scale)
-            .total_cmp(&share(x.used(), scale))
-            .then(x.arn.cmp(&y.arn))
-    });
-    let mut draining = by_status(InstanceStatus::Draining);
-    draining.sort_by(|&a, &b| {
-        let (x, y) = (&state.instances[a], &state.instances[b]);
-        share(y.remaining, scale)
-            .total_cmp(&share(x.remaining, scale))
-            .then(x.arn.cmp(&y.arn))
-    });
-    let any_distinct = table.any_distinct();
-    let instance_bin = |i: usize, kind: BinKind| {
-        let ci = &state.instances[i];
-        let mut bin = Bin::empty(kind, ci.registered);
-        bin.instance = Some(i);
-        bin.free = ci.remaining;
-        bin.hosts_unknown = !tasks_known(ci);
-        if any_distinct {
-            for t in &ci.tasks {
-                if let Some(s) = t.service.as_deref().and_then(|n| table.get(n)) {
-                    if table.distinct(s) && !bin.hosts.contains(&s) {
-                        bin.hosts.push(s);
-                    }
-                }
-            }
-        }
-        bin
-    };
-    let mut bins: Vec<Bin> = active
-        .iter()
-        .map(|&i| instance_bin(i, BinKind::Active))
-        .collect();
-    if let Some(size) = size {
-        bins.extend((0..booting).map(|_| Bin::empty(BinKind::Booting, size)));
-    }
-    bins.extend(draining.iter().map(|&i| instance_bin(i, BinKind::Draining)));
-    let bin_of = bins
-        .iter()
-        .enumerate()
-        .filter_map(|(b, bin)| bin.instance.map(|i| (i, b)))
-        .collect();
-    let packer = Packer {
-        bins,
-        items: Vec::new(),
-        new_size: size,
-        new_limit: 0,
-        new_opened: 0,
-    };
-    (packer, bin_of)
-}
-
-/// The demand to place: tasks of services scaling up or not yet placed (desired beyond
-/// running + pending), tasks that must leave DRAINING instances, and the buffer.
-fn add_items(
-    packer: &mut Packer,
-    def: &ClusterDefinition,
-    state: &ClusterState,
-    table: &mut ServiceTable,
-    targets: &HashMap<&str, u32>,
-    bin_of: &HashMap<usize, usize>,
-) -> Vec<usize> {
-    let mut items = Vec::new();
-    // Tasks beyond desired (a deployment or a drain in progress): their replacements
-    // already run, so that many tasks on DRAINING instances need no new room.
-    let mut excess: HashMap<u32, u32> = HashMap::new();
-    for s in state.services.iter().filter(|s| s.status == "ACTIVE") {
-        let idx = table.index_of(&s.name);
-        let placed = s.running.saturating_add(s.pending);
-        let target = targets.get(s.name.as_str()).copied().unwrap_or(s.desired);
-        excess.insert(idx, placed.saturating_sub(s.desired));
-        let item = Item {
-            size: s.task_size,
-            service: idx,
-            distinct: s.distinct_instance,
-            origin: None,
-            kind: ItemKind::Task,
-        };
-        for _ in 0..target.saturating_sub(placed) {
-            items.push(packer.add(item));
-        }
-    }
-    for (i, ci) in state.instances.iter().enumerate() {
-        if ci.status != InstanceStatus::Draining {
-            continue;
-        }
-        let Some(&b) = bin_of.get(&i) else { continue };
-        // Tasks of no service stay where they are; ECS moves only service tasks.
-        for t in &ci.tasks {
-            let Some(name) = t.service.as_deref() else {
-                continue;
-            };
-            let s = table.index_of(name);
-            if let Some(e) = excess.get_mut(&s).filter(|e| **e > 0) {
-                *e -= 1;
-                continue;
-            }
-            items.push(packer.add(Item {
-                size: t.size,
-                service: s,
-                distinct: table.distinct(s),
-                origin: Some(b),
-                kind: ItemKind::Moved,
-            }));
-        }
-    }
-    let buffer = Resources::new(def.cpu_buffer, def.mem_buffer);
-    if !buffer.is_zero() {
-        items.push(packer.add(Item {
-            size: buffer,
-            service: table.index_of(BUFFER),
-            distinct: false,
-            origin: None,
-            kind: ItemKind::Buffer,
-        }));
-    }
-    items
 }
 
 /// Unplaced items grouped by service and reason.
@@ -551,4 +416,12 @@ fn summarize(
 
 fn count<T>(it: impl Iterator<Item = T>) -> u32 {
     u32::try_from(it.count()).unwrap_or(u32::MAX)
+}
+
+/// Both identifiers of an instance.
+fn instance_ref(ci: &ContainerInstance) -> InstanceRef {
+    InstanceRef {
+        container_instance_arn: ci.arn.clone(),
+        ec2_instance_id: ci.ec2_instance_id.clone(),
+    }
 }

@@ -12,8 +12,9 @@ use shared::messages::Reason;
 use shared::resources::Resources;
 use shared::state::{ClusterState, GroupInstance};
 
+use super::instances::{share, tasks_known};
 use super::packing::{BinKind, Item, ItemKind, Packer};
-use super::view::{share, tasks_known, ServiceTable, BUFFER};
+use super::services::{ServiceTable, BUFFER};
 
 /// Candidates examined per plan at most: the simulation is cheap but not free, and a
 /// candidate that fails usually means the ones after it (busier) fail too.

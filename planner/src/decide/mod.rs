@@ -7,20 +7,24 @@
 //!
 //! - `metrics`: several reports merged; aliases resolved (value, default, or why missing).
 //! - `rules`: per service, the rules (`step_events`, `target_tracking`) combined, cooldowns.
-//! - `capacity`: the instance plan around one `packing` simulation, then `consolidation`.
+//! - `capacity`: the instance plan around one `packing` simulation, whose bins are the
+//!   `instances`, whose items are the `demand`, and whose services are numbered by `services`;
+//!   then `consolidation`.
 //! - `plan_id`: the deterministic id.
 //! - `task_listing`: which instances' tasks the core can use (the shell lists only those).
 
 mod capacity;
 mod consolidation;
+mod demand;
+mod instances;
 mod metrics;
 mod packing;
 mod plan_id;
 mod rules;
+mod services;
 mod step_events;
 mod target_tracking;
 mod task_listing;
-mod view;
 
 #[cfg(test)]
 mod fixtures;

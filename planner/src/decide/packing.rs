@@ -8,116 +8,6 @@
 
 use shared::resources::Resources;
 
-/// What an item stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ItemKind {
-    /// A task to start: a service scaling up, or a task ECS could not place yet.
-    Task,
-    /// The cluster's buffer: a pseudo-task that keeps (cpu_buffer, mem_buffer) free somewhere.
-    Buffer,
-    /// A task that must move: it runs on an instance being drained.
-    Moved,
-}
-
-/// Something to place.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Item {
-    /// Its reservation.
-    pub size: Resources,
-    /// Index into the service table (meaningless for the buffer).
-    pub service: u32,
-    /// At most one task of its service per instance.
-    pub distinct: bool,
-    /// The bin it currently runs on (a DRAINING instance): placing it back there is free.
-    pub origin: Option<usize>,
-    /// What it is.
-    pub kind: ItemKind,
-}
-
-/// What a bin is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum BinKind {
-    /// An ACTIVE container instance.
-    Active,
-    /// An instance of the group not yet registered (capacity in flight).
-    Booting,
-    /// A DRAINING container instance: using it means reactivating it.
-    Draining,
-    /// An instance the plan launches.
-    New,
-}
-
-/// An instance in the simulation.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Bin {
-    /// What it is.
-    pub kind: BinKind,
-    /// Index into `ClusterState::instances`, for container instances.
-    pub instance: Option<usize>,
-    /// Registered resources.
-    pub capacity: Resources,
-    /// Free resources, after what the simulation placed.
-    pub free: Resources,
-    /// Services with `distinctInstance` that have a task on it.
-    pub hosts: Vec<u32>,
-    /// Its tasks are not listed: it may host any service.
-    pub hosts_unknown: bool,
-    /// Items the simulation placed on it.
-    pub placed: Vec<usize>,
-    /// Taken out of the simulation (being drained).
-    pub closed: bool,
-}
-
-impl Bin {
-    /// An empty bin of that size.
-    pub fn empty(kind: BinKind, capacity: Resources) -> Bin {
-        Bin {
-            kind,
-            instance: None,
-            capacity,
-            free: capacity,
-            hosts: Vec::new(),
-            hosts_unknown: false,
-            placed: Vec::new(),
-            closed: false,
-        }
-    }
-
-    fn accepts(&self, me: usize, item: &Item) -> bool {
-        if self.closed {
-            return false;
-        }
-        if item.origin == Some(me) {
-            return true;
-        }
-        self.free.fits(item.size)
-            && !(item.distinct && (self.hosts_unknown || self.hosts.contains(&item.service)))
-    }
-
-    fn take(&mut self, me: usize, index: usize, item: &Item) {
-        if item.origin != Some(me) {
-            self.free = self.free.saturating_sub(item.size);
-            if item.distinct {
-                self.hosts.push(item.service);
-            }
-        }
-        self.placed.push(index);
-    }
-}
-
-/// Why an item was not placed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Unplaced {
-    /// Larger than a new instance and than the free room of every instance.
-    TooLarge,
-    /// A new instance would be needed but the group is at its max.
-    GroupAtMax,
-    /// A new instance would be needed but its size is unknown.
-    NoInstanceSize,
-    /// Fits on no open bin and the caller allowed no launch (consolidation trials).
-    NoRoom,
-}
-
 /// The simulation's state.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Packer {
@@ -286,15 +176,6 @@ impl Packer {
     }
 }
 
-/// Items grouped by what placement cares about (size, service, distinctness, origin), so
-/// a bin scans a few kinds rather than every task.
-struct Kinds {
-    kinds: Vec<Kind>,
-    remaining: usize,
-    demand_cpu: u64,
-    demand_mem: u64,
-}
-
 /// How much keeping a bin's free room in the proportions of the remaining demand counts
 /// against taking the largest item. The first is the default (on the quality workloads:
 /// 0.5 → median 1.044, 1 → 1.024, 2 → 1.021, 4 → 1.017, 8 → 1.018 instances per lower
@@ -303,6 +184,125 @@ const BALANCES: [f64; 4] = [4.0, 1.0, 16.0, 0.0];
 
 /// Launches up to which [`Packer::place`] tries every weight in [`BALANCES`].
 const MULTI_START_MAX_LAUNCHES: u32 = 48;
+
+/// Why an item was not placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unplaced {
+    /// Larger than a new instance and than the free room of every instance.
+    TooLarge,
+    /// A new instance would be needed but the group is at its max.
+    GroupAtMax,
+    /// A new instance would be needed but its size is unknown.
+    NoInstanceSize,
+    /// Fits on no open bin and the caller allowed no launch (consolidation trials).
+    NoRoom,
+}
+
+/// Something to place.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Item {
+    /// Its reservation.
+    pub size: Resources,
+    /// Index into the service table (meaningless for the buffer).
+    pub service: u32,
+    /// At most one task of its service per instance.
+    pub distinct: bool,
+    /// The bin it currently runs on (a DRAINING instance): placing it back there is free.
+    pub origin: Option<usize>,
+    /// What it is.
+    pub kind: ItemKind,
+}
+
+/// What an item stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ItemKind {
+    /// A task to start: a service scaling up, or a task ECS could not place yet.
+    Task,
+    /// The cluster's buffer: a pseudo-task that keeps (cpu_buffer, mem_buffer) free somewhere.
+    Buffer,
+    /// A task that must move: it runs on an instance being drained.
+    Moved,
+}
+
+/// An instance in the simulation.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Bin {
+    /// What it is.
+    pub kind: BinKind,
+    /// Index into `ClusterState::instances`, for container instances.
+    pub instance: Option<usize>,
+    /// Registered resources.
+    pub capacity: Resources,
+    /// Free resources, after what the simulation placed.
+    pub free: Resources,
+    /// Services with `distinctInstance` that have a task on it.
+    pub hosts: Vec<u32>,
+    /// Its tasks are not listed: it may host any service.
+    pub hosts_unknown: bool,
+    /// Items the simulation placed on it.
+    pub placed: Vec<usize>,
+    /// Taken out of the simulation (being drained).
+    pub closed: bool,
+}
+
+impl Bin {
+    /// An empty bin of that size.
+    pub fn empty(kind: BinKind, capacity: Resources) -> Bin {
+        Bin {
+            kind,
+            instance: None,
+            capacity,
+            free: capacity,
+            hosts: Vec::new(),
+            hosts_unknown: false,
+            placed: Vec::new(),
+            closed: false,
+        }
+    }
+
+    fn accepts(&self, me: usize, item: &Item) -> bool {
+        if self.closed {
+            return false;
+        }
+        if item.origin == Some(me) {
+            return true;
+        }
+        self.free.fits(item.size)
+            && !(item.distinct && (self.hosts_unknown || self.hosts.contains(&item.service)))
+    }
+
+    fn take(&mut self, me: usize, index: usize, item: &Item) {
+        if item.origin != Some(me) {
+            self.free = self.free.saturating_sub(item.size);
+            if item.distinct {
+                self.hosts.push(item.service);
+            }
+        }
+        self.placed.push(index);
+    }
+}
+
+/// What a bin is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BinKind {
+    /// An ACTIVE container instance.
+    Active,
+    /// An instance of the group not yet registered (capacity in flight).
+    Booting,
+    /// A DRAINING container instance: using it means reactivating it.
+    Draining,
+    /// An instance the plan launches.
+    New,
+}
+
+/// Items grouped by what placement cares about (size, service, distinctness, origin), so
+/// a bin scans a few kinds rather than every task.
+struct Kinds {
+    kinds: Vec<Kind>,
+    remaining: usize,
+    demand_cpu: u64,
+    demand_mem: u64,
+}
 
 struct Kind {
     item: Item,

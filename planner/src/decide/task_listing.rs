@@ -12,7 +12,7 @@ use shared::resources::Resources;
 use shared::state::{ClusterState, ContainerInstance, InstanceStatus};
 
 use super::consolidation::{candidate_order, MAX_EXAMINED};
-use super::view::instance_size;
+use super::instances::instance_size;
 
 /// The tasks the core can use.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! Cluster definitions: the `clusters/NAME.yml` files users write.
 //!
-//! Loading happens in two stages (see `load.rs`): the YAML text becomes a tree of
+//! Loading happens in two stages (see `load/`): the YAML text becomes a tree of
 //! nodes that remember their line and column, then that tree is checked field by
 //! field into the validated types below. Every problem in a file is reported at
 //! once, and one bad file never prevents the others from loading.

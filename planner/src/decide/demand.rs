@@ -1,0 +1,77 @@
+//! What the placement simulation places: tasks to start, tasks leaving DRAINING instances, the buffer.
+
+use std::collections::HashMap;
+
+use shared::definition::ClusterDefinition;
+use shared::resources::Resources;
+use shared::state::{ClusterState, InstanceStatus};
+
+use super::packing::{Item, ItemKind, Packer};
+use super::services::{ServiceTable, BUFFER};
+
+/// The demand to place: tasks of services scaling up or not yet placed (desired beyond
+/// running + pending), tasks that must leave DRAINING instances, and the buffer.
+pub(crate) fn items(
+    packer: &mut Packer,
+    def: &ClusterDefinition,
+    state: &ClusterState,
+    table: &mut ServiceTable,
+    targets: &HashMap<&str, u32>,
+    bin_of: &HashMap<usize, usize>,
+) -> Vec<usize> {
+    let mut items = Vec::new();
+    // Tasks beyond desired (a deployment or a drain in progress): their replacements
+    // already run, so that many tasks on DRAINING instances need no new room.
+    let mut excess: HashMap<u32, u32> = HashMap::new();
+    for s in state.services.iter().filter(|s| s.status == "ACTIVE") {
+        let idx = table.index_of(&s.name);
+        let placed = s.running.saturating_add(s.pending);
+        let target = targets.get(s.name.as_str()).copied().unwrap_or(s.desired);
+        excess.insert(idx, placed.saturating_sub(s.desired));
+        let item = Item {
+            size: s.task_size,
+            service: idx,
+            distinct: s.distinct_instance,
+            origin: None,
+            kind: ItemKind::Task,
+        };
+        for _ in 0..target.saturating_sub(placed) {
+            items.push(packer.add(item));
+        }
+    }
+    for (i, ci) in state.instances.iter().enumerate() {
+        if ci.status != InstanceStatus::Draining {
+            continue;
+        }
+        let Some(&b) = bin_of.get(&i) else { continue };
+        // Tasks of no service stay where they are; ECS moves only service tasks.
+        for t in &ci.tasks {
+            let Some(name) = t.service.as_deref() else {
+                continue;
+            };
+            let s = table.index_of(name);
+            if let Some(e) = excess.get_mut(&s).filter(|e| **e > 0) {
+                *e -= 1;
+                continue;
+            }
+            items.push(packer.add(Item {
+                size: t.size,
+                service: s,
+                distinct: table.distinct(s),
+                origin: Some(b),
+                kind: ItemKind::Moved,
+            }));
+        }
+    }
+    let buffer = Resources::new(def.cpu_buffer, def.mem_buffer);
+    if !buffer.is_zero() {
+        items.push(packer.add(Item {
+            size: buffer,
+            service: table.index_of(BUFFER),
+            distinct: false,
+            origin: None,
+            kind: ItemKind::Buffer,
+        }));
+    }
+    items
+}

@@ -1,0 +1,147 @@
+//! The cluster's instances as the placement simulation sees them: a new one's size, those booting, the bins.
+
+use std::collections::{BTreeMap, HashMap};
+
+use shared::definition::ClusterDefinition;
+use shared::resources::Resources;
+use shared::state::{ClusterState, ContainerInstance, GroupState, InstanceStatus};
+
+use super::packing::{Bin, BinKind, Packer};
+use super::services::ServiceTable;
+
+/// The size of a new instance: the file's `instance_capacity` when set (the operator knows
+/// what the launch template gives), else the most common `registered` value of the cluster's
+/// instances (ties: the larger).
+pub(crate) fn instance_size(def: &ClusterDefinition, state: &ClusterState) -> Option<Resources> {
+    if let Some(size) = def.instance_capacity {
+        return Some(size);
+    }
+    let mut counts: BTreeMap<Resources, u32> = BTreeMap::new();
+    for ci in &state.instances {
+        if matches!(ci.status, InstanceStatus::Active | InstanceStatus::Draining)
+            && !ci.registered.is_zero()
+        {
+            *counts.entry(ci.registered).or_default() += 1;
+        }
+    }
+    // max_by_key returns the last maximum: the largest size among equal counts.
+    counts
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .map(|(size, _)| size)
+}
+
+/// Instances of the group that will become container instances: those launched but not
+/// registered yet (or still REGISTERING), plus those the group has yet to launch to reach
+/// its desired capacity.
+pub(crate) fn booting(state: &ClusterState, group: &GroupState) -> u32 {
+    let live = |s: &str| s.starts_with("Pending") || s == "InService";
+    let by_ec2: HashMap<&str, &ContainerInstance> = state
+        .instances
+        .iter()
+        .map(|ci| (ci.ec2_instance_id.as_str(), ci))
+        .collect();
+    let registering = |ci: &&ContainerInstance| matches!(&ci.status, InstanceStatus::Other(s) if s == "REGISTERING");
+    let mut launched = 0u32;
+    let mut unregistered = 0u32;
+    for gi in group
+        .instances
+        .iter()
+        .filter(|gi| live(&gi.lifecycle_state))
+    {
+        launched = launched.saturating_add(1);
+        if by_ec2.get(gi.instance_id.as_str()).is_none_or(registering) {
+            unregistered = unregistered.saturating_add(1);
+        }
+    }
+    // A group listed without its instances must not turn every registered instance into
+    // phantom capacity: registered container instances count as launched too.
+    let registered = state
+        .instances
+        .iter()
+        .filter(|ci| matches!(ci.status, InstanceStatus::Active | InstanceStatus::Draining))
+        .count();
+    let launched = launched.max(u32::try_from(registered).unwrap_or(u32::MAX));
+    unregistered.saturating_add(group.desired.saturating_sub(launched))
+}
+
+/// Bins in the order they are tried: ACTIVE (busiest first, so scale-ups fill them and
+/// leave the emptiest free to consolidate), booting, DRAINING (roomiest first).
+pub(crate) fn bins(
+    state: &ClusterState,
+    table: &ServiceTable,
+    size: Option<Resources>,
+    booting: u32,
+) -> (Packer, HashMap<usize, usize>) {
+    let scale = size.unwrap_or(Resources::new(1, 1));
+    let by_status = |status: InstanceStatus| -> Vec<usize> {
+        (0..state.instances.len())
+            .filter(|&i| state.instances[i].status == status)
+            .collect()
+    };
+    let mut active = by_status(InstanceStatus::Active);
+    active.sort_by(|&a, &b| {
+        let (x, y) = (&state.instances[a], &state.instances[b]);
+        share(y.used(), scale)
+            .total_cmp(&share(x.used(), scale))
+            .then(x.arn.cmp(&y.arn))
+    });
+    let mut draining = by_status(InstanceStatus::Draining);
+    draining.sort_by(|&a, &b| {
+        let (x, y) = (&state.instances[a], &state.instances[b]);
+        share(y.remaining, scale)
+            .total_cmp(&share(x.remaining, scale))
+            .then(x.arn.cmp(&y.arn))
+    });
+    let any_distinct = table.any_distinct();
+    let instance_bin = |i: usize, kind: BinKind| {
+        let ci = &state.instances[i];
+        let mut bin = Bin::empty(kind, ci.registered);
+        bin.instance = Some(i);
+        bin.free = ci.remaining;
+        bin.hosts_unknown = !tasks_known(ci);
+        if any_distinct {
+            for t in &ci.tasks {
+                if let Some(s) = t.service.as_deref().and_then(|n| table.get(n)) {
+                    if table.distinct(s) && !bin.hosts.contains(&s) {
+                        bin.hosts.push(s);
+                    }
+                }
+            }
+        }
+        bin
+    };
+    let mut bins: Vec<Bin> = active
+        .iter()
+        .map(|&i| instance_bin(i, BinKind::Active))
+        .collect();
+    if let Some(size) = size {
+        bins.extend((0..booting).map(|_| Bin::empty(BinKind::Booting, size)));
+    }
+    bins.extend(draining.iter().map(|&i| instance_bin(i, BinKind::Draining)));
+    let bin_of = bins
+        .iter()
+        .enumerate()
+        .filter_map(|(b, bin)| bin.instance.map(|i| (i, b)))
+        .collect();
+    let packer = Packer {
+        bins,
+        items: Vec::new(),
+        new_size: size,
+        new_limit: 0,
+        new_opened: 0,
+    };
+    (packer, bin_of)
+}
+
+/// Whether the instance's tasks are listed: ECS gives `runningTasksCount`, the reader lists
+/// the tasks; an empty list with tasks counted means they are unknown.
+pub(crate) fn tasks_known(ci: &ContainerInstance) -> bool {
+    !(ci.tasks.is_empty() && ci.has_tasks())
+}
+
+/// Share of an instance, summed over both dimensions (for ordering).
+pub(crate) fn share(r: Resources, scale: Resources) -> f64 {
+    f64::from(r.cpu) / f64::from(scale.cpu.max(1))
+        + f64::from(r.memory) / f64::from(scale.memory.max(1))
+}

@@ -1,0 +1,198 @@
+//! The cluster and its services: keys, limits, cooldowns, and the service's aliases checked before its rules.
+
+use std::time::Duration;
+
+use super::fields::{boolean, count, fields, join, list, opt, req, seconds, string, text, Ctx};
+use super::rules::{event, target_tracking};
+use super::sources::metric_sources;
+use crate::definition::yaml::{Node, NodeKind};
+use crate::definition::{
+    ClusterDefinition, ServiceDefinition, DEFAULT_DRAIN_TIMEOUT_SECS, DEFAULT_MAX_DRAIN_PER_CYCLE,
+    DEFAULT_SCALE_DOWN_COOLDOWN_SECS, DEFAULT_SCALE_UP_COOLDOWN_SECS,
+};
+use crate::resources::Resources;
+
+const CLUSTER_KEYS: &[&str] = &[
+    "autoscale_group",
+    "enabled",
+    "cpu_buffer",
+    "mem_buffer",
+    "min",
+    "max",
+    "services",
+    "dry_run",
+    "max_drain_per_cycle",
+    "drain_timeout",
+    "instance_capacity",
+];
+
+pub(super) fn cluster(ctx: &mut Ctx, name: &str, root: &Node) -> Option<ClusterDefinition> {
+    let f = fields(ctx, root, "", CLUSTER_KEYS)?;
+    let autoscale_group = req(ctx, &f, "autoscale_group", "", string);
+    let enabled = opt(ctx, &f, "enabled", "", boolean).unwrap_or(true);
+    let cpu_buffer = opt(ctx, &f, "cpu_buffer", "", count).unwrap_or(0);
+    let mem_buffer = opt(ctx, &f, "mem_buffer", "", count).unwrap_or(0);
+    let min = opt(ctx, &f, "min", "", count);
+    let max = opt(ctx, &f, "max", "", count);
+    if let (Some(lo), Some(hi)) = (min, max) {
+        if lo > hi {
+            let node = f.get("min").unwrap_or(root);
+            ctx.at(
+                node,
+                "min",
+                format!("min ({lo}) is greater than max ({hi})"),
+            );
+        }
+    }
+    let dry_run = opt(ctx, &f, "dry_run", "", boolean).unwrap_or(false);
+    let max_drain_per_cycle =
+        opt(ctx, &f, "max_drain_per_cycle", "", count).unwrap_or(DEFAULT_MAX_DRAIN_PER_CYCLE);
+    let drain_timeout = opt(ctx, &f, "drain_timeout", "", seconds)
+        .unwrap_or(Duration::from_secs(DEFAULT_DRAIN_TIMEOUT_SECS));
+    let instance_capacity = opt(ctx, &f, "instance_capacity", "", capacity);
+    let services = match f.get("services") {
+        Some(node) => services(ctx, node, "services"),
+        None => Vec::new(),
+    };
+    Some(ClusterDefinition {
+        name: name.to_string(),
+        source: ctx.file.to_path_buf(),
+        autoscale_group: autoscale_group?,
+        enabled,
+        cpu_buffer,
+        mem_buffer,
+        min,
+        max,
+        dry_run,
+        max_drain_per_cycle,
+        drain_timeout,
+        instance_capacity,
+        services,
+    })
+}
+
+fn capacity(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Resources> {
+    let f = fields(ctx, node, path, &["cpu", "memory"])?;
+    let cpu = req(ctx, &f, "cpu", path, count);
+    let memory = req(ctx, &f, "memory", path, count);
+    for (key, v) in [("cpu", cpu), ("memory", memory)] {
+        if v == Some(0) {
+            let n = f.get(key).unwrap_or(node);
+            ctx.at(n, &join(path, key), "must be greater than 0");
+        }
+    }
+    Some(Resources::new(cpu?, memory?))
+}
+
+fn services(ctx: &mut Ctx, node: &Node, path: &str) -> Vec<ServiceDefinition> {
+    let NodeKind::Map(entries) = &node.kind else {
+        ctx.at(
+            node,
+            path,
+            format!(
+                "expected a mapping of service names to definitions, found {}",
+                node.describe()
+            ),
+        );
+        return Vec::new();
+    };
+    let mut out: Vec<ServiceDefinition> = Vec::new();
+    for (key, value) in entries {
+        let Some(name) = text(ctx, key, path) else {
+            continue;
+        };
+        let spath = join(path, &name);
+        if out.iter().any(|s| s.name == name) {
+            ctx.at(key, &spath, format!("service `{name}` is defined twice"));
+            continue;
+        }
+        if let Some(s) = service(ctx, &name, value, &spath) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+const SERVICE_KEYS: &[&str] = &[
+    "enabled",
+    "min",
+    "max",
+    "metric_sources",
+    "events",
+    "target_tracking",
+    "scale_up_cooldown",
+    "scale_down_cooldown",
+];
+
+fn service(ctx: &mut Ctx, name: &str, node: &Node, path: &str) -> Option<ServiceDefinition> {
+    let f = fields(ctx, node, path, SERVICE_KEYS)?;
+    let enabled = opt(ctx, &f, "enabled", path, boolean).unwrap_or(true);
+    let min = req(ctx, &f, "min", path, count);
+    let max = req(ctx, &f, "max", path, count);
+    if let (Some(lo), Some(hi)) = (min, max) {
+        if lo > hi {
+            let n = f.get("min").unwrap_or(node);
+            ctx.at(
+                n,
+                &join(path, "min"),
+                format!("min ({lo}) is greater than max ({hi})"),
+            );
+        }
+    }
+    ctx.aliases.clear();
+    let metric_sources = opt(ctx, &f, "metric_sources", path, metric_sources).unwrap_or_default();
+    let scale_up_cooldown = opt(ctx, &f, "scale_up_cooldown", path, seconds)
+        .unwrap_or(Duration::from_secs(DEFAULT_SCALE_UP_COOLDOWN_SECS));
+    let scale_down_cooldown = opt(ctx, &f, "scale_down_cooldown", path, seconds)
+        .unwrap_or(Duration::from_secs(DEFAULT_SCALE_DOWN_COOLDOWN_SECS));
+
+    // Aliases first, so expressions can be checked against them.
+    let aliases = check_aliases(ctx);
+
+    let events = match f.get("events") {
+        Some(n) => {
+            let epath = join(path, "events");
+            list(ctx, n, &epath)
+                .unwrap_or_default()
+                .iter()
+                .enumerate()
+                .filter_map(|(i, e)| event(ctx, e, &format!("{epath}[{i}]"), &aliases))
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    let target_tracking = f
+        .get("target_tracking")
+        .and_then(|n| target_tracking(ctx, n, &join(path, "target_tracking"), &aliases));
+
+    Some(ServiceDefinition {
+        name: name.to_string(),
+        enabled,
+        min: min?,
+        max: max?,
+        metric_sources,
+        events,
+        target_tracking,
+        scale_up_cooldown,
+        scale_down_cooldown,
+    })
+}
+
+/// Checks the aliases `statistics` recorded for the service (valid, unique) and returns them.
+fn check_aliases(ctx: &mut Ctx) -> Vec<String> {
+    let mut aliases: Vec<String> = Vec::new();
+    for seen in std::mem::take(&mut ctx.aliases) {
+        if let Err(why) = crate::expr::check_alias(&seen.name) {
+            ctx.error(Some(seen.pos), &seen.path, why);
+        } else if aliases.contains(&seen.name) {
+            ctx.error(
+                Some(seen.pos),
+                &seen.path,
+                format!("alias `{}` is defined twice in this service", seen.name),
+            );
+        } else {
+            aliases.push(seen.name);
+        }
+    }
+    aliases
+}

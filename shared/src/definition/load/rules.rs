@@ -1,0 +1,123 @@
+//! The scaling rules: expressions checked against the service's aliases, step events, target tracking.
+
+use super::fields::{did_you_mean, fields, integer, join, number, offset_position, opt, req, Ctx};
+use crate::definition::yaml::{Node, NodeKind};
+use crate::definition::{StepEvent, TargetTracking};
+use crate::expr::Expr;
+
+fn expression(ctx: &mut Ctx, node: &Node, path: &str, aliases: &[String]) -> Option<Expr> {
+    let NodeKind::Scalar { text: raw, plain } = &node.kind else {
+        ctx.at(
+            node,
+            path,
+            format!("expected a metric expression, found {}", node.describe()),
+        );
+        return None;
+    };
+    let expr = match Expr::parse(raw) {
+        Ok(e) => e,
+        Err(e) => {
+            let pos = offset_position(node.pos, raw, *plain, e.column.saturating_sub(1));
+            ctx.error(
+                Some(pos),
+                path,
+                format!("invalid expression: {}", e.message),
+            );
+            return None;
+        }
+    };
+    let mut ok = true;
+    for alias in expr.aliases() {
+        if !aliases.contains(&alias) {
+            ok = false;
+            let col = token_offset(raw, &alias).unwrap_or(0);
+            let pos = offset_position(node.pos, raw, *plain, col);
+            let hint = did_you_mean(
+                &alias,
+                &aliases.iter().map(String::as_str).collect::<Vec<_>>(),
+            )
+            .map(|s| format!("; did you mean `{s}`?"))
+            .unwrap_or_else(|| {
+                if aliases.is_empty() {
+                    "; this service defines no aliases under `metric_sources`".to_string()
+                } else {
+                    format!("; this service defines: {}", aliases.join(", "))
+                }
+            });
+            ctx.error(Some(pos), path, format!("unknown metric `{alias}`{hint}"));
+        }
+    }
+    ok.then_some(expr)
+}
+
+/// Character offset of `word` as a whole token in `text`.
+fn token_offset(text: &str, word: &str) -> Option<usize> {
+    let chars: Vec<char> = text.chars().collect();
+    let w: Vec<char> = word.chars().collect();
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    (0..chars.len()).find(|&i| {
+        chars[i..].starts_with(&w)
+            && (i == 0 || !is_ident(chars[i - 1]))
+            && chars.get(i + w.len()).is_none_or(|c| !is_ident(*c))
+    })
+}
+
+pub(super) fn event(
+    ctx: &mut Ctx,
+    node: &Node,
+    path: &str,
+    aliases: &[String],
+) -> Option<StepEvent> {
+    let f = fields(ctx, node, path, &["metric", "action", "min", "max"])?;
+    let metric = req(ctx, &f, "metric", path, |ctx, n, p| {
+        expression(ctx, n, p, aliases)
+    });
+    let action = req(ctx, &f, "action", path, integer);
+    let min = opt(ctx, &f, "min", path, number);
+    let max = opt(ctx, &f, "max", path, number);
+    if let (Some(lo), Some(hi)) = (min, max) {
+        if lo > hi {
+            let n = f.get("min").unwrap_or(node);
+            ctx.at(
+                n,
+                &join(path, "min"),
+                format!("min ({lo}) is greater than max ({hi}): this event can never match"),
+            );
+        }
+    }
+    Some(StepEvent {
+        metric: metric?,
+        action: action?,
+        min,
+        max,
+    })
+}
+
+pub(super) fn target_tracking(
+    ctx: &mut Ctx,
+    node: &Node,
+    path: &str,
+    aliases: &[String],
+) -> Option<TargetTracking> {
+    let f = fields(ctx, node, path, &["metric", "target"])?;
+    let metric = req(ctx, &f, "metric", path, |ctx, n, p| {
+        expression(ctx, n, p, aliases)
+    });
+    let target = req(ctx, &f, "target", path, number).and_then(|t| {
+        if t > 0.0 {
+            Some(t)
+        } else {
+            let n = f.get("target").unwrap_or(node);
+            ctx.at(
+                n,
+                &join(path, "target"),
+                format!("target must be greater than 0, found {t}"),
+            );
+            None
+        }
+    });
+    Some(TargetTracking {
+        metric: metric?,
+        target: target?,
+    })
+}
