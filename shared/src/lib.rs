@@ -2,9 +2,9 @@
 //! cluster definitions, the metric expression language, the cluster state model,
 //! the pipeline's messages, AWS clients and logging.
 //!
-//! **Invariant:** nothing here performs I/O except [`aws`] (client construction),
-//! [`logging`] (the subscriber) and [`definition::load_dir`] / [`definition::load_file`]
-//! (reading cluster files).
+//! **Invariant:** nothing here performs I/O except [`aws`] (client construction, and the
+//! reads of a cluster in [`aws::read`]), [`logging`] (the subscriber) and
+//! [`definition::load_dir`] / [`definition::load_file`] (reading cluster files).
 
 #[cfg(feature = "aws")]
 pub mod aws;
