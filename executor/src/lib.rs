@@ -5,7 +5,8 @@
 //! - [`handler`]: the SQS batch (decode, apply, publish the report, batch item failures, FIFO
 //!   order);
 //! - [`apply`](mod@apply): one plan, its re-reads ([`live`]) and the ordered actions ([`actions`]), the
-//!   outcome rules;
+//!   outcome rules; [`run`] the state of one application the actions share (guards' verdicts,
+//!   outcomes, the error that ends a run);
 //! - [`errors`]: retryable vs non-retryable AWS errors.
 
 pub mod actions;
@@ -13,6 +14,7 @@ pub mod apply;
 pub mod errors;
 pub mod handler;
 pub mod live;
+pub mod run;
 
 pub use apply::{apply, overall, ApplyError, ApplyOptions};
 pub use errors::{CallError, Retry};

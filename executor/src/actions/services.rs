@@ -6,19 +6,18 @@
 //! older than the plan: it writes the tag then, so the cooldown is never lost.
 
 use shared::messages::ServiceChange;
-use shared::state::{Direction, ScalingRecord, LAST_SCALING_TAG};
+use shared::state::{Direction, ScalingRecord, ServiceState, LAST_SCALING_TAG};
 
 use super::Verdict;
-use crate::apply::{parse_rfc3339, ApplyError, Run};
 use crate::errors::classify;
-use crate::live::LiveService;
+use crate::run::{ApplyError, Run};
 
 /// `kind` in the report.
 pub const KIND: &str = "service";
 
 /// Missing or not ACTIVE → stale; desiredCount = target → already applied; = `from` → apply;
 /// else stale.
-pub fn guard(change: &ServiceChange, live: Option<&LiveService>) -> Verdict {
+pub fn guard(change: &ServiceChange, live: Option<&ServiceState>) -> Verdict {
     let Some(service) = live else {
         return Verdict::Stale(format!("service {} does not exist", change.service));
     };
@@ -42,7 +41,7 @@ pub fn guard(change: &ServiceChange, live: Option<&LiveService>) -> Verdict {
 
 /// Whether the tag must be (re)written for a change found already applied: missing, or
 /// older than the plan (so it does not record this change).
-pub fn tag_missing(service: &LiveService, plan_created_secs: Option<u64>) -> bool {
+pub fn tag_missing(service: &ServiceState, plan_created_secs: Option<u64>) -> bool {
     match (service.last_scaling, plan_created_secs) {
         (None, _) => true,
         (Some(record), Some(created)) => record.at_epoch_secs < created,
@@ -75,7 +74,7 @@ pub async fn run(run: &mut Run<'_>, changes: &[&ServiceChange]) -> Result<(), Ap
         if let (Verdict::AlreadyApplied(why), Some(service)) = (&verdict, &live) {
             if !run.dry_run
                 && change.from != change.to
-                && tag_missing(service, parse_rfc3339(&run.plan.created_at))
+                && tag_missing(service, run.plan_created_secs)
             {
                 let note = tag(run, &service.arn, record).await?;
                 let detail = format!("{why}; {note}");
@@ -152,11 +151,17 @@ async fn tag(run: &mut Run<'_>, arn: &str, record: ScalingRecord) -> Result<Stri
 mod tests {
     use super::*;
 
-    fn service(status: &str, desired: u32, tagged_at: Option<u64>) -> LiveService {
-        LiveService {
+    fn service(status: &str, desired: u32, tagged_at: Option<u64>) -> ServiceState {
+        ServiceState {
+            name: "web".into(),
             arn: "arn:aws:ecs:us-east-1:123:service/prod/web".into(),
             status: status.into(),
             desired,
+            running: desired,
+            pending: 0,
+            task_definition: "arn:aws:ecs:us-east-1:123:task-definition/web:1".into(),
+            task_size: shared::resources::Resources::ZERO,
+            distinct_instance: false,
             last_scaling: tagged_at.map(|at| ScalingRecord {
                 direction: Direction::Up,
                 at_epoch_secs: at,
