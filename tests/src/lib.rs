@@ -32,4 +32,4 @@ pub use bed::{sdk_config, Clients, TestBed, REGION};
 pub use calls::{Call, CallCounter, CallLog};
 pub use moto::Moto;
 pub use rabbitmq::RabbitMq;
-pub use scheduler::{converge, ConvergeReport, InstanceView, ServiceReport, TaskView};
+pub use scheduler::{converge, ConvergeReport, ServiceReport};
