@@ -6,7 +6,6 @@
 //! bare report, as the collector sends it. The cluster, service and aliases are checked against
 //! the cluster files first; nothing is sent when one is unknown.
 
-
 use anyhow::Result;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use shared::messages::{MetricsReport, METRICS_REPORT_DETAIL_TYPE, SYNTHETIC_SOURCE};

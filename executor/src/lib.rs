@@ -5,7 +5,8 @@
 //! - [`handler`]: the SQS batch (decode, apply, publish the report, batch item failures, FIFO
 //!   order); [`config`]: what it reads from the environment;
 //! - [`apply`](mod@apply): one plan, its re-reads ([`live`]) and the ordered actions ([`actions`]), the
-//!   outcome rules;
+//!   outcome rules; [`run`] the state of one application the actions share (guards' verdicts,
+//!   outcomes, the error that ends a run);
 //! - [`errors`]: retryable vs non-retryable AWS errors;
 //! - [`emf`]: the outcome metrics (Embedded Metric Format) of a settled plan.
 
@@ -16,6 +17,7 @@ pub mod emf;
 pub mod errors;
 pub mod handler;
 pub mod live;
+pub mod run;
 
 pub use apply::{apply, overall, ApplyError, ApplyOptions};
 pub use config::Config;

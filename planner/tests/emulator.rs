@@ -303,7 +303,9 @@ async fn state_reader_reads_services_instances_tasks_and_group() {
         .all(|i| i.lifecycle_state == "InService"));
 }
 
-/// ⌈S/10⌉ + 2⌈I/100⌉ + 2⌈T/100⌉ + D + 3 with D the revisions not cached (see `state_reader`).
+/// The budget of `state_reader`'s docs when the whole cluster's tasks are listed:
+/// ⌈S/10⌉ + max(1, ⌈I/100⌉) + ⌈I/100⌉ + 1 + D + max(1, ⌈T/100⌉) + ⌈T/100⌉, with D the revisions
+/// not cached (at most ⌈S/10⌉ + 2⌈I/100⌉ + 2⌈T/100⌉ + D + 3).
 fn budget(services: usize, instances: usize, tasks: usize, revisions: usize) -> usize {
     services.div_ceil(10)
         + instances.div_ceil(100).max(1)

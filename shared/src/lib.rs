@@ -3,9 +3,9 @@
 //! the pipeline's messages and their timestamps ([`time`]), the functions' common
 //! configuration ([`function_config`]), AWS clients, logging and the Embedded Metric Format.
 //!
-//! **Invariant:** nothing here performs I/O except [`aws`] (client construction),
-//! [`logging`] (the subscriber) and [`definition::load_dir`] / [`definition::load_file`]
-//! (reading cluster files).
+//! **Invariant:** nothing here performs I/O except [`aws`] (client construction, and the
+//! reads of a cluster in [`aws::read`]), [`logging`] (the subscriber) and
+//! [`definition::load_dir`] / [`definition::load_file`] (reading cluster files).
 
 #[cfg(feature = "aws")]
 pub mod aws;

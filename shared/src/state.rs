@@ -1,8 +1,8 @@
 //! The live state of a cluster, as the planner reads it and the executor re-checks it.
 //!
 //! Plain data: the planner core is a pure function of a [`ClusterState`], and tests
-//! build states by hand. `shared::aws::state` (issue: planner) fills it from ECS and
-//! Auto Scaling.
+//! build states by hand. `shared::aws::state` (feature `aws`) fills it from ECS and Auto
+//! Scaling answers, for the planner's reader, the executor's re-read and the test bed alike.
 
 use serde::{Deserialize, Serialize};
 
@@ -69,7 +69,8 @@ pub struct ServiceState {
     pub pending: u32,
     /// The task definition ARN the service runs.
     pub task_definition: String,
-    /// Reservation of one task (task-level size, else the sum over containers).
+    /// Reservation of one task (task-level size, else the sum over containers);
+    /// [`Resources::ZERO`] where the reader had no use for it (the executor's re-read).
     pub task_size: Resources,
     /// Placement constraint `distinctInstance`: at most one task per instance.
     pub distinct_instance: bool,
@@ -88,6 +89,81 @@ pub enum InstanceStatus {
     /// Any other status ECS reports (REGISTERING, DEREGISTERING, ...).
     #[serde(untagged)]
     Other(String),
+}
+
+impl InstanceStatus {
+    /// The status as ECS spells it: `ACTIVE`, `DRAINING`, ...
+    pub fn as_str(&self) -> &str {
+        match self {
+            InstanceStatus::Active => "ACTIVE",
+            InstanceStatus::Draining => "DRAINING",
+            InstanceStatus::Other(other) => other,
+        }
+    }
+
+    /// The status of ECS's spelling.
+    pub fn from_ecs(status: &str) -> Self {
+        match status {
+            "ACTIVE" => InstanceStatus::Active,
+            "DRAINING" => InstanceStatus::Draining,
+            other => InstanceStatus::Other(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for InstanceStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for InstanceStatus {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for InstanceStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// One ECS task as DescribeTasks reports it, wherever it runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    /// Full task ARN.
+    pub arn: String,
+    /// The cluster it belongs to, when ECS says.
+    pub cluster_arn: Option<String>,
+    /// The container instance it runs on (none on Fargate, or before placement).
+    pub container_instance_arn: Option<String>,
+    /// Its group, e.g. `service:web` (empty when ECS gives none).
+    pub group: String,
+    /// `startedBy` (empty when ECS gives none).
+    pub started_by: String,
+    /// Its task definition ARN (empty when ECS gives none).
+    pub task_definition_arn: String,
+    /// `lastStatus`, e.g. `RUNNING`.
+    pub last_status: String,
+    /// `desiredStatus`, e.g. `RUNNING`.
+    pub desired_status: String,
+    /// Task-level CPU units, when ECS reports them.
+    pub cpu: Option<u32>,
+    /// Task-level memory (MiB), when ECS reports it.
+    pub memory: Option<u32>,
+}
+
+impl Task {
+    /// The service that started it, from its group (see [`service_of_group`]).
+    pub fn service(&self) -> Option<&str> {
+        service_of_group(&self.group)
+    }
+}
+
+/// The service a task group names: `service:NAME` → `NAME`.
+pub fn service_of_group(group: &str) -> Option<&str> {
+    group.strip_prefix("service:").filter(|s| !s.is_empty())
 }
 
 /// A task placed on a container instance.
@@ -162,6 +238,13 @@ pub struct GroupState {
     pub desired: u32,
     /// Its instances.
     pub instances: Vec<GroupInstance>,
+}
+
+impl GroupState {
+    /// The group's instance of that EC2 id.
+    pub fn instance(&self, instance_id: &str) -> Option<&GroupInstance> {
+        self.instances.iter().find(|i| i.instance_id == instance_id)
+    }
 }
 
 /// Tag the executor puts on a service after changing its desired count, read by the
@@ -239,5 +322,25 @@ mod tests {
         assert_eq!(s, InstanceStatus::Draining);
         let s: InstanceStatus = serde_json::from_str("\"REGISTERING\"").unwrap();
         assert_eq!(s, InstanceStatus::Other("REGISTERING".into()));
+    }
+
+    #[test]
+    fn instance_status_spells_as_ecs_does() {
+        for text in ["ACTIVE", "DRAINING", "REGISTERING"] {
+            let s = InstanceStatus::from_ecs(text);
+            assert_eq!(s.to_string(), text);
+            assert_eq!(s, text);
+            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{text}\""));
+        }
+        assert_eq!(InstanceStatus::from_ecs("ACTIVE"), InstanceStatus::Active);
+        assert_ne!(InstanceStatus::Draining, "ACTIVE");
+    }
+
+    #[test]
+    fn task_groups_name_services() {
+        assert_eq!(service_of_group("service:web"), Some("web"));
+        assert_eq!(service_of_group("family:web"), None);
+        assert_eq!(service_of_group("service:"), None);
+        assert_eq!(service_of_group(""), None);
     }
 }

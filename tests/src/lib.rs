@@ -34,5 +34,5 @@ pub use bed::{sdk_config, Clients, TestBed, REGION};
 pub use calls::{Call, CallCounter, CallLog};
 pub use moto::Moto;
 pub use rabbitmq::RabbitMq;
-pub use scheduler::{converge, ConvergeReport, InstanceView, ServiceReport, TaskView};
+pub use scheduler::{converge, ConvergeReport, ServiceReport};
 pub use strict::{StrictAws, StrictEvent};

@@ -3,63 +3,24 @@
 //! A service's tasks are the live tasks (desired RUNNING, last status not STOPPED) whose group
 //! is `service:NAME`; the harness starts them with `startedBy` =
 //! [`started_by`] so that ListTasks can filter on it.
+//!
+//! ECS's answers are read into the cluster model of `shared::state` by the same calls and
+//! conversion as the planner's and the executor's (`shared::aws::read`, `shared::aws::state`);
+//! what the scheduler *decides* (where a task goes, what it reserves) is written here, apart
+//! from the planner's packing. Remaining resources that moto lets go negative (StartTask
+//! overcommits) read as 0.
 
 use std::collections::{BTreeMap, HashMap};
 
 use anyhow::{bail, Context, Result};
-use aws_sdk_ecs::types::{DesiredStatus, Service, TaskDefinition};
+use aws_sdk_ecs::types::{Service, TaskDefinition};
 use aws_sdk_ecs::Client as EcsClient;
+use shared::aws::read::{self, TaskFilter};
+use shared::aws::state::{container_instance, task};
+use shared::resources::Resources;
+use shared::state::{ContainerInstance, InstanceStatus, Task};
 
 use crate::world::{self, service_group, started_by};
-
-/// A container instance as the scheduler sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InstanceView {
-    /// Container instance ARN.
-    pub arn: String,
-    /// EC2 instance id.
-    pub ec2_instance_id: String,
-    /// `ACTIVE`, `DRAINING`, ...
-    pub status: String,
-    /// Registered CPU units.
-    pub registered_cpu: i32,
-    /// Registered memory (MiB).
-    pub registered_memory: i32,
-    /// Remaining CPU units.
-    pub remaining_cpu: i32,
-    /// Remaining memory (MiB).
-    pub remaining_memory: i32,
-    /// `runningTasksCount` as ECS reports it.
-    pub running_tasks: i32,
-}
-
-/// A task as the scheduler sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskView {
-    /// Task ARN.
-    pub arn: String,
-    /// Task group, e.g. `service:web`.
-    pub group: String,
-    /// `startedBy`.
-    pub started_by: String,
-    /// Container instance it runs on, if any.
-    pub container_instance_arn: Option<String>,
-    /// Task definition ARN.
-    pub task_definition_arn: String,
-    /// Last status, e.g. `RUNNING`.
-    pub last_status: String,
-    /// Desired status, e.g. `RUNNING`.
-    pub desired_status: String,
-}
-
-/// CPU units and MiB a task reserves on its container instance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Reservation {
-    /// CPU units.
-    pub cpu: i32,
-    /// Memory, MiB.
-    pub memory: i32,
-}
 
 /// What [`converge`] did for one service.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -126,7 +87,7 @@ pub async fn converge(ecs: &EcsClient, cluster: &str) -> Result<ConvergeReport> 
     }
     let mut reservations = ReservationCache::default();
     let mut reports = Vec::new();
-    let mut service_tasks: Vec<Vec<TaskView>> = Vec::new();
+    let mut service_tasks: Vec<Vec<Task>> = Vec::new();
 
     // Stops first (draining, then surplus) so that freed capacity is available to placement.
     for service in &services {
@@ -137,18 +98,18 @@ pub async fn converge(ecs: &EcsClient, cluster: &str) -> Result<ConvergeReport> 
             0
         };
         let group = service_group(&name);
-        let mut mine: Vec<TaskView> = tasks.iter().filter(|t| t.group == group).cloned().collect();
+        let mut mine: Vec<Task> = tasks.iter().filter(|t| t.group == group).cloned().collect();
         let mut report = ServiceReport {
             service: name,
             desired,
             ..ServiceReport::default()
         };
 
-        let (keep, drain): (Vec<TaskView>, Vec<TaskView>) = mine.into_iter().partition(|t| {
+        let (keep, drain): (Vec<Task>, Vec<Task>) = mine.into_iter().partition(|t| {
             t.container_instance_arn.as_ref().is_some_and(|ci| {
                 instances
                     .iter()
-                    .any(|i| &i.arn == ci && i.status == "ACTIVE")
+                    .any(|i| &i.arn == ci && i.status == InstanceStatus::Active)
             })
         });
         mine = keep;
@@ -209,14 +170,13 @@ pub async fn converge(ecs: &EcsClient, cluster: &str) -> Result<ConvergeReport> 
             let need = reservations.get(ecs, task_definition).await?;
             for _ in 0..missing {
                 let Some(instance) = instances.iter_mut().find(|i| {
-                    i.status == "ACTIVE"
-                        && i.remaining_cpu >= need.cpu
-                        && i.remaining_memory >= need.memory
+                    i.status == InstanceStatus::Active
+                        && i.remaining.cpu >= need.cpu
+                        && i.remaining.memory >= need.memory
                 }) else {
                     break;
                 };
-                instance.remaining_cpu -= need.cpu;
-                instance.remaining_memory -= need.memory;
+                instance.remaining = instance.remaining.saturating_sub(need);
                 instance.running_tasks += 1;
                 *per_instance.entry(instance.arn.clone()).or_default() += 1;
                 placed.push(instance.arn.clone());
@@ -236,9 +196,9 @@ pub async fn converge(ecs: &EcsClient, cluster: &str) -> Result<ConvergeReport> 
 async fn stop(
     ecs: &EcsClient,
     cluster: &str,
-    task: &TaskView,
+    task: &Task,
     reason: &str,
-    instances: &mut [InstanceView],
+    instances: &mut [ContainerInstance],
     per_instance: &mut HashMap<String, usize>,
     reservations: &mut ReservationCache,
 ) -> Result<()> {
@@ -252,9 +212,8 @@ async fn stop(
     if let Some(ci) = &task.container_instance_arn {
         let freed = reservations.get(ecs, &task.task_definition_arn).await?;
         if let Some(instance) = instances.iter_mut().find(|i| &i.arn == ci) {
-            instance.remaining_cpu += freed.cpu;
-            instance.remaining_memory += freed.memory;
-            instance.running_tasks -= 1;
+            instance.remaining = instance.remaining.saturating_add(freed);
+            instance.running_tasks = instance.running_tasks.saturating_sub(1);
         }
         if let Some(count) = per_instance.get_mut(ci) {
             *count = count.saturating_sub(1);
@@ -265,10 +224,10 @@ async fn stop(
 
 /// Task definition ARN -> reservation, filled lazily with DescribeTaskDefinition.
 #[derive(Default)]
-struct ReservationCache(HashMap<String, Reservation>);
+struct ReservationCache(HashMap<String, Resources>);
 
 impl ReservationCache {
-    async fn get(&mut self, ecs: &EcsClient, task_definition: &str) -> Result<Reservation> {
+    async fn get(&mut self, ecs: &EcsClient, task_definition: &str) -> Result<Resources> {
         if let Some(found) = self.0.get(task_definition) {
             return Ok(*found);
         }
@@ -290,14 +249,20 @@ impl ReservationCache {
 /// What a task of `td` reserves on an EC2 container instance: the sum of its containers' `cpu`
 /// and `memory` (else `memoryReservation`), as moto accounts it; the task-level values only
 /// when the containers declare nothing (moto answers task-level values as null).
-pub fn reservation(td: &TaskDefinition) -> Result<Reservation> {
-    let mut total = Reservation::default();
+pub fn reservation(td: &TaskDefinition) -> Result<Resources> {
+    let mut total = Resources::ZERO;
     for container in td.container_definitions() {
-        total.cpu += container.cpu();
-        total.memory += container
+        let memory = container
             .memory()
             .or(container.memory_reservation())
             .unwrap_or(0);
+        let amount = |value: i32, what: &str| {
+            u32::try_from(value).with_context(|| format!("container {what} {value}"))
+        };
+        total = total.saturating_add(Resources::new(
+            amount(container.cpu(), "cpu")?,
+            amount(memory, "memory")?,
+        ));
     }
     if total.cpu == 0 {
         if let Some(cpu) = td.cpu() {
@@ -362,73 +327,32 @@ pub async fn services(ecs: &EcsClient, cluster: &str) -> Result<Vec<Service>> {
             _ => true,
         }
     });
-    let mut services = Vec::new();
-    for chunk in arns.chunks(10) {
-        let out = ecs
-            .describe_services()
-            .cluster(cluster)
-            .set_services(Some(chunk.to_vec()))
-            .send()
-            .await
-            .with_context(|| format!("DescribeServices {cluster}"))?;
-        if let Some(failure) = out.failures().first() {
-            bail!("DescribeServices {cluster}: {failure:?}");
-        }
-        services.extend(out.services().iter().cloned());
+    let described = read::describe_services(ecs, cluster, &arns, &[])
+        .await
+        .with_context(|| format!("DescribeServices {cluster}"))?;
+    if let Some(failure) = described.failures.first() {
+        bail!("DescribeServices {cluster}: {failure:?}");
     }
-    Ok(services)
+    Ok(described.found)
 }
 
-/// Every container instance of `cluster`, any status (paginated, described 100 at a time).
-pub async fn container_instances(ecs: &EcsClient, cluster: &str) -> Result<Vec<InstanceView>> {
-    let mut arns = Vec::new();
-    let mut pages = ecs
-        .list_container_instances()
-        .cluster(cluster)
-        .max_results(100)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.with_context(|| format!("ListContainerInstances {cluster}"))?;
-        arns.extend(page.container_instance_arns().iter().cloned());
+/// Every container instance of `cluster`, any status (paginated, described 100 at a time),
+/// without its tasks.
+pub async fn container_instances(ecs: &EcsClient, cluster: &str) -> Result<Vec<ContainerInstance>> {
+    let arns = read::list_container_instances(ecs, cluster)
+        .await
+        .with_context(|| format!("ListContainerInstances {cluster}"))?;
+    let described = read::describe_container_instances(ecs, cluster, &arns, &[])
+        .await
+        .with_context(|| format!("DescribeContainerInstances {cluster}"))?;
+    if let Some(failure) = described.failures.first() {
+        bail!("DescribeContainerInstances {cluster}: {failure:?}");
     }
-    let mut views = Vec::new();
-    for chunk in arns.chunks(100) {
-        let out = ecs
-            .describe_container_instances()
-            .cluster(cluster)
-            .set_container_instances(Some(chunk.to_vec()))
-            .send()
-            .await
-            .with_context(|| format!("DescribeContainerInstances {cluster}"))?;
-        if let Some(failure) = out.failures().first() {
-            bail!("DescribeContainerInstances {cluster}: {failure:?}");
-        }
-        for ci in out.container_instances() {
-            let arn = ci
-                .container_instance_arn()
-                .context("a container instance without ARN")?
-                .to_owned();
-            let value = |resources: &[aws_sdk_ecs::types::Resource], name: &str| {
-                resources
-                    .iter()
-                    .find(|r| r.name() == Some(name))
-                    .map(|r| r.integer_value())
-                    .with_context(|| format!("container instance {arn} reports no {name}"))
-            };
-            views.push(InstanceView {
-                ec2_instance_id: ci.ec2_instance_id().unwrap_or_default().to_owned(),
-                status: ci.status().unwrap_or_default().to_owned(),
-                registered_cpu: value(ci.registered_resources(), "CPU")?,
-                registered_memory: value(ci.registered_resources(), "MEMORY")?,
-                remaining_cpu: value(ci.remaining_resources(), "CPU")?,
-                remaining_memory: value(ci.remaining_resources(), "MEMORY")?,
-                running_tasks: ci.running_tasks_count(),
-                arn,
-            });
-        }
-    }
-    Ok(views)
+    described
+        .found
+        .iter()
+        .map(|ci| container_instance(ci).with_context(|| format!("in cluster {cluster}")))
+        .collect()
 }
 
 /// The live tasks (desired RUNNING, not STOPPED) of `cluster`, optionally only those with
@@ -441,52 +365,32 @@ pub async fn live_tasks(
     cluster: &str,
     cluster_arn: &str,
     started_by: Option<&str>,
-) -> Result<Vec<TaskView>> {
-    let mut arns = Vec::new();
-    let mut pages = ecs
-        .list_tasks()
-        .cluster(cluster)
-        .set_started_by(started_by.map(str::to_owned))
-        .desired_status(DesiredStatus::Running)
-        .max_results(100)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.with_context(|| format!("ListTasks {cluster}"))?;
-        arns.extend(page.task_arns().iter().cloned());
-    }
-    let mut views = Vec::new();
-    for chunk in arns.chunks(100) {
-        let out = ecs
-            .describe_tasks()
-            .cluster(cluster)
-            .set_tasks(Some(chunk.to_vec()))
-            .send()
-            .await
-            .with_context(|| format!("DescribeTasks {cluster}"))?;
-        for task in out.tasks() {
-            if task.cluster_arn() != Some(cluster_arn)
-                || task.desired_status() != Some("RUNNING")
-                || task.last_status() == Some("STOPPED")
-            {
-                continue;
-            }
-            views.push(TaskView {
-                arn: task.task_arn().context("a task without ARN")?.to_owned(),
-                group: task.group().unwrap_or_default().to_owned(),
-                started_by: task.started_by().unwrap_or_default().to_owned(),
-                container_instance_arn: task.container_instance_arn().map(str::to_owned),
-                task_definition_arn: task.task_definition_arn().unwrap_or_default().to_owned(),
-                last_status: task.last_status().unwrap_or_default().to_owned(),
-                desired_status: task.desired_status().unwrap_or_default().to_owned(),
-            });
+) -> Result<Vec<Task>> {
+    let filter = TaskFilter {
+        started_by,
+        ..TaskFilter::default()
+    };
+    let arns = read::list_tasks(ecs, cluster, filter)
+        .await
+        .with_context(|| format!("ListTasks {cluster}"))?;
+    let described = read::describe_tasks(ecs, cluster, &arns)
+        .await
+        .with_context(|| format!("DescribeTasks {cluster}"))?;
+    let mut live = Vec::new();
+    for found in &described.found {
+        let t = task(found).with_context(|| format!("DescribeTasks {cluster}"))?;
+        if t.cluster_arn.as_deref() == Some(cluster_arn)
+            && t.desired_status == "RUNNING"
+            && t.last_status != "STOPPED"
+        {
+            live.push(t);
         }
     }
-    Ok(views)
+    Ok(live)
 }
 
 /// The live tasks of `service` in `cluster`.
-pub async fn service_tasks(ecs: &EcsClient, cluster: &str, service: &str) -> Result<Vec<TaskView>> {
+pub async fn service_tasks(ecs: &EcsClient, cluster: &str, service: &str) -> Result<Vec<Task>> {
     let arn = cluster_arn(ecs, cluster).await?;
     let group = service_group(service);
     Ok(live_tasks(ecs, cluster, &arn, Some(&started_by(service)))

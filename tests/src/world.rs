@@ -7,6 +7,9 @@ use anyhow::{bail, Context, Result};
 use aws_sdk_autoscaling::Client as AsgClient;
 use aws_sdk_ecs::types::{ContainerDefinition, ContainerInstanceStatus, LaunchType, Resource};
 use aws_sdk_ecs::Client as EcsClient;
+use shared::aws::read;
+use shared::aws::state::group_state;
+use shared::resources::Resources;
 
 use crate::bed::REGION;
 
@@ -17,10 +20,13 @@ pub const AMI_ID: &str = "ami-04681a1dbd79675a5";
 pub const INSTANCE_TYPE: &str = "m5.large";
 /// The availability zone of the groups built here.
 pub const AVAILABILITY_ZONE: &str = "us-east-1a";
-/// CPU units moto gives every container instance (it ignores `totalResources`).
-pub const INSTANCE_CPU: i32 = 4096;
-/// MiB of memory moto gives every container instance (it ignores `totalResources`).
-pub const INSTANCE_MEMORY: i32 = 7482;
+/// CPU units and MiB of memory moto gives every container instance (it ignores
+/// `totalResources`).
+pub const INSTANCE_RESOURCES: Resources = Resources::new(4096, 7482);
+/// CPU units moto gives every container instance, as the API spells amounts.
+pub const INSTANCE_CPU: i32 = INSTANCE_RESOURCES.cpu as i32;
+/// MiB of memory moto gives every container instance, as the API spells amounts.
+pub const INSTANCE_MEMORY: i32 = INSTANCE_RESOURCES.memory as i32;
 /// Image of the containers of the task definitions built here (never pulled).
 pub const CONTAINER_IMAGE: &str = "public.ecr.aws/docker/library/nginx:latest";
 
@@ -159,32 +165,23 @@ async fn describe_group(
     asg: &AsgClient,
     name: &str,
 ) -> Result<aws_sdk_autoscaling::types::AutoScalingGroup> {
-    let out = asg
-        .describe_auto_scaling_groups()
-        .auto_scaling_group_names(name)
-        .send()
+    read::describe_group(asg, name)
         .await
-        .with_context(|| format!("DescribeAutoScalingGroups {name}"))?;
-    out.auto_scaling_groups()
-        .iter()
-        .find(|g| g.auto_scaling_group_name() == Some(name))
-        .cloned()
+        .with_context(|| format!("DescribeAutoScalingGroups {name}"))?
         .with_context(|| format!("Auto Scaling group {name} not found"))
 }
 
 /// The ids of the group's live instances (lifecycle `Pending*` or `InService`), in group order.
 pub async fn group_instance_ids(asg: &AsgClient, group: &str) -> Result<Vec<String>> {
-    let group = describe_group(asg, group).await?;
+    let group = group_state(&describe_group(asg, group).await?);
     Ok(group
-        .instances()
-        .iter()
+        .instances
+        .into_iter()
         .filter(|i| {
-            i.lifecycle_state().is_some_and(|state| {
-                let state = state.as_str();
-                state == "InService" || state.starts_with("Pending")
-            })
+            let state = i.lifecycle_state.as_str();
+            state == "InService" || state.starts_with("Pending")
         })
-        .filter_map(|i| i.instance_id().map(str::to_owned))
+        .map(|i| i.instance_id)
         .collect())
 }
 

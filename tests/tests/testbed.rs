@@ -7,9 +7,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_ecs::types::ContainerInstanceStatus;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use shared::aws::read::{self, TaskFilter};
+use shared::aws::state::{container_instance, service_state, task};
+use shared::resources::Resources;
+use shared::state::{ContainerInstance, InstanceStatus};
 use testbed::messaging::{self, QueueKind};
-use testbed::scheduler::{self, InstanceView};
-use testbed::world::{self, GroupSpec, INSTANCE_CPU, INSTANCE_MEMORY};
+use testbed::scheduler;
+use testbed::world::{self, GroupSpec, INSTANCE_RESOURCES};
 use testbed::{CallLog, Moto, TestBed};
 
 mod strict;
@@ -80,15 +84,9 @@ async fn autoscaling_smoke_group_desired_capacity_and_registration() {
             .instances
             .iter()
             .any(|r| r.instance_id == ci.ec2_instance_id));
-        assert_eq!(ci.status, "ACTIVE");
-        assert_eq!(
-            (ci.registered_cpu, ci.registered_memory),
-            (INSTANCE_CPU, INSTANCE_MEMORY)
-        );
-        assert_eq!(
-            (ci.remaining_cpu, ci.remaining_memory),
-            (INSTANCE_CPU, INSTANCE_MEMORY)
-        );
+        assert_eq!(ci.status, InstanceStatus::Active);
+        assert_eq!(ci.registered, INSTANCE_RESOURCES);
+        assert_eq!(ci.remaining, INSTANCE_RESOURCES);
     }
 
     // Scale out: the new instances join the cluster once the "agent" registers them.
@@ -320,7 +318,7 @@ async fn eventbridge_smoke_pattern_rule_delivers_to_sqs() {
 }
 
 /// Live tasks per container instance, with every instance present (0 when empty).
-async fn counts(bed: &TestBed, instances: &[InstanceView]) -> BTreeMap<String, usize> {
+async fn counts(bed: &TestBed, instances: &[ContainerInstance]) -> BTreeMap<String, usize> {
     let per = scheduler::tasks_per_instance(bed.ecs(), "prod")
         .await
         .expect("tasks per instance");
@@ -336,11 +334,18 @@ async fn assert_resources_match(bed: &TestBed, cpu: i32, memory: i32) {
         .await
         .expect("instances");
     let per = counts(bed, &instances).await;
+    let task = Resources::new(
+        u32::try_from(cpu).expect("a task's cpu"),
+        u32::try_from(memory).expect("a task's memory"),
+    );
     for ci in &instances {
-        let n = i32::try_from(per[&ci.arn]).expect("small count");
+        let n = u32::try_from(per[&ci.arn]).expect("small count");
         assert_eq!(
-            (ci.remaining_cpu, ci.remaining_memory),
-            (INSTANCE_CPU - n * cpu, INSTANCE_MEMORY - n * memory),
+            ci.remaining,
+            Resources::new(
+                INSTANCE_RESOURCES.cpu - n * task.cpu,
+                INSTANCE_RESOURCES.memory - n * task.memory
+            ),
             "remaining resources of {} with {n} tasks",
             ci.arn
         );
@@ -665,4 +670,127 @@ fn missing_moto_binary_says_make_venv() {
     let message = format!("{err:#}");
     assert!(message.contains("make venv"), "{message}");
     assert!(message.contains("/nonexistent/moto_server"), "{message}");
+}
+
+/// The reads every reader of a cluster shares (`shared::aws::read`: the planner's, the
+/// executor's re-read, this scheduler) page and batch at the APIs' maxima, keep ECS's filters
+/// and report what ECS could not describe; their answers convert into the model.
+#[tokio::test]
+async fn shared_reads_page_and_batch_at_the_api_maxima() {
+    let bed = TestBed::start().await;
+    let ecs = bed.ecs();
+    world::create_cluster(ecs, "big").await.expect("cluster");
+    world::create_group(
+        bed.autoscaling(),
+        ecs,
+        "big",
+        &GroupSpec::new("big-asg", 105),
+    )
+    .await
+    .expect("105 instances");
+    let td = world::register_task_definition(ecs, "tiny", 1, 1)
+        .await
+        .expect("td");
+    world::create_service(ecs, "big", "tiny", &td, 150)
+        .await
+        .expect("service");
+    let log = CallLog::new();
+    let counted = bed.counted_clients(&log);
+
+    // 105 container instances: all listed (moto answers List* in one page whatever
+    // maxResults, so the paging itself is not observable here), described in two calls.
+    let arns = read::list_container_instances(&counted.ecs, "big")
+        .await
+        .expect("list instances");
+    assert_eq!(arns.len(), 105);
+    let described = read::describe_container_instances(&counted.ecs, "big", &arns, &[])
+        .await
+        .expect("describe instances");
+    assert_eq!(
+        log.count("DescribeContainerInstances"),
+        2,
+        "{:?}",
+        log.ops()
+    );
+    assert!(described.failures.is_empty(), "{:?}", described.failures);
+    assert_eq!(described.found.len(), 105);
+    for found in &described.found {
+        let ci = container_instance(found).expect("complete answer");
+        assert!(arns.contains(&ci.arn));
+        assert_eq!(ci.status, InstanceStatus::Active);
+        assert_eq!(ci.registered, INSTANCE_RESOURCES);
+    }
+
+    // 150 tasks on the first instance: all listed, described in two calls; the filters hold.
+    world::start_service_tasks(ecs, "big", "tiny", &vec![arns[0].clone(); 150])
+        .await
+        .expect("tasks");
+    log.clear();
+    let tasks = read::list_tasks(&counted.ecs, "big", TaskFilter::default())
+        .await
+        .expect("list tasks");
+    assert_eq!(tasks.len(), 150);
+    fn on(container_instance: &str) -> TaskFilter<'_> {
+        TaskFilter {
+            container_instance: Some(container_instance),
+            ..TaskFilter::default()
+        }
+    }
+    fn by(started_by: &str) -> TaskFilter<'_> {
+        TaskFilter {
+            started_by: Some(started_by),
+            ..TaskFilter::default()
+        }
+    }
+    for (filter, expected) in [
+        (on(&arns[0]), 150),
+        (on(&arns[1]), 0),
+        (by("tiny"), 150),
+        (by("nobody"), 0),
+    ] {
+        let listed = read::list_tasks(bed.ecs(), "big", filter)
+            .await
+            .expect("list filtered");
+        assert_eq!(listed.len(), expected, "{filter:?}");
+    }
+    let described = read::describe_tasks(&counted.ecs, "big", &tasks)
+        .await
+        .expect("describe tasks");
+    assert_eq!(log.count("DescribeTasks"), 2, "{:?}", log.ops());
+    assert_eq!(described.found.len(), 150);
+    for found in &described.found {
+        let t = task(found).expect("complete answer");
+        assert_eq!(t.service(), Some("tiny"));
+        assert_eq!(t.container_instance_arn.as_deref(), Some(arns[0].as_str()));
+        assert_eq!(t.task_definition_arn, td);
+    }
+
+    // Services 10 per call; the names ECS does not know come back as failures.
+    let names: Vec<String> = (0..12)
+        .map(|n| format!("ghost{n}"))
+        .chain(["tiny".to_owned()])
+        .collect();
+    log.clear();
+    let described = read::describe_services(&counted.ecs, "big", &names, &[])
+        .await
+        .expect("describe services");
+    assert_eq!(log.count("DescribeServices"), 2, "{:?}", log.ops());
+    let found: Vec<_> = described
+        .found
+        .iter()
+        .map(|s| service_state(s, Resources::ZERO).expect("complete answer"))
+        .collect();
+    assert_eq!(found.len(), 1);
+    assert_eq!((found[0].name.as_str(), found[0].desired), ("tiny", 150));
+    assert_eq!(described.failures.len(), 12, "{:?}", described.failures);
+    assert!(described
+        .failures
+        .iter()
+        .all(|f| f.reason() == Some("MISSING")));
+
+    // No group of that name: nothing, not an error.
+    let group = read::describe_group(&counted.autoscaling, "nowhere")
+        .await
+        .expect("describe group");
+    assert!(group.is_none());
 }

@@ -7,35 +7,42 @@
 
 use aws_sdk_ecs::types::ContainerInstanceStatus;
 use shared::messages::InstanceRef;
-use shared::state::DRAINING_SINCE_TAG;
+use shared::state::{ContainerInstance, InstanceStatus, DRAINING_SINCE_TAG};
 
 use super::{approve, check_instance, set_live_status, update_instances_state, Verdict};
-use crate::apply::{ApplyError, Run};
 use crate::errors::classify;
-use crate::live::LiveInstance;
+use crate::run::{ApplyError, Run};
 
 /// `kind` in the report.
 pub const KIND: &str = "drain";
 
 /// DRAINING → already applied; ACTIVE → apply unless an earlier action of the plan was stale
 /// or failed (the planner's packing assumed it) → skipped; gone, moved or other → stale.
-pub fn guard(target: &InstanceRef, live: Option<&LiveInstance>, earlier_problem: bool) -> Verdict {
+pub fn guard(
+    target: &InstanceRef,
+    live: Option<&ContainerInstance>,
+    earlier_problem: bool,
+) -> Verdict {
     let live = match check_instance(target, live) {
         Ok(live) => live,
         Err(verdict) => return verdict,
     };
-    match live.status.as_str() {
-        "DRAINING" => Verdict::AlreadyApplied("container instance is already DRAINING".into()),
-        "ACTIVE" if earlier_problem => Verdict::Skip(
+    match &live.status {
+        InstanceStatus::Draining => {
+            Verdict::AlreadyApplied("container instance is already DRAINING".into())
+        }
+        InstanceStatus::Active if earlier_problem => Verdict::Skip(
             "an earlier action of this plan was stale or failed; the packing this drain relies \
              on may not hold"
                 .into(),
         ),
-        "ACTIVE" => Verdict::Apply(format!(
+        InstanceStatus::Active => Verdict::Apply(format!(
             "set container instance {} from ACTIVE to DRAINING",
             target.container_instance_arn
         )),
-        other => Verdict::Stale(format!("container instance is {other}")),
+        other @ InstanceStatus::Other(_) => {
+            Verdict::Stale(format!("container instance is {other}"))
+        }
     }
 }
 
@@ -53,7 +60,11 @@ pub async fn run(run: &mut Run<'_>, targets: &[InstanceRef]) -> Result<(), Apply
     for (target, result) in results {
         match result {
             Ok(what) => {
-                set_live_status(run, &target.container_instance_arn, "DRAINING");
+                set_live_status(
+                    run,
+                    &target.container_instance_arn,
+                    InstanceStatus::Draining,
+                );
                 let note = tag(run, &target.container_instance_arn).await?;
                 run.applied(KIND, &target.ec2_instance_id, format!("{what}; {note}"));
             }
@@ -92,14 +103,10 @@ async fn tag(run: &mut Run<'_>, arn: &str) -> Result<String, ApplyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::actions::fixtures;
 
-    fn instance(status: &str) -> LiveInstance {
-        LiveInstance {
-            ec2_instance_id: "i-1".into(),
-            status: status.into(),
-            running_tasks: 2,
-            pending_tasks: 0,
-        }
+    fn instance(status: &str) -> ContainerInstance {
+        fixtures::instance("i-1", status, 2, 0)
     }
 
     #[test]

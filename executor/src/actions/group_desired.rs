@@ -2,18 +2,18 @@
 //! decided with its own cooldowns), guarded on the live value and the live limits.
 
 use shared::messages::CountChange;
+use shared::state::GroupState;
 
 use super::Verdict;
-use crate::apply::{ApplyError, Run};
 use crate::errors::classify;
-use crate::live::LiveGroup;
+use crate::run::{ApplyError, Run};
 
 /// `kind` in the report.
 pub const KIND: &str = "group_desired";
 
 /// Live = target → already applied; target outside the live [min, max] → skipped; live =
 /// `from` → apply; else stale.
-pub fn guard(change: &CountChange, live: Option<&LiveGroup>) -> Verdict {
+pub fn guard(change: &CountChange, live: Option<&GroupState>) -> Verdict {
     let Some(group) = live else {
         return Verdict::Stale("the Auto Scaling group does not exist".into());
     };
@@ -78,14 +78,10 @@ pub async fn run(run: &mut Run<'_>, change: &CountChange) -> Result<(), ApplyErr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::actions::fixtures;
 
-    fn group(min: u32, max: u32, desired: u32) -> LiveGroup {
-        LiveGroup {
-            min,
-            max,
-            desired,
-            instances: Default::default(),
-        }
+    fn group(min: u32, max: u32, desired: u32) -> GroupState {
+        fixtures::group(min, max, desired, &[])
     }
 
     #[test]

@@ -2,11 +2,11 @@
 //! guarded on the live pair.
 
 use shared::messages::{GroupLimits, GroupLimitsChange};
+use shared::state::GroupState;
 
 use super::Verdict;
-use crate::apply::{ApplyError, Run};
 use crate::errors::classify;
-use crate::live::LiveGroup;
+use crate::run::{ApplyError, Run};
 
 /// `kind` in the report.
 pub const KIND: &str = "group_limits";
@@ -16,7 +16,7 @@ fn show(l: GroupLimits) -> String {
 }
 
 /// Live (min, max) = target → already applied; = `from` → apply; else stale.
-pub fn guard(change: &GroupLimitsChange, live: Option<&LiveGroup>) -> Verdict {
+pub fn guard(change: &GroupLimitsChange, live: Option<&GroupState>) -> Verdict {
     let Some(group) = live else {
         return Verdict::Stale("the Auto Scaling group does not exist".into());
     };
@@ -86,14 +86,10 @@ pub async fn run(run: &mut Run<'_>, change: &GroupLimitsChange) -> Result<(), Ap
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::actions::fixtures;
 
-    fn group(min: u32, max: u32) -> LiveGroup {
-        LiveGroup {
-            min,
-            max,
-            desired: min,
-            instances: Default::default(),
-        }
+    fn group(min: u32, max: u32) -> GroupState {
+        fixtures::group(min, max, min, &[])
     }
 
     fn change(from: (u32, u32), to: (u32, u32)) -> GroupLimitsChange {

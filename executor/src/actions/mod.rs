@@ -13,33 +13,21 @@ use std::collections::HashMap;
 
 use aws_sdk_ecs::types::ContainerInstanceStatus;
 use shared::messages::InstanceRef;
+use shared::state::{ContainerInstance, InstanceStatus};
 
-use crate::apply::{ApplyError, Run};
 use crate::errors::{classify, CallError};
-use crate::live::LiveInstance;
+pub use crate::run::Verdict;
+use crate::run::{ApplyError, Run};
 
 /// UpdateContainerInstancesState accepts at most this many container instances.
 const INSTANCES_PER_STATE_CALL: usize = 10;
-
-/// What a guard says about one action.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    /// The live value is the plan's `from`: make the change described.
-    Apply(String),
-    /// The target already holds: nothing to do.
-    AlreadyApplied(String),
-    /// The live value is neither `from` nor the target: the plan is stale for this action.
-    Stale(String),
-    /// A safety rule says no (outside the group's limits, below its minimum, ...).
-    Skip(String),
-}
 
 /// Common checks of an instance action: the container instance exists and still runs on the
 /// EC2 instance the plan names (the planner's two identifiers must agree with ECS).
 pub(crate) fn check_instance<'a>(
     target: &InstanceRef,
-    live: Option<&'a LiveInstance>,
-) -> Result<&'a LiveInstance, Verdict> {
+    live: Option<&'a ContainerInstance>,
+) -> Result<&'a ContainerInstance, Verdict> {
     let Some(live) = live else {
         return Err(Verdict::Stale(format!(
             "container instance {} is not registered in the cluster",
@@ -61,7 +49,7 @@ pub(crate) fn approve<'t>(
     run: &mut Run<'_>,
     kind: &'static str,
     targets: &'t [InstanceRef],
-    guard: impl Fn(&InstanceRef, Option<&LiveInstance>) -> Verdict,
+    guard: impl Fn(&InstanceRef, Option<&ContainerInstance>) -> Verdict,
 ) -> Result<Vec<(&'t InstanceRef, String)>, ApplyError> {
     let mut approved = Vec::new();
     for target in targets {
@@ -87,10 +75,10 @@ pub(crate) fn approve<'t>(
 }
 
 /// Records a status change in the live view, so later actions of the plan see it.
-pub(crate) fn set_live_status(run: &mut Run<'_>, arn: &str, status: &str) {
+pub(crate) fn set_live_status(run: &mut Run<'_>, arn: &str, status: InstanceStatus) {
     if let Ok(live) = &mut run.live.instances {
         if let Some(i) = live.get_mut(arn) {
-            i.status = status.into();
+            i.status = status;
         }
     }
 }
@@ -159,4 +147,45 @@ pub(crate) async fn update_instances_state(
         }
     }
     Ok(results)
+}
+
+/// Live values for the guards' unit tests.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use shared::resources::Resources;
+    use shared::state::{ContainerInstance, GroupInstance, GroupState, InstanceStatus};
+
+    /// A container instance on `ec2` with that status and task counts.
+    pub fn instance(ec2: &str, status: &str, running: u32, pending: u32) -> ContainerInstance {
+        ContainerInstance {
+            arn: "arn:ci/1".into(),
+            ec2_instance_id: ec2.into(),
+            status: InstanceStatus::from_ecs(status),
+            registered: Resources::new(4096, 7482),
+            remaining: Resources::new(4096, 7482),
+            running_tasks: running,
+            pending_tasks: pending,
+            tasks: Vec::new(),
+            draining_since_epoch_secs: None,
+        }
+    }
+
+    /// A group with those limits and members (EC2 id, lifecycle state).
+    pub fn group(min: u32, max: u32, desired: u32, members: &[(&str, &str)]) -> GroupState {
+        GroupState {
+            name: "asg".into(),
+            min,
+            max,
+            desired,
+            instances: members
+                .iter()
+                .map(|(id, state)| GroupInstance {
+                    instance_id: (*id).into(),
+                    lifecycle_state: (*state).into(),
+                    health_status: "Healthy".into(),
+                    protected_from_scale_in: false,
+                })
+                .collect(),
+        }
+    }
 }

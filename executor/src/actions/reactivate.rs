@@ -3,27 +3,31 @@
 
 use aws_sdk_ecs::types::ContainerInstanceStatus;
 use shared::messages::InstanceRef;
+use shared::state::{ContainerInstance, InstanceStatus};
 
 use super::{approve, check_instance, set_live_status, update_instances_state, Verdict};
-use crate::apply::{ApplyError, Run};
-use crate::live::LiveInstance;
+use crate::run::{ApplyError, Run};
 
 /// `kind` in the report.
 pub const KIND: &str = "reactivate";
 
 /// ACTIVE → already applied; DRAINING → apply; gone, moved or any other status → stale.
-pub fn guard(target: &InstanceRef, live: Option<&LiveInstance>) -> Verdict {
+pub fn guard(target: &InstanceRef, live: Option<&ContainerInstance>) -> Verdict {
     let live = match check_instance(target, live) {
         Ok(live) => live,
         Err(verdict) => return verdict,
     };
-    match live.status.as_str() {
-        "ACTIVE" => Verdict::AlreadyApplied("container instance is already ACTIVE".into()),
-        "DRAINING" => Verdict::Apply(format!(
+    match &live.status {
+        InstanceStatus::Active => {
+            Verdict::AlreadyApplied("container instance is already ACTIVE".into())
+        }
+        InstanceStatus::Draining => Verdict::Apply(format!(
             "set container instance {} from DRAINING to ACTIVE",
             target.container_instance_arn
         )),
-        other => Verdict::Stale(format!("container instance is {other}")),
+        other @ InstanceStatus::Other(_) => {
+            Verdict::Stale(format!("container instance is {other}"))
+        }
     }
 }
 
@@ -38,7 +42,7 @@ pub async fn run(run: &mut Run<'_>, targets: &[InstanceRef]) -> Result<(), Apply
     for (target, result) in results {
         match result {
             Ok(what) => {
-                set_live_status(run, &target.container_instance_arn, "ACTIVE");
+                set_live_status(run, &target.container_instance_arn, InstanceStatus::Active);
                 run.applied(KIND, &target.ec2_instance_id, what);
             }
             Err(e) => run.failed(KIND, &target.ec2_instance_id, "set it ACTIVE", e)?,
@@ -50,14 +54,10 @@ pub async fn run(run: &mut Run<'_>, targets: &[InstanceRef]) -> Result<(), Apply
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::actions::fixtures;
 
-    fn instance(ec2: &str, status: &str, running: u32) -> LiveInstance {
-        LiveInstance {
-            ec2_instance_id: ec2.into(),
-            status: status.into(),
-            running_tasks: running,
-            pending_tasks: 0,
-        }
+    fn instance(ec2: &str, status: &str, running: u32) -> ContainerInstance {
+        fixtures::instance(ec2, status, running, 0)
     }
 
     #[test]

@@ -6,20 +6,19 @@
 //! older than the plan: it writes the tag then, so the cooldown is never lost.
 
 use shared::messages::ServiceChange;
-use shared::state::{Direction, ScalingRecord, LAST_SCALING_TAG};
+use shared::state::{Direction, ScalingRecord, ServiceState, LAST_SCALING_TAG};
 use shared::time::{self, Timestamp};
 
 use super::Verdict;
-use crate::apply::{ApplyError, Run};
 use crate::errors::classify;
-use crate::live::LiveService;
+use crate::run::{ApplyError, Run};
 
 /// `kind` in the report.
 pub const KIND: &str = "service";
 
 /// Missing or not ACTIVE → stale; desiredCount = target → already applied; = `from` → apply;
 /// else stale.
-pub fn guard(change: &ServiceChange, live: Option<&LiveService>) -> Verdict {
+pub fn guard(change: &ServiceChange, live: Option<&ServiceState>) -> Verdict {
     let Some(service) = live else {
         return Verdict::Stale(format!("service {} does not exist", change.service));
     };
@@ -43,7 +42,7 @@ pub fn guard(change: &ServiceChange, live: Option<&LiveService>) -> Verdict {
 
 /// Whether the tag must be (re)written for a change found already applied: missing, or
 /// older than the plan (so it does not record this change).
-pub fn tag_missing(service: &LiveService, plan_created: Timestamp) -> bool {
+pub fn tag_missing(service: &ServiceState, plan_created: Timestamp) -> bool {
     match service.last_scaling {
         None => true,
         Some(record) => record.at_epoch_secs < time::epoch_secs(plan_created),
@@ -150,11 +149,17 @@ async fn tag(run: &mut Run<'_>, arn: &str, record: ScalingRecord) -> Result<Stri
 mod tests {
     use super::*;
 
-    fn service(status: &str, desired: u32, tagged_at: Option<u64>) -> LiveService {
-        LiveService {
+    fn service(status: &str, desired: u32, tagged_at: Option<u64>) -> ServiceState {
+        ServiceState {
+            name: "web".into(),
             arn: "arn:aws:ecs:us-east-1:123:service/prod/web".into(),
             status: status.into(),
             desired,
+            running: desired,
+            pending: 0,
+            task_definition: "arn:aws:ecs:us-east-1:123:task-definition/web:1".into(),
+            task_size: shared::resources::Resources::ZERO,
+            distinct_instance: false,
             last_scaling: tagged_at.map(|at| ScalingRecord {
                 direction: Direction::Up,
                 at_epoch_secs: at,

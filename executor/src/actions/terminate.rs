@@ -6,11 +6,11 @@
 //! itself (a race, or a lost answer to an earlier attempt) means the same.
 
 use shared::messages::InstanceRef;
+use shared::state::{ContainerInstance, GroupState, InstanceStatus};
 
 use super::{check_instance, Verdict};
-use crate::apply::{ApplyError, Run};
 use crate::errors::classify;
-use crate::live::{LiveGroup, LiveInstance};
+use crate::run::{ApplyError, Run};
 
 /// `kind` in the report.
 pub const KIND: &str = "terminate";
@@ -20,13 +20,13 @@ pub const KIND: &str = "terminate";
 /// decremented desired capacity stays within the group's MinSize.
 pub fn guard(
     target: &InstanceRef,
-    group: Option<&LiveGroup>,
-    live: Option<&LiveInstance>,
+    group: Option<&GroupState>,
+    live: Option<&ContainerInstance>,
 ) -> Verdict {
     let Some(group) = group else {
         return Verdict::Stale("the Auto Scaling group does not exist".into());
     };
-    if !group.holds(&target.ec2_instance_id) {
+    if !holds(group, &target.ec2_instance_id) {
         return Verdict::AlreadyApplied(format!(
             "{} is no longer in the group",
             target.ec2_instance_id
@@ -36,7 +36,7 @@ pub fn guard(
         Ok(live) => live,
         Err(verdict) => return verdict,
     };
-    if live.status != "DRAINING" {
+    if live.status != InstanceStatus::Draining {
         return Verdict::Stale(format!(
             "container instance is {}, not DRAINING",
             live.status
@@ -60,6 +60,15 @@ pub fn guard(
         group.desired,
         group.desired - 1
     ))
+}
+
+/// Whether the EC2 instance is still a member the group could terminate (not already on its
+/// way out).
+fn holds(group: &GroupState, ec2_instance_id: &str) -> bool {
+    group.instance(ec2_instance_id).is_some_and(|i| {
+        let state = i.lifecycle_state.as_str();
+        !(state.starts_with("Terminat") || state.starts_with("Detach"))
+    })
 }
 
 /// Settles each guard and terminates the approved instances one call each (the API takes one).
@@ -121,7 +130,9 @@ pub async fn run(run: &mut Run<'_>, targets: &[InstanceRef]) -> Result<(), Apply
 /// The instance left the group and took one unit of desired capacity with it.
 fn forget(run: &mut Run<'_>, id: &str) {
     if let Ok(Some(group)) = &mut run.live.group {
-        if group.instances.remove(id).is_some() {
+        let before = group.instances.len();
+        group.instances.retain(|i| i.instance_id != id);
+        if group.instances.len() < before {
             group.desired = group.desired.saturating_sub(1);
         }
     }
@@ -130,26 +141,14 @@ fn forget(run: &mut Run<'_>, id: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::actions::fixtures;
 
-    fn group(desired: u32, min: u32, members: &[(&str, &str)]) -> LiveGroup {
-        LiveGroup {
-            min,
-            max: 10,
-            desired,
-            instances: members
-                .iter()
-                .map(|(id, state)| (id.to_string(), state.to_string()))
-                .collect(),
-        }
+    fn group(desired: u32, min: u32, members: &[(&str, &str)]) -> GroupState {
+        fixtures::group(min, 10, desired, members)
     }
 
-    fn instance(status: &str, running: u32, pending: u32) -> LiveInstance {
-        LiveInstance {
-            ec2_instance_id: "i-1".into(),
-            status: status.into(),
-            running_tasks: running,
-            pending_tasks: pending,
-        }
+    fn instance(status: &str, running: u32, pending: u32) -> ContainerInstance {
+        fixtures::instance("i-1", status, running, pending)
     }
 
     #[test]
@@ -159,7 +158,7 @@ mod tests {
             ec2_instance_id: "i-1".into(),
         };
         let g = group(3, 1, &[("i-1", "InService")]);
-        let v = |g: &LiveGroup, i: Option<&LiveInstance>| guard(&t, Some(g), i);
+        let v = |g: &GroupState, i: Option<&ContainerInstance>| guard(&t, Some(g), i);
         assert!(matches!(
             v(&g, Some(&instance("DRAINING", 0, 0))),
             Verdict::Apply(_)

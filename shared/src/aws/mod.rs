@@ -1,4 +1,5 @@
-//! AWS clients, built once from the standard configuration chain.
+//! AWS clients, built once from the standard configuration chain; the shared reads of a
+//! cluster ([`read`]) and their conversion into the cluster model ([`state`]).
 //!
 //! `aws-config` reads `AWS_ENDPOINT_URL` and the per-service overrides
 //! (`AWS_ENDPOINT_URL_ECS`, `AWS_ENDPOINT_URL_SQS`, ...), which is how the tests,
@@ -6,6 +7,9 @@
 //! standard retry mode covers throttling and 5xx.
 
 use aws_config::{BehaviorVersion, SdkConfig};
+
+pub mod read;
+pub mod state;
 
 /// The configuration from the environment (region, credentials, endpoints).
 pub async fn load_config() -> SdkConfig {

@@ -1,0 +1,184 @@
+//! The batched and paginated ECS and Auto Scaling reads every reader of a cluster makes, at the
+//! APIs' maximum batch sizes. Answers come back as the SDK gives them (turn them into the model
+//! with [`super::state`]); errors as the SDK's typed [`SdkError`], so that each caller keeps its
+//! own handling (the planner's context, the executor's retryable/non-retryable split). Each
+//! helper stops at the first failed call.
+//!
+//! The SDK's call futures are boxed here: they are deep, and the Lambdas nest them further
+//! (handler, reader, join), past the compiler's layout depth limit otherwise.
+
+use aws_sdk_autoscaling::operation::describe_auto_scaling_groups::DescribeAutoScalingGroupsError;
+use aws_sdk_autoscaling::types::AutoScalingGroup;
+use aws_sdk_ecs::config::http::HttpResponse;
+use aws_sdk_ecs::error::SdkError;
+use aws_sdk_ecs::operation::describe_container_instances::DescribeContainerInstancesError;
+use aws_sdk_ecs::operation::describe_services::DescribeServicesError;
+use aws_sdk_ecs::operation::describe_tasks::DescribeTasksError;
+use aws_sdk_ecs::operation::list_container_instances::ListContainerInstancesError;
+use aws_sdk_ecs::operation::list_tasks::ListTasksError;
+use aws_sdk_ecs::types::{
+    ContainerInstance, ContainerInstanceField, DesiredStatus, Failure, Service, ServiceField, Task,
+};
+
+/// Services per DescribeServices call (the API's maximum).
+pub const SERVICES_PER_CALL: usize = 10;
+/// Container instances or tasks per List page or Describe call (the APIs' maximum).
+pub const ITEMS_PER_CALL: usize = 100;
+
+/// What a batched Describe found, and what ECS reported it could not describe.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Described<T> {
+    /// The entries described, in answer order.
+    pub found: Vec<T>,
+    /// ECS's per-item failures (`arn` and `reason`, e.g. `MISSING`).
+    pub failures: Vec<Failure>,
+}
+
+impl<T> Default for Described<T> {
+    fn default() -> Self {
+        Described {
+            found: Vec::new(),
+            failures: Vec::new(),
+        }
+    }
+}
+
+/// Every container instance ARN of `cluster` (ListContainerInstances, pages of 100, no status
+/// filter: ECS then lists every status but INACTIVE). At least one call.
+pub async fn list_container_instances(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+) -> Result<Vec<String>, SdkError<ListContainerInstancesError, HttpResponse>> {
+    let mut arns = Vec::new();
+    let mut pages = ecs
+        .list_container_instances()
+        .cluster(cluster)
+        .max_results(ITEMS_PER_CALL as i32)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        arns.extend(page?.container_instance_arns().iter().cloned());
+    }
+    Ok(arns)
+}
+
+/// DescribeContainerInstances, 100 per call (none for no ARN), with the fields of `include`.
+pub async fn describe_container_instances(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    arns: &[String],
+    include: &[ContainerInstanceField],
+) -> Result<Described<ContainerInstance>, SdkError<DescribeContainerInstancesError, HttpResponse>> {
+    let mut described = Described::default();
+    for chunk in arns.chunks(ITEMS_PER_CALL) {
+        let out = Box::pin(
+            ecs.describe_container_instances()
+                .cluster(cluster)
+                .set_container_instances(Some(chunk.to_vec()))
+                .set_include((!include.is_empty()).then(|| include.to_vec()))
+                .send(),
+        )
+        .await?;
+        described
+            .found
+            .extend(out.container_instances().iter().cloned());
+        described.failures.extend(out.failures().iter().cloned());
+    }
+    Ok(described)
+}
+
+/// DescribeServices, 10 names (or ARNs) per call, with the fields of `include`.
+pub async fn describe_services(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    services: &[String],
+    include: &[ServiceField],
+) -> Result<Described<Service>, SdkError<DescribeServicesError, HttpResponse>> {
+    let mut described = Described::default();
+    for chunk in services.chunks(SERVICES_PER_CALL) {
+        let out = Box::pin(
+            ecs.describe_services()
+                .cluster(cluster)
+                .set_services(Some(chunk.to_vec()))
+                .set_include((!include.is_empty()).then(|| include.to_vec()))
+                .send(),
+        )
+        .await?;
+        described.found.extend(out.services().iter().cloned());
+        described.failures.extend(out.failures().iter().cloned());
+    }
+    Ok(described)
+}
+
+/// Which tasks [`list_tasks`] lists, besides desired status RUNNING (which includes PENDING).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TaskFilter<'a> {
+    /// Only those of this container instance.
+    pub container_instance: Option<&'a str>,
+    /// Only those with this `startedBy`.
+    pub started_by: Option<&'a str>,
+}
+
+/// The ARNs of `cluster`'s tasks with desired status RUNNING that match `filter` (ListTasks,
+/// pages of 100). At least one call.
+pub async fn list_tasks(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    filter: TaskFilter<'_>,
+) -> Result<Vec<String>, SdkError<ListTasksError, HttpResponse>> {
+    let mut arns = Vec::new();
+    let mut pages = ecs
+        .list_tasks()
+        .cluster(cluster)
+        .set_container_instance(filter.container_instance.map(str::to_owned))
+        .set_started_by(filter.started_by.map(str::to_owned))
+        .desired_status(DesiredStatus::Running)
+        .max_results(ITEMS_PER_CALL as i32)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        arns.extend(page?.task_arns().iter().cloned());
+    }
+    Ok(arns)
+}
+
+/// DescribeTasks, 100 per call (none for no ARN).
+pub async fn describe_tasks(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    arns: &[String],
+) -> Result<Described<Task>, SdkError<DescribeTasksError, HttpResponse>> {
+    let mut described = Described::default();
+    for chunk in arns.chunks(ITEMS_PER_CALL) {
+        let out = Box::pin(
+            ecs.describe_tasks()
+                .cluster(cluster)
+                .set_tasks(Some(chunk.to_vec()))
+                .send(),
+        )
+        .await?;
+        described.found.extend(out.tasks().iter().cloned());
+        described.failures.extend(out.failures().iter().cloned());
+    }
+    Ok(described)
+}
+
+/// The Auto Scaling group of that name (one DescribeAutoScalingGroups); `None` when it does
+/// not exist.
+pub async fn describe_group(
+    autoscaling: &aws_sdk_autoscaling::Client,
+    name: &str,
+) -> Result<Option<AutoScalingGroup>, SdkError<DescribeAutoScalingGroupsError, HttpResponse>> {
+    let out = Box::pin(
+        autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(name)
+            .send(),
+    )
+    .await?;
+    Ok(out
+        .auto_scaling_groups()
+        .iter()
+        .find(|g| g.auto_scaling_group_name() == Some(name))
+        .cloned())
+}

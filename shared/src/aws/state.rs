@@ -1,0 +1,405 @@
+//! ECS and Auto Scaling answers turned into the cluster model of [`crate::state`]: one
+//! conversion for the planner's reader, the executor's re-read and the test bed. Pure functions
+//! of the SDK's types; the calls are in [`super::read`].
+
+use aws_sdk_autoscaling::types::AutoScalingGroup;
+use aws_sdk_ecs::types::{PlacementConstraintType, Resource, Service, TaskDefinition};
+
+use crate::resources::Resources;
+use crate::state::{
+    ContainerInstance, GroupInstance, GroupState, InstanceStatus, ScalingRecord, ServiceState,
+    Task, DRAINING_SINCE_TAG, LAST_SCALING_TAG,
+};
+
+/// An answer lacks something the model cannot do without (an identifier, mostly).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Incomplete(pub String);
+
+/// A [`ServiceState`] from a DescribeServices entry and the size of one of its tasks.
+pub fn service_state(service: &Service, task_size: Resources) -> Result<ServiceState, Incomplete> {
+    let name = service
+        .service_name()
+        .ok_or_else(|| Incomplete("a service without serviceName".into()))?;
+    let arn = service
+        .service_arn()
+        .ok_or_else(|| Incomplete(format!("service `{name}` has no serviceArn")))?;
+    let last_scaling = service
+        .tags()
+        .iter()
+        .find(|t| t.key() == Some(LAST_SCALING_TAG))
+        .and_then(|t| t.value())
+        .and_then(ScalingRecord::from_tag_value);
+    let distinct_instance = service
+        .placement_constraints()
+        .iter()
+        .any(|c| c.r#type() == Some(&PlacementConstraintType::DistinctInstance));
+    Ok(ServiceState {
+        name: name.to_owned(),
+        arn: arn.to_owned(),
+        status: service.status().unwrap_or_default().to_owned(),
+        desired: count(service.desired_count()),
+        running: count(service.running_count()),
+        pending: count(service.pending_count()),
+        task_definition: service.task_definition().unwrap_or_default().to_owned(),
+        task_size,
+        distinct_instance,
+        last_scaling,
+    })
+}
+
+/// A [`ContainerInstance`] (without tasks) from a DescribeContainerInstances entry. The
+/// [`DRAINING_SINCE_TAG`] is read when the answer carries tags.
+pub fn container_instance(
+    ci: &aws_sdk_ecs::types::ContainerInstance,
+) -> Result<ContainerInstance, Incomplete> {
+    let arn = ci
+        .container_instance_arn()
+        .ok_or_else(|| Incomplete("a container instance without containerInstanceArn".into()))?;
+    let ec2_instance_id = ci
+        .ec2_instance_id()
+        .ok_or_else(|| Incomplete(format!("container instance `{arn}` has no ec2InstanceId")))?;
+    let draining_since_epoch_secs = ci
+        .tags()
+        .iter()
+        .find(|t| t.key() == Some(DRAINING_SINCE_TAG))
+        .and_then(|t| t.value())
+        .and_then(|v| v.trim().parse().ok());
+    Ok(ContainerInstance {
+        arn: arn.to_owned(),
+        ec2_instance_id: ec2_instance_id.to_owned(),
+        status: InstanceStatus::from_ecs(ci.status().unwrap_or_default()),
+        registered: resources(ci.registered_resources()),
+        remaining: resources(ci.remaining_resources()),
+        running_tasks: count(ci.running_tasks_count()),
+        pending_tasks: count(ci.pending_tasks_count()),
+        tasks: Vec::new(),
+        draining_since_epoch_secs,
+    })
+}
+
+/// CPU and MEMORY (integer resources) from a resources list; absent or negative ones are 0.
+pub fn resources(list: &[Resource]) -> Resources {
+    let get = |name: &str| {
+        list.iter()
+            .find(|r| r.name() == Some(name))
+            .map(|r| count(r.integer_value()))
+            .unwrap_or(0)
+    };
+    Resources::new(get("CPU"), get("MEMORY"))
+}
+
+/// A [`Task`] from a DescribeTasks entry. Task-level `cpu`/`memory` are read as
+/// [`parse_cpu`]/[`parse_memory`] read them; an unreadable one is `None`.
+pub fn task(task: &aws_sdk_ecs::types::Task) -> Result<Task, Incomplete> {
+    let arn = task
+        .task_arn()
+        .ok_or_else(|| Incomplete("a task without taskArn".into()))?;
+    let text = |value: Option<&str>| value.unwrap_or_default().to_owned();
+    Ok(Task {
+        arn: arn.to_owned(),
+        cluster_arn: task.cluster_arn().map(str::to_owned),
+        container_instance_arn: task.container_instance_arn().map(str::to_owned),
+        group: text(task.group()),
+        started_by: text(task.started_by()),
+        task_definition_arn: text(task.task_definition_arn()),
+        last_status: text(task.last_status()),
+        desired_status: text(task.desired_status()),
+        cpu: task.cpu().and_then(parse_cpu),
+        memory: task.memory().and_then(parse_memory),
+    })
+}
+
+/// The reservation of one task of `td`: the task-level `cpu`/`memory` when set, else the
+/// sum over its containers of `cpu` and `memory` (`memoryReservation` when `memory` is absent).
+/// Each dimension falls back on its own.
+pub fn task_definition_size(td: &TaskDefinition) -> Resources {
+    let containers = td.container_definitions();
+    let cpu = td.cpu().and_then(parse_cpu).unwrap_or_else(|| {
+        containers
+            .iter()
+            .fold(0u32, |sum, c| sum.saturating_add(count(c.cpu())))
+    });
+    let memory = td.memory().and_then(parse_memory).unwrap_or_else(|| {
+        containers.iter().fold(0u32, |sum, c| {
+            sum.saturating_add(count(c.memory().or(c.memory_reservation()).unwrap_or(0)))
+        })
+    });
+    Resources::new(cpu, memory)
+}
+
+/// CPU units from an API string: `"1024"`, or `"1 vCPU"` / `"0.5 vcpu"` (as registration
+/// accepts). `None` for anything else.
+pub fn parse_cpu(text: &str) -> Option<u32> {
+    parse_amount(text, &["vcpu"], 1024.0)
+}
+
+/// MiB from an API string: `"2048"`, or `"2 GB"` / `"0.5gb"`. `None` for anything else.
+pub fn parse_memory(text: &str) -> Option<u32> {
+    parse_amount(text, &["gb"], 1024.0)
+}
+
+fn parse_amount(text: &str, units: &[&str], per_unit: f64) -> Option<u32> {
+    let t = text.trim().to_ascii_lowercase();
+    if let Ok(n) = t.parse::<u32>() {
+        return Some(n);
+    }
+    let number = units.iter().find_map(|u| t.strip_suffix(u))?.trim();
+    let value: f64 = number.parse().ok()?;
+    let scaled = (value * per_unit).round();
+    (scaled.is_finite() && (0.0..=f64::from(u32::MAX)).contains(&scaled)).then_some(scaled as u32)
+}
+
+/// A [`GroupState`] from a DescribeAutoScalingGroups entry: absent limits read as 0, instances
+/// without an id are left out.
+pub fn group_state(group: &AutoScalingGroup) -> GroupState {
+    GroupState {
+        name: group
+            .auto_scaling_group_name()
+            .unwrap_or_default()
+            .to_owned(),
+        min: count(group.min_size().unwrap_or(0)),
+        max: count(group.max_size().unwrap_or(0)),
+        desired: count(group.desired_capacity().unwrap_or(0)),
+        instances: group
+            .instances()
+            .iter()
+            .filter_map(|i| {
+                Some(GroupInstance {
+                    instance_id: i.instance_id()?.to_owned(),
+                    lifecycle_state: i
+                        .lifecycle_state()
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default(),
+                    health_status: i.health_status().unwrap_or_default().to_owned(),
+                    protected_from_scale_in: i.protected_from_scale_in().unwrap_or(false),
+                })
+            })
+            .collect(),
+    }
+}
+
+/// A count or amount from the APIs' `i32`; a negative one is 0.
+fn count(n: i32) -> u32 {
+    u32::try_from(n).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ecs::types::{ContainerDefinition, PlacementConstraint, Tag};
+
+    fn container(cpu: i32, memory: Option<i32>, reservation: Option<i32>) -> ContainerDefinition {
+        ContainerDefinition::builder()
+            .name("c")
+            .cpu(cpu)
+            .set_memory(memory)
+            .set_memory_reservation(reservation)
+            .build()
+    }
+
+    #[test]
+    fn task_size_sums_containers_with_memory_reservation_fallback() {
+        let td = TaskDefinition::builder()
+            .container_definitions(container(256, Some(512), Some(128)))
+            .container_definitions(container(128, None, Some(300)))
+            .container_definitions(container(0, None, None))
+            .build();
+        assert_eq!(task_definition_size(&td), Resources::new(384, 812));
+    }
+
+    #[test]
+    fn task_size_prefers_task_level_values_per_dimension() {
+        let td = TaskDefinition::builder()
+            .cpu("1 vCPU")
+            .container_definitions(container(256, Some(512), None))
+            .build();
+        assert_eq!(task_definition_size(&td), Resources::new(1024, 512));
+        let td = TaskDefinition::builder()
+            .cpu("512")
+            .memory("2048")
+            .container_definitions(container(256, Some(512), None))
+            .build();
+        assert_eq!(task_definition_size(&td), Resources::new(512, 2048));
+    }
+
+    #[test]
+    fn amounts_parse_numbers_and_units() {
+        assert_eq!(parse_cpu("1024"), Some(1024));
+        assert_eq!(parse_cpu(" 0.25 vCPU"), Some(256));
+        assert_eq!(parse_memory("2 GB"), Some(2048));
+        assert_eq!(parse_memory("512"), Some(512));
+        for junk in ["", "lots", "-1", "1 MB", "NaN GB", "-2 GB"] {
+            assert_eq!(parse_memory(junk), None, "{junk}");
+        }
+    }
+
+    #[test]
+    fn service_state_reads_tags_counts_and_distinct_instance() {
+        let service = Service::builder()
+            .service_name("web")
+            .service_arn("arn:aws:ecs:us-east-1:1:service/prod/web")
+            .status("ACTIVE")
+            .desired_count(4)
+            .running_count(3)
+            .pending_count(1)
+            .task_definition("arn:td/web:3")
+            .placement_constraints(
+                PlacementConstraint::builder()
+                    .r#type(PlacementConstraintType::DistinctInstance)
+                    .build(),
+            )
+            .tags(Tag::builder().key("team").value("x").build())
+            .tags(
+                Tag::builder()
+                    .key(LAST_SCALING_TAG)
+                    .value("down 1764412345")
+                    .build(),
+            )
+            .build();
+        let s = service_state(&service, Resources::new(256, 512)).expect("valid");
+        assert_eq!((s.desired, s.running, s.pending), (4, 3, 1));
+        assert!(s.distinct_instance);
+        assert_eq!(
+            s.last_scaling,
+            ScalingRecord::from_tag_value("down 1764412345")
+        );
+        assert_eq!(s.task_size, Resources::new(256, 512));
+        assert_eq!(s.task_definition, "arn:td/web:3");
+
+        let plain = Service::builder()
+            .service_name("w")
+            .service_arn("a")
+            .tags(
+                Tag::builder()
+                    .key(LAST_SCALING_TAG)
+                    .value("sideways")
+                    .build(),
+            )
+            .build();
+        let s = service_state(&plain, Resources::ZERO).expect("valid");
+        assert!(!s.distinct_instance);
+        assert_eq!(s.last_scaling, None);
+        assert!(service_state(&Service::builder().build(), Resources::ZERO).is_err());
+        let no_arn = Service::builder().service_name("w").build();
+        assert_eq!(
+            service_state(&no_arn, Resources::ZERO),
+            Err(Incomplete("service `w` has no serviceArn".into()))
+        );
+    }
+
+    #[test]
+    fn container_instance_reads_resources_status_and_draining_tag() {
+        let res = |name: &str, v: i32| {
+            Resource::builder()
+                .name(name)
+                .r#type("INTEGER")
+                .integer_value(v)
+                .build()
+        };
+        let ci = aws_sdk_ecs::types::ContainerInstance::builder()
+            .container_instance_arn("arn:ci/1")
+            .ec2_instance_id("i-1")
+            .status("DRAINING")
+            .registered_resources(res("CPU", 4096))
+            .registered_resources(res("MEMORY", 7482))
+            .registered_resources(res("PORTS", 0))
+            .remaining_resources(res("CPU", 1024))
+            .remaining_resources(res("MEMORY", -482))
+            .running_tasks_count(2)
+            .tags(
+                Tag::builder()
+                    .key(DRAINING_SINCE_TAG)
+                    .value("1764412345")
+                    .build(),
+            )
+            .build();
+        let i = container_instance(&ci).expect("valid");
+        assert_eq!(i.status, InstanceStatus::Draining);
+        assert_eq!(i.registered, Resources::new(4096, 7482));
+        assert_eq!(i.remaining, Resources::new(1024, 0), "negative reads as 0");
+        assert_eq!((i.running_tasks, i.pending_tasks), (2, 0));
+        assert_eq!(i.draining_since_epoch_secs, Some(1_764_412_345));
+        assert!(i.tasks.is_empty());
+
+        let other = aws_sdk_ecs::types::ContainerInstance::builder()
+            .container_instance_arn("arn:ci/3")
+            .ec2_instance_id("i-3")
+            .status("REGISTERING")
+            .build();
+        let i = container_instance(&other).expect("valid");
+        assert_eq!(i.status, InstanceStatus::Other("REGISTERING".into()));
+        assert_eq!(i.registered, Resources::ZERO);
+        assert_eq!(i.draining_since_epoch_secs, None);
+
+        let no_id = aws_sdk_ecs::types::ContainerInstance::builder()
+            .container_instance_arn("arn:ci/2")
+            .build();
+        assert!(container_instance(&no_id).is_err());
+    }
+
+    #[test]
+    fn task_reads_placement_group_and_task_level_size() {
+        let t = aws_sdk_ecs::types::Task::builder()
+            .task_arn("arn:task/1")
+            .cluster_arn("arn:cluster/prod")
+            .container_instance_arn("arn:ci/1")
+            .group("service:web")
+            .started_by("web")
+            .task_definition_arn("arn:td/web:3")
+            .last_status("RUNNING")
+            .desired_status("RUNNING")
+            .cpu("0.5 vCPU")
+            .memory("lots")
+            .build();
+        let t = task(&t).expect("valid");
+        assert_eq!(t.service(), Some("web"));
+        assert_eq!(t.container_instance_arn.as_deref(), Some("arn:ci/1"));
+        assert_eq!(t.cluster_arn.as_deref(), Some("arn:cluster/prod"));
+        assert_eq!((t.cpu, t.memory), (Some(512), None));
+        assert_eq!(
+            (t.last_status.as_str(), t.desired_status.as_str()),
+            ("RUNNING", "RUNNING")
+        );
+
+        let bare = task(
+            &aws_sdk_ecs::types::Task::builder()
+                .task_arn("arn:task/2")
+                .build(),
+        )
+        .expect("valid");
+        assert_eq!((bare.service(), bare.group.as_str()), (None, ""));
+        assert_eq!(bare.container_instance_arn, None);
+        assert!(task(&aws_sdk_ecs::types::Task::builder().build()).is_err());
+    }
+
+    #[test]
+    fn group_state_reads_limits_and_instances() {
+        use aws_sdk_autoscaling::types::{Instance, LifecycleState};
+        let g = AutoScalingGroup::builder()
+            .auto_scaling_group_name("asg")
+            .min_size(1)
+            .max_size(5)
+            .desired_capacity(3)
+            .instances(
+                Instance::builder()
+                    .instance_id("i-1")
+                    .lifecycle_state(LifecycleState::Pending)
+                    .health_status("Healthy")
+                    .protected_from_scale_in(true)
+                    .build(),
+            )
+            .instances(Instance::builder().build())
+            .build();
+        let s = group_state(&g);
+        assert_eq!((s.min, s.max, s.desired), (1, 5, 3));
+        assert_eq!(s.instances.len(), 1);
+        assert_eq!(s.instances[0].lifecycle_state, "Pending");
+        assert!(s.instances[0].protected_from_scale_in);
+        assert_eq!(
+            s.instance("i-1").map(|i| i.health_status.as_str()),
+            Some("Healthy")
+        );
+        assert!(s.instance("i-2").is_none());
+    }
+}
