@@ -43,6 +43,26 @@ pub enum Fault {
     ServerErrorAfterForward,
 }
 
+impl Fault {
+    /// The error answer in the request's protocol.
+    fn answer(self, json: bool) -> Vec<u8> {
+        let (status, json_code, query_code) = match self {
+            Fault::Throttle => (400, "ThrottlingException", "Throttling"),
+            Fault::Validation => (400, "InvalidParameterException", "ValidationError"),
+            Fault::ServerError | Fault::ServerErrorAfterForward => {
+                (500, "ServerException", "InternalFailure")
+            }
+        };
+        error_answer(
+            json,
+            status,
+            json_code,
+            query_code,
+            "injected by the test proxy",
+        )
+    }
+}
+
 /// Something the proxy did that AWS would have done and moto would not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StrictEvent {
@@ -229,35 +249,8 @@ impl Strict {
             *s.attempts.entry(operation.clone()).or_default() += 1;
             s.faults.get_mut(&operation).and_then(VecDeque::pop_front)
         };
-        match fault {
-            Some(Fault::Throttle) => {
-                return Ok(error_answer(
-                    json,
-                    400,
-                    "ThrottlingException",
-                    "Throttling",
-                    "injected by the test proxy",
-                ))
-            }
-            Some(Fault::ServerError) => {
-                return Ok(error_answer(
-                    json,
-                    500,
-                    "ServerException",
-                    "InternalFailure",
-                    "injected by the test proxy",
-                ))
-            }
-            Some(Fault::Validation) => {
-                return Ok(error_answer(
-                    json,
-                    400,
-                    "InvalidParameterException",
-                    "ValidationError",
-                    "injected by the test proxy",
-                ))
-            }
-            Some(Fault::ServerErrorAfterForward) | None => {}
+        if let Some(f @ (Fault::Throttle | Fault::ServerError | Fault::Validation)) = fault {
+            return Ok(f.answer(json));
         }
         let answer = match operation.as_str() {
             "SendMessage" | "SendMessageBatch" => self.send_messages(&request, upstream).await?,
@@ -272,14 +265,8 @@ impl Strict {
             }
             _ => self.forward(&operation, &request, upstream).await?,
         };
-        if fault == Some(Fault::ServerErrorAfterForward) {
-            return Ok(error_answer(
-                json,
-                500,
-                "ServerException",
-                "InternalFailure",
-                "injected by the test proxy",
-            ));
+        if let Some(f @ Fault::ServerErrorAfterForward) = fault {
+            return Ok(f.answer(json));
         }
         Ok(answer)
     }
