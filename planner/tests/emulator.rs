@@ -566,8 +566,10 @@ async fn pipeline(bed: &TestBed, definitions: Vec<ClusterDefinition>) -> Pipelin
     }
 }
 
+/// A report collected 30 s before [`now`].
 fn report(cluster: &str, cycle: &str, values: &[(&str, &str, f64)]) -> MetricsReport {
-    let mut r = MetricsReport::new(cluster, cycle, time("2026-11-29T10:00:00Z"));
+    let collected_at = now() - jiff::SignedDuration::from_secs(30);
+    let mut r = MetricsReport::new(cluster, cycle, collected_at);
     for (service, alias, value) in values {
         r.services
             .entry((*service).to_owned())
@@ -668,8 +670,18 @@ async fn handler_sends_a_plan_with_actions_and_publishes_it() {
         }]
     );
     assert_eq!(group_id, "prod");
-    assert_eq!(dedup_id, &plan.plan_id);
+    assert_eq!(dedup_id, &plan.delivery_id, "deduplicated by delivery");
+    assert_eq!(
+        plan.delivery_id,
+        shared::messages::delivery_id("prod", &["cycle-1"])
+    );
     assert_eq!(plan.metrics_cycle_ids, ["cycle-1"]);
+    assert_eq!(plan.created_at, now());
+    assert_eq!(
+        plan.expires_at,
+        now() + jiff::SignedDuration::from_secs(120),
+        "the default TTL"
+    );
 
     let events = plan_events(&bed, &p.plan_events).await;
     assert_eq!(events.len(), 1, "{events:?}");
@@ -823,9 +835,9 @@ async fn handler_merges_a_clusters_reports_into_one_plan() {
 
     // Two reports for prod in one batch, the newer one first: the newest value wins.
     let mut older = report("prod", "cycle-1", &[("web", "queue", 40.0)]);
-    older.collected_at = time("2026-11-29T10:00:00Z");
+    older.collected_at = now() - jiff::SignedDuration::from_secs(150);
     let mut newer = report("prod", "cycle-2", &[("web", "queue", 60.0)]);
-    newer.collected_at = time("2026-11-29T10:05:00Z");
+    newer.collected_at = now() - jiff::SignedDuration::from_secs(30);
     let records = vec![
         record("m2", newer.to_json_string()),
         record("m1", older.to_json_string()),
@@ -893,4 +905,74 @@ impl ToJsonString for MetricsReport {
     fn to_json_string(&self) -> String {
         serde_json::to_string(self).expect("report JSON")
     }
+}
+
+#[tokio::test]
+async fn handler_does_not_plan_on_reports_too_old_or_from_the_future() {
+    let bed = TestBed::start().await;
+    seed_prod(&bed, false).await;
+    let p = pipeline(&bed, vec![definition("prod", PROD_YAML)]).await;
+    let at = |secs: i64| now() + jiff::SignedDuration::from_secs(secs);
+
+    // 40 queued messages would take web from 2 to 4 tasks, if the report could be believed.
+    for (n, collected_at) in [
+        time("2001-01-01T00:00:00Z"),
+        time("9999-12-30T00:00:00Z"),
+        at(-10 * 60),
+        at(5 * 60),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut stale = report("prod", &format!("cycle-{n}"), &[("web", "queue", 40.0)]);
+        stale.collected_at = collected_at;
+        let response = handle_at(
+            event(vec![record("m1", stale.to_json_string())]),
+            &p.deps,
+            now(),
+        )
+        .await;
+        assert_eq!(failures(&response), Vec::<String>::new());
+        assert!(
+            queued_plans(&bed, &p.plans_queue).await.is_empty(),
+            "a report collected at {collected_at} drives nothing"
+        );
+        let events = plan_events(&bed, &p.plan_events).await;
+        assert_eq!(events.len(), 1, "the cluster is still planned: {events:?}");
+        let plan: ScalingPlan = serde_json::from_value(events[0]["detail"].clone()).expect("plan");
+        assert!(
+            plan.actions.services.is_empty(),
+            "{:#?}",
+            plan.decisions.headlines
+        );
+        let ignored = serde_json::to_value(&plan.decisions.detail.cluster).expect("JSON");
+        assert_eq!(ignored[0]["reason"], "report_ignored", "{ignored:#}");
+        assert_eq!(ignored[0]["cycle_id"], format!("cycle-{n}"), "{ignored:#}");
+        assert!(
+            plan.decisions.headlines[0].contains(&format!("cycle-{n}")),
+            "{:#?}",
+            plan.decisions.headlines
+        );
+    }
+
+    // A report of 30 s ago is current.
+    let mut current = report("prod", "cycle-now", &[("web", "queue", 40.0)]);
+    current.collected_at = at(-30);
+    let response = handle_at(
+        event(vec![record("m1", current.to_json_string())]),
+        &p.deps,
+        now(),
+    )
+    .await;
+    assert_eq!(failures(&response), Vec::<String>::new());
+    let queued = queued_plans(&bed, &p.plans_queue).await;
+    assert_eq!(queued.len(), 1);
+    assert_eq!(
+        queued[0].0.actions.services,
+        [ServiceChange {
+            service: "web".into(),
+            from: 2,
+            to: 4
+        }]
+    );
 }
