@@ -2,7 +2,8 @@
 //!
 //! - `state_*`: the state reader on seeded clusters — what it reads, and how many calls;
 //! - `handler_*`: the Lambda handler end to end — SQS batch in, plans on the FIFO queue and
-//!   `Scaling Plan` events on the bus out, batch item failures for what can't be planned.
+//!   `Scaling Plan` events on the bus out, batch item failures for what can't be planned;
+//! - `serialization`: two invocations on the FIFO metrics queue never plan one cluster at once.
 //!
 //! One test binary, so one moto server; `TestBed::start` serialises the tests.
 
@@ -23,6 +24,9 @@ use shared::time::Timestamp;
 use testbed::messaging::{self, QueueKind};
 use testbed::world::{self, Group, GroupSpec, INSTANCE_CPU, INSTANCE_MEMORY};
 use testbed::{CallLog, Clients, TestBed};
+
+#[path = "emulator/serialization.rs"]
+mod serialization;
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -771,11 +775,22 @@ async fn handler_fails_only_the_records_it_cannot_plan() {
                 .replace("\"schema_version\":1", "\"schema_version\":9"),
         ),
         record("broken", report("broken", "cycle-1", &[]).to_json_string()),
+        // The same cluster's next report (one FIFO message group): returned with it.
+        record(
+            "broken-2",
+            report("broken", "cycle-2", &[]).to_json_string(),
+        ),
     ];
     let response = handle_at(event(records), &p.deps, now()).await;
     assert_eq!(
         failures(&response),
-        ["broken", "other-version", "undecodable", "unknown"]
+        [
+            "broken",
+            "broken-2",
+            "other-version",
+            "undecodable",
+            "unknown"
+        ]
     );
     let events = plan_events(&bed, &p.plan_events).await;
     assert_eq!(events.len(), 1, "the good record was planned: {events:?}");
@@ -975,4 +990,122 @@ async fn handler_does_not_plan_on_reports_too_old_or_from_the_future() {
             to: 4
         }]
     );
+}
+
+/// Captures this test's log lines (text) until the guard is dropped.
+fn capture_logs() -> (LogBuffer, tracing::subscriber::DefaultGuard) {
+    let buffer = LogBuffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(buffer.clone())
+        .with_ansi(false)
+        .finish();
+    (buffer, tracing::subscriber::set_default(subscriber))
+}
+
+#[derive(Clone, Default)]
+struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    }
+}
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+    fn make_writer(&'a self) -> LogBuffer {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn handler_fails_each_bad_report_alone_naming_the_message_and_the_field() {
+    let bed = TestBed::start().await;
+    seed_prod(&bed, false).await;
+    let p = pipeline(&bed, vec![definition("prod", PROD_YAML)]).await;
+    let good = report("prod", "cycle-1", &[("web", "queue", 40.0)]);
+    let edited = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut value = serde_json::to_value(&good).expect("JSON");
+        edit(&mut value);
+        value.to_string()
+    };
+    let records = vec![
+        record(
+            "m-no-time",
+            edited(&|v| {
+                v.as_object_mut().expect("object").remove("collected_at");
+            }),
+        ),
+        record(
+            "m-bad-time",
+            edited(&|v| v["collected_at"] = "10:00 yesterday".into()),
+        ),
+        record(
+            "m-v7",
+            edited(&|v| {
+                v["schema_version"] = 7.into();
+                v.as_object_mut().expect("object").remove("cluster");
+            }),
+        ),
+        record(
+            "m-no-cycle",
+            edited(&|v| {
+                v.as_object_mut().expect("object").remove("cycle_id");
+            }),
+        ),
+        record(
+            "m-bad-value",
+            edited(&|v| v["services"]["web"]["values"]["queue"] = "many".into()),
+        ),
+        record("m-good", good.to_json_string()),
+    ];
+    let (logs, _guard) = capture_logs();
+    let response = handle_at(event(records), &p.deps, now()).await;
+    assert_eq!(
+        failures(&response),
+        [
+            "m-bad-time",
+            "m-bad-value",
+            "m-no-cycle",
+            "m-no-time",
+            "m-v7"
+        ]
+    );
+    let queued = queued_plans(&bed, &p.plans_queue).await;
+    assert_eq!(queued.len(), 1, "the good report was planned");
+    assert_eq!(queued[0].0.metrics_cycle_ids, ["cycle-1"]);
+    let text = logs.text();
+    for (id, what) in [
+        ("m-no-time", "missing field `collected_at`"),
+        ("m-bad-time", "not a valid metrics report: collected_at: "),
+        (
+            "m-v7",
+            "metrics report has schema_version 7; this build reads version 1",
+        ),
+        ("m-no-cycle", "missing field `cycle_id`"),
+        (
+            "m-bad-value",
+            "not a valid metrics report: services.web.values.queue: ",
+        ),
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.contains(&format!("rejected message {id}: ")) && l.contains(what)),
+            "{id}: {what}\n{text}"
+        );
+    }
 }

@@ -69,11 +69,11 @@ fn collection_period(env: &Env<'_>) -> Result<Duration, ConfigError> {
     parse_period(&value).ok_or(ConfigError::Invalid {
         name: COLLECTION_PERIOD,
         value,
-        expected: "whole seconds from 1 to 86400, or a schedule rate such as rate(1 minute)",
+        expected: "whole seconds ≥ 1, or a schedule rate such as rate(1 minute)",
     })
 }
 
-/// A period in whole seconds (1 to a day), or an EventBridge `rate(...)` expression.
+/// A period in whole seconds (at least 1), or an EventBridge `rate(...)` expression.
 pub fn parse_period(value: &str) -> Option<Duration> {
     let secs = match value.parse::<u64>() {
         Ok(secs) => secs,
@@ -90,7 +90,8 @@ pub fn parse_period(value: &str) -> Option<Duration> {
             n.checked_mul(unit_secs)?
         }
     };
-    (1..=86_400)
+    // Bounded so that the maximum age (3 periods) cannot overflow.
+    (1..=u64::from(u32::MAX))
         .contains(&secs)
         .then(|| Duration::from_secs(secs))
 }
@@ -162,6 +163,10 @@ mod tests {
             180
         );
         assert_eq!(max_age(with(&[("COLLECTION_PERIOD", "30")]).unwrap()), 90);
+        assert_eq!(
+            max_age(with(&[("COLLECTION_PERIOD", "rate(2 days)")]).unwrap()),
+            3 * 2 * 86_400
+        );
         assert_eq!(
             max_age(
                 with(&[
