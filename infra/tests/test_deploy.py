@@ -139,15 +139,12 @@ EXPECTED_ACTIONS = {
         "events:PutEvents",
     },
 }
-# Read-only actions without (useful) resource-level permissions: the only ones on "*".
+# Read-only actions AWS authorizes only on "*" (no resource-level permissions), and ListTasks,
+# which lists a whole cluster on "*" (scoped by the ecs:cluster condition): the only ones on "*".
 ALLOWED_ON_ANY_RESOURCE = {
     "cloudwatch:GetMetricData",
-    "ecs:DescribeServices",
     "ecs:DescribeTaskDefinition",
-    "ecs:ListContainerInstances",
-    "ecs:DescribeContainerInstances",
     "ecs:ListTasks",
-    "ecs:DescribeTasks",
     "autoscaling:DescribeAutoScalingGroups",
 }
 ROLE_OF_CRATE = {"collector": "CollectorRole", "planner": "PlannerRole", "executor": "ExecutorRole"}
@@ -639,12 +636,39 @@ class IamTest(unittest.TestCase):
                         actions.add(action)
                 self.assertEqual(actions, expected)
 
-    def test_only_read_only_actions_are_on_any_resource(self):
+    def test_only_actions_without_resource_level_permissions_are_on_any_resource(self):
         for role in EXPECTED_ACTIONS:
             for s in role_policy(role):
                 if "*" in _as_list(s["Resource"]):
                     with self.subTest(role=role, sid=s.get("Sid")):
                         self.assertLessEqual(set(_as_list(s["Action"])), ALLOWED_ON_ANY_RESOURCE)
+                        if "ecs:ListTasks" in _as_list(s["Action"]):
+                            self.assertEqual(_as_list(s["Action"]), ["ecs:ListTasks"])
+                            clusters = [f"arn:*:ecs:*:*:cluster/{c}" for c in CLUSTERS]
+                            self.assertEqual(sorted(_as_list(s["Condition"]["ArnLike"]["ecs:cluster"])), clusters)
+                            self.assertEqual(s["Condition"]["StringEquals"]["aws:RequestedRegion"], REGION)
+
+    def test_ecs_reads_are_scoped_to_the_parameters(self):
+        ecs = lambda kind, c: f"arn:*:ecs:*:*:{kind}/{c}/*"  # noqa: E731
+        expected = {
+            "PlannerRole": {
+                "ecs:DescribeServices": [ecs("service", c) for c in CLUSTERS],
+                "ecs:ListContainerInstances": [f"arn:*:ecs:*:*:cluster/{c}" for c in CLUSTERS],
+                "ecs:DescribeContainerInstances": [ecs("container-instance", c) for c in CLUSTERS],
+                "ecs:DescribeTasks": [ecs("task", c) for c in CLUSTERS],
+            },
+            "ExecutorRole": {
+                "ecs:DescribeServices": [ecs("service", c) for c in CLUSTERS],
+                "ecs:DescribeContainerInstances": [ecs("container-instance", c) for c in CLUSTERS],
+            },
+        }
+        for role, actions in expected.items():
+            for action, resources in actions.items():
+                with self.subTest(role=role, action=action):
+                    granted = [s for s in role_policy(role) if action in _as_list(s["Action"])]
+                    self.assertEqual(len(granted), 1)
+                    self.assertEqual(sorted(_as_list(granted[0]["Resource"])), sorted(resources))
+                    self.assertEqual(granted[0]["Condition"]["StringEquals"]["aws:RequestedRegion"], REGION)
 
     def test_sends_and_publications_go_only_to_the_next_hop(self):
         metrics = queue_attributes("metrics.fifo")["QueueArn"]
