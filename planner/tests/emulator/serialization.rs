@@ -26,48 +26,77 @@ use testbed::{world, TestBed};
 
 use super::definition;
 
-/// Plans in progress and the most at once, per cluster and in all.
+/// Plans in progress now, and the most at once.
+#[derive(Debug, Default, Clone, Copy)]
+struct Gauge {
+    now: usize,
+    most: usize,
+}
+
+impl Gauge {
+    fn up(&mut self) {
+        self.now += 1;
+        self.most = self.most.max(self.now);
+    }
+
+    fn down(&mut self) {
+        self.now = self.now.saturating_sub(1);
+    }
+}
+
+/// A [`Gauge`] per cluster and one for all.
+#[derive(Debug, Default)]
+struct Counts {
+    per_cluster: HashMap<String, Gauge>,
+    all: Gauge,
+}
+
+/// The observer: counts plans in progress.
 #[derive(Debug, Default)]
 struct Overlaps {
-    counts: Mutex<(HashMap<String, (usize, usize)>, usize, usize)>,
+    counts: Mutex<Counts>,
 }
 
 impl Overlaps {
+    fn counts(&self) -> std::sync::MutexGuard<'_, Counts> {
+        self.counts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn most_per_cluster(&self) -> HashMap<String, usize> {
-        let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let counts = self.counts();
         counts
-            .0
+            .per_cluster
             .iter()
-            .map(|(c, (_, most))| (c.clone(), *most))
+            .map(|(c, g)| (c.clone(), g.most))
             .collect()
     }
 
     fn most_in_all(&self) -> usize {
-        self.counts.lock().unwrap_or_else(|p| p.into_inner()).2
+        self.counts().all.most
     }
 }
 
 impl PlanningObserver for Overlaps {
     fn started<'a>(&'a self, cluster: &'a str) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
         {
-            let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-            let (per_cluster, now, most) = &mut *counts;
-            let entry = per_cluster.entry(cluster.to_owned()).or_default();
-            entry.0 += 1;
-            entry.1 = entry.1.max(entry.0);
-            *now += 1;
-            *most = (*most).max(*now);
+            let mut counts = self.counts();
+            counts
+                .per_cluster
+                .entry(cluster.to_owned())
+                .or_default()
+                .up();
+            counts.all.up();
         }
         // Held open long enough for the other invocation to receive and start.
         Box::pin(tokio::time::sleep(Duration::from_millis(300)))
     }
 
     fn finished(&self, cluster: &str) {
-        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(entry) = counts.0.get_mut(cluster) {
-            entry.0 -= 1;
+        let mut counts = self.counts();
+        if let Some(gauge) = counts.per_cluster.get_mut(cluster) {
+            gauge.down();
         }
-        counts.1 -= 1;
+        counts.all.down();
     }
 }
 
