@@ -2,13 +2,17 @@
 //! synthetic metrics report, as if the collector had measured those values.
 //!
 //! Through the bus (default): an event with source `ecs-autoscale.synthetic` and detail-type
-//! `Metrics Report`, which the stack's rule routes to the metrics queue. Through the queue: the
-//! bare report, as the collector sends it. The cluster, service and aliases are checked against
-//! the cluster files first; nothing is sent when one is unknown.
+//! `Metrics Report`, which the stack's rule routes to its synthetic-metrics queue, whence the
+//! collector forwards it to the metrics queue. Through the queue: the bare report, as the
+//! collector sends it (to the FIFO metrics queue: message group = the cluster, deduplication id
+//! from the report's own cycle id). The cluster, service and aliases are checked against the
+//! cluster files first; nothing is sent when one is unknown.
 
 use anyhow::Result;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
-use shared::messages::{MetricsReport, METRICS_REPORT_DETAIL_TYPE, SYNTHETIC_SOURCE};
+use shared::messages::{
+    report_deduplication_id, MetricsReport, METRICS_REPORT_DETAIL_TYPE, SYNTHETIC_SOURCE,
+};
 
 use crate::args::{ClusterFiles, ClusterName, EventBus, MetricsQueue};
 use crate::aws::{self, call_failed, Access};
@@ -17,7 +21,7 @@ use crate::{clusters, exit, CliError};
 /// Where the report goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Via {
-    /// An event on the bus (the stack routes it to the metrics queue).
+    /// An event on the bus (the stack routes it to the planner through the collector).
     Bus,
     /// Straight to the metrics queue.
     Queue,
@@ -93,12 +97,20 @@ pub async fn run(args: &Args) -> Result<u8> {
                     .hint("pass `--queue-url URL` or set METRICS_QUEUE_URL (the stack's output MetricsQueueUrl)")
                     .into());
             };
-            clients
+            let mut send = clients
                 .sqs
                 .send_message()
                 .queue_url(url)
-                .message_body(&body)
-                .send()
+                .message_body(&body);
+            if collector::handler::is_fifo(url) {
+                send = send
+                    .message_group_id(&report.cluster)
+                    .message_deduplication_id(report_deduplication_id(
+                        &report.cycle_id,
+                        &report.cluster,
+                    ));
+            }
+            send.send()
                 .await
                 .map_err(|e| call_failed("SendMessage", e))?;
             format!("queue {}", shared::redact::redact_url(url))

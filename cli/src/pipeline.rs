@@ -7,16 +7,22 @@
 //!    redeliveries) is delivered first, as the mappings on AWS would have done in the meantime;
 //! 1. **the schedule**: the collector's cycle (`collector::handler::run_cycle`), which collects
 //!    every enabled cluster (or the selected ones) and sends one report per cluster to the
-//!    metrics queue;
+//!    metrics FIFO queue (message group = cluster);
 //! 2. **the metrics queue's event source mapping**: batches of up to 10 messages are received
-//!    and given to `planner::handler::handle`; the records it does not list as batch item
-//!    failures are deleted, the failures are left on the queue: they come back after the
-//!    queue's visibility timeout (and reach its DLQ after `maxReceiveCount`), as on AWS;
-//! 3. **the plans FIFO queue's mapping**: the same with `executor::handler::handle` (FIFO: a
-//!    message group whose message was left is not delivered again before it is back).
+//!    and given to the planner's handler; the records it does not list as batch item failures
+//!    are deleted, the failures are left on the queue: they come back after the queue's
+//!    visibility timeout (and reach its DLQ after `maxReceiveCount`), as on AWS (FIFO: a
+//!    message group with a message in flight or left is not delivered meanwhile);
+//! 3. **the plans FIFO queue's mapping**: the same with the executor's handler.
 //!
-//! Synthetic reports injected on the bus reach the metrics queue through the stack's rule and
-//! are planned in step 2 like the collector's.
+//! Synthetic reports injected on the bus reach the stack's synthetic-metrics queue through its
+//! rule; **that queue's mapping** (played in step 0, when its URL is given) hands them to the
+//! collector, which forwards them to the metrics queue with their cluster's message group
+//! (`collector::forward`), and they are planned in step 2 like the collector's.
+//!
+//! The three functions run at the cycle's clock (`now`): the collector's windows and
+//! `collected_at`, the planner's judgement of report ages and plan times, the executor's of
+//! plan expiry. The demo compresses time with it; `run` passes the real time.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -50,6 +56,9 @@ pub struct PipelineConfig {
     pub clusters: Vec<String>,
     /// Every plan is applied as a dry run (the executor's `DRY_RUN`).
     pub dry_run: bool,
+    /// The queue the bus sends synthetic reports to (the stack's `SyntheticQueueUrl`); its
+    /// mapping is not played when absent.
+    pub synthetic_queue_url: Option<String>,
 }
 
 /// What a batch delivery did.
@@ -59,6 +68,13 @@ pub struct Delivery {
     pub received: usize,
     /// Messages the handler returned as batch item failures (left on the queue).
     pub failed: usize,
+}
+
+impl Delivery {
+    /// Messages the handler took (received and not returned).
+    pub fn done(&self) -> usize {
+        self.received - self.failed
+    }
 }
 
 impl std::ops::Add for Delivery {
@@ -84,6 +100,8 @@ pub struct CycleResult {
     pub missing: usize,
     /// The collector's error, if it failed (the rest of the cycle still runs).
     pub collect_error: Option<String>,
+    /// Synthetic-metrics queue → the collector's forwarder.
+    pub synthetic: Delivery,
     /// Metrics queue → planner.
     pub metrics: Delivery,
     /// Plans queue → executor.
@@ -173,9 +191,10 @@ impl Pipeline {
             ..CycleResult::default()
         };
         // Reports that arrived since the last cycle (injected on the bus, redeliveries): on AWS
-        // the mapping hands them to the planner within seconds, not at the next schedule.
-        let pending_metrics = self.deliver_metrics().await?;
-        let pending_plans = self.deliver_plans().await?;
+        // the mappings hand them on within seconds, not at the next schedule.
+        result.synthetic = self.deliver_synthetic().await?;
+        let pending_metrics = self.deliver_metrics(now).await?;
+        let pending_plans = self.deliver_plans(now).await?;
         let cycle = Cycle {
             id: id.to_owned(),
             now,
@@ -190,25 +209,41 @@ impl Pipeline {
             }
             Err(e) => result.collect_error = Some(shared::redact::redact_text(&e.to_string())),
         }
-        result.metrics = pending_metrics + self.deliver_metrics().await?;
-        result.plans = pending_plans + self.deliver_plans().await?;
+        result.metrics = pending_metrics + self.deliver_metrics(now).await?;
+        result.plans = pending_plans + self.deliver_plans(now).await?;
         Ok(result)
     }
 
-    /// The metrics queue's event source mapping, until the queue has no visible message.
-    pub async fn deliver_metrics(&self) -> Result<Delivery> {
-        let planner = &self.planner;
-        deliver(&self.clients.sqs, &self.config.metrics_queue_url, |event| {
-            planner::handler::handle(event, planner)
+    /// The synthetic-metrics queue's event source mapping (to the collector, which forwards
+    /// each report to the metrics queue), until the queue has no visible message; nothing
+    /// without its URL.
+    pub async fn deliver_synthetic(&self) -> Result<Delivery> {
+        let Some(url) = self.config.synthetic_queue_url.as_deref() else {
+            return Ok(Delivery::default());
+        };
+        let collector = &self.collector;
+        deliver(&self.clients.sqs, url, |event| {
+            collector::forward::forward(event, collector)
         })
         .await
     }
 
-    /// The plans queue's event source mapping, until the queue has no visible message.
-    pub async fn deliver_plans(&self) -> Result<Delivery> {
+    /// The metrics queue's event source mapping at `now`, until the queue has no visible
+    /// message.
+    pub async fn deliver_metrics(&self, now: Timestamp) -> Result<Delivery> {
+        let planner = &self.planner;
+        deliver(&self.clients.sqs, &self.config.metrics_queue_url, |event| {
+            planner::handler::handle_at(event, planner, now)
+        })
+        .await
+    }
+
+    /// The plans queue's event source mapping at `now`, until the queue has no visible
+    /// message.
+    pub async fn deliver_plans(&self, now: Timestamp) -> Result<Delivery> {
         let executor = &self.executor;
         deliver(&self.clients.sqs, &self.config.plans_queue_url, |event| {
-            executor::handler::handle(event, executor)
+            executor::handler::handle_at(event, executor, now)
         })
         .await
     }

@@ -124,6 +124,7 @@ pub fn outcome(outcome: Outcome) -> &'static str {
         Outcome::Stale => "stale (nothing applied)",
         Outcome::DryRun => "dry run (nothing changed)",
         Outcome::Failed => "failed",
+        Outcome::Expired => "expired (nothing applied)",
     }
 }
 

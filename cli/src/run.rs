@@ -27,8 +27,8 @@ pub struct Args {
     /// Only this cluster (repeatable; default: every enabled cluster).
     #[arg(long = "cluster", value_name = "NAME")]
     clusters: Vec<String>,
-    /// The stack whose queues to use (`NAME-metrics`, `NAME-plans.fifo`), when the URLs are not
-    /// given.
+    /// The stack whose queues to use (`NAME-metrics.fifo`, `NAME-plans.fifo`,
+    /// `NAME-synthetic`), when the URLs are not given.
     #[arg(long, env = "ECS_AUTOSCALE_STACK", value_name = "NAME")]
     stack: Option<String>,
     #[command(flatten)]
@@ -36,6 +36,10 @@ pub struct Args {
     /// The plans FIFO queue (the stack's output `PlansQueueUrl`).
     #[arg(long, env = "PLANS_QUEUE_URL", value_name = "URL")]
     plans_queue_url: Option<String>,
+    /// The queue the bus sends synthetic reports to (the stack's output `SyntheticQueueUrl`);
+    /// without it (and without `--stack`) reports injected on the bus are not played.
+    #[arg(long, env = "SYNTHETIC_QUEUE_URL", value_name = "URL")]
+    synthetic_queue_url: Option<String>,
     #[command(flatten)]
     bus: EventBus,
     #[command(flatten)]
@@ -51,7 +55,7 @@ fn missing_url(flag: &str, var: &str, output: &str) -> anyhow::Error {
         .hint(format!(
             "pass `{flag} URL` or set {var} (the stack's output `{output}`)"
         ))
-        .hint("or name the stack with `--stack NAME` (its queues are NAME-metrics and NAME-plans.fifo)");
+        .hint("or name the stack with `--stack NAME` (its queues are NAME-metrics.fifo and NAME-plans.fifo)");
     e.code = exit::USAGE;
     e.into()
 }
@@ -119,7 +123,7 @@ pub async fn run(args: &Args) -> Result<u8> {
         metrics_queue_url: queue_url(
             &args.metrics_queue.metrics_queue_url,
             stack,
-            "metrics",
+            "metrics.fifo",
             &clients.sqs,
             (
                 "--metrics-queue-url",
@@ -139,6 +143,24 @@ pub async fn run(args: &Args) -> Result<u8> {
         bus: args.bus.bus.clone(),
         clusters: args.clusters.clone(),
         dry_run: args.dry_run,
+        synthetic_queue_url: match (&args.synthetic_queue_url, stack) {
+            (Some(url), _) if !url.trim().is_empty() => Some(url.clone()),
+            (_, Some(_)) => Some(
+                queue_url(
+                    &None,
+                    stack,
+                    "synthetic",
+                    &clients.sqs,
+                    (
+                        "--synthetic-queue-url",
+                        "SYNTHETIC_QUEUE_URL",
+                        "SyntheticQueueUrl",
+                    ),
+                )
+                .await?,
+            ),
+            _ => None,
+        },
     };
     let pipeline = Pipeline::new(clients, config)?;
     let mut sub = Subscription::create(pipeline.clients(), &args.bus.bus).await?;
@@ -176,8 +198,17 @@ async fn cycles(pipeline: &Pipeline, sub: &Subscription, args: &Args) -> Result<
 /// A few lines about a cycle: what was collected and delivered, then each plan (headlines and
 /// actions) and each outcome.
 pub fn cycle_lines(n: u32, result: &CycleResult, events: &[Event]) -> Vec<String> {
+    let synthetic = if result.synthetic.received > 0 {
+        format!(
+            "; {} synthetic report(s) forwarded{}",
+            result.synthetic.done(),
+            failed(result.synthetic.failed)
+        )
+    } else {
+        String::new()
+    };
     let mut lines = vec![format!(
-        "cycle {n}: collected {} ({} value(s), {} missing); planner got {} report(s){}; executor got {} plan(s){}",
+        "cycle {n}: collected {} ({} value(s), {} missing){synthetic}; planner got {} report(s){}; executor got {} plan(s){}",
         if result.reported.is_empty() {
             "nothing".to_owned()
         } else {

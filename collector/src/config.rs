@@ -7,7 +7,7 @@ use std::time::Duration;
 use shared::function_config::Env;
 pub use shared::function_config::{ConfigError, CLUSTERS_DIR};
 
-use crate::sources::http::{HttpConfig, DEFAULT_CONCURRENCY};
+use crate::sources::http::{HttpConfig, DEFAULT_CONCURRENCY, DEFAULT_PER_HOST_CONCURRENCY};
 
 /// Where the reports go.
 pub const METRICS_QUEUE_URL: &str = "METRICS_QUEUE_URL";
@@ -15,6 +15,8 @@ pub const METRICS_QUEUE_URL: &str = "METRICS_QUEUE_URL";
 pub const CLOUDWATCH_LAG_SECS: &str = "CLOUDWATCH_LAG_SECS";
 /// HTTP requests in flight.
 pub const HTTP_CONCURRENCY: &str = "HTTP_CONCURRENCY";
+/// HTTP requests in flight to one host.
+pub const HTTP_PER_HOST_CONCURRENCY: &str = "HTTP_PER_HOST_CONCURRENCY";
 /// Margin before the Lambda deadline, milliseconds.
 pub const DEADLINE_MARGIN_MS: &str = "DEADLINE_MARGIN_MS";
 /// Longest collection, seconds.
@@ -64,6 +66,13 @@ impl CollectorConfig {
         config.http.concurrency = env
             .number_in(HTTP_CONCURRENCY, 1..=4096, "a whole number from 1 to 4096")?
             .map_or(DEFAULT_CONCURRENCY, |v| v as usize);
+        config.http.per_host_concurrency = env
+            .number_in(
+                HTTP_PER_HOST_CONCURRENCY,
+                1..=4096,
+                "a whole number from 1 to 4096",
+            )?
+            .map_or(DEFAULT_PER_HOST_CONCURRENCY, |v| v as usize);
         if let Some(v) = env.number(DEADLINE_MARGIN_MS, "whole milliseconds ≥ 0")? {
             config.deadline_margin = Duration::from_millis(v);
         }
@@ -98,11 +107,13 @@ mod tests {
         assert_eq!(c.clusters_dir, PathBuf::from("/opt/clusters"));
         assert_eq!(c.cloudwatch_lag, Duration::ZERO);
         assert_eq!(c.http.concurrency, DEFAULT_CONCURRENCY);
+        assert_eq!(c.http.per_host_concurrency, 8);
         let c = from(&[
             (METRICS_QUEUE_URL, "http://q"),
             (CLUSTERS_DIR, "/tmp/c"),
             (CLOUDWATCH_LAG_SECS, "120"),
             (HTTP_CONCURRENCY, "16"),
+            (HTTP_PER_HOST_CONCURRENCY, "4"),
             (DEADLINE_MARGIN_MS, "900"),
             (COLLECT_TIMEOUT_SECS, "20"),
         ])
@@ -110,6 +121,7 @@ mod tests {
         assert_eq!(c.clusters_dir, PathBuf::from("/tmp/c"));
         assert_eq!(c.cloudwatch_lag, Duration::from_secs(120));
         assert_eq!(c.http.concurrency, 16);
+        assert_eq!(c.http.per_host_concurrency, 4);
         assert_eq!(c.deadline_margin, Duration::from_millis(900));
         assert_eq!(c.collect_timeout, Duration::from_secs(20));
         assert_eq!(
@@ -121,6 +133,7 @@ mod tests {
             })
         );
         assert!(from(&[(METRICS_QUEUE_URL, "q"), (HTTP_CONCURRENCY, "4097")]).is_err());
+        assert!(from(&[(METRICS_QUEUE_URL, "q"), (HTTP_PER_HOST_CONCURRENCY, "0")]).is_err());
         assert!(from(&[(METRICS_QUEUE_URL, "q"), (COLLECT_TIMEOUT_SECS, "0")]).is_err());
         let err = from(&[(METRICS_QUEUE_URL, "q"), (CLOUDWATCH_LAG_SECS, "-1")]).unwrap_err();
         assert!(err.to_string().contains(CLOUDWATCH_LAG_SECS), "{err}");

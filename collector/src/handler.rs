@@ -1,23 +1,26 @@
 //! The Lambda handler: which clusters to collect, the cycle's deadline, and sending one
 //! report per cluster to the metrics queue.
 //!
-//! Events:
+//! Events ([`invoke`]):
 //! - an EventBridge scheduled event (any EventBridge event): every enabled cluster; the
 //!   event's `id` is the cycle id (a retried invocation keeps it);
-//! - a direct invoke `{"clusters": ["a", "b"]}` (or `{}`): those clusters (all when absent).
+//! - a direct invoke `{"clusters": ["a", "b"]}` (or `{}`): those clusters (all when absent);
+//! - an SQS batch of synthetic reports from the bus: forwarded to the metrics queue
+//!   ([`crate::forward`]), the answer lists the batch item failures.
 //!
 //! Cluster files are loaded once per Lambda instance ([`Deps::new`]). Every definition error
 //! is logged at each cycle with its file and position, and that cluster gets no report.
 
 use std::time::Duration;
 
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use lambda_runtime::LambdaEvent;
 use serde::{Deserialize, Serialize};
 use shared::definition::{ClusterDefinition, LoadReport};
-use shared::messages::MetricsReport;
+use shared::messages::{report_deduplication_id, MetricsReport};
 use shared::time::Timestamp;
 use tokio::time::Instant;
 
@@ -39,6 +42,38 @@ pub enum CollectorEvent {
     Scheduled(Box<EventBridgeEvent>),
     /// A direct invoke.
     Direct(DirectInvoke),
+}
+
+/// Anything that invokes the collector.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Invocation {
+    /// Synthetic reports from the stack's synthetic-metrics queue (an SQS event source).
+    Synthetic(SqsEvent),
+    /// A collection cycle: scheduled or direct.
+    Cycle(CollectorEvent),
+}
+
+/// The answer to an [`Invocation`].
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Response {
+    /// The records that were not forwarded (`ReportBatchItemFailures`).
+    Synthetic(SqsBatchResponse),
+    /// What the cycle did.
+    Cycle(CycleSummary),
+}
+
+/// The Lambda entry point: forwards synthetic reports, or runs a collection cycle.
+pub async fn invoke(event: LambdaEvent<Invocation>, deps: &Deps) -> Result<Response, HandlerError> {
+    match event.payload {
+        Invocation::Synthetic(batch) => Ok(Response::Synthetic(
+            crate::forward::forward(batch, deps).await,
+        )),
+        Invocation::Cycle(cycle) => handle(LambdaEvent::new(cycle, event.context), deps)
+            .await
+            .map(Response::Cycle),
+    }
 }
 
 /// A direct invoke's payload.
@@ -247,59 +282,93 @@ pub fn select<'a>(
 }
 
 /// Sends the reports in as few `SendMessageBatch` calls as SQS allows (see [`pack`]); returns
-/// the clusters whose report was not sent (each failure is logged).
+/// the clusters whose report was not sent (each failure is logged). See [`send`].
 pub async fn send_reports(
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
     reports: &[MetricsReport],
 ) -> Vec<String> {
+    let refs: Vec<&MetricsReport> = reports.iter().collect();
+    send(sqs, queue_url, &refs)
+        .await
+        .into_iter()
+        .map(|i| reports[i].cluster.clone())
+        .collect()
+}
+
+/// Whether `queue_url` names a FIFO queue (SQS requires the `.fifo` suffix).
+pub fn is_fifo(queue_url: &str) -> bool {
+    queue_url.trim_end_matches('/').ends_with(".fifo")
+}
+
+/// Sends each report as one message, batched as SQS allows (see [`pack`]). To a FIFO queue
+/// (the stack's metrics queue) each message has `MessageGroupId` = its cluster, so that one
+/// cluster's reports are planned one at a time and in order, and `MessageDeduplicationId` =
+/// [`report_deduplication_id`] of its cycle and cluster, so that the same cycle sent twice is
+/// delivered once. Returns the indices of the reports not sent (each failure is logged).
+pub async fn send(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    reports: &[&MetricsReport],
+) -> Vec<usize> {
+    let fifo = is_fifo(queue_url);
     let mut failed = Vec::new();
-    let mut encoded: Vec<(&str, String)> = Vec::new();
-    for report in reports {
+    let mut encoded: Vec<(usize, String)> = Vec::new();
+    for (i, report) in reports.iter().enumerate() {
         match serde_json::to_string(report) {
-            Ok(body) => encoded.push((&report.cluster, body)),
+            Ok(body) => encoded.push((i, body)),
             Err(error) => {
                 tracing::error!(cluster = %report.cluster, %error, "metrics report not encoded");
-                failed.push(report.cluster.clone());
+                failed.push(i);
             }
         }
     }
+    let cluster = |i: usize| reports[i].cluster.as_str();
     let sizes: Vec<usize> = encoded.iter().map(|(_, body)| body.len()).collect();
     let (batches, too_large) = pack(&sizes);
-    for i in too_large {
-        let (cluster, body) = &encoded[i];
+    for e in too_large {
+        let (i, body) = &encoded[e];
         tracing::error!(
-            %cluster,
+            cluster = cluster(*i),
             bytes = body.len(),
             limit = SQS_MAX_BYTES,
             "metrics report larger than an SQS message"
         );
-        failed.push((*cluster).to_owned());
+        failed.push(*i);
     }
     for batch in batches {
         let mut entries = Vec::new();
-        for (n, &i) in batch.iter().enumerate() {
-            let built = SendMessageBatchRequestEntry::builder()
+        for (n, &e) in batch.iter().enumerate() {
+            let (i, body) = &encoded[e];
+            let mut entry = SendMessageBatchRequestEntry::builder()
                 .id(format!("r{n}"))
-                .message_body(encoded[i].1.clone())
-                .build();
-            match built {
+                .message_body(body.clone());
+            if fifo {
+                let report = reports[*i];
+                entry = entry
+                    .message_group_id(&report.cluster)
+                    .message_deduplication_id(report_deduplication_id(
+                        &report.cycle_id,
+                        &report.cluster,
+                    ));
+            }
+            match entry.build() {
                 Ok(entry) => entries.push(entry),
                 Err(error) => {
-                    tracing::error!(cluster = %encoded[i].0, %error, "SQS entry not built");
-                    failed.push(encoded[i].0.to_owned());
+                    tracing::error!(cluster = cluster(*i), %error, "SQS entry not built");
+                    failed.push(*i);
                 }
             }
         }
         if entries.is_empty() {
             continue;
         }
-        let cluster_of = |id: &str| {
+        // Entry `rN` is the N-th of the batch.
+        let report_of = |id: &str| {
             id.strip_prefix('r')
                 .and_then(|n| n.parse::<usize>().ok())
                 .and_then(|n| batch.get(n))
-                .map(|&i| encoded[i].0.to_owned())
-                .unwrap_or_else(|| id.to_owned())
+                .map(|&e| encoded[e].0)
         };
         let ids: Vec<String> = entries.iter().map(|e| e.id().to_owned()).collect();
         match sqs
@@ -311,26 +380,33 @@ pub async fn send_reports(
         {
             Ok(out) => {
                 for entry in out.failed() {
-                    let cluster = cluster_of(entry.id());
+                    let Some(i) = report_of(entry.id()) else {
+                        tracing::error!(
+                            entry = entry.id(),
+                            "SQS answered for an entry it was not sent"
+                        );
+                        continue;
+                    };
                     tracing::error!(
-                        %cluster,
+                        cluster = cluster(i),
                         code = entry.code(),
                         message = entry.message().unwrap_or(""),
                         "metrics report rejected by SQS"
                     );
-                    failed.push(cluster);
+                    failed.push(i);
                 }
             }
             Err(err) => {
                 let error = DisplayErrorContext(err).to_string();
-                for id in &ids {
-                    let cluster = cluster_of(id);
-                    tracing::error!(%cluster, %error, "SendMessageBatch failed");
-                    failed.push(cluster);
+                for i in ids.iter().filter_map(|id| report_of(id)) {
+                    tracing::error!(cluster = cluster(i), %error, "SendMessageBatch failed");
+                    failed.push(i);
                 }
             }
         }
     }
+    failed.sort_unstable();
+    failed.dedup();
     failed
 }
 

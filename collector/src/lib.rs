@@ -1,8 +1,9 @@
 //! The collector Lambda: reads every enabled service's metrics and sends one metrics report
 //! per cluster to the metrics queue.
 //!
-//! - [`handler`]: the Lambda entry point (`handle(event, &Deps)`), cluster selection, the
-//!   deadline, sending to SQS.
+//! - [`handler`]: the Lambda entry point (`invoke(event, &Deps)`), cluster selection, the
+//!   deadline, sending to SQS (FIFO: one message group per cluster).
+//! - [`forward`]: synthetic reports from the bus's queue, forwarded to the metrics queue.
 //! - [`cycle`]: one collection cycle over the selected clusters, all sources concurrently.
 //! - [`sources`]: one module per kind of source ([`sources::cloudwatch`], [`sources::http`]),
 //!   each a pure planning step and an async `collect`; [`sources::json_value`] reads numbers.
@@ -14,9 +15,12 @@
 
 pub mod config;
 pub mod cycle;
+pub mod forward;
 pub mod handler;
 pub mod report;
 pub mod sources;
 
 pub use config::CollectorConfig;
-pub use handler::{handle, CollectorEvent, CycleSummary, Deps, HandlerError};
+pub use handler::{
+    handle, invoke, CollectorEvent, CycleSummary, Deps, HandlerError, Invocation, Response,
+};

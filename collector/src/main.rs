@@ -1,7 +1,7 @@
 //! The collector Lambda's entry point: logging, clients, definitions (once), then the runtime.
 
 use anyhow::Context;
-use collector::{handle, CollectorConfig, CollectorEvent, Deps};
+use collector::{invoke, CollectorConfig, Deps, Invocation};
 use lambda_runtime::{service_fn, LambdaEvent};
 use shared::logging::{self, LogFormat};
 
@@ -11,8 +11,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let deps = init().await?;
     let deps = &deps;
     lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<CollectorEvent>| async move {
-            handle(event, deps)
+        move |event: LambdaEvent<Invocation>| async move {
+            invoke(event, deps)
                 .await
                 .map_err(lambda_runtime::Error::from)
         },

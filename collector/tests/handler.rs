@@ -1,18 +1,24 @@
 //! The Lambda handler end to end against the emulator: cluster files loaded from a directory,
-//! a scheduled event, and one metrics report per enabled cluster on the metrics queue.
+//! a scheduled event, and one metrics report per enabled cluster on the metrics queue (FIFO:
+//! grouped by cluster, deduplicated by cycle, with AWS's 5-minute window through
+//! `testbed::strict`); synthetic reports from the bus's queue forwarded to it.
 
 mod support;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use collector::handler::{handle, CollectorEvent, Deps};
+use aws_sdk_sqs::types::MessageSystemAttributeName as Attribute;
+use collector::handler::{
+    handle, invoke as invoke_any, CollectorEvent, Deps, Invocation, Response,
+};
 use collector::CollectorConfig;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::json;
-use shared::messages::MetricsReport;
+use shared::messages::{report_deduplication_id, MetricsReport};
 use support::http_server::{Reply, TestServer};
 use testbed::messaging::{self, QueueKind};
+use testbed::strict::StrictAws;
 use testbed::{CallLog, TestBed};
 
 /// A directory of cluster files, removed when dropped.
@@ -185,4 +191,209 @@ async fn a_direct_invoke_collects_only_the_named_clusters() {
             .cluster,
         "b"
     );
+}
+
+/// (cluster, cycle id, message group, deduplication id) of every report on `queue`.
+async fn fifo_reports(bed: &TestBed, queue: &str) -> Vec<(String, String, String, String)> {
+    let mut got: Vec<(String, String, String, String)> = messaging::receive_all(bed.sqs(), queue)
+        .await
+        .expect("receive")
+        .iter()
+        .map(|m| {
+            let report = MetricsReport::from_json(m.body().unwrap_or_default()).expect("report");
+            let attribute = |name| {
+                m.attributes()
+                    .and_then(|a| a.get(&name))
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            (
+                report.cluster,
+                report.cycle_id,
+                attribute(Attribute::MessageGroupId),
+                attribute(Attribute::MessageDeduplicationId),
+            )
+        })
+        .collect();
+    got.sort();
+    got
+}
+
+#[tokio::test]
+async fn reports_to_the_fifo_queue_are_grouped_by_cluster_and_deduplicated_by_cycle() {
+    let bed = TestBed::start().await;
+    let strict = StrictAws::start(bed.endpoint())
+        .await
+        .expect("strict proxy");
+    let server = TestServer::start(|_| Reply::json(json!({"messages_ready": 2}))).await;
+    let queue = messaging::create_queue(bed.sqs(), "metrics.fifo", QueueKind::Fifo)
+        .await
+        .expect("queue");
+    let dir = ClustersDir::new("fifo");
+    for name in ["a", "b"] {
+        dir.write(
+            &format!("{name}.yml"),
+            &cluster_file(true, &server.url("/q")),
+        );
+    }
+    let sqs = aws_sdk_sqs::Client::new(strict.sdk_config());
+    let config = CollectorConfig::new(queue.clone(), dir.0.clone());
+    let deps = Deps::new(bed.cloudwatch().clone(), sqs, config).expect("deps");
+    let expected = |cycle: &str| -> Vec<(String, String, String, String)> {
+        ["a", "b"]
+            .iter()
+            .map(|c| {
+                let c = (*c).to_owned();
+                (
+                    c.clone(),
+                    cycle.to_owned(),
+                    c.clone(),
+                    report_deduplication_id(cycle, &c),
+                )
+            })
+            .collect()
+    };
+
+    handle(invoke(scheduled("cycle-7")), &deps)
+        .await
+        .expect("cycle");
+    assert_eq!(fifo_reports(&bed, &queue).await, expected("cycle-7"));
+    // The same scheduled event again (a retried invocation): SQS drops both reports.
+    let summary = handle(invoke(scheduled("cycle-7")), &deps)
+        .await
+        .expect("cycle");
+    assert_eq!(summary.reported, ["a", "b"], "SQS accepts the sends");
+    assert_eq!(strict.deduplicated(), 2);
+    assert!(fifo_reports(&bed, &queue).await.is_empty());
+    // The next cycle, a minute later with the same values, is delivered.
+    handle(invoke(scheduled("cycle-8")), &deps)
+        .await
+        .expect("cycle");
+    assert_eq!(fifo_reports(&bed, &queue).await, expected("cycle-8"));
+}
+
+/// An SQS event of (message id, body) records, as Lambda hands the synthetic queue's batch.
+fn sqs_invocation(records: &[(&str, String)]) -> LambdaEvent<Invocation> {
+    let records: Vec<serde_json::Value> = records
+        .iter()
+        .map(|(id, body)| {
+            json!({
+                "messageId": id, "receiptHandle": format!("h-{id}"), "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+                "eventSource": "aws:sqs", "awsRegion": "us-east-1",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:stack-synthetic",
+            })
+        })
+        .collect();
+    let payload: Invocation =
+        serde_json::from_value(json!({ "Records": records })).expect("an SQS event");
+    assert!(matches!(payload, Invocation::Synthetic(_)), "{payload:?}");
+    LambdaEvent::new(payload, Context::default())
+}
+
+#[tokio::test]
+async fn synthetic_reports_are_forwarded_with_their_group_and_bad_ones_fail_alone() {
+    let bed = TestBed::start().await;
+    let queue = messaging::create_queue(bed.sqs(), "metrics.fifo", QueueKind::Fifo)
+        .await
+        .expect("queue");
+    let dir = ClustersDir::new("forward");
+    for name in ["a", "b"] {
+        dir.write(
+            &format!("{name}.yml"),
+            &cluster_file(true, "http://127.0.0.1:9/q"),
+        );
+    }
+    let config = CollectorConfig::new(queue.clone(), dir.0.clone());
+    let deps = Deps::new(bed.cloudwatch().clone(), bed.sqs().clone(), config).expect("deps");
+
+    let report = |cluster: &str, cycle: &str| {
+        let mut r = MetricsReport::new(cluster, cycle, shared::time::now());
+        r.origin = "synthetic".into();
+        r.services
+            .entry("worker".into())
+            .or_default()
+            .set_value("queue_length", 7.0);
+        serde_json::to_value(r).expect("JSON")
+    };
+    let envelope = |detail_type: &str, detail: serde_json::Value| {
+        json!({
+            "version": "0", "id": "e-1", "detail-type": detail_type,
+            "source": "ecs-autoscale.synthetic", "account": "123456789012",
+            "time": "2026-11-29T10:00:00Z", "region": "us-east-1", "resources": [],
+            "detail": detail,
+        })
+        .to_string()
+    };
+    let mut no_time = report("a", "s-3");
+    no_time
+        .as_object_mut()
+        .expect("object")
+        .remove("collected_at");
+    let mut bad_time = report("a", "s-4");
+    bad_time["collected_at"] = "half past ten".into();
+    let mut v9 = report("a", "s-5");
+    v9["schema_version"] = 9.into();
+    let event = sqs_invocation(&[
+        ("m-a", envelope("Metrics Report", report("a", "s-1"))),
+        ("m-b", report("b", "s-2").to_string()),
+        ("m-no-time", envelope("Metrics Report", no_time)),
+        ("m-bad-time", envelope("Metrics Report", bad_time)),
+        ("m-v9", envelope("Metrics Report", v9)),
+        (
+            "m-ghost",
+            envelope("Metrics Report", report("ghost", "s-6")),
+        ),
+        ("m-plan", envelope("Scaling Plan", report("a", "s-7"))),
+        ("m-junk", "not json".into()),
+    ]);
+
+    let (logs, _guard) = support::logs::capture();
+    let Response::Synthetic(response) = invoke_any(event, &deps).await.expect("forwarded") else {
+        panic!("an SQS batch is answered with its batch item failures");
+    };
+    let mut failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    failed.sort_unstable();
+    assert_eq!(
+        failed,
+        [
+            "m-bad-time",
+            "m-ghost",
+            "m-junk",
+            "m-no-time",
+            "m-plan",
+            "m-v9"
+        ]
+    );
+    let forwarded: Vec<(String, String, String)> = fifo_reports(&bed, &queue)
+        .await
+        .into_iter()
+        .map(|(cluster, cycle, group, _)| (cluster, cycle, group))
+        .collect();
+    assert_eq!(
+        forwarded,
+        [
+            ("a".to_owned(), "s-1".to_owned(), "a".to_owned()),
+            ("b".to_owned(), "s-2".to_owned(), "b".to_owned()),
+        ]
+    );
+    let text = logs.text();
+    for (id, what) in [
+        ("m-no-time", "missing field `collected_at`"),
+        ("m-bad-time", "not a valid metrics report: collected_at: "),
+        ("m-v9", "metrics report has schema_version 9"),
+        ("m-ghost", "no cluster definition `ghost` is loaded"),
+        ("m-plan", "detail-type `Scaling Plan`"),
+        ("m-junk", "not a valid metrics report"),
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.contains(&format!("message {id} not forwarded: ")) && l.contains(what)),
+            "{id}: {what}\n{text}"
+        );
+    }
 }

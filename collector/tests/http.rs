@@ -634,3 +634,49 @@ async fn redirects_are_followed_up_to_a_limit() {
     // The first request and 5 redirects.
     assert_eq!(server.count("/loop"), 6);
 }
+
+#[tokio::test]
+async fn fifty_sources_on_one_host_with_a_small_backlog_all_get_their_value() {
+    use support::backlog_server::BacklogServer;
+    // 16 handlers, a backlog of 5, 250 ms per answer; the collector's default limits.
+    let server = BacklogServer::start(16, Duration::from_millis(250));
+    let services: String = (0..50)
+        .map(|i| {
+            service(
+                &format!("s{i}"),
+                &server.url(i),
+                "timeout: 3",
+                &[("value", "v")],
+            )
+        })
+        .collect();
+    let started = Instant::now();
+    let report = collect(&services, &[], Duration::from_secs(20)).await;
+    let lost: Vec<String> = (0..50)
+        .filter_map(|i| {
+            let m = &report.services[&format!("s{i}")];
+            (m.values.get("v") != Some(&(i as f64))).then(|| format!("s{i}: {m:?}"))
+        })
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} of 50 sources lost their value ({} connections accepted, at most {} open):\n{}",
+        lost.len(),
+        server.accepted(),
+        server.most_open(),
+        lost.join("\n")
+    );
+    assert_eq!(server.answered(), 50);
+    // At most 8 at once to the host, over connections that are reused.
+    assert!(
+        server.most_open() <= 16 && server.accepted() < 50,
+        "{} connections accepted, at most {} open",
+        server.accepted(),
+        server.most_open()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -240,6 +240,7 @@ pub async fn run(options: &Options, out: &mut dyn Write) -> Result<Summary> {
             bus: stack.bus.clone(),
             clusters: vec![],
             dry_run: false,
+            synthetic_queue_url: Some(stack.synthetic_queue_url.clone()),
         },
     )?;
     let mut sub = Subscription::create(&clients, &stack.bus).await?;

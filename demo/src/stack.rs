@@ -18,6 +18,8 @@ pub struct Stack {
     pub metrics_queue_url: String,
     /// `PlansQueueUrl`.
     pub plans_queue_url: String,
+    /// `SyntheticQueueUrl`.
+    pub synthetic_queue_url: String,
     /// `EventBusName`.
     pub bus: String,
     /// Resources CloudFormation created.
@@ -66,6 +68,7 @@ pub async fn create(endpoint: &str, cluster: &str, group: &str) -> Result<Stack>
     Ok(Stack {
         metrics_queue_url: get("MetricsQueueUrl")?,
         plans_queue_url: get("PlansQueueUrl")?,
+        synthetic_queue_url: get("SyntheticQueueUrl")?,
         bus: get("EventBusName")?,
         resources: v["Resources"].as_u64().unwrap_or(0),
     })

@@ -3,8 +3,11 @@
 //! Per record: decode the plan, apply it, publish the [`ExecutionReport`] on the bus. The
 //! response lists the records SQS must deliver again (`ReportBatchItemFailures`):
 //!
-//! - **undecodable** (not a plan, unknown `schema_version`): logged with the error and a short
+//! - **undecodable** (not a plan, unknown `schema_version`, a missing field, a time that does
+//!   not parse): logged with the message id, the error (which names the field) and a short
 //!   excerpt, returned as a failure; it ends in the DLQ after the queue's maxReceiveCount;
+//! - **expired** (read at or after its `expires_at`): nothing is applied, the report (outcome
+//!   `expired`, every action `skipped`) is published and the record is done: it is not retried;
 //! - **retryable failure** (throttling, 5xx, timeouts after the SDK's retries, in a read, a
 //!   change or the publication): returned as a failure and **no report is published**: the
 //!   plan is not finished, and a report per attempt would read as several final outcomes.
@@ -16,8 +19,10 @@
 //!   whole report, and the record is done too: another delivery would fail the same way.
 //!
 //! FIFO: records of one message group (one cluster) arrive in order. Once a record of a group
-//! fails, the later records of that group in the batch are returned as failures without being
-//! touched, so plan N+1 never applies before plan N.
+//! fails in a way another delivery may fix, the later records of that group in the batch are
+//! returned as failures without being touched, so plan N+1 never applies before plan N. An
+//! undecodable record holds nothing back: it can never apply, so there is no order to keep,
+//! and the good plans of the batch go through.
 
 use std::collections::HashSet;
 
@@ -27,9 +32,12 @@ use shared::aws::AwsClients;
 use shared::definition::ClusterDefinition;
 use shared::messages::{ExecutionReport, ScalingPlan, APPLIED_DETAIL_TYPE, EVENT_SOURCE};
 
+use shared::time::Timestamp;
+
 use crate::apply::{apply, ApplyError, ApplyOptions};
 use crate::config::Config;
 use crate::errors::{classify, CallError, Retry};
+use crate::expiry::expired_report;
 
 /// What the handler needs, built once per Lambda instance.
 #[derive(Debug, Clone)]
@@ -96,6 +104,11 @@ enum RecordError {
 
 /// Handles one batch; see the module docs for what is returned as a failure.
 pub async fn handle(event: SqsEvent, deps: &Deps) -> SqsBatchResponse {
+    handle_at(event, deps, shared::time::now()).await
+}
+
+/// [`handle`] with the clock plans' expiry is judged by (tests; the local pipeline).
+pub async fn handle_at(event: SqsEvent, deps: &Deps, now: Timestamp) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     let mut failed_groups: HashSet<String> = HashSet::new();
     for record in &event.records {
@@ -113,19 +126,22 @@ pub async fn handle(event: SqsEvent, deps: &Deps) -> SqsBatchResponse {
                 continue;
             }
         }
-        if let Err(e) = process(record, deps).await {
+        if let Err(e) = process(record, deps, now).await {
             match &e {
                 RecordError::Undecodable(_) => {
-                    tracing::error!(message_id = id, error = %e, "plan returned to the queue; it will reach the DLQ after maxReceiveCount")
+                    // It will never apply, so it holds nothing back: the later plans of its
+                    // group are not ordered after anything.
+                    tracing::error!(message_id = id, error = %e,
+                        "message {id}: {e}; returned to the queue, it will reach the DLQ after maxReceiveCount")
                 }
                 _ => {
-                    tracing::warn!(message_id = id, error = %e, "plan returned to the queue for another delivery")
+                    tracing::warn!(message_id = id, error = %e, "plan returned to the queue for another delivery");
+                    if let Some(g) = group {
+                        failed_groups.insert(g);
+                    }
                 }
             }
             response.add_failure(id);
-            if let Some(g) = group {
-                failed_groups.insert(g);
-            }
         }
     }
     response
@@ -141,15 +157,21 @@ fn decode(record: &SqsMessage) -> Result<ScalingPlan, RecordError> {
     })
 }
 
-async fn process(record: &SqsMessage, deps: &Deps) -> Result<(), RecordError> {
+async fn process(record: &SqsMessage, deps: &Deps, now: Timestamp) -> Result<(), RecordError> {
     let plan = decode(record)?;
-    let reason = deps.dry_run_reason(&plan);
-    let options = ApplyOptions {
-        dry_run: reason.is_some(),
-        stop_after_mutations: None,
+    let report = if plan.is_expired(now) {
+        tracing::warn!(plan_id = %plan.plan_id, cluster = %plan.cluster, expires_at = %plan.expires_at,
+            "plan expired before it was applied; nothing is changed");
+        expired_report(&plan, now)
+    } else {
+        let reason = deps.dry_run_reason(&plan);
+        let options = ApplyOptions {
+            dry_run: reason.is_some(),
+            stop_after_mutations: None,
+        };
+        tracing::info!(plan_id = %plan.plan_id, cluster = %plan.cluster, dry_run = ?reason, "applying plan");
+        apply(&deps.clients, &plan, &options).await?
     };
-    tracing::info!(plan_id = %plan.plan_id, cluster = %plan.cluster, dry_run = ?reason, "applying plan");
-    let report = apply(&deps.clients, &plan, &options).await?;
     tracing::info!(plan_id = %report.plan_id, cluster = %report.cluster, outcome = ?report.outcome, "plan settled");
     let settled = match publish(&deps.clients.eventbridge, &deps.bus_name, &report).await {
         Ok(()) => Ok(()),
@@ -229,9 +251,11 @@ mod tests {
         serde_json::json!({
             "schema_version": 1,
             "plan_id": "p-1",
+            "delivery_id": "d-1",
             "cluster": "prod",
             "autoscale_group": "prod-asg",
             "created_at": created_at,
+            "expires_at": "2026-11-29T10:02:00Z",
             "metrics_cycle_ids": [],
             "dry_run": false,
             "has_actions": false,

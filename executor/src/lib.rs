@@ -7,6 +7,7 @@
 //! - [`apply`](mod@apply): one plan, its re-reads ([`live`]) and the ordered actions ([`actions`]), the
 //!   outcome rules; [`run`] the state of one application the actions share (guards' verdicts,
 //!   outcomes, the error that ends a run);
+//! - [`expiry`]: a plan read after its `expires_at` (nothing applied, outcome `expired`);
 //! - [`errors`]: retryable vs non-retryable AWS errors;
 //! - [`emf`]: the outcome metrics (Embedded Metric Format) of a settled plan.
 
@@ -15,6 +16,7 @@ pub mod apply;
 pub mod config;
 pub mod emf;
 pub mod errors;
+pub mod expiry;
 pub mod handler;
 pub mod live;
 pub mod run;

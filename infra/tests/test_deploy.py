@@ -110,7 +110,7 @@ SDK_OPERATIONS = {
 POLLER = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"}
 LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 EXPECTED_ACTIONS = {
-    "CollectorRole": LOGS | {"cloudwatch:GetMetricData", "sqs:SendMessage"},
+    "CollectorRole": LOGS | POLLER | {"cloudwatch:GetMetricData", "sqs:SendMessage"},
     "PlannerRole": LOGS
     | POLLER
     | {
@@ -139,15 +139,12 @@ EXPECTED_ACTIONS = {
         "events:PutEvents",
     },
 }
-# Read-only actions without (useful) resource-level permissions: the only ones on "*".
+# Read-only actions AWS authorizes only on "*" (no resource-level permissions), and ListTasks,
+# which lists a whole cluster on "*" (scoped by the ecs:cluster condition): the only ones on "*".
 ALLOWED_ON_ANY_RESOURCE = {
     "cloudwatch:GetMetricData",
-    "ecs:DescribeServices",
     "ecs:DescribeTaskDefinition",
-    "ecs:ListContainerInstances",
-    "ecs:DescribeContainerInstances",
     "ecs:ListTasks",
-    "ecs:DescribeTasks",
     "autoscaling:DescribeAutoScalingGroups",
 }
 ROLE_OF_CRATE = {"collector": "CollectorRole", "planner": "PlannerRole", "executor": "ExecutorRole"}
@@ -358,55 +355,66 @@ class StackTest(unittest.TestCase):
                 self.assertEqual(Env.resources[logical_id]["ResourceStatus"], "CREATE_COMPLETE")
 
     def test_outputs(self):
-        for key in ["MetricsQueueUrl", "MetricsDeadLetterQueueUrl", "PlansQueueUrl", "PlansDeadLetterQueueUrl",
-                    "EventBusName", "EventBusArn", "DashboardName", "DashboardUrl", "NotificationTopicArn"]:
+        for key in ["MetricsQueueUrl", "MetricsDeadLetterQueueUrl", "SyntheticQueueUrl", "SyntheticDeadLetterQueueUrl",
+                    "PlansQueueUrl", "PlansDeadLetterQueueUrl", "EventBusName", "EventBusArn", "DashboardName",
+                    "DashboardUrl", "NotificationTopicArn"]:
             with self.subTest(output=key):
                 self.assertTrue(Env.outputs.get(key), f"output {key}")
         self.assertEqual(Env.outputs["EventBusName"], "ecs-autoscale")
         self.assertTrue(Env.outputs["EventBusArn"].endswith(":event-bus/ecs-autoscale"))
-        self.assertTrue(Env.outputs["MetricsQueueUrl"].endswith(f"/{STACK}-metrics"))
+        self.assertTrue(Env.outputs["MetricsQueueUrl"].endswith(f"/{STACK}-metrics.fifo"))
+        self.assertTrue(Env.outputs["SyntheticQueueUrl"].endswith(f"/{STACK}-synthetic"))
         self.assertTrue(Env.outputs["PlansQueueUrl"].endswith(f"/{STACK}-plans.fifo"))
         self.assertIn(Env.outputs["DashboardName"], Env.outputs["DashboardUrl"])
 
 
 class QueueTest(unittest.TestCase):
-    def test_metrics_queue_redrives_to_its_dlq(self):
-        q = queue_attributes("metrics")
-        dlq = queue_attributes("metrics-dlq")
+    def test_metrics_queue_is_fifo_grouped_by_the_collector_and_redrives_to_a_fifo_dlq(self):
+        q = queue_attributes("metrics.fifo")
+        dlq = queue_attributes("metrics-dlq.fifo")
+        self.assertEqual(q["FifoQueue"], "true", "one message group per cluster: planned one at a time")
+        self.assertEqual(q["ContentBasedDeduplication"], "false", "deduplicated by cycle and cluster")
+        self.assertEqual(dlq["FifoQueue"], "true", "a FIFO queue's DLQ must be FIFO")
         redrive = json.loads(q["RedrivePolicy"])
         self.assertEqual(redrive["deadLetterTargetArn"], dlq["QueueArn"])
         self.assertEqual(int(redrive["maxReceiveCount"]), 5)
-        self.assertNotIn("FifoQueue", q)
         self.assertEqual(dlq["MessageRetentionPeriod"], "1209600")
 
-    def test_metrics_queue_visibility_exceeds_planner_timeout_plus_batching_window(self):
-        visibility = int(queue_attributes("metrics")["VisibilityTimeout"])
-        timeout = function("planner")["Timeout"]
-        mapping = self._mapping("planner")
-        window = mapping.get("MaximumBatchingWindowInSeconds", 0)
-        self.assertGreater(window, 0, "the planner batches reports")
-        self.assertGreater(visibility, timeout + window)
+    def test_metrics_queue_visibility_exceeds_planner_timeout_and_fifo_takes_no_batching_window(self):
+        visibility = int(queue_attributes("metrics.fifo")["VisibilityTimeout"])
+        self.assertGreater(visibility, function("planner")["Timeout"])
+        # AWS refuses a batching window on a FIFO event source.
+        self.assertEqual(self._mapping("planner").get("MaximumBatchingWindowInSeconds", 0), 0)
+
+    def test_synthetic_queue_is_standard_and_redrives_to_its_dlq(self):
+        q = queue_attributes("synthetic")
+        dlq = queue_attributes("synthetic-dlq")
+        self.assertNotIn("FifoQueue", q)
+        redrive = json.loads(q["RedrivePolicy"])
+        self.assertEqual(redrive["deadLetterTargetArn"], dlq["QueueArn"])
+        self.assertEqual(int(redrive["maxReceiveCount"]), 5)
+        self.assertGreater(int(q["VisibilityTimeout"]), function("collector")["Timeout"])
 
     def test_plans_queue_is_fifo_deduplicated_by_the_planner_and_redrives_to_a_fifo_dlq(self):
         q = queue_attributes("plans.fifo")
         dlq = queue_attributes("plans-dlq.fifo")
         self.assertEqual(q["FifoQueue"], "true")
-        self.assertEqual(q["ContentBasedDeduplication"], "false", "MessageDeduplicationId = plan_id")
+        self.assertEqual(q["ContentBasedDeduplication"], "false", "MessageDeduplicationId = delivery_id")
         self.assertEqual(dlq["FifoQueue"], "true", "a FIFO queue's DLQ must be FIFO")
         redrive = json.loads(q["RedrivePolicy"])
         self.assertEqual(redrive["deadLetterTargetArn"], dlq["QueueArn"])
         self.assertEqual(int(redrive["maxReceiveCount"]), 5)
         self.assertGreater(int(q["VisibilityTimeout"]), function("executor")["Timeout"])
 
-    def test_metrics_queue_policy_admits_only_the_synthetic_rule(self):
+    def test_synthetic_queue_policy_admits_only_the_synthetic_rule(self):
         # Template-level: moto's CloudFormation does not create AWS::SQS::QueuePolicy.
-        policy = template_resource("MetricsQueuePolicy")["Properties"]
-        self.assertEqual(policy["Queues"], [{"Ref": "MetricsQueue"}])
+        policy = template_resource("SyntheticQueuePolicy")["Properties"]
+        self.assertEqual(policy["Queues"], [{"Ref": "SyntheticQueue"}])
         (statement,) = _statements(policy["PolicyDocument"])
         self.assertEqual(statement["Effect"], "Allow")
         self.assertEqual(statement["Principal"], {"Service": "events.amazonaws.com"})
         self.assertEqual(statement["Action"], "sqs:SendMessage")
-        self.assertEqual(statement["Resource"], {"Fn::GetAtt": ["MetricsQueue", "Arn"]})
+        self.assertEqual(statement["Resource"], {"Fn::GetAtt": ["SyntheticQueue", "Arn"]})
         self.assertEqual(
             statement["Condition"], {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["SyntheticMetricsRule", "Arn"]}}}
         )
@@ -435,7 +443,12 @@ class FunctionTest(unittest.TestCase):
         common = {"CLUSTERS_DIR": "/opt/clusters", "LOG_LEVEL": "info"}
         expected = {
             "collector": {**common, "METRICS_QUEUE_URL": Env.outputs["MetricsQueueUrl"]},
-            "planner": {**common, "PLANS_QUEUE_URL": Env.outputs["PlansQueueUrl"], "EVENT_BUS_NAME": bus},
+            "planner": {
+                **common,
+                "PLANS_QUEUE_URL": Env.outputs["PlansQueueUrl"],
+                "EVENT_BUS_NAME": bus,
+                "COLLECTION_PERIOD": "rate(1 minute)",
+            },
             "executor": {**common, "EVENT_BUS_NAME": bus, "DRY_RUN": "false"},
         }
         for name, env in expected.items():
@@ -445,7 +458,7 @@ class FunctionTest(unittest.TestCase):
         # common ones of shared/src/function_config.rs, which all three read through.
         sources = {
             "collector": ["METRICS_QUEUE_URL"],
-            "planner": ["PLANS_QUEUE_URL"],
+            "planner": ["PLANS_QUEUE_URL", "COLLECTION_PERIOD", "METRICS_MAX_AGE_SECS", "PLAN_TTL_SECS"],
             "executor": ["DRY_RUN"],
             "shared/src/function_config.rs": ["CLUSTERS_DIR", "EVENT_BUS_NAME", "LOG_LEVEL"],
         }
@@ -472,20 +485,26 @@ class FunctionTest(unittest.TestCase):
 
     def test_event_sources(self):
         lam = client("lambda")
-        metrics_arn = queue_attributes("metrics")["QueueArn"]
+        synthetic_arn = queue_attributes("synthetic")["QueueArn"]
+        metrics_arn = queue_attributes("metrics.fifo")["QueueArn"]
         plans_arn = queue_attributes("plans.fifo")["QueueArn"]
-        for name, arn in [("planner", metrics_arn), ("executor", plans_arn)]:
+        for name, arn in [("collector", synthetic_arn), ("planner", metrics_arn), ("executor", plans_arn)]:
             with self.subTest(function=name):
                 (m,) = lam.list_event_source_mappings(FunctionName=f"{STACK}-{name}")["EventSourceMappings"]
                 self.assertEqual(m["EventSourceArn"], arn)
                 self.assertEqual(m["FunctionResponseTypes"], ["ReportBatchItemFailures"])
                 self.assertEqual(m["BatchSize"], 10)
-        self.assertEqual(lam.list_event_source_mappings(FunctionName=f"{STACK}-collector")["EventSourceMappings"], [])
 
     def test_collector_schedule(self):
         events = client("events")
         rule = events.describe_rule(Name=physical("CollectorFunctionSchedule"))
         self.assertEqual(rule["ScheduleExpression"], "rate(1 minute)")
+        # Template-level: only rates, from which the planner derives the collection period.
+        pattern = re.compile(Env.template["Parameters"]["CollectorSchedule"]["AllowedPattern"])
+        for ok in ["rate(1 minute)", "rate(5 minutes)", "rate(1 hour)", "rate(12 hours)"]:
+            self.assertTrue(pattern.fullmatch(ok), ok)
+        for bad in ["rate(1 minutes)", "rate(5 minute)", "rate(0 minutes)", "cron(0 * * * ? *)"]:
+            self.assertFalse(pattern.fullmatch(bad), bad)
         self.assertEqual(rule["State"], "ENABLED")
         (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
         self.assertEqual(target["Arn"], function("collector")["FunctionArn"])
@@ -499,14 +518,14 @@ class BusTest(unittest.TestCase):
         rules = {r["Name"] for r in events.list_rules(EventBusName="ecs-autoscale")["Rules"]}
         self.assertEqual(rules, {physical("SyntheticMetricsRule"), physical("NotificationRule")})
 
-    def test_synthetic_metrics_rule_targets_the_metrics_queue(self):
+    def test_synthetic_metrics_rule_targets_the_synthetic_queue(self):
         rule = rule_on_bus("SyntheticMetricsRule")
         self.assertEqual(
             json.loads(rule["EventPattern"]),
             {"source": ["ecs-autoscale.synthetic"], "detail-type": ["Metrics Report"]},
         )
         (target,) = client("events").list_targets_by_rule(Rule=rule["Name"], EventBusName="ecs-autoscale")["Targets"]
-        self.assertEqual(target["Arn"], queue_attributes("metrics")["QueueArn"])
+        self.assertEqual(target["Arn"], queue_attributes("synthetic")["QueueArn"])
 
     def test_notification_rule_targets_the_topic_with_an_email_subscription(self):
         rule = rule_on_bus("NotificationRule")
@@ -539,7 +558,7 @@ class DeliveryTest(unittest.TestCase):
         for m in lam.list_event_source_mappings()["EventSourceMappings"]:
             lam.update_event_source_mapping(UUID=m["UUID"], Enabled=False)
 
-    def test_a_synthetic_metrics_report_lands_on_the_metrics_queue(self):
+    def test_a_synthetic_metrics_report_lands_on_the_synthetic_queue(self):
         report = {
             "schema_version": 1,
             "cluster": "prod",
@@ -561,10 +580,10 @@ class DeliveryTest(unittest.TestCase):
             ]
         )
         self.assertEqual(result["FailedEntryCount"], 0)
-        messages = drain(Env.outputs["MetricsQueueUrl"], want=1)
+        messages = drain(Env.outputs["SyntheticQueueUrl"], want=1)
         self.assertEqual(len(messages), 1, messages)
         envelope = json.loads(messages[0]["Body"])
-        # The planner accepts the whole EventBridge envelope (planner::handler::decode_body).
+        # The collector's forwarder reads the whole EventBridge envelope (shared::messages::report_from_body).
         self.assertEqual(envelope["source"], "ecs-autoscale.synthetic")
         self.assertEqual(envelope["detail-type"], "Metrics Report")
         self.assertEqual(envelope["detail"], report)
@@ -617,22 +636,51 @@ class IamTest(unittest.TestCase):
                         actions.add(action)
                 self.assertEqual(actions, expected)
 
-    def test_only_read_only_actions_are_on_any_resource(self):
+    def test_only_actions_without_resource_level_permissions_are_on_any_resource(self):
         for role in EXPECTED_ACTIONS:
             for s in role_policy(role):
                 if "*" in _as_list(s["Resource"]):
                     with self.subTest(role=role, sid=s.get("Sid")):
                         self.assertLessEqual(set(_as_list(s["Action"])), ALLOWED_ON_ANY_RESOURCE)
+                        if "ecs:ListTasks" in _as_list(s["Action"]):
+                            self.assertEqual(_as_list(s["Action"]), ["ecs:ListTasks"])
+                            clusters = [f"arn:*:ecs:*:*:cluster/{c}" for c in CLUSTERS]
+                            self.assertEqual(sorted(_as_list(s["Condition"]["ArnLike"]["ecs:cluster"])), clusters)
+                            self.assertEqual(s["Condition"]["StringEquals"]["aws:RequestedRegion"], REGION)
+
+    def test_ecs_reads_are_scoped_to_the_parameters(self):
+        ecs = lambda kind, c: f"arn:*:ecs:*:*:{kind}/{c}/*"  # noqa: E731
+        expected = {
+            "PlannerRole": {
+                "ecs:DescribeServices": [ecs("service", c) for c in CLUSTERS],
+                "ecs:ListContainerInstances": [f"arn:*:ecs:*:*:cluster/{c}" for c in CLUSTERS],
+                "ecs:DescribeContainerInstances": [ecs("container-instance", c) for c in CLUSTERS],
+                "ecs:DescribeTasks": [ecs("task", c) for c in CLUSTERS],
+            },
+            "ExecutorRole": {
+                "ecs:DescribeServices": [ecs("service", c) for c in CLUSTERS],
+                "ecs:DescribeContainerInstances": [ecs("container-instance", c) for c in CLUSTERS],
+            },
+        }
+        for role, actions in expected.items():
+            for action, resources in actions.items():
+                with self.subTest(role=role, action=action):
+                    granted = [s for s in role_policy(role) if action in _as_list(s["Action"])]
+                    self.assertEqual(len(granted), 1)
+                    self.assertEqual(sorted(_as_list(granted[0]["Resource"])), sorted(resources))
+                    self.assertEqual(granted[0]["Condition"]["StringEquals"]["aws:RequestedRegion"], REGION)
 
     def test_sends_and_publications_go_only_to_the_next_hop(self):
-        metrics = queue_attributes("metrics")["QueueArn"]
+        metrics = queue_attributes("metrics.fifo")["QueueArn"]
         plans = queue_attributes("plans.fifo")["QueueArn"]
+        synthetic = queue_attributes("synthetic")["QueueArn"]
         bus = Env.outputs["EventBusArn"]
         expected = {
             ("CollectorRole", "sqs:SendMessage"): [metrics],
             ("PlannerRole", "sqs:SendMessage"): [plans],
             ("PlannerRole", "events:PutEvents"): [bus],
             ("ExecutorRole", "events:PutEvents"): [bus],
+            ("CollectorRole", "sqs:ReceiveMessage"): [synthetic],
             ("PlannerRole", "sqs:ReceiveMessage"): [metrics],
             ("ExecutorRole", "sqs:ReceiveMessage"): [plans],
         }
@@ -709,6 +757,7 @@ class ObservabilityTest(unittest.TestCase):
             watched,
             {
                 ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "MetricsDeadLetterQueue"),
+                ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "SyntheticDeadLetterQueue"),
                 ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "PlansDeadLetterQueue"),
                 ("AWS/Lambda", "Errors", "CollectorFunction"),
                 ("AWS/Lambda", "Errors", "PlannerFunction"),
@@ -720,7 +769,7 @@ class ObservabilityTest(unittest.TestCase):
         body = json.loads(client("cloudwatch").get_dashboard(DashboardName=Env.outputs["DashboardName"])["DashboardBody"])
         text = json.dumps(body)
         for needle in [f"{STACK}-collector", f"{STACK}-planner", f"{STACK}-executor",
-                       f"{STACK}-metrics-dlq", f"{STACK}-plans-dlq.fifo"]:
+                       f"{STACK}-metrics-dlq.fifo", f"{STACK}-plans-dlq.fifo"]:
             self.assertIn(needle, text)
         # The EMF namespace of shared/src/emf.rs, the metrics of planner/src/emf.rs and executor/src/emf.rs.
         self.assertIn('pub const NAMESPACE: &str = "ecs-autoscale";', (ROOT / "shared" / "src" / "emf.rs").read_text())

@@ -124,9 +124,11 @@ mod tests {
         ScalingPlan {
             schema_version: SCHEMA_VERSION,
             plan_id: "p-1".into(),
+            delivery_id: "d-1".into(),
             cluster: "prod".into(),
             autoscale_group: "prod-asg".into(),
             created_at: "2026-11-29T10:00:00Z".parse().expect("time"),
+            expires_at: "2026-11-29T10:02:00Z".parse().expect("time"),
             metrics_cycle_ids: vec!["c-1".into()],
             dry_run: false,
             has_actions: !actions.is_empty(),

@@ -8,7 +8,9 @@
 //! - [`emf`] builds the decision metrics (Embedded Metric Format) of a delivered plan.
 
 pub mod decide;
-pub use decide::{merge_reports, plan, task_listing, TaskListing};
+pub use decide::{
+    merge_reports, plan, plan_delivery, task_listing, DeliveryRules, Freshness, TaskListing,
+};
 
 pub mod emf;
 pub mod handler;

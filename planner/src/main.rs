@@ -37,12 +37,13 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let clients = AwsClients::from_env().await;
-    let deps = Deps::new(
+    let mut deps = Deps::new(
         clients,
         definitions,
         config.plans_queue_url,
         config.bus_name,
     );
+    deps.delivery = config.delivery;
     let deps = &deps;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<_, lambda_runtime::Error>(handle(event.payload, deps).await)

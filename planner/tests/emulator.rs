@@ -2,7 +2,8 @@
 //!
 //! - `state_*`: the state reader on seeded clusters — what it reads, and how many calls;
 //! - `handler_*`: the Lambda handler end to end — SQS batch in, plans on the FIFO queue and
-//!   `Scaling Plan` events on the bus out, batch item failures for what can't be planned.
+//!   `Scaling Plan` events on the bus out, batch item failures for what can't be planned;
+//! - `serialization`: two invocations on the FIFO metrics queue never plan one cluster at once.
 //!
 //! One test binary, so one moto server; `TestBed::start` serialises the tests.
 
@@ -23,6 +24,9 @@ use shared::time::Timestamp;
 use testbed::messaging::{self, QueueKind};
 use testbed::world::{self, Group, GroupSpec, INSTANCE_CPU, INSTANCE_MEMORY};
 use testbed::{CallLog, Clients, TestBed};
+
+#[path = "emulator/serialization.rs"]
+mod serialization;
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -566,8 +570,10 @@ async fn pipeline(bed: &TestBed, definitions: Vec<ClusterDefinition>) -> Pipelin
     }
 }
 
+/// A report collected 30 s before [`now`].
 fn report(cluster: &str, cycle: &str, values: &[(&str, &str, f64)]) -> MetricsReport {
-    let mut r = MetricsReport::new(cluster, cycle, time("2026-11-29T10:00:00Z"));
+    let collected_at = now() - jiff::SignedDuration::from_secs(30);
+    let mut r = MetricsReport::new(cluster, cycle, collected_at);
     for (service, alias, value) in values {
         r.services
             .entry((*service).to_owned())
@@ -668,8 +674,18 @@ async fn handler_sends_a_plan_with_actions_and_publishes_it() {
         }]
     );
     assert_eq!(group_id, "prod");
-    assert_eq!(dedup_id, &plan.plan_id);
+    assert_eq!(dedup_id, &plan.delivery_id, "deduplicated by delivery");
+    assert_eq!(
+        plan.delivery_id,
+        shared::messages::delivery_id("prod", &["cycle-1"])
+    );
     assert_eq!(plan.metrics_cycle_ids, ["cycle-1"]);
+    assert_eq!(plan.created_at, now());
+    assert_eq!(
+        plan.expires_at,
+        now() + jiff::SignedDuration::from_secs(120),
+        "the default TTL"
+    );
 
     let events = plan_events(&bed, &p.plan_events).await;
     assert_eq!(events.len(), 1, "{events:?}");
@@ -759,11 +775,22 @@ async fn handler_fails_only_the_records_it_cannot_plan() {
                 .replace("\"schema_version\":1", "\"schema_version\":9"),
         ),
         record("broken", report("broken", "cycle-1", &[]).to_json_string()),
+        // The same cluster's next report (one FIFO message group): returned with it.
+        record(
+            "broken-2",
+            report("broken", "cycle-2", &[]).to_json_string(),
+        ),
     ];
     let response = handle_at(event(records), &p.deps, now()).await;
     assert_eq!(
         failures(&response),
-        ["broken", "other-version", "undecodable", "unknown"]
+        [
+            "broken",
+            "broken-2",
+            "other-version",
+            "undecodable",
+            "unknown"
+        ]
     );
     let events = plan_events(&bed, &p.plan_events).await;
     assert_eq!(events.len(), 1, "the good record was planned: {events:?}");
@@ -823,9 +850,9 @@ async fn handler_merges_a_clusters_reports_into_one_plan() {
 
     // Two reports for prod in one batch, the newer one first: the newest value wins.
     let mut older = report("prod", "cycle-1", &[("web", "queue", 40.0)]);
-    older.collected_at = time("2026-11-29T10:00:00Z");
+    older.collected_at = now() - jiff::SignedDuration::from_secs(150);
     let mut newer = report("prod", "cycle-2", &[("web", "queue", 60.0)]);
-    newer.collected_at = time("2026-11-29T10:05:00Z");
+    newer.collected_at = now() - jiff::SignedDuration::from_secs(30);
     let records = vec![
         record("m2", newer.to_json_string()),
         record("m1", older.to_json_string()),
@@ -892,5 +919,193 @@ trait ToJsonString {
 impl ToJsonString for MetricsReport {
     fn to_json_string(&self) -> String {
         serde_json::to_string(self).expect("report JSON")
+    }
+}
+
+#[tokio::test]
+async fn handler_does_not_plan_on_reports_too_old_or_from_the_future() {
+    let bed = TestBed::start().await;
+    seed_prod(&bed, false).await;
+    let p = pipeline(&bed, vec![definition("prod", PROD_YAML)]).await;
+    let at = |secs: i64| now() + jiff::SignedDuration::from_secs(secs);
+
+    // 40 queued messages would take web from 2 to 4 tasks, if the report could be believed.
+    for (n, collected_at) in [
+        time("2001-01-01T00:00:00Z"),
+        time("9999-12-30T00:00:00Z"),
+        at(-10 * 60),
+        at(5 * 60),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut stale = report("prod", &format!("cycle-{n}"), &[("web", "queue", 40.0)]);
+        stale.collected_at = collected_at;
+        let response = handle_at(
+            event(vec![record("m1", stale.to_json_string())]),
+            &p.deps,
+            now(),
+        )
+        .await;
+        assert_eq!(failures(&response), Vec::<String>::new());
+        assert!(
+            queued_plans(&bed, &p.plans_queue).await.is_empty(),
+            "a report collected at {collected_at} drives nothing"
+        );
+        let events = plan_events(&bed, &p.plan_events).await;
+        assert_eq!(events.len(), 1, "the cluster is still planned: {events:?}");
+        let plan: ScalingPlan = serde_json::from_value(events[0]["detail"].clone()).expect("plan");
+        assert!(
+            plan.actions.services.is_empty(),
+            "{:#?}",
+            plan.decisions.headlines
+        );
+        let ignored = serde_json::to_value(&plan.decisions.detail.cluster).expect("JSON");
+        assert_eq!(ignored[0]["reason"], "report_ignored", "{ignored:#}");
+        assert_eq!(ignored[0]["cycle_id"], format!("cycle-{n}"), "{ignored:#}");
+        assert!(
+            plan.decisions.headlines[0].contains(&format!("cycle-{n}")),
+            "{:#?}",
+            plan.decisions.headlines
+        );
+    }
+
+    // A report of 30 s ago is current.
+    let mut current = report("prod", "cycle-now", &[("web", "queue", 40.0)]);
+    current.collected_at = at(-30);
+    let response = handle_at(
+        event(vec![record("m1", current.to_json_string())]),
+        &p.deps,
+        now(),
+    )
+    .await;
+    assert_eq!(failures(&response), Vec::<String>::new());
+    let queued = queued_plans(&bed, &p.plans_queue).await;
+    assert_eq!(queued.len(), 1);
+    assert_eq!(
+        queued[0].0.actions.services,
+        [ServiceChange {
+            service: "web".into(),
+            from: 2,
+            to: 4
+        }]
+    );
+}
+
+/// Captures this test's log lines (text) until the guard is dropped.
+fn capture_logs() -> (LogBuffer, tracing::subscriber::DefaultGuard) {
+    let buffer = LogBuffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(buffer.clone())
+        .with_ansi(false)
+        .finish();
+    (buffer, tracing::subscriber::set_default(subscriber))
+}
+
+#[derive(Clone, Default)]
+struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    }
+}
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+    fn make_writer(&'a self) -> LogBuffer {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn handler_fails_each_bad_report_alone_naming_the_message_and_the_field() {
+    let bed = TestBed::start().await;
+    seed_prod(&bed, false).await;
+    let p = pipeline(&bed, vec![definition("prod", PROD_YAML)]).await;
+    let good = report("prod", "cycle-1", &[("web", "queue", 40.0)]);
+    let edited = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut value = serde_json::to_value(&good).expect("JSON");
+        edit(&mut value);
+        value.to_string()
+    };
+    let records = vec![
+        record(
+            "m-no-time",
+            edited(&|v| {
+                v.as_object_mut().expect("object").remove("collected_at");
+            }),
+        ),
+        record(
+            "m-bad-time",
+            edited(&|v| v["collected_at"] = "10:00 yesterday".into()),
+        ),
+        record(
+            "m-v7",
+            edited(&|v| {
+                v["schema_version"] = 7.into();
+                v.as_object_mut().expect("object").remove("cluster");
+            }),
+        ),
+        record(
+            "m-no-cycle",
+            edited(&|v| {
+                v.as_object_mut().expect("object").remove("cycle_id");
+            }),
+        ),
+        record(
+            "m-bad-value",
+            edited(&|v| v["services"]["web"]["values"]["queue"] = "many".into()),
+        ),
+        record("m-good", good.to_json_string()),
+    ];
+    let (logs, _guard) = capture_logs();
+    let response = handle_at(event(records), &p.deps, now()).await;
+    assert_eq!(
+        failures(&response),
+        [
+            "m-bad-time",
+            "m-bad-value",
+            "m-no-cycle",
+            "m-no-time",
+            "m-v7"
+        ]
+    );
+    let queued = queued_plans(&bed, &p.plans_queue).await;
+    assert_eq!(queued.len(), 1, "the good report was planned");
+    assert_eq!(queued[0].0.metrics_cycle_ids, ["cycle-1"]);
+    let text = logs.text();
+    for (id, what) in [
+        ("m-no-time", "missing field `collected_at`"),
+        ("m-bad-time", "not a valid metrics report: collected_at: "),
+        (
+            "m-v7",
+            "metrics report has schema_version 7; this build reads version 1",
+        ),
+        ("m-no-cycle", "missing field `cycle_id`"),
+        (
+            "m-bad-value",
+            "not a valid metrics report: services.web.values.queue: ",
+        ),
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.contains(&format!("rejected message {id}: ")) && l.contains(what)),
+            "{id}: {what}\n{text}"
+        );
     }
 }

@@ -6,7 +6,7 @@ use testbed::TestBed;
 use crate::support::*;
 
 #[tokio::test]
-async fn inject_through_the_bus_reaches_the_metrics_queue() {
+async fn inject_through_the_bus_reaches_the_synthetic_queue() {
     let bed = TestBed::start().await;
     let w = world(&bed, "inject-bus").await;
     let out = run(
@@ -32,7 +32,7 @@ async fn inject_through_the_bus_reaches_the_metrics_queue() {
         stdout(&out)
     );
     assert!(stdout(&out).contains(&format!("bus `{BUS}`")));
-    let bodies = messaging::receive_bodies(bed.sqs(), &w.metrics_queue_url)
+    let bodies = messaging::receive_bodies(bed.sqs(), &w.synthetic_queue_url)
         .await
         .unwrap();
     assert_eq!(bodies.len(), 1, "{bodies:?}");
@@ -71,12 +71,27 @@ async fn inject_through_the_queue_sends_the_bare_report() {
     assert_code(&out, 0);
     let printed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(printed["services"]["backend"]["values"]["cpu_usage"], 42.5);
-    let bodies = messaging::receive_bodies(bed.sqs(), &w.metrics_queue_url)
+    let messages = messaging::receive_all(bed.sqs(), &w.metrics_queue_url)
         .await
         .unwrap();
-    assert_eq!(bodies.len(), 1);
-    let sent: serde_json::Value = serde_json::from_str(&bodies[0]).unwrap();
+    assert_eq!(messages.len(), 1);
+    let sent: serde_json::Value =
+        serde_json::from_str(messages[0].body().unwrap_or_default()).unwrap();
     assert_eq!(sent, printed);
+    // The FIFO metrics queue: the cluster's message group, an id of the report's own cycle.
+    let attribute = |name| {
+        messages[0]
+            .attributes()
+            .and_then(|a| a.get(&name))
+            .cloned()
+            .unwrap_or_default()
+    };
+    use aws_sdk_sqs::types::MessageSystemAttributeName as Attribute;
+    assert_eq!(attribute(Attribute::MessageGroupId), CLUSTER);
+    assert_eq!(
+        attribute(Attribute::MessageDeduplicationId),
+        shared::messages::report_deduplication_id(printed["cycle_id"].as_str().unwrap(), CLUSTER)
+    );
 
     // Without a queue URL: a usage problem, with the way to give one.
     let out = run(

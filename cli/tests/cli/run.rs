@@ -70,11 +70,17 @@ async fn injected_metrics_are_planned_applied_and_watched() {
             &w.metrics_queue_url,
             "--plans-queue-url",
             &w.plans_queue_url,
+            "--synthetic-queue-url",
+            &w.synthetic_queue_url,
         ],
     )
     .await;
     assert_code(&out, 0);
     let text = stdout(&out);
+    assert!(
+        text.contains("; 1 synthetic report(s) forwarded;"),
+        "{text}"
+    );
     assert!(
         text.lines()
             .any(|l| l.starts_with("cycle 1: collected my_cluster")),
@@ -160,7 +166,8 @@ async fn run_finds_a_stacks_queues_by_name_and_needs_them() {
     let bed = TestBed::start().await;
     let w = world(&bed, "run-stack").await;
     let dir = s(&w.clusters_dir);
-    // The support world's queues are `stack-metrics` and `stack-plans.fifo`.
+    // The support world's queues are `stack-metrics.fifo`, `stack-plans.fifo` and
+    // `stack-synthetic`.
     let out = run(
         bed.endpoint(),
         &[
@@ -203,7 +210,7 @@ async fn run_finds_a_stacks_queues_by_name_and_needs_them() {
     )
     .await;
     assert_code(&out, 1);
-    assert!(stderr(&out).contains("error: the stack `nope` has no queue `nope-metrics`"));
+    assert!(stderr(&out).contains("error: the stack `nope` has no queue `nope-metrics.fifo`"));
 
     let out = run(
         bed.endpoint(),

@@ -15,11 +15,13 @@ pub struct World {
     pub clusters_dir: TempDir,
     pub metrics_queue_url: String,
     pub plans_queue_url: String,
+    pub synthetic_queue_url: String,
 }
 
 /// The README's `my_cluster` on the emulator: services `worker` and `backend` (1 task each, 1024
-/// CPU / 1536 MiB), a group of 2 instances (min 1, max 4); the pipeline's queues, the bus and
-/// the rule that sends synthetic reports to the metrics queue; the cluster file, with the
+/// CPU / 1536 MiB), a group of 2 instances (min 1, max 4); the pipeline's queues as the stack
+/// names them (`stack-metrics.fifo`, `stack-plans.fifo`, `stack-synthetic`), the bus and the
+/// rule that sends synthetic reports to the synthetic queue; the cluster file, with the
 /// worker's RabbitMQ URL pointing at a closed port (collection fails fast).
 pub async fn world(bed: &TestBed, name: &str) -> World {
     world::create_cluster(bed.ecs(), CLUSTER).await.unwrap();
@@ -40,13 +42,16 @@ pub async fn world(bed: &TestBed, name: &str) -> World {
             .unwrap();
     }
     assert!(bed.converge(CLUSTER).await.unwrap().is_converged());
-    let metrics_queue_url =
-        messaging::create_queue(bed.sqs(), "stack-metrics", QueueKind::Standard)
-            .await
-            .unwrap();
+    let metrics_queue_url = messaging::create_queue(bed.sqs(), "stack-metrics", QueueKind::Fifo)
+        .await
+        .unwrap();
     let plans_queue_url = messaging::create_queue(bed.sqs(), "stack-plans", QueueKind::Fifo)
         .await
         .unwrap();
+    let synthetic_queue_url =
+        messaging::create_queue(bed.sqs(), "stack-synthetic", QueueKind::Standard)
+            .await
+            .unwrap();
     messaging::create_event_bus(bed.eventbridge(), BUS)
         .await
         .unwrap();
@@ -56,7 +61,7 @@ pub async fn world(bed: &TestBed, name: &str) -> World {
         BUS,
         "synthetic-metrics",
         &serde_json::json!({"source": ["ecs-autoscale.synthetic"], "detail-type": ["Metrics Report"]}),
-        &metrics_queue_url,
+        &synthetic_queue_url,
     )
     .await
     .unwrap();
@@ -72,6 +77,7 @@ pub async fn world(bed: &TestBed, name: &str) -> World {
         clusters_dir,
         metrics_queue_url,
         plans_queue_url,
+        synthetic_queue_url,
     }
 }
 
@@ -92,6 +98,7 @@ pub fn cli(endpoint: &str) -> tokio::process::Command {
         "EVENT_BUS_NAME",
         "METRICS_QUEUE_URL",
         "PLANS_QUEUE_URL",
+        "SYNTHETIC_QUEUE_URL",
         "CLUSTERS_DIR",
     ] {
         cmd.env_remove(var);

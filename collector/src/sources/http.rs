@@ -4,8 +4,14 @@
 //! - **One request per distinct source per cycle.** Sources with the same URL, method, payload
 //!   and headers are asked once, whichever services and clusters read them; the longest of
 //!   their timeouts applies.
-//! - Requests run concurrently, at most [`HttpConfig::concurrency`] at once; each has its
-//!   source's `timeout:` (default 5 s), cut short by the cycle's deadline.
+//! - Requests run concurrently, at most [`HttpConfig::concurrency`] at once in all and at most
+//!   [`HttpConfig::per_host_concurrency`] at once to one host (scheme, host and port), so that
+//!   fifty services reading one RabbitMQ do not open fifty connections at once to a server
+//!   whose listen backlog may be small; each has its source's `timeout:` (default 5 s, counted
+//!   from when it is sent), cut short by the cycle's deadline.
+//! - One client per Lambda instance, whose pool keeps connections alive between requests and
+//!   cycles (at most [`HttpConfig::per_host_concurrency`] idle per host): the requests to one
+//!   host reuse a few connections instead of opening one each.
 //! - reqwest with rustls, certificates verified; at most [`HttpConfig::max_redirects`]
 //!   redirects; bodies over [`HttpConfig::max_body_bytes`] are refused.
 //! - Basic auth comes from credentials in the URL (`https://user:pass@host/...`): reqwest takes
@@ -19,7 +25,7 @@
 //! string), header values are never logged, and reqwest errors lose their URL (`without_url`)
 //! before their text is recorded (and any URL quoted in it is redacted too).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,6 +43,8 @@ use super::{json_value, Outcome, Target};
 
 /// Requests in flight at once, by default (`HTTP_CONCURRENCY`).
 pub const DEFAULT_CONCURRENCY: usize = 128;
+/// Requests in flight at once to one host, by default (`HTTP_PER_HOST_CONCURRENCY`).
+pub const DEFAULT_PER_HOST_CONCURRENCY: usize = 8;
 /// Redirects followed, by default.
 pub const DEFAULT_MAX_REDIRECTS: usize = 5;
 /// Largest response body read, by default (16 MiB).
@@ -47,6 +55,9 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 pub struct HttpConfig {
     /// Requests in flight at once (at least 1).
     pub concurrency: usize,
+    /// Requests in flight at once to one host (scheme, host and port; at least 1), and idle
+    /// connections kept per host.
+    pub per_host_concurrency: usize,
     /// Redirects followed before giving up.
     pub max_redirects: usize,
     /// Largest response body read.
@@ -59,6 +70,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             concurrency: DEFAULT_CONCURRENCY,
+            per_host_concurrency: DEFAULT_PER_HOST_CONCURRENCY,
             max_redirects: DEFAULT_MAX_REDIRECTS,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             connect_timeout: Duration::from_secs(5),
@@ -208,6 +220,7 @@ impl HttpCollector {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::limited(config.max_redirects))
             .connect_timeout(config.connect_timeout)
+            .pool_max_idle_per_host(config.per_host_concurrency.max(1))
             .user_agent(concat!(
                 "ecs-autoscale-collector/",
                 env!("CARGO_PKG_VERSION")
@@ -222,7 +235,8 @@ impl HttpCollector {
         &self.config
     }
 
-    /// Sends every request (at most `concurrency` at once) and returns every target's outcome.
+    /// Sends every request (at most `concurrency` at once, and `per_host_concurrency` to one
+    /// host) and returns every target's outcome.
     ///
     /// Whatever is not answered by `deadline` is `timeout` (started) or `not_collected`
     /// (still waiting for its turn); this returns shortly after `deadline` at the latest.
@@ -232,17 +246,31 @@ impl HttpCollector {
         deadline: Instant,
     ) -> Vec<(Target, Outcome)> {
         let limit = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
+        let mut per_host: HashMap<String, Arc<Semaphore>> = HashMap::new();
         let requests: Vec<Arc<PlannedRequest>> = requests.into_iter().map(Arc::new).collect();
         let mut tasks = JoinSet::new();
         for (index, request) in requests.iter().enumerate() {
+            let host = per_host
+                .entry(host_of(&request.key.url))
+                .or_insert_with(|| {
+                    Arc::new(Semaphore::new(self.config.per_host_concurrency.max(1)))
+                })
+                .clone();
             let (this, request, limit) = (self.clone(), request.clone(), limit.clone());
             tasks.spawn(async move {
-                let permit = tokio::select! {
-                    permit = limit.acquire_owned() => permit.ok(),
+                // The host's turn first, then a global one: a request waiting for its host
+                // holds no global permit another host could use.
+                let permits = async {
+                    let host = host.acquire_owned().await.ok()?;
+                    let global = limit.acquire_owned().await.ok()?;
+                    Some((host, global))
+                };
+                let permits = tokio::select! {
+                    permits = permits => permits,
                     _ = tokio::time::sleep_until(deadline) => None,
                 };
-                let answer = match permit {
-                    Some(_permit) => this.fetch(&request, deadline).await,
+                let answer = match permits {
+                    Some(_permits) => this.fetch(&request, deadline).await,
                     None => Err(MissingReason::NotCollected),
                 };
                 log_outcome(&request, &answer);
@@ -355,6 +383,15 @@ impl HttpCollector {
             body.extend_from_slice(&chunk);
         }
         Ok(body)
+    }
+}
+
+/// What requests to one host share: scheme, host and port (`http://host:port`); the URL
+/// itself when it does not parse (its request fails anyway).
+fn host_of(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) => parsed.origin().ascii_serialization(),
+        Err(_) => url.to_owned(),
     }
 }
 
@@ -514,6 +551,21 @@ mod tests {
         assert!(failed
             .iter()
             .all(|(_, o)| *o == Err(MissingReason::HttpStatus { status: 503 })));
+    }
+
+    #[test]
+    fn requests_to_one_host_share_its_limit_whatever_their_path_or_credentials() {
+        assert_eq!(
+            host_of("https://u:p@rabbit.example:15672/api/queues/%2F/a?x=1"),
+            "https://rabbit.example:15672"
+        );
+        assert_eq!(
+            host_of("https://rabbit.example:15672/api/queues/%2F/b"),
+            host_of("https://other:secret@rabbit.example:15672/x")
+        );
+        assert_eq!(host_of("http://h/q"), "http://h");
+        assert_ne!(host_of("http://h/q"), host_of("https://h/q"));
+        assert_ne!(host_of("http://h:81/q"), host_of("http://h/q"));
     }
 
     #[test]

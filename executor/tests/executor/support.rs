@@ -125,16 +125,18 @@ pub fn service(name: &str, from: u32, to: u32) -> ServiceChange {
     }
 }
 
-/// A plan for `prod` made a minute ago.
+/// A plan for `prod` made a minute ago, for two minutes.
 pub fn plan(id: &str, actions: PlanActions) -> ScalingPlan {
     let created =
         shared::time::to_seconds(shared::time::now() - jiff::SignedDuration::from_secs(60));
     ScalingPlan {
         schema_version: SCHEMA_VERSION,
         plan_id: id.into(),
+        delivery_id: format!("delivery-{id}"),
         cluster: CLUSTER.into(),
         autoscale_group: GROUP.into(),
         created_at: created,
+        expires_at: created + jiff::SignedDuration::from_secs(120),
         metrics_cycle_ids: vec!["cycle-1".into()],
         dry_run: false,
         has_actions: !actions.is_empty(),

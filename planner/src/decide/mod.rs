@@ -12,14 +12,18 @@
 //!   then `consolidation`.
 //! - `plan_id`: the deterministic id.
 //! - `task_listing`: which instances' tasks the core can use (the shell lists only those).
+//! - `delivery` and `report_age`: a delivery of reports planned — the current ones merged
+//!   and planned, the others named in the record; the plan's `delivery_id` and `expires_at`.
 
 mod capacity;
 mod consolidation;
+mod delivery;
 mod demand;
 mod instances;
 mod metrics;
 mod packing;
 mod plan_id;
+mod report_age;
 mod rules;
 mod services;
 mod step_events;
@@ -45,7 +49,9 @@ use shared::messages::{
 use shared::state::ClusterState;
 use shared::time::{self, Timestamp};
 
+pub use delivery::{expires, plan_delivery, DeliveryRules, DEFAULT_MAX_AGE, DEFAULT_PLAN_TTL};
 pub use metrics::merge_reports;
+pub use report_age::{Freshness, MAX_AHEAD};
 pub use task_listing::{task_listing, TaskListing};
 
 /// Plans one cluster. Pure: the same arguments give the same plan, and `now` only sets
@@ -53,7 +59,9 @@ pub use task_listing::{task_listing, TaskListing};
 /// counts whole seconds: `now` is truncated to the second.
 ///
 /// `metrics`: per service name, the newest values and missing reasons (see
-/// [`merge_reports`]). `metrics_cycle_ids` is left empty for the caller to fill.
+/// [`merge_reports`]). `metrics_cycle_ids` is left empty and `delivery_id` is that of no
+/// report, for the caller to fill ([`plan_delivery`] does); `expires_at` is `created_at` +
+/// [`DEFAULT_PLAN_TTL`].
 pub fn plan(
     definition: &ClusterDefinition,
     metrics: &BTreeMap<String, ServiceMetrics>,
@@ -134,9 +142,11 @@ pub(crate) fn plan_traced(
     let plan = ScalingPlan {
         schema_version: SCHEMA_VERSION,
         plan_id,
+        delivery_id: shared::messages::delivery_id::<&str>(&definition.name, &[]),
         cluster: definition.name.clone(),
         autoscale_group: definition.autoscale_group.clone(),
         created_at: now,
+        expires_at: expires(now, DEFAULT_PLAN_TTL),
         metrics_cycle_ids: Vec::new(),
         dry_run: definition.dry_run,
         has_actions: !actions.is_empty(),

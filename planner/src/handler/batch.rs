@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use aws_lambda_events::event::sqs::SqsMessage;
-use shared::messages::{DecodeError, MetricsReport, METRICS_REPORT_DETAIL_TYPE};
+use shared::messages::{
+    report_from_body, DecodeError, MetricsReport, ReportBodyError, METRICS_REPORT_DETAIL_TYPE,
+};
 
 /// Why a record is rejected (reported as a batch item failure).
 #[derive(Debug, thiserror::Error)]
@@ -22,20 +24,13 @@ pub enum RecordError {
     UnknownCluster(String),
 }
 
-/// Reads a record body: a metrics report, or an EventBridge event whose `detail` is one.
+/// Reads a record body: a metrics report, or an EventBridge event whose `detail` is one
+/// ([`report_from_body`]).
 pub fn decode_body(body: &str) -> Result<MetricsReport, RecordError> {
-    // An envelope is recognised by its `detail-type` and `detail` keys; anything else is read
-    // as a bare report, so that its decoding error is about the report.
-    if let Ok(serde_json::Value::Object(object)) = serde_json::from_str(body) {
-        if let (Some(kind), Some(detail)) = (object.get("detail-type"), object.get("detail")) {
-            let kind = kind.as_str().unwrap_or_default();
-            if kind != METRICS_REPORT_DETAIL_TYPE {
-                return Err(RecordError::WrongDetailType(kind.to_owned()));
-            }
-            return Ok(MetricsReport::from_json(&detail.to_string())?);
-        }
-    }
-    Ok(MetricsReport::from_json(body)?)
+    report_from_body(body).map_err(|e| match e {
+        ReportBodyError::Undecodable(e) => RecordError::Undecodable(e),
+        ReportBodyError::WrongDetailType(kind) => RecordError::WrongDetailType(kind),
+    })
 }
 
 /// A decoded record.

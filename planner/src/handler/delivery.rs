@@ -24,7 +24,7 @@ pub async fn deliver(deps: &Deps, plan: &ScalingPlan) -> Result<bool, ClusterErr
         source,
     })?;
     // Queue first: the executor matters more than the notification, and a retry after a
-    // failed publish re-sends a plan the FIFO queue deduplicates.
+    // failed publish re-sends a plan of the same delivery, which the FIFO queue drops.
     if plan.has_actions {
         deps.clients
             .sqs
@@ -32,7 +32,7 @@ pub async fn deliver(deps: &Deps, plan: &ScalingPlan) -> Result<bool, ClusterErr
             .queue_url(&deps.plans_queue_url)
             .message_body(&body)
             .message_group_id(&plan.cluster)
-            .message_deduplication_id(&plan.plan_id)
+            .message_deduplication_id(&plan.delivery_id)
             .send()
             .await
             .map_err(|e| ClusterError::Send {
@@ -164,9 +164,11 @@ mod tests {
         ScalingPlan {
             schema_version: 1,
             plan_id: "p1".into(),
+            delivery_id: "d1".into(),
             cluster: "prod".into(),
             autoscale_group: "asg".into(),
             created_at: "2026-11-29T10:00:00Z".parse().expect("a time"),
+            expires_at: "2026-11-29T10:02:00Z".parse().expect("a time"),
             metrics_cycle_ids: vec![],
             dry_run: true,
             has_actions: true,

@@ -1,38 +1,50 @@
 //! The planner Lambda's handler: metrics reports in (SQS batch), scaling plans out.
 //!
 //! Its parts: [`config`] (the environment), [`batch`] (decoding and grouping the records),
-//! [`delivery`] (the plans queue and the bus); this module runs them for each batch:
+//! [`delivery`] (the plans queue and the bus), [`observer`] (a test hook around planning);
+//! this module runs them for each batch:
 //!
-//! 1. every record is decoded ([`decode_body`]) as a metrics report, either bare (from the
-//!    collector) or wrapped in an EventBridge envelope (a synthetic report routed from the bus
-//!    by a rule: `{"detail-type": "Metrics Report", "source": "ecs-autoscale.synthetic",
-//!    "detail": {...}}`); undecodable records and reports for clusters without a loaded
-//!    definition become batch item failures (they end in the DLQ), each with one log line
-//!    naming the message id;
+//! 1. every record is decoded ([`decode_body`]) as a metrics report, bare (the collector's,
+//!    and synthetic reports the collector forwarded) or wrapped in an EventBridge envelope;
+//!    undecodable records (not JSON, another `schema_version`, a missing field, a time that
+//!    does not parse) and reports for clusters without a loaded definition become batch item
+//!    failures (they end in the DLQ), each with one log line naming the message id and the
+//!    field; the other records of the batch go on;
 //! 2. the reports are grouped by cluster ([`sort_batch`]); a cluster whose definition has
 //!    `enabled: false` is left alone (its records succeed);
-//! 3. per cluster: the reports are merged (newest value of each metric), the live state is
-//!    read ([`crate::state_reader`]), the pure core plans, and the plan is
+//! 3. per cluster: reports too old or dated in the future are left out and named in the
+//!    record, the others are merged (newest value of each metric), the live state is read
+//!    ([`crate::state_reader`]), the pure core plans ([`crate::plan_delivery`]), and the plan is
 //!    - sent to the executor's FIFO queue (`MessageGroupId` = cluster, `MessageDeduplicationId`
-//!      = plan id) when it has actions — dry-run plans too, the executor reports what it would
-//!      have done;
+//!      = the plan's `delivery_id`) when it has actions — dry-run plans too, the executor
+//!      reports what it would have done;
 //!    - always published on the bus (source `ecs-autoscale`, detail-type `Scaling Plan`,
 //!      detail = the plan), so subscribers see every decision record; `has_actions` lets
 //!      rules filter the quiet ones.
 //!
-//! A failure of one cluster (reading, sending, publishing) fails only that cluster's records;
-//! the others proceed. A retried batch re-plans; an identical plan has the same id, so the FIFO
-//! queue's deduplication drops the second copy within its 5-minute window. The response lists
-//! the failed message ids, so the event source mapping needs `ReportBatchItemFailures`
-//! (without it Lambda ignores the list and deletes the whole batch).
+//! **Serialization.** The metrics queue is FIFO with one message group per cluster: SQS hands
+//! a group's messages to one invocation at a time (a group with messages in flight is held
+//! back), so one cluster is never planned by two invocations at once, while other clusters
+//! are planned concurrently.
 //!
-//! Clusters are planned one after the other (a batch rarely holds more than a few). A plan
-//! larger than an EventBridge event is published without its structured decision detail
-//! ([`event_detail`]); the queue always gets it whole.
+//! A failure of one cluster (reading, sending, publishing) fails all of that cluster's records
+//! (one message group: they come back together, in order); the others proceed. A retried
+//! batch re-plans the same reports: same `delivery_id`, so the FIFO queue drops the second
+//! copy within its 5-minute window, while the next cycle's plan, even an identical decision,
+//! is a new delivery. The response lists the failed message ids, so the event source mapping
+//! needs `ReportBatchItemFailures` (without it Lambda ignores the list and deletes the whole
+//! batch).
+//!
+//! Clusters of a batch are planned one after the other (a batch rarely holds more than a few).
+//! A plan larger than an EventBridge event is published without its structured decision
+//! detail ([`event_detail`]); the queue always gets it whole.
 
 pub mod batch;
 pub mod config;
 pub mod delivery;
+pub mod observer;
+
+use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_ecs::error::DisplayErrorContext;
@@ -44,7 +56,9 @@ use shared::time::Timestamp;
 pub use batch::{decode_body, sort_batch, Accepted, Batch, RecordError, Rejected};
 pub use config::{Config, ConfigError};
 pub use delivery::{deliver, event_detail, plan_line, Delivered, MAX_EVENT_DETAIL_BYTES};
+pub use observer::PlanningObserver;
 
+use crate::decide::DeliveryRules;
 use crate::state_reader::{read_cluster_state, ReadError, TaskDefinitionCache};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -62,10 +76,15 @@ pub struct Deps {
     pub bus_name: String,
     /// Task definition sizes, kept across invocations (revisions are immutable).
     pub task_definitions: TaskDefinitionCache,
+    /// Which reports are current, and how long a plan lives (`METRICS_MAX_AGE_SECS`,
+    /// `PLAN_TTL_SECS`).
+    pub delivery: DeliveryRules,
+    /// Test hook around each cluster's planning; `None` in production.
+    pub observer: Option<Arc<dyn PlanningObserver>>,
 }
 
 impl Deps {
-    /// Dependencies with an empty task definition cache.
+    /// Dependencies with an empty task definition cache and the default [`DeliveryRules`].
     pub fn new(
         clients: AwsClients,
         definitions: LoadReport,
@@ -78,6 +97,8 @@ impl Deps {
             plans_queue_url: plans_queue_url.into(),
             bus_name: bus_name.into(),
             task_definitions: TaskDefinitionCache::new(),
+            delivery: DeliveryRules::default(),
+            observer: None,
         }
     }
 }
@@ -189,7 +210,14 @@ pub async fn handle_at(event: SqsEvent, deps: &Deps, now: Timestamp) -> SqsBatch
             continue;
         }
         let reports: Vec<MetricsReport> = records.iter().map(|r| r.report.clone()).collect();
-        match plan_and_deliver(deps, definition, &reports, now).await {
+        if let Some(observer) = &deps.observer {
+            observer.started(&cluster).await;
+        }
+        let planned = plan_and_deliver(deps, definition, &reports, now).await;
+        if let Some(observer) = &deps.observer {
+            observer.finished(&cluster);
+        }
+        match planned {
             Ok(delivered) => delivery::log_plan(&delivered),
             Err(err) => {
                 tracing::error!(
@@ -207,14 +235,14 @@ pub async fn handle_at(event: SqsEvent, deps: &Deps, now: Timestamp) -> SqsBatch
     response
 }
 
-/// Merges `reports`, reads the state, plans and delivers the plan for one cluster.
+/// Reads the state, plans the delivery `reports` ([`crate::plan_delivery`]: the current
+/// reports merged) and delivers the plan, for one cluster.
 pub async fn plan_and_deliver(
     deps: &Deps,
     definition: &ClusterDefinition,
     reports: &[MetricsReport],
     now: Timestamp,
 ) -> Result<Delivered, ClusterError> {
-    let (metrics, cycle_ids) = crate::merge_reports(reports);
     let read = read_cluster_state(&deps.clients, definition, &deps.task_definitions).await?;
     for missing in &read.missing_services {
         tracing::warn!(
@@ -244,9 +272,9 @@ pub async fn plan_and_deliver(
     // The core is pure and must not panic; if it does on one cluster's state, only that
     // cluster's records fail (the panic message is logged), the others are still planned.
     let planned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        crate::plan(definition, &metrics, &read.state, now)
+        crate::plan_delivery(definition, reports, &read.state, now, &deps.delivery)
     }));
-    let mut plan = planned.map_err(|panic| ClusterError::PlannerPanicked {
+    let plan = planned.map_err(|panic| ClusterError::PlannerPanicked {
         cluster: definition.name.clone(),
         message: panic
             .downcast_ref::<&str>()
@@ -254,9 +282,15 @@ pub async fn plan_and_deliver(
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "no message".to_owned()),
     })?;
-    // The core leaves them to the caller (they are not part of the plan id, so a retried
-    // batch that decides the same deduplicates on the FIFO queue).
-    plan.metrics_cycle_ids = cycle_ids;
+    for ignored in &plan.decisions.detail.cluster {
+        if let shared::messages::Reason::ReportIgnored { cycle_id, .. } = ignored {
+            tracing::warn!(
+                cluster = definition.name.as_str(),
+                cycle_id = cycle_id.as_str(),
+                "{ignored}"
+            );
+        }
+    }
     let sent_to_queue = deliver(deps, &plan).await?;
     // Decision metrics for the dashboard (CloudWatch Embedded Metric Format), once delivered.
     shared::emf::emit(&crate::emf::lines(

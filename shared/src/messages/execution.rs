@@ -47,6 +47,8 @@ pub enum Outcome {
     DryRun,
     /// Nothing applied because of errors.
     Failed,
+    /// Nothing attempted: the plan was read after its `expires_at` (every action `skipped`).
+    Expired,
 }
 
 /// One action's status.
@@ -59,7 +61,7 @@ pub enum ActionStatus {
     AlreadyApplied,
     /// The live value is neither `from` nor `to`; left for the next plan.
     Stale,
-    /// Not attempted (dry run, or a guard said no).
+    /// Not attempted (dry run, an expired plan, or a guard said no).
     Skipped,
     /// Failed with an error.
     Failed,

@@ -6,10 +6,14 @@
 //! [`crate::time::Timestamp`]s, written as RFC 3339 in UTC; a time that does not parse (or a
 //! date that does not exist) fails the decoding with an error naming its field.
 
+mod delivery;
+mod envelope;
 mod execution;
 mod metrics;
 mod plan;
 
+pub use delivery::*;
+pub use envelope::*;
 pub use execution::*;
 pub use metrics::*;
 pub use plan::*;
@@ -65,6 +69,16 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned + Versioned>(
         field,
         source,
     };
+    // The version first: a message of another version is refused as such, whatever else
+    // about its shape this build would not understand.
+    if let Ok(Version {
+        schema_version: Some(found),
+    }) = serde_json::from_str::<Version>(text)
+    {
+        if found != SCHEMA_VERSION {
+            return Err(DecodeError::UnsupportedVersion { kind, found });
+        }
+    }
     let mut json = serde_json::Deserializer::from_str(text);
     let msg: T = serde_path_to_error::deserialize(&mut json).map_err(|e| {
         let path = e.path().to_string();
@@ -79,6 +93,13 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned + Versioned>(
         });
     }
     Ok(msg)
+}
+
+/// Only the version of a message (every other field ignored).
+#[derive(serde::Deserialize)]
+struct Version {
+    #[serde(default)]
+    schema_version: Option<u32>,
 }
 
 /// A message with a schema version.

@@ -7,19 +7,34 @@ use crate::time::Timestamp;
 ///
 /// Every action is an absolute target together with the value the planner saw
 /// (`from`), so the executor can apply it idempotently and refuse it when stale.
+///
+/// **Identity.** `plan_id` names the *decision* (the same inputs and actions give the same id,
+/// whenever they are decided); `delivery_id` names the *delivery* of metrics reports the plan
+/// answers ([`super::delivery_id`]): a redelivered batch of reports gives the same id, a new
+/// collection cycle a new one even for an identical decision. The plans FIFO queue deduplicates
+/// on `delivery_id`, so a replay is dropped and a recurring decision is not.
+///
+/// **Life.** The executor applies nothing after `expires_at` (the outcome is `expired`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScalingPlan {
     /// [`super::SCHEMA_VERSION`].
     pub schema_version: u32,
     /// Deterministic: a hash of the cluster, the inputs and the actions.
     pub plan_id: String,
+    /// The delivery of reports it answers: the plans queue's `MessageDeduplicationId`
+    /// ([`super::delivery_id`] of the cluster and `metrics_cycle_ids`).
+    pub delivery_id: String,
     /// ECS cluster name.
     pub cluster: String,
     /// The cluster's Auto Scaling group.
     pub autoscale_group: String,
     /// When the plan was made (RFC 3339, UTC, whole seconds: see [`crate::time`]).
     pub created_at: Timestamp,
-    /// The cycle ids of the metrics reports it was made from.
+    /// From this instant on the plan is not applied (`created_at` + the planner's
+    /// `PLAN_TTL_SECS`; RFC 3339, UTC, whole seconds).
+    pub expires_at: Timestamp,
+    /// The cycle ids of the metrics reports delivered for it (oldest first), including reports
+    /// it ignored as too old or dated in the future (each named in the record with its reason).
     pub metrics_cycle_ids: Vec<String>,
     /// Plan only: the executor changes nothing.
     pub dry_run: bool,
@@ -41,6 +56,11 @@ impl ScalingPlan {
     /// Read a plan from JSON, checking its version.
     pub fn from_json(text: &str) -> Result<Self, DecodeError> {
         decode("scaling plan", text)
+    }
+
+    /// Whether the plan must no longer be applied at `now`.
+    pub fn is_expired(&self, now: Timestamp) -> bool {
+        now >= self.expires_at
     }
 }
 
@@ -298,6 +318,15 @@ pub enum Reason {
     GroupDesiredRaised { from: u32, to: u32, launch: u32 },
     /// The group's desired capacity is outside its (new) limits and is brought inside.
     GroupDesiredWithinLimits { from: u32, to: u32 },
+    /// A metrics report was not planned on: collected too long ago, or dated in the future.
+    ReportIgnored {
+        cycle_id: String,
+        collected_at: Timestamp,
+        why: ReportAge,
+    },
+    /// No report of the delivery could be planned on: the plan is made from the live state
+    /// alone, and rules without metric values recommend nothing.
+    NoCurrentReport { ignored: u32 },
 
     // ---- services
     /// `enabled: false` on the service: left alone.
@@ -452,6 +481,40 @@ pub enum Reason {
     },
 }
 
+/// Why a metrics report was too old or too new to plan on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "age", rename_all = "snake_case")]
+pub enum ReportAge {
+    /// Collected more than `max_age_secs` before the planner read it.
+    TooOld { age_secs: u64, max_age_secs: u64 },
+    /// Dated more than `max_ahead_secs` after the planner's clock.
+    InTheFuture {
+        ahead_secs: u64,
+        max_ahead_secs: u64,
+    },
+}
+
+impl std::fmt::Display for ReportAge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReportAge::TooOld {
+                age_secs,
+                max_age_secs,
+            } => write!(
+                f,
+                "{age_secs} s old, older than the limit of {max_age_secs} s (METRICS_MAX_AGE_SECS)"
+            ),
+            ReportAge::InTheFuture {
+                ahead_secs,
+                max_ahead_secs,
+            } => write!(
+                f,
+                "dated {ahead_secs} s in the future, more than the {max_ahead_secs} s allowed"
+            ),
+        }
+    }
+}
+
 impl std::fmt::Display for Reason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         use Reason::*;
@@ -476,6 +539,13 @@ impl std::fmt::Display for Reason {
             GroupDesiredWithinLimits { from, to } => {
                 write!(f, "group desired capacity {from} → {to} to stay within the group's limits")
             }
+            ReportIgnored { cycle_id, collected_at, why } => {
+                write!(f, "metrics report {cycle_id} collected at {collected_at} ignored: {why}")
+            }
+            NoCurrentReport { ignored } => write!(
+                f,
+                "no current metrics report ({ignored} ignored): planned from the live state without metric values, so no rule recommends anything"
+            ),
             ServiceDisabled => write!(f, "disabled (`enabled: false`): left alone"),
             ServiceNotInCluster => write!(f, "not found in the cluster: skipped"),
             ServiceNotActive { status } => write!(f, "status {status}, not ACTIVE: skipped"),

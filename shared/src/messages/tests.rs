@@ -17,9 +17,11 @@ fn plan(created_at: Timestamp) -> ScalingPlan {
     ScalingPlan {
         schema_version: SCHEMA_VERSION,
         plan_id: "p-1".into(),
+        delivery_id: "d-1".into(),
         cluster: "prod".into(),
         autoscale_group: "prod-asg".into(),
         created_at,
+        expires_at: created_at,
         metrics_cycle_ids: vec!["c-1".into()],
         dry_run: false,
         has_actions: false,
@@ -150,4 +152,58 @@ fn other_decoding_errors_name_their_field_too_or_none_at_the_top() {
         MetricsReport::from_json(&text).is_err(),
         "trailing characters"
     );
+}
+
+#[test]
+fn an_unknown_version_is_refused_as_such_whatever_else_is_wrong() {
+    let text = json!({"schema_version": 2, "cluster": "prod"}).to_string();
+    for (kind, result) in [
+        ("metrics report", MetricsReport::from_json(&text).map(drop)),
+        ("scaling plan", ScalingPlan::from_json(&text).map(drop)),
+        (
+            "execution report",
+            ExecutionReport::from_json(&text).map(drop),
+        ),
+    ] {
+        let err = result.expect_err(kind);
+        assert!(
+            matches!(err, DecodeError::UnsupportedVersion { found: 2, .. }),
+            "{kind}: {err}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!("{kind} has schema_version 2; this build reads version 1")
+        );
+    }
+}
+
+#[test]
+fn a_plan_without_its_expiry_or_with_an_unreadable_one_is_refused_naming_it() {
+    let mut value = serde_json::to_value(plan(at(0, 0))).expect("serialises");
+    value["expires_at"] = json!("in two minutes");
+    let err = ScalingPlan::from_json(&value.to_string()).expect_err("unreadable");
+    assert!(
+        err.to_string()
+            .starts_with("not a valid scaling plan: expires_at: "),
+        "{err}"
+    );
+    for field in ["expires_at", "delivery_id"] {
+        let mut value = serde_json::to_value(plan(at(0, 0))).expect("serialises");
+        value.as_object_mut().expect("object").remove(field);
+        let err = ScalingPlan::from_json(&value.to_string()).expect_err(field);
+        assert!(
+            err.to_string()
+                .contains(&format!("missing field `{field}`")),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_plan_expires_at_its_expiry() {
+    let mut p = plan(at(100, 0));
+    p.expires_at = at(220, 0);
+    assert!(!p.is_expired(at(219, 999_999_000)));
+    assert!(p.is_expired(at(220, 0)));
+    assert!(p.is_expired(at(10_000, 0)));
 }
