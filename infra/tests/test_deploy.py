@@ -45,6 +45,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
+sys.path.insert(0, str(INFRA))
+from expand import NOT_EMULATED, for_emulator  # noqa: E402 (infra/expand.py, after the path)
 REGION = "us-east-1"
 STACK = "ecs-autoscale-test"
 CODE_BUCKET = "ecs-autoscale-test-code"
@@ -195,41 +197,6 @@ def _as_list(value) -> list:
     return value if isinstance(value, list) else [value]
 
 
-# Resource types the emulator does not implement at all: left out of the stack created there.
-NOT_EMULATED = {"AWS::EventSchemas::Registry", "AWS::EventSchemas::Schema"}
-
-
-def _references(value, logical_ids: set[str]) -> bool:
-    """Whether a template value refers (Ref, GetAtt, Sub) to any of `logical_ids`."""
-    if isinstance(value, dict):
-        if value.get("Ref") in logical_ids:
-            return True
-        get_att = value.get("Fn::GetAtt")
-        if isinstance(get_att, list) and get_att and get_att[0] in logical_ids:
-            return True
-        return any(_references(v, logical_ids) for v in value.values())
-    if isinstance(value, list):
-        return any(_references(v, logical_ids) for v in value)
-    if isinstance(value, str):
-        return any(f"${{{i}}}" in value or f"${{{i}." in value for i in logical_ids)
-    return False
-
-
-def emulated(template: dict) -> tuple[dict, list[str]]:
-    """The template without the resources the emulator lacks and the outputs that name them."""
-    left_out = {i for i, r in template["Resources"].items() if r["Type"] in NOT_EMULATED}
-    out = json.loads(json.dumps(template))
-    for logical_id in left_out:
-        del out["Resources"][logical_id]
-    outputs = out.get("Outputs", {})
-    for name in [n for n, o in outputs.items() if _references(o, left_out)]:
-        del outputs[name]
-        left_out.add(f"output {name}")
-    for logical_id, resource in out["Resources"].items():
-        assert not _references(resource, left_out), f"{logical_id} refers to a resource left out"
-    return out, sorted(left_out)
-
-
 class Env:
     """The emulator, the expanded template and the stack, shared by every test."""
 
@@ -263,7 +230,7 @@ def setUpModule() -> None:  # noqa: N802 (unittest's name)
         check=True,
     )
     Env.template = json.loads(expanded.read_text())
-    Env.deployed, left_out = emulated(Env.template)
+    Env.deployed, left_out = for_emulator(Env.template)
     print(
         "note: moto has no EventBridge schema registry: "
         + ", ".join(left_out)

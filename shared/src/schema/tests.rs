@@ -312,7 +312,8 @@ fn what_the_functions_write_validates_against_both_forms() {
 
 #[test]
 fn the_schemas_refuse_what_the_readers_refuse() {
-    let mutations: [(&str, fn(&mut Value)); 4] = [
+    type Mutation = (&'static str, fn(&mut Value));
+    let mutations: [Mutation; 4] = [
         ("another schema_version", |m| m["schema_version"] = json!(2)),
         ("a cluster that is not a string", |m| {
             m["cluster"] = json!(["prod"])

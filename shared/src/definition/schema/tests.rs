@@ -198,8 +198,7 @@ fn project_documents() -> Vec<(String, String)> {
         docs.push((name, read(&file)));
     }
     let readme = read(&repo().join("README.md"));
-    let mut blocks = readme.split("```yaml\n").skip(1).enumerate();
-    while let Some((i, block)) = blocks.next() {
+    for (i, block) in readme.split("```yaml\n").skip(1).enumerate() {
         let text = block.split("\n```").next().unwrap_or_default();
         docs.push((
             format!("README.md, YAML example {}", i + 1),
