@@ -4,7 +4,7 @@ PY          := $(VENV)/bin/python
 MOTO_SERVER := $(VENV)/bin/moto_server
 CFN_LINT    := $(VENV)/bin/cfn-lint
 
-.PHONY: test demo venv rabbitmq fmt-check clippy cargo-test validate clean-venv
+.PHONY: test demo venv rabbitmq fmt-check clippy cargo-test validate schemas clean-venv
 
 ## make test: the whole check that CI runs (venv, formatting, lints, every test).
 test: venv fmt-check clippy cargo-test infra-lint infra-test
@@ -42,6 +42,12 @@ demo:
 ## make validate: check the cluster definitions in clusters/.
 validate:
 	cargo run --quiet -p ecs-autoscale-cli -- validate clusters/
+
+## make schemas: regenerate the JSON Schemas from the Rust types: schemas/*.schema.json and the
+## event schemas embedded in infra/template.yaml (what `ecs-autoscale schema` prints). The same
+## test without UPDATE_SCHEMAS (part of `make test`) fails while they are out of date.
+schemas:
+	UPDATE_SCHEMAS=1 cargo test --workspace --test schema_files
 
 clean-venv:
 	rm -rf $(VENV)

@@ -54,7 +54,8 @@ def main() -> int:
     args = parser.parse_args()
 
     expanded = subprocess.run(
-        [sam_python(), str(ROOT / "infra" / "expand.py"), "--code-uri", f"s3://{BUCKET}/{KEY}", "--region", REGION],
+        # --emulator: without the schema registry, which moto lacks.
+        [sam_python(), str(ROOT / "infra" / "expand.py"), "--code-uri", f"s3://{BUCKET}/{KEY}", "--region", REGION, "--emulator"],
         check=True,
         capture_output=True,
         text=True,

@@ -15,6 +15,10 @@ uploaded to the emulator's S3.
 
     python infra/expand.py [--template infra/template.yaml] [--code-uri s3://bucket/key.zip]
                            [--parameter Name=Value ...] [--region us-east-1] [--output expanded.json]
+                           [--emulator]
+
+`--emulator` leaves out the resources moto does not implement (NOT_EMULATED: the EventBridge
+schema registry) and the outputs that name them, for the deploy test and the demo.
 """
 
 from __future__ import annotations
@@ -127,6 +131,43 @@ def expand(template: dict[str, Any], parameters: dict[str, str], region: str) ->
     return transform(template, dict(parameters), _NoManagedPolicies())
 
 
+# Resource types moto does not implement at all (its CloudFormation refuses the stack): the
+# emulator gets the template without them (`--emulator`, for_emulator).
+NOT_EMULATED = {"AWS::EventSchemas::Registry", "AWS::EventSchemas::Schema"}
+
+
+def _references(value, logical_ids: set[str]) -> bool:
+    """Whether a template value refers (Ref, GetAtt, Sub) to any of `logical_ids`."""
+    if isinstance(value, dict):
+        if value.get("Ref") in logical_ids:
+            return True
+        get_att = value.get("Fn::GetAtt")
+        if isinstance(get_att, list) and get_att and get_att[0] in logical_ids:
+            return True
+        return any(_references(v, logical_ids) for v in value.values())
+    if isinstance(value, list):
+        return any(_references(v, logical_ids) for v in value)
+    if isinstance(value, str):
+        return any(f"${{{i}}}" in value or f"${{{i}." in value for i in logical_ids)
+    return False
+
+
+def for_emulator(template: dict) -> tuple[dict, list[str]]:
+    """The template without the resources moto lacks and the outputs that name them, and what was
+    left out (the deploy test and the demo create this on moto)."""
+    left_out = {i for i, r in template["Resources"].items() if r["Type"] in NOT_EMULATED}
+    out = json.loads(json.dumps(template))
+    for logical_id in left_out:
+        del out["Resources"][logical_id]
+    outputs = out.get("Outputs", {})
+    for name in [n for n, o in outputs.items() if _references(o, left_out)]:
+        del outputs[name]
+        left_out.add(f"output {name}")
+    for logical_id, resource in out["Resources"].items():
+        assert not _references(resource, left_out), f"{logical_id} refers to a resource left out"
+    return out, sorted(left_out)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE)
@@ -140,6 +181,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--region", default="us-east-1", help="region the translator assumes")
     parser.add_argument("--output", "-o", type=Path, help="write here instead of standard output")
+    parser.add_argument(
+        "--emulator",
+        action="store_true",
+        help="leave out what moto does not implement (the schema registry) and say so on standard error",
+    )
     args = parser.parse_args(argv)
 
     parameters: dict[str, str] = {}
@@ -152,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     template = load_template(args.template)
     point_code_at(template, args.code_uri)
     expanded = expand(template, parameters, args.region)
+    if args.emulator:
+        expanded, left_out = for_emulator(expanded)
+        print(f"expand.py: left out for the emulator, which lacks them: {', '.join(left_out)}", file=sys.stderr)
     text = json.dumps(expanded, indent=2, sort_keys=True) + "\n"
     if args.output:
         args.output.write_text(text, encoding="utf-8")

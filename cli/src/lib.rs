@@ -1,6 +1,7 @@
 //! The `ecs-autoscale` command as a library: one module per subcommand, plus what they share.
 //!
-//! - [`validate`], [`plan`], [`inject`], [`watch`], [`run`]: the subcommands (`Args` and `run`);
+//! - [`validate`], [`plan`], [`inject`], [`watch`], [`run`], [`schema`]: the subcommands (`Args`
+//!   and `run`);
 //! - [`pipeline`]: the local pipeline — the collector's schedule and the two SQS event source
 //!   mappings played in-process with the Lambdas' own handlers (used by `run` and the demo);
 //! - [`subscription`]: a temporary queue and rule on the bus for plan events (`watch`, `run`);
@@ -22,6 +23,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod render;
 pub mod run;
+pub mod schema;
 pub mod subscription;
 pub mod validate;
 pub mod watch;

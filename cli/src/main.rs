@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use ecs_autoscale_cli::{error, inject, plan, run, validate, watch};
+use ecs_autoscale_cli::{error, inject, plan, run, schema, validate, watch};
 
 /// Autoscaling for Amazon ECS clusters on EC2: tasks and instances planned together.
 ///
@@ -29,6 +29,8 @@ enum Command {
     Watch(watch::Args),
     /// Run the pipeline here: collector, planner and executor against the stack's queues and bus.
     Run(run::Args),
+    /// Print the JSON Schema of the cluster file or of a message.
+    Schema(schema::Args),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
     shared::logging::init(shared::logging::LogFormat::Text);
     let result = match cli.command {
         Command::Validate(args) => validate::run(&args),
+        Command::Schema(args) => schema::run(&args),
         command => match tokio::runtime::Runtime::new() {
             Ok(runtime) => runtime.block_on(async move {
                 match command {
@@ -47,7 +50,7 @@ fn main() -> ExitCode {
                     Command::Inject(args) => inject::run(&args).await,
                     Command::Watch(args) => watch::run(&args).await,
                     Command::Run(args) => run::run(&args).await,
-                    Command::Validate(_) => unreachable!("handled above"),
+                    Command::Validate(_) | Command::Schema(_) => unreachable!("handled above"),
                 }
             }),
             Err(e) => Err(anyhow::Error::from(e).context("starting the async runtime")),

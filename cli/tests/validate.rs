@@ -64,9 +64,9 @@ fn rejects_an_injected_expression_with_file_line_and_column() {
     let out = run(&["validate", file.to_str().unwrap()], &dir);
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
-    // The first event of `worker` is on line 43; its `metric:` value starts at column 17.
+    // The first event of `worker` is on line 44; its `metric:` value starts at column 17.
     assert!(
-        text.contains("evil.yml:43:17: services.worker.events[0].metric: invalid expression"),
+        text.contains("evil.yml:44:17: services.worker.events[0].metric: invalid expression"),
         "{text}"
     );
     assert!(text.contains("__import__"), "{text}");
@@ -198,7 +198,7 @@ fn url_passwords_never_show_in_the_output() {
             } else {
                 assert!(
                     all.contains(
-                        "secret.yml:31:16: services.worker.metric_sources.third_party[0].url: "
+                        "secret.yml:32:16: services.worker.metric_sources.third_party[0].url: "
                     ),
                     "{all}"
                 );

@@ -16,7 +16,10 @@
 
 Resource types moto's CloudFormation skips (AWS::SQS::QueuePolicy, AWS::CloudWatch::Alarm,
 AWS::SNS::Subscription, AWS::SNS::TopicPolicy) and properties it ignores (Architectures,
-Layers) are asserted on the expanded template instead; each such test says so.
+Layers) are asserted on the expanded template instead; each such test says so. moto has no
+EventBridge schema registry at all (AWS::EventSchemas::*): those resources and the outputs that
+name them are taken out of the stack created on the emulator (the run prints a note), and
+EventSchemaTest checks them on the template, validating events against the embedded schemas.
 
 Run with the project venv's Python (boto3 + moto): `.venv/bin/python infra/tests/test_deploy.py`
 (or `make infra-test`). Uses unittest only; prints `N passed, M failed` last.
@@ -42,6 +45,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
+sys.path.insert(0, str(INFRA))
+from expand import NOT_EMULATED, for_emulator  # noqa: E402 (infra/expand.py, after the path)
 REGION = "us-east-1"
 STACK = "ecs-autoscale-test"
 CODE_BUCKET = "ecs-autoscale-test-code"
@@ -196,6 +201,8 @@ class Env:
     moto: subprocess.Popen | None = None
     endpoint: str
     template: dict
+    # What was created on the emulator: `template` less NOT_EMULATED.
+    deployed: dict
     session = None
     resources: dict[str, dict] = {}
     outputs: dict[str, str] = {}
@@ -220,6 +227,13 @@ def setUpModule() -> None:  # noqa: N802 (unittest's name)
         check=True,
     )
     Env.template = json.loads(expanded.read_text())
+    Env.deployed, left_out = for_emulator(Env.template)
+    print(
+        "note: moto has no EventBridge schema registry: "
+        + ", ".join(left_out)
+        + " left out of the stack on the emulator (checked on the template by EventSchemaTest)",
+        file=sys.stderr,
+    )
 
     port = _free_port()
     Env.endpoint = f"http://127.0.0.1:{port}"
@@ -249,7 +263,7 @@ def setUpModule() -> None:  # noqa: N802 (unittest's name)
     cfn = client("cloudformation")
     cfn.create_stack(
         StackName=STACK,
-        TemplateBody=expanded.read_text(),
+        TemplateBody=json.dumps(Env.deployed),
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in PARAMETERS.items()],
         Capabilities=["CAPABILITY_IAM"],
     )
@@ -346,7 +360,9 @@ def drain(url: str, want: int, timeout: float = 5.0) -> list[dict]:
 class StackTest(unittest.TestCase):
     def test_every_resource_of_the_expanded_template_is_created_or_known_unsupported(self):
         # moto's CloudFormation skips these types; the tests below check them on the template.
+        # The schema registry is not even sent to it (NOT_EMULATED); EventSchemaTest checks it.
         unsupported = {"AWS::SQS::QueuePolicy", "AWS::CloudWatch::Alarm", "AWS::SNS::Subscription", "AWS::SNS::TopicPolicy"}
+        unsupported |= NOT_EMULATED
         for logical_id, resource in Env.template["Resources"].items():
             if resource["Type"] in unsupported:
                 continue
@@ -781,6 +797,91 @@ class ObservabilityTest(unittest.TestCase):
                 self.assertIn(f'"{metric}"', emf)
 
 
+class EventSchemaTest(unittest.TestCase):
+    """Template-level: moto has no schema registry (see NOT_EMULATED)."""
+
+    SCHEMAS = {
+        "MetricsReportSchema": ("ecs-autoscale.synthetic@MetricsReport", "ecs-autoscale.synthetic", "Metrics Report"),
+        "ScalingPlanSchema": ("ecs-autoscale@ScalingPlan", "ecs-autoscale", "Scaling Plan"),
+        "ScalingPlanAppliedSchema": ("ecs-autoscale@ScalingPlanApplied", "ecs-autoscale", "Scaling Plan Applied"),
+    }
+
+    @staticmethod
+    def content(logical_id: str) -> dict:
+        return json.loads(template_resource(logical_id)["Properties"]["Content"])
+
+    def test_a_registry_with_the_three_event_schemas_named_in_the_outputs(self):
+        registries = [i for i, r in Env.template["Resources"].items() if r["Type"] == "AWS::EventSchemas::Registry"]
+        self.assertEqual(registries, ["EventSchemaRegistry"])
+        schemas = {i for i, r in Env.template["Resources"].items() if r["Type"] == "AWS::EventSchemas::Schema"}
+        self.assertEqual(schemas, set(self.SCHEMAS))
+        outputs = Env.template["Outputs"]
+        self.assertEqual(outputs["EventSchemaRegistryName"]["Value"], {"Fn::GetAtt": ["EventSchemaRegistry", "RegistryName"]})
+        for logical_id, (name, _, _) in self.SCHEMAS.items():
+            with self.subTest(schema=logical_id):
+                properties = template_resource(logical_id)["Properties"]
+                self.assertEqual(properties["RegistryName"], {"Fn::GetAtt": ["EventSchemaRegistry", "RegistryName"]})
+                self.assertEqual(properties["SchemaName"], name)
+                self.assertEqual(properties["Type"], "JSONSchemaDraft4")
+                self.assertEqual(outputs[logical_id + "Name"]["Value"], {"Fn::GetAtt": [logical_id, "SchemaName"]})
+
+    def test_each_content_is_a_draft_4_schema_of_the_event_the_rules_match(self):
+        import jsonschema
+
+        patterns = {
+            "MetricsReportSchema": template_resource("SyntheticMetricsRule")["Properties"]["EventPattern"],
+            "ScalingPlanSchema": template_resource("NotificationRule")["Properties"]["EventPattern"],
+            "ScalingPlanAppliedSchema": template_resource("NotificationRule")["Properties"]["EventPattern"],
+        }
+        for logical_id, (_, source, detail_type) in self.SCHEMAS.items():
+            with self.subTest(schema=logical_id):
+                schema = self.content(logical_id)
+                self.assertEqual(schema["$schema"], "http://json-schema.org/draft-04/schema#")
+                jsonschema.Draft4Validator.check_schema(schema)
+                self.assertEqual(schema["x-amazon-events-source"], source)
+                self.assertEqual(schema["x-amazon-events-detail-type"], detail_type)
+                pattern = json.dumps(patterns[logical_id])
+                self.assertIn(json.dumps(source), pattern)
+                self.assertIn(json.dumps(detail_type), pattern)
+                # CreateSchema takes at most 100,000 characters of content.
+                self.assertLess(len(template_resource(logical_id)["Properties"]["Content"]), 100_000)
+
+    def test_the_documented_report_validates_and_a_broken_one_does_not(self):
+        import jsonschema
+
+        # The report of infra/README.md's `put-events` example, as EventBridge delivers it.
+        readme = (INFRA / "README.md").read_text()
+        detail = json.loads(json.loads(re.search(r'"Detail": ("(?:[^"\\]|\\.)*")', readme).group(1)))
+        event = {
+            "version": "0",
+            "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+            "detail-type": "Metrics Report",
+            "source": "ecs-autoscale.synthetic",
+            "account": "123456789012",
+            "time": "2026-11-29T10:00:00Z",
+            "region": REGION,
+            "resources": [],
+            "detail": detail,
+        }
+        validator = jsonschema.Draft4Validator(self.content("MetricsReportSchema"))
+        self.assertEqual([e.message for e in validator.iter_errors(event)], [])
+        # Unknown fields pass (the compatibility rule); a missing or mistyped field does not.
+        self.assertTrue(validator.is_valid({**event, "detail": {**detail, "added_later": {"x": 1}}}))
+        self.assertFalse(validator.is_valid({**event, "detail": {**detail, "schema_version": 2}}))
+        self.assertFalse(validator.is_valid({**event, "detail": {k: v for k, v in detail.items() if k != "cycle_id"}}))
+        broken = json.loads(json.dumps(detail))
+        broken["services"]["worker"]["values"]["queue_length"] = "250"
+        self.assertFalse(validator.is_valid({**event, "detail": broken}))
+
+    def test_plan_and_execution_report_schemas_state_the_compatibility_rule(self):
+        for logical_id in self.SCHEMAS:
+            with self.subTest(schema=logical_id):
+                schema = self.content(logical_id)
+                self.assertIn("Compatibility: within one `schema_version`", schema["description"])
+                detail = schema["properties"]["detail"]["$ref"].removeprefix("#/definitions/")
+                self.assertEqual(schema["definitions"][detail]["properties"]["schema_version"]["enum"], [1])
+
+
 class ConditionTest(unittest.TestCase):
     def test_without_an_email_there_is_no_notification_resource(self):
         self.assertEqual(Env.template["Parameters"]["NotificationEmail"]["Default"], "")
@@ -790,7 +891,7 @@ class ConditionTest(unittest.TestCase):
         params = {**PARAMETERS, "NotificationEmail": "", "EventBusName": "ecs-autoscale-quiet"}
         cfn.create_stack(
             StackName=name,
-            TemplateBody=json.dumps(Env.template),
+            TemplateBody=json.dumps(Env.deployed),
             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
             Capabilities=["CAPABILITY_IAM"],
         )

@@ -1,7 +1,8 @@
 //! The domain of ecs-autoscale, shared by the collector, planner, executor and CLI:
 //! cluster definitions, the metric expression language, the cluster state model,
 //! the pipeline's messages and their timestamps ([`time`]), the functions' common
-//! configuration ([`function_config`]), AWS clients, logging and the Embedded Metric Format.
+//! configuration ([`function_config`]), AWS clients, logging, the Embedded Metric Format, and
+//! the JSON Schemas of the cluster file and the messages ([`schema`]).
 //!
 //! **Invariant:** nothing here performs I/O except [`aws`] (client construction, and the
 //! reads of a cluster in [`aws::read`]), [`logging`] (the subscriber) and
@@ -17,6 +18,7 @@ pub mod logging;
 pub mod messages;
 pub mod redact;
 pub mod resources;
+pub mod schema;
 pub mod state;
 pub mod time;
 

@@ -4,7 +4,18 @@ use serde::{Deserialize, Serialize};
 
 /// An amount of CPU units (1024 per vCPU) and memory (MiB).
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Default,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
 )]
 pub struct Resources {
     /// CPU units.

@@ -14,6 +14,12 @@ use jiff::{RoundMode, TimestampRound, Unit};
 
 pub use jiff::Timestamp;
 
+/// The JSON Schema of a [`Timestamp`] in a message: an RFC 3339 date-time string (for the
+/// message types' `#[schemars(schema_with = ...)]`; jiff 1 has no schemars support of its own).
+pub fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "type": "string", "format": "date-time" })
+}
+
 /// The functions' clock: the current time, to the microsecond.
 pub fn now() -> Timestamp {
     to_micros(Timestamp::now())

@@ -11,6 +11,7 @@
 mod error;
 mod json_path;
 mod load;
+pub mod schema;
 mod vars;
 mod yaml;
 

@@ -1,10 +1,11 @@
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{decode, DecodeError, Versioned};
 use crate::time::Timestamp;
 
 /// What the executor did with a plan (executor → EventBridge, `Scaling Plan Applied`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ExecutionReport {
     /// [`super::SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -13,6 +14,7 @@ pub struct ExecutionReport {
     /// ECS cluster name.
     pub cluster: String,
     /// When it finished (RFC 3339, UTC, to the microsecond: see [`crate::time`]).
+    #[schemars(schema_with = "crate::time::json_schema")]
     pub finished_at: Timestamp,
     /// Overall outcome.
     pub outcome: Outcome,
@@ -34,7 +36,7 @@ impl ExecutionReport {
 }
 
 /// A plan's overall outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Every action applied or already applied.
@@ -52,7 +54,7 @@ pub enum Outcome {
 }
 
 /// One action's status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ActionStatus {
     /// Changed now.
@@ -68,7 +70,7 @@ pub enum ActionStatus {
 }
 
 /// An action of the plan and what happened to it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ActionOutcome {
     /// `group_limits`, `reactivate`, `group_desired`, `service`, `drain` or `terminate`.
     pub kind: String,

@@ -1,12 +1,13 @@
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{decode, DecodeError, Versioned, SCHEMA_VERSION};
 use crate::time::Timestamp;
 
 /// One cluster's metrics for one collection cycle (collector → planner).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MetricsReport {
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -15,6 +16,7 @@ pub struct MetricsReport {
     /// The collection cycle (shared by the reports of every cluster in that cycle).
     pub cycle_id: String,
     /// When the values were collected (RFC 3339, UTC, to the microsecond: see [`crate::time`]).
+    #[schemars(schema_with = "crate::time::json_schema")]
     pub collected_at: Timestamp,
     /// `collector` for scheduled collection, `synthetic` for injected reports.
     #[serde(default = "default_origin")]
@@ -61,7 +63,7 @@ impl MetricsReport {
 /// Every alias of the service appears in exactly one of `values` and `missing`. An alias
 /// whose source returned nothing but whose statistic has a `default:` is in `values` with
 /// that default, and the reason the default was used is kept in `defaulted`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct ServiceMetrics {
     /// Alias → value.
     #[serde(default)]
@@ -108,7 +110,7 @@ impl ServiceMetrics {
 }
 
 /// Why an alias has no value this cycle.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum MissingReason {
     /// The source did not answer in time.

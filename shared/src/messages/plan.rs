@@ -1,3 +1,4 @@
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{decode, DecodeError, Versioned};
@@ -15,7 +16,7 @@ use crate::time::Timestamp;
 /// on `delivery_id`, so a replay is dropped and a recurring decision is not.
 ///
 /// **Life.** The executor applies nothing after `expires_at` (the outcome is `expired`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ScalingPlan {
     /// [`super::SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -29,6 +30,7 @@ pub struct ScalingPlan {
     /// The cluster's Auto Scaling group.
     pub autoscale_group: String,
     /// When the plan was made (RFC 3339, UTC, whole seconds: see [`crate::time`]).
+    #[schemars(schema_with = "crate::time::json_schema")]
     pub created_at: Timestamp,
     /// From this instant on the plan is not applied (`created_at` + the planner's
     /// `PLAN_TTL_SECS`; RFC 3339, UTC, whole seconds).
@@ -65,7 +67,7 @@ impl ScalingPlan {
 }
 
 /// The actions of a plan; the executor applies them in field order.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct PlanActions {
     /// The group's MinSize/MaxSize from the file's `min`/`max`, when they differ.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -100,7 +102,7 @@ impl PlanActions {
 }
 
 /// MinSize and MaxSize of a group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GroupLimits {
     /// MinSize.
     pub min: u32,
@@ -109,7 +111,7 @@ pub struct GroupLimits {
 }
 
 /// A change of the group's limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GroupLimitsChange {
     /// What the planner saw.
     pub from: GroupLimits,
@@ -118,7 +120,7 @@ pub struct GroupLimitsChange {
 }
 
 /// A change of a count from `from` (seen) to `to` (target).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CountChange {
     /// What the planner saw.
     pub from: u32,
@@ -127,7 +129,7 @@ pub struct CountChange {
 }
 
 /// A service's desired count change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ServiceChange {
     /// Service name.
     pub service: String,
@@ -138,7 +140,7 @@ pub struct ServiceChange {
 }
 
 /// A container instance an action touches, by both of its identifiers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct InstanceRef {
     /// Full container instance ARN (what ECS calls need).
     pub container_instance_arn: String,
@@ -149,7 +151,7 @@ pub struct InstanceRef {
 /// Why the plan is what it is: one readable line per decision, and the same decisions as
 /// data. Every reason is a [`Reason`], a closed set whose `Display` is the text of the
 /// headlines, so logs, the CLI and bus subscribers all read the same words.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct DecisionRecord {
     /// One line per decision, for logs, the CLI and notifications.
     #[serde(default)]
@@ -160,7 +162,7 @@ pub struct DecisionRecord {
 }
 
 /// The structured part of a [`DecisionRecord`].
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct DecisionDetail {
     /// Cluster-wide notes: disabled, dry run, group missing, limits.
     #[serde(default)]
@@ -174,7 +176,7 @@ pub struct DecisionDetail {
 }
 
 /// How one service's desired count was decided.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ServiceDecision {
     /// Service name.
     pub service: String,
@@ -196,7 +198,7 @@ pub struct ServiceDecision {
 }
 
 /// One alias as the rules saw it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MetricUsed {
     /// The alias.
     pub alias: String,
@@ -212,7 +214,7 @@ pub struct MetricUsed {
 }
 
 /// Which kind of rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleKind {
     /// The original's `events`.
@@ -231,7 +233,7 @@ impl std::fmt::Display for RuleKind {
 }
 
 /// What one rule recommended, and why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RuleOutcome {
     /// The rule.
     pub rule: RuleKind,
@@ -243,7 +245,7 @@ pub struct RuleOutcome {
 }
 
 /// Demand and capacity in one dimension (CPU units or MiB).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct DimensionSummary {
     /// Reserved by running tasks on ACTIVE and DRAINING instances, plus the tasks to place,
     /// plus the buffer.
@@ -255,7 +257,7 @@ pub struct DimensionSummary {
 }
 
 /// The instance side of the plan.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct CapacityDecision {
     /// The size a new instance is assumed to have (learnt or from `instance_capacity`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -291,7 +293,7 @@ pub struct CapacityDecision {
 }
 
 /// A decision about one container instance.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct InstanceDecision {
     /// The instance.
     pub instance: InstanceRef,
@@ -300,7 +302,7 @@ pub struct InstanceDecision {
 }
 
 /// Every reason the planner gives, a closed set. `Display` is the text of the headlines.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum Reason {
     // ---- cluster

@@ -12,7 +12,7 @@ use crate::definition::{
 };
 use crate::resources::Resources;
 
-const CLUSTER_KEYS: &[&str] = &[
+pub(super) const CLUSTER_KEYS: &[&str] = &[
     "autoscale_group",
     "enabled",
     "cpu_buffer",
@@ -71,8 +71,10 @@ pub(super) fn cluster(ctx: &mut Ctx, name: &str, root: &Node) -> Option<ClusterD
     })
 }
 
+pub(super) const CAPACITY_KEYS: &[&str] = &["cpu", "memory"];
+
 fn capacity(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Resources> {
-    let f = fields(ctx, node, path, &["cpu", "memory"])?;
+    let f = fields(ctx, node, path, CAPACITY_KEYS)?;
     let cpu = req(ctx, &f, "cpu", path, count);
     let memory = req(ctx, &f, "memory", path, count);
     for (key, v) in [("cpu", cpu), ("memory", memory)] {
@@ -113,7 +115,7 @@ fn services(ctx: &mut Ctx, node: &Node, path: &str) -> Vec<ServiceDefinition> {
     out
 }
 
-const SERVICE_KEYS: &[&str] = &[
+pub(super) const SERVICE_KEYS: &[&str] = &[
     "enabled",
     "min",
     "max",

@@ -13,6 +13,39 @@ use super::ClusterDefinition;
 use cluster::cluster;
 use fields::Ctx;
 
+/// Every mapping of the format with fixed keys, by where it is in a file (`*`: any service
+/// name, `[]`: any item of a list), and the keys the loader accepts there. The cluster file's
+/// schema (`definition::schema`) is checked against this table, both ways.
+#[cfg(test)]
+pub(crate) const MAPPING_KEYS: &[(&str, &[&str])] = &[
+    ("", cluster::CLUSTER_KEYS),
+    ("instance_capacity", cluster::CAPACITY_KEYS),
+    ("services.*", cluster::SERVICE_KEYS),
+    ("services.*.metric_sources", sources::METRIC_SOURCES_KEYS),
+    (
+        "services.*.metric_sources.third_party[]",
+        sources::HTTP_SOURCE_KEYS,
+    ),
+    (
+        "services.*.metric_sources.third_party[].statistics[]",
+        sources::STATISTIC_KEYS,
+    ),
+    (
+        "services.*.metric_sources.cloudwatch[]",
+        sources::CLOUDWATCH_SOURCE_KEYS,
+    ),
+    (
+        "services.*.metric_sources.cloudwatch[].dimensions[]",
+        sources::DIMENSION_KEYS,
+    ),
+    (
+        "services.*.metric_sources.cloudwatch[].statistics[]",
+        sources::STATISTIC_KEYS,
+    ),
+    ("services.*.events[]", rules::EVENT_KEYS),
+    ("services.*.target_tracking", rules::TARGET_TRACKING_KEYS),
+];
+
 /// What loading a set of files produced: the clusters that are valid, and the errors of the others.
 #[derive(Debug, Default)]
 pub struct LoadReport {

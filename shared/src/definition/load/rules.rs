@@ -62,13 +62,15 @@ fn token_offset(text: &str, word: &str) -> Option<usize> {
     })
 }
 
+pub(super) const EVENT_KEYS: &[&str] = &["metric", "action", "min", "max"];
+
 pub(super) fn event(
     ctx: &mut Ctx,
     node: &Node,
     path: &str,
     aliases: &[String],
 ) -> Option<StepEvent> {
-    let f = fields(ctx, node, path, &["metric", "action", "min", "max"])?;
+    let f = fields(ctx, node, path, EVENT_KEYS)?;
     let metric = req(ctx, &f, "metric", path, |ctx, n, p| {
         expression(ctx, n, p, aliases)
     });
@@ -93,13 +95,15 @@ pub(super) fn event(
     })
 }
 
+pub(super) const TARGET_TRACKING_KEYS: &[&str] = &["metric", "target"];
+
 pub(super) fn target_tracking(
     ctx: &mut Ctx,
     node: &Node,
     path: &str,
     aliases: &[String],
 ) -> Option<TargetTracking> {
-    let f = fields(ctx, node, path, &["metric", "target"])?;
+    let f = fields(ctx, node, path, TARGET_TRACKING_KEYS)?;
     let metric = req(ctx, &f, "metric", path, |ctx, n, p| {
         expression(ctx, n, p, aliases)
     });

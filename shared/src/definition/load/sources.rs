@@ -14,8 +14,10 @@ use crate::definition::{
 };
 use crate::redact::{has_at_after_authority, redact_url};
 
+pub(super) const METRIC_SOURCES_KEYS: &[&str] = &["third_party", "cloudwatch"];
+
 pub(super) fn metric_sources(ctx: &mut Ctx, node: &Node, path: &str) -> Option<MetricSources> {
-    let f = fields(ctx, node, path, &["third_party", "cloudwatch"])?;
+    let f = fields(ctx, node, path, METRIC_SOURCES_KEYS)?;
     let mut out = MetricSources::default();
     if let Some(n) = f.get("third_party") {
         let p = join(path, "third_party");
@@ -36,20 +38,17 @@ pub(super) fn metric_sources(ctx: &mut Ctx, node: &Node, path: &str) -> Option<M
     Some(out)
 }
 
+pub(super) const HTTP_SOURCE_KEYS: &[&str] = &[
+    "url",
+    "method",
+    "payload",
+    "statistics",
+    "headers",
+    "timeout",
+];
+
 fn http_source(ctx: &mut Ctx, node: &Node, path: &str) -> Option<HttpSource> {
-    let f = fields(
-        ctx,
-        node,
-        path,
-        &[
-            "url",
-            "method",
-            "payload",
-            "statistics",
-            "headers",
-            "timeout",
-        ],
-    )?;
+    let f = fields(ctx, node, path, HTTP_SOURCE_KEYS)?;
     let url = req(ctx, &f, "url", path, string).and_then(|u| match check_url(&u) {
         Ok(()) => Some(u),
         Err(message) => {
@@ -212,19 +211,16 @@ fn json_value(ctx: &mut Ctx, node: &Node, path: &str) -> Option<serde_json::Valu
     }
 }
 
+pub(super) const CLOUDWATCH_SOURCE_KEYS: &[&str] = &[
+    "namespace",
+    "metric_name",
+    "dimensions",
+    "period",
+    "statistics",
+];
+
 fn cloudwatch_source(ctx: &mut Ctx, node: &Node, path: &str) -> Option<CloudWatchSource> {
-    let f = fields(
-        ctx,
-        node,
-        path,
-        &[
-            "namespace",
-            "metric_name",
-            "dimensions",
-            "period",
-            "statistics",
-        ],
-    )?;
+    let f = fields(ctx, node, path, CLOUDWATCH_SOURCE_KEYS)?;
     let namespace = opt(ctx, &f, "namespace", path, string)
         .unwrap_or_else(|| DEFAULT_CLOUDWATCH_NAMESPACE.to_string());
     let metric_name = req(ctx, &f, "metric_name", path, string);
@@ -255,6 +251,8 @@ fn cloudwatch_source(ctx: &mut Ctx, node: &Node, path: &str) -> Option<CloudWatc
     })
 }
 
+pub(super) const DIMENSION_KEYS: &[&str] = &["name", "value"];
+
 fn dimensions(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Vec<Dimension>> {
     let items = list(ctx, node, path)?;
     if items.len() > 30 {
@@ -263,7 +261,7 @@ fn dimensions(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Vec<Dimension>> 
     let mut out = Vec::new();
     for (i, d) in items.iter().enumerate() {
         let p = format!("{path}[{i}]");
-        let Some(f) = fields(ctx, d, &p, &["name", "value"]) else {
+        let Some(f) = fields(ctx, d, &p, DIMENSION_KEYS) else {
             continue;
         };
         let name = req(ctx, &f, "name", &p, string);
@@ -281,6 +279,9 @@ enum StatKind {
     CloudWatch,
 }
 
+/// The keys of a statistic, of either kind of source.
+pub(super) const STATISTIC_KEYS: &[&str] = &["name", "alias", "default"];
+
 fn statistics(ctx: &mut Ctx, node: &Node, path: &str, kind: StatKind) -> Option<Vec<Statistic>> {
     let items = list(ctx, node, path)?;
     if items.is_empty() {
@@ -290,7 +291,7 @@ fn statistics(ctx: &mut Ctx, node: &Node, path: &str, kind: StatKind) -> Option<
     let mut out = Vec::new();
     for (i, s) in items.iter().enumerate() {
         let p = format!("{path}[{i}]");
-        let Some(f) = fields(ctx, s, &p, &["name", "alias", "default"]) else {
+        let Some(f) = fields(ctx, s, &p, STATISTIC_KEYS) else {
             continue;
         };
         let name = req(ctx, &f, "name", &p, string);

@@ -1,0 +1,216 @@
+//! The cluster file's format as types, for its JSON Schema only (`ecs-autoscale schema cluster`).
+//!
+//! The loader (`load/`) does not use these: it reads a position-keeping YAML tree field by field
+//! so that every error has its line and column. These types restate the format — keys, value
+//! types, defaults, bounds and the README's one-line meanings — for editors. `tests.rs` keeps the
+//! two from drifting: each mapping's keys here are compared with the keys the loader accepts
+//! there ([`super::load::MAPPING_KEYS`]), and the schema must accept the files the loader accepts
+//! and reject the same kinds of mistakes. Nothing constructs these types.
+//!
+//! Every optional key also accepts `null`: the loader reads `key: null` (or `key:`) as absent.
+
+mod values;
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+
+use super::{
+    DEFAULT_CLOUDWATCH_NAMESPACE, DEFAULT_CLOUDWATCH_PERIOD_SECS, DEFAULT_DRAIN_TIMEOUT_SECS,
+    DEFAULT_HTTP_TIMEOUT_SECS, DEFAULT_MAX_DRAIN_PER_CYCLE, DEFAULT_SCALE_DOWN_COOLDOWN_SECS,
+    DEFAULT_SCALE_UP_COOLDOWN_SECS,
+};
+pub use values::*;
+
+/// A cluster file, `clusters/NAME.yml`: how the ECS cluster NAME (the file name without its
+/// extension) scales. Unknown keys are errors; `%(VAR)` in a string value is replaced by the
+/// environment variable VAR when the file is loaded. Check a file with `ecs-autoscale validate`.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields, title = "ecs-autoscale cluster file")]
+pub struct Cluster {
+    /// Exact name of the cluster's Auto Scaling group.
+    pub autoscale_group: Text,
+    /// `false` leaves the cluster alone.
+    #[schemars(extend("default" = true))]
+    pub enabled: Option<Flag>,
+    /// Headroom in CPU units: after placement, a task of this size must still fit somewhere.
+    #[schemars(extend("default" = 0))]
+    pub cpu_buffer: Option<Count>,
+    /// Headroom in MiB: after placement, a task of this size must still fit somewhere.
+    #[schemars(extend("default" = 0))]
+    pub mem_buffer: Option<Count>,
+    /// The group's MinSize to enforce (applied when given; `min ≤ max`).
+    pub min: Option<Count>,
+    /// The group's MaxSize to enforce (applied when given; `min ≤ max`).
+    pub max: Option<Count>,
+    /// Service name → service definition.
+    #[schemars(extend("default" = {}))]
+    pub services: Option<BTreeMap<String, Service>>,
+    /// Plan fully, change nothing; plans and outcomes are marked dry-run.
+    #[schemars(extend("default" = false))]
+    pub dry_run: Option<Flag>,
+    /// Instances the planner may start draining in one plan (`0` disables consolidation).
+    #[schemars(extend("default" = DEFAULT_MAX_DRAIN_PER_CYCLE))]
+    pub max_drain_per_cycle: Option<Count>,
+    /// Seconds: an instance draining longer than this is reported in the decision record.
+    #[schemars(extend("default" = DEFAULT_DRAIN_TIMEOUT_SECS))]
+    pub drain_timeout: Option<Seconds>,
+    /// Size of a new instance, for clusters that may have none registered (default: learnt from
+    /// the cluster).
+    pub instance_capacity: Option<InstanceCapacity>,
+}
+
+/// The size of a new instance.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct InstanceCapacity {
+    /// CPU units (1024 per vCPU).
+    pub cpu: PositiveCount,
+    /// Memory in MiB.
+    pub memory: PositiveCount,
+}
+
+/// How one ECS service scales (the key is the exact ECS service name).
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Service {
+    /// `false` leaves the service alone.
+    #[schemars(extend("default" = true))]
+    pub enabled: Option<Flag>,
+    /// Fewest tasks (`min ≤ max`).
+    pub min: Count,
+    /// Most tasks (`min ≤ max`).
+    pub max: Count,
+    /// Where the service's metrics come from.
+    pub metric_sources: Option<MetricSources>,
+    /// Step rules, first match wins.
+    #[schemars(extend("default" = []))]
+    pub events: Option<Vec<StepEvent>>,
+    /// Desired tasks = ⌈metric ÷ target⌉, clamped to `[min, max]`.
+    pub target_tracking: Option<TargetTracking>,
+    /// Seconds after a scale-up before the next scale-up.
+    #[schemars(extend("default" = DEFAULT_SCALE_UP_COOLDOWN_SECS))]
+    pub scale_up_cooldown: Option<Seconds>,
+    /// Seconds after any scaling before a scale-down.
+    #[schemars(extend("default" = DEFAULT_SCALE_DOWN_COOLDOWN_SECS))]
+    pub scale_down_cooldown: Option<Seconds>,
+}
+
+/// Where a service's metrics come from.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct MetricSources {
+    /// HTTP endpoints answering JSON (e.g. the RabbitMQ management API).
+    pub third_party: Option<Vec<HttpSource>>,
+    /// CloudWatch metrics.
+    pub cloudwatch: Option<Vec<CloudWatchSource>>,
+}
+
+/// An HTTP endpoint answering JSON.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct HttpSource {
+    /// An http(s) URL; may carry basic-auth credentials (`https://%(USER):%(PASS)@host/...`);
+    /// percent-encode `/`, `?` and `#` in a user name or password.
+    pub url: Url,
+    /// `GET` or `POST`.
+    #[schemars(extend("default" = "GET"))]
+    pub method: Option<HttpMethod>,
+    /// Sent as the JSON body.
+    pub payload: Option<Payload>,
+    /// Extra headers; values may use `%(VAR)`: `Authorization: Bearer %(TOKEN)`.
+    pub headers: Option<BTreeMap<String, HeaderValue>>,
+    /// Per-request timeout in seconds (0 < t ≤ 300).
+    #[schemars(extend("default" = DEFAULT_HTTP_TIMEOUT_SECS))]
+    pub timeout: Option<HttpTimeout>,
+    /// The values read from the response; `name` is a field path into it
+    /// (`message_stats.publish_details.rate`, `items.0.messages_ready`).
+    #[schemars(length(min = 1))]
+    pub statistics: Vec<Statistic>,
+}
+
+/// A CloudWatch metric.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct CloudWatchSource {
+    /// The metric's namespace.
+    #[schemars(extend("default" = DEFAULT_CLOUDWATCH_NAMESPACE))]
+    pub namespace: Option<Text>,
+    /// The metric's name, e.g. `CPUUtilization`.
+    pub metric_name: Text,
+    /// The metric's exact dimensions (at most 30).
+    #[schemars(extend("default" = []), length(max = 30))]
+    pub dimensions: Option<Vec<Dimension>>,
+    /// Seconds per datapoint: a positive multiple of 60, or 1, 5, 10, 30 for high-resolution
+    /// metrics.
+    #[schemars(extend("default" = DEFAULT_CLOUDWATCH_PERIOD_SECS))]
+    pub period: Option<Period>,
+    /// The statistics read; `name`: `Average`, `Sum`, `Minimum`, `Maximum`, `SampleCount` or a
+    /// percentile (`p90`, `p99.9`).
+    #[schemars(length(min = 1))]
+    pub statistics: Vec<CloudWatchStatisticEntry>,
+}
+
+/// A CloudWatch dimension.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Dimension {
+    /// Dimension name, e.g. `ServiceName`.
+    pub name: Text,
+    /// Dimension value.
+    pub value: Text,
+}
+
+/// One value read from an HTTP source, named by an alias that rules use.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Statistic {
+    /// A field path into the JSON response (dot notation; a segment of digits indexes an array;
+    /// `\.` is a dot inside a key).
+    pub name: Text,
+    /// The name rules use: letters, digits and `_`, not starting with a digit, unique within the
+    /// service; not a function name, a Python keyword, or a name starting with `__`.
+    pub alias: Alias,
+    /// Value used when the source returns nothing for it (no datapoints, missing field, error).
+    pub default: Option<Number>,
+}
+
+/// One CloudWatch statistic, named by an alias that rules use.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct CloudWatchStatisticEntry {
+    /// `Average`, `Sum`, `Minimum`, `Maximum`, `SampleCount` or a percentile (`p90`, `p99.9`).
+    pub name: CloudWatchStatistic,
+    /// The name rules use: letters, digits and `_`, not starting with a digit, unique within the
+    /// service; not a function name, a Python keyword, or a name starting with `__`.
+    pub alias: Alias,
+    /// Value used when the source returns nothing for it (no datapoints, missing field, error).
+    pub default: Option<Number>,
+}
+
+/// A step rule (the original's semantics): when `min ≤ metric ≤ max`, add `action` tasks.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct StepEvent {
+    /// A metric expression over the service's aliases.
+    pub metric: Expression,
+    /// Tasks to add; negative removes; `0` holds (and stops the search).
+    pub action: WholeNumber,
+    /// Inclusive lower bound; `null` is unbounded.
+    pub min: Option<Number>,
+    /// Inclusive upper bound; `null` is unbounded.
+    pub max: Option<Number>,
+}
+
+/// Target tracking: desired tasks = ⌈metric ÷ target⌉, clamped to `[min, max]`.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct TargetTracking {
+    /// A metric expression over the service's aliases.
+    pub metric: Expression,
+    /// The value of the metric one task handles (> 0).
+    pub target: PositiveNumber,
+}
+
+#[cfg(test)]
+mod tests;
