@@ -34,6 +34,7 @@ pub struct ScalingPlan {
     pub created_at: Timestamp,
     /// From this instant on the plan is not applied (`created_at` + the planner's
     /// `PLAN_TTL_SECS`; RFC 3339, UTC, whole seconds).
+    #[schemars(schema_with = "crate::time::json_schema")]
     pub expires_at: Timestamp,
     /// The cycle ids of the metrics reports delivered for it (oldest first), including reports
     /// it ignored as too old or dated in the future (each named in the record with its reason).
@@ -323,6 +324,7 @@ pub enum Reason {
     /// A metrics report was not planned on: collected too long ago, or dated in the future.
     ReportIgnored {
         cycle_id: String,
+        #[schemars(schema_with = "crate::time::json_schema")]
         collected_at: Timestamp,
         why: ReportAge,
     },
@@ -484,7 +486,7 @@ pub enum Reason {
 }
 
 /// Why a metrics report was too old or too new to plan on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "age", rename_all = "snake_case")]
 pub enum ReportAge {
     /// Collected more than `max_age_secs` before the planner read it.

@@ -50,9 +50,11 @@ fn plan() -> ScalingPlan {
     ScalingPlan {
         schema_version: SCHEMA_VERSION,
         plan_id: "9f2c".into(),
+        delivery_id: "d41d".into(),
         cluster: "prod".into(),
         autoscale_group: "prod-asg".into(),
         created_at: at(1_764_412_051, 0),
+        expires_at: at(1_764_412_171, 0),
         metrics_cycle_ids: vec!["cycle-1".into()],
         dry_run: false,
         has_actions: true,
