@@ -90,6 +90,7 @@ fn world(
             pending: 0,
             task_definition: format!("arn:aws:ecs:eu-west-1:1:task-definition/{name}:1"),
             task_size: task_size(s),
+            gpu: 0,
             distinct_instance: s % 50 == 0,
             last_scaling: None,
         });

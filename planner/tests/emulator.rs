@@ -9,7 +9,9 @@
 use std::path::Path;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use aws_sdk_ecs::types::{ContainerDefinition, ContainerInstanceStatus};
+use aws_sdk_ecs::types::{
+    ContainerDefinition, ContainerInstanceStatus, ResourceRequirement, ResourceType,
+};
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use planner::handler::{handle_at, Deps};
@@ -46,7 +48,8 @@ fn definition(name: &str, yaml: &str) -> ClusterDefinition {
 }
 
 /// A task definition of two containers: (cpu 256, memoryReservation 300) and
-/// (cpu 512, memory 1024, memoryReservation 100): one task reserves 768 CPU / 1324 MiB.
+/// (cpu 512, memory 1024, memoryReservation 100, one GPU): ECS reserves the soft limits, so one
+/// task takes 768 CPU / 400 MiB and a GPU. (moto accounts 1324 MiB: see `tests/README.md`.)
 async fn register_two_container_task_definition(bed: &TestBed, family: &str) -> String {
     let sidecar = ContainerDefinition::builder()
         .name("sidecar")
@@ -61,6 +64,13 @@ async fn register_two_container_task_definition(bed: &TestBed, family: &str) -> 
         .cpu(512)
         .memory(1024)
         .memory_reservation(100)
+        .resource_requirements(
+            ResourceRequirement::builder()
+                .r#type(ResourceType::Gpu)
+                .value("1")
+                .build()
+                .expect("type and value"),
+        )
         .essential(true)
         .build();
     let out = bed
@@ -84,7 +94,7 @@ struct Seeded {
 }
 
 /// Cluster `prod`: group `prod-asg` (min 1, max 6) of 3 instances; services `web` (1024 CPU /
-/// 2048 MiB, desired 2, tagged as scaled up) and `worker` (two containers, 768 / 1324, desired
+/// 2048 MiB, desired 2, tagged as scaled up) and `worker` (two containers, 768 / 400, desired
 /// 2); web tasks on instances 0 and 1, worker tasks twice on instance 0, one stand-alone
 /// `batch` task (no service) on instance 1; instance 2 DRAINING when `drain_third`.
 async fn seed_prod(bed: &TestBed, drain_third: bool) -> Seeded {
@@ -196,7 +206,8 @@ async fn state_reader_reads_services_instances_tasks_and_group() {
     let state = &read.state;
     assert_eq!(state.cluster, "prod");
 
-    // Services: sizes from task definitions (container sums; memoryReservation fallback).
+    // Services: sizes from task definitions, as ECS reserves them (container sums; the soft
+    // limit `memoryReservation` where a container sets one), and the GPUs.
     let names: Vec<&str> = state.services.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["web", "worker"]);
     let web = state.service("web").expect("web");
@@ -211,7 +222,8 @@ async fn state_reader_reads_services_instances_tasks_and_group() {
         })
     );
     let worker = state.service("worker").expect("worker");
-    assert_eq!(worker.task_size, Resources::new(768, 1324));
+    assert_eq!(worker.task_size, Resources::new(768, 400));
+    assert_eq!((web.gpu, worker.gpu), (0, 1));
     assert_eq!(worker.last_scaling, None);
     assert!(!worker.distinct_instance);
     assert_eq!(
@@ -246,6 +258,8 @@ async fn state_reader_reads_services_instances_tasks_and_group() {
             InstanceStatus::Draining
         )
     );
+    // remainingResources as moto accounts them (a container's `memory` before its
+    // `memoryReservation`); ECS would answer 2048 + 2 × 400 MiB used.
     assert_eq!(i0.used(), Resources::new(1024 + 2 * 768, 2048 + 2 * 1324));
     assert_eq!(i0.running_tasks, 3);
     let mut i0_tasks: Vec<(Option<&str>, Resources)> = i0
@@ -258,8 +272,8 @@ async fn state_reader_reads_services_instances_tasks_and_group() {
         i0_tasks,
         [
             (Some("web"), Resources::new(1024, 2048)),
-            (Some("worker"), Resources::new(768, 1324)),
-            (Some("worker"), Resources::new(768, 1324)),
+            (Some("worker"), Resources::new(768, 400)),
+            (Some("worker"), Resources::new(768, 400)),
         ]
     );
     let mut i1_tasks: Vec<(Option<&str>, Resources)> = i1

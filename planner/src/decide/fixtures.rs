@@ -109,6 +109,7 @@ pub(crate) fn service_state(name: &str, desired: u32, size: Resources) -> Servic
         pending: 0,
         task_definition: format!("arn:aws:ecs:eu-west-1:1:task-definition/{name}:1"),
         task_size: size,
+        gpu: 0,
         distinct_instance: false,
         last_scaling: None,
     }
