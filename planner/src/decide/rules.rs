@@ -15,7 +15,8 @@ use super::target_tracking::TargetTrackingRule;
 
 /// What a rule sees.
 pub(crate) struct RuleInput<'a> {
-    /// The desired count, already within [min, max].
+    /// The desired count, within [min, max] (a count outside is brought to the bound
+    /// before any rule runs).
     pub current: u32,
     /// The service's bounds.
     pub min: u32,
@@ -93,15 +94,25 @@ pub(crate) fn decide_service(
     // The loader guarantees min ≤ max; a hand-built definition that breaks it gets max.
     let (min, max) = (def.min.min(def.max), def.max);
     let from = state.desired;
-    let base = from.clamp(min, max);
-    if base != from {
+    // The original's bounds: below min → min, above max → max, and no rule that cycle (the
+    // next cycle starts from the bound). No cooldown holds it.
+    let within = from.clamp(min, max);
+    if within != from {
         decision.reasons.push(Reason::BroughtWithinBounds {
             from,
-            to: base,
+            to: within,
             min,
             max,
         });
+        decision.to = Some(within);
+        let change = Some(ServiceChange {
+            service: def.name.clone(),
+            from,
+            to: within,
+        });
+        return ServiceOutcome { decision, change };
     }
+    let base = from;
 
     let input = RuleInput {
         current: base,
@@ -155,7 +166,8 @@ fn combine(base: u32, rules: &[RuleOutcome], reasons: &mut Vec<Reason>) -> u32 {
 }
 
 /// Scale-up waits `scale_up_cooldown` after a scale-up; scale-down waits
-/// `scale_down_cooldown` after any scaling. Bringing a count within bounds is never held.
+/// `scale_down_cooldown` after any scaling. (Bringing a count within bounds happens before,
+/// and is never held.)
 fn apply_cooldowns(
     def: &ServiceDefinition,
     state: &ServiceState,
@@ -188,4 +200,77 @@ fn apply_cooldowns(
         remaining_secs: cooldown - elapsed,
     });
     base
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decide::fixtures::*;
+    use shared::resources::Resources;
+    use shared::state::ScalingRecord;
+
+    /// The original's bounds, row by row: a count below `min` becomes `min` and one above `max`
+    /// becomes `max`, and then no rule runs that cycle; within bounds the events decide.
+    #[test]
+    fn bounds_of_the_original_come_first_and_end_the_cycle() {
+        // (desired, min, max, metric value, expected desired, rules evaluated)
+        let rows: [(u32, u32, u32, f64, u32, bool); 9] = [
+            (0, 2, 5, 9.0, 2, false), // below min, an up event matches: min, not min + 1
+            (1, 2, 5, 0.0, 2, false), // below min, a down event matches: still min
+            (1, 2, 5, 4.0, 2, false), // below min, nothing matches: min
+            (9, 1, 4, 0.0, 4, false), // above max, a down event matches: max, not max - 1
+            (9, 1, 4, 9.0, 4, false), // above max, an up event matches: max
+            (2, 2, 5, 0.0, 2, true),  // at min: events run (the down event is skipped)
+            (2, 2, 5, 9.0, 3, true),  // at min: the up event fires
+            (4, 1, 4, 0.0, 3, true),  // at max: the down event fires
+            (3, 1, 4, 4.0, 3, true),  // within: no event matches
+        ];
+        for (desired, min, max, value, expected, evaluated) in rows {
+            let mut def = service("s", min, max, &["m"]);
+            def.events = vec![
+                event("m", 1, Some(5.0), None),
+                event("m", -1, None, Some(3.0)),
+            ];
+            let mut st = service_state("s", desired, Resources::new(256, 512));
+            if !evaluated {
+                // Target tracking would ask for ⌈m ÷ 1⌉: it does not run either.
+                def.target_tracking = tracking("m", 1.0);
+                // A cooldown in either direction never holds the bounds.
+                st.last_scaling = Some(ScalingRecord {
+                    direction: Direction::Up,
+                    at_epoch_secs: NOW_SECS,
+                });
+                def.scale_up_cooldown = std::time::Duration::from_secs(600);
+            }
+            let m = metrics("s", &[("m", value)], &[]);
+            let out = decide_service(&def, Some(&st), m.get("s"), now());
+            let row = format!("desired {desired} in [{min}, {max}], m = {value}");
+            assert_eq!(
+                out.decision.to,
+                Some(expected),
+                "{row}: {:#?}",
+                out.decision
+            );
+            assert_eq!(!out.decision.rules.is_empty(), evaluated, "{row}");
+            if !evaluated {
+                assert_eq!(
+                    out.decision.reasons,
+                    [Reason::BroughtWithinBounds {
+                        from: desired,
+                        to: expected,
+                        min,
+                        max
+                    }],
+                    "{row}"
+                );
+                assert_eq!(
+                    out.change.map(|c| (c.from, c.to)),
+                    Some((desired, expected)),
+                    "{row}"
+                );
+                // The metrics are still recorded.
+                assert_eq!(out.decision.metrics[0].value, Some(value), "{row}");
+            }
+        }
+    }
 }

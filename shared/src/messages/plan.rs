@@ -308,7 +308,8 @@ pub enum Reason {
     ServiceNotActive { status: String },
     /// The service has no events and no target tracking.
     NoRules,
-    /// desiredCount was outside the service's [min, max].
+    /// desiredCount was outside the service's [min, max]: set to the bound, and no rule ran
+    /// this cycle (the original's semantics).
     BroughtWithinBounds {
         from: u32,
         to: u32,
@@ -481,7 +482,7 @@ impl std::fmt::Display for Reason {
             ServiceNotActive { status } => write!(f, "status {status}, not ACTIVE: skipped"),
             NoRules => write!(f, "no events and no target tracking: hold"),
             BroughtWithinBounds { from, to, min, max } => {
-                write!(f, "desired count {from} is outside [{min}, {max}]: brought to {to}")
+                write!(f, "desired count {from} is outside [{min}, {max}]: set to {to}; no rule runs this cycle")
             }
             StepEventMatched { event, metric, value, action, desired } => write!(
                 f,
