@@ -5,6 +5,7 @@
 //! Rules live one per file behind [`Rule`]; [`rules_of`] lists them in one place.
 
 use shared::definition::ServiceDefinition;
+use shared::expr::{EvalError, Expr};
 use shared::messages::{Reason, RuleOutcome, ServiceChange, ServiceDecision, ServiceMetrics};
 use shared::state::{Direction, ServiceState};
 use shared::time::{self, Timestamp};
@@ -18,12 +19,31 @@ pub(crate) struct RuleInput<'a> {
     /// The desired count, within [min, max] (a count outside is brought to the bound
     /// before any rule runs).
     pub current: u32,
+    /// The running count ECS reports.
+    pub running: u32,
     /// The service's bounds.
     pub min: u32,
     /// The service's bounds.
     pub max: u32,
     /// The metric values.
     pub values: &'a ServiceValues,
+}
+
+impl RuleInput<'_> {
+    /// The value of a name in an expression: `desired_count` and `running_count` are the
+    /// service's counts, any other name a metric alias.
+    pub fn lookup(&self, name: &str) -> Option<f64> {
+        match name {
+            "desired_count" => Some(f64::from(self.current)),
+            "running_count" => Some(f64::from(self.running)),
+            alias => self.values.get(alias),
+        }
+    }
+
+    /// `expr` evaluated over [`Self::lookup`].
+    pub fn eval(&self, expr: &Expr) -> Result<f64, EvalError> {
+        expr.eval(|name| self.lookup(name))
+    }
 }
 
 /// A scaling rule. `recommends: None` means no opinion: the rule cannot be evaluated (its
@@ -116,6 +136,7 @@ pub(crate) fn decide_service(
 
     let input = RuleInput {
         current: base,
+        running: state.running,
         min,
         max,
         values: &values,
@@ -208,6 +229,41 @@ mod tests {
     use crate::decide::fixtures::*;
     use shared::resources::Resources;
     use shared::state::ScalingRecord;
+
+    /// `desired_count` and `running_count` are the service's live counts, so rules can be
+    /// written per task.
+    #[test]
+    fn expressions_read_the_service_counts() {
+        let mut def = service("s", 1, 20, &["queue"]);
+        // Per running task: 40 queued over 4 running tasks is 10 each.
+        def.events = vec![event("queue / running_count", 2, Some(10.0), None)];
+        let mut st = service_state("s", 6, Resources::new(256, 512));
+        st.running = 4;
+        let m = metrics("s", &[("queue", 40.0)], &[]);
+        let out = decide_service(&def, Some(&st), m.get("s"), now());
+        assert_eq!(out.decision.to, Some(8), "{:#?}", out.decision);
+        st.running = 5;
+        let out = decide_service(&def, Some(&st), m.get("s"), now());
+        assert_eq!(out.decision.to, Some(6), "8 per task: no event matches");
+
+        // In target tracking, over the desired count.
+        let mut def = service("s", 1, 20, &["queue"]);
+        def.target_tracking = tracking("queue / desired_count", 1.0);
+        let m = metrics("s", &[("queue", 24.0)], &[]);
+        let out = decide_service(&def, Some(&st), m.get("s"), now());
+        assert_eq!(out.decision.to, Some(4), "⌈24 ÷ 6⌉: {:#?}", out.decision);
+
+        // No running task: a division by it is an error in the record, not a panic.
+        st.running = 0;
+        let mut def = service("s", 1, 20, &["queue"]);
+        def.events = vec![event("queue / running_count", 1, Some(1.0), None)];
+        let out = decide_service(&def, Some(&st), m.get("s"), now());
+        assert_eq!(out.decision.to, Some(6));
+        assert!(matches!(
+            &out.decision.rules[0].reasons[0],
+            Reason::RuleNotEvaluated { error, .. } if error.contains("division by zero")
+        ));
+    }
 
     /// The original's bounds, row by row: a count below `min` becomes `min` and one above `max`
     /// becomes `max`, and then no rule runs that cycle; within bounds the events decide.

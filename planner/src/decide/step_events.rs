@@ -25,7 +25,7 @@ impl Rule for StepEvents<'_> {
         for (i, event) in self.0.iter().enumerate() {
             let n = i + 1;
             let metric = event.metric.source().to_string();
-            let value = match event.metric.eval(|alias| input.values.get(alias)) {
+            let value = match input.eval(&event.metric) {
                 Ok(v) => v,
                 Err(e) => {
                     // Whether this event would have matched first is unknown, so no later

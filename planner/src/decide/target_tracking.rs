@@ -22,7 +22,7 @@ impl Rule for TargetTrackingRule<'_> {
                 error,
             }],
         };
-        let value = match self.0.metric.eval(|alias| input.values.get(alias)) {
+        let value = match input.eval(&self.0.metric) {
             Ok(v) => v,
             Err(e) => return not_evaluated(e.to_string()),
         };

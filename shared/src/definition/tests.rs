@@ -359,6 +359,33 @@ fn aliases_must_be_names_and_not_functions() {
 }
 
 #[test]
+fn the_service_counts_are_reserved_names() {
+    // Expressions read them without defining them ...
+    let def = load(&with_service(&format!(
+        "{SOURCES}events:\n  - {{metric: cpu / running_count, action: 1, min: 5}}\ntarget_tracking: {{metric: cpu_usage * desired_count, target: 10}}\n"
+    )))
+    .expect("desired_count and running_count need no source");
+    assert_eq!(
+        def.services[0].events[0].metric.state_names(),
+        ["running_count"]
+    );
+    // ... and no source may define an alias of that name.
+    let svc = |alias: &str| {
+        with_service(&format!(
+            "min: 1\nmax: 2\nmetric_sources:\n  cloudwatch:\n    - metric_name: M\n      statistics:\n        - {{name: Average, alias: {alias}}}\n"
+        ))
+    };
+    assert_eq!(
+        one_error(&svc("running_count")),
+        "t.yml:10:38: services.web.metric_sources.cloudwatch[0].statistics[0].alias: `running_count` is reserved: expressions read it as the service's running task count, from ECS"
+    );
+    assert_eq!(
+        one_error(&svc("desired_count")),
+        "t.yml:10:38: services.web.metric_sources.cloudwatch[0].statistics[0].alias: `desired_count` is reserved: expressions read it as the service's desired task count, from ECS"
+    );
+}
+
+#[test]
 fn expressions_reference_only_the_service_aliases() {
     let e = one_error(&with_service(&format!(
         "{SOURCES}events:\n  - metric: cpu + cpu_usge\n    action: 1\n"
