@@ -347,13 +347,32 @@ pub enum Reason {
         metric: String,
         error: String,
     },
-    /// Target tracking's recommendation.
+    /// Target tracking's recommendation (`kind: total`): ⌈value ÷ target⌉.
     TargetTracking {
         metric: String,
         value: f64,
         target: f64,
         desired: u32,
     },
+    /// Target tracking's recommendation (`kind: average`): ⌈running × value ÷ target⌉.
+    TargetTrackingAverage {
+        metric: String,
+        value: f64,
+        target: f64,
+        running: u32,
+        desired: u32,
+    },
+    /// `kind: average`: the value is within the tolerance of the target: hold.
+    TargetTrackingWithinTolerance {
+        metric: String,
+        value: f64,
+        target: f64,
+        tolerance: f64,
+        count: u32,
+    },
+    /// `kind: average` with no running task: an average over no task says nothing about how
+    /// many are needed, so the rule recommends nothing.
+    TargetTrackingNoRunningTasks { metric: String, value: f64 },
     /// A recommendation outside [min, max] was clamped.
     Clamped {
         requested: f64,
@@ -511,6 +530,18 @@ impl std::fmt::Display for Reason {
             TargetTracking { metric, value, target, desired } => {
                 write!(f, "target tracking: ⌈{metric} = {value} ÷ {target}⌉ → {desired}")
             }
+            TargetTrackingAverage { metric, value, target, running, desired } => write!(
+                f,
+                "target tracking (average): ⌈{running} running × {metric} = {value} ÷ {target}⌉ → {desired}"
+            ),
+            TargetTrackingWithinTolerance { metric, value, target, tolerance, count } => write!(
+                f,
+                "target tracking (average): {metric} = {value} is within {tolerance} of the target {target} (relative): hold at {count}"
+            ),
+            TargetTrackingNoRunningTasks { metric, value } => write!(
+                f,
+                "target tracking (average) recommends nothing: {metric} = {value} but no task is running, and an average over no task cannot size the service"
+            ),
             Clamped { requested, to, min, max } => {
                 write!(f, "{requested} is outside [{min}, {max}]: clamped to {to}")
             }
