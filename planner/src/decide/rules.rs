@@ -27,6 +27,16 @@ pub(crate) struct RuleInput<'a> {
     pub max: u32,
     /// The metric values.
     pub values: &'a ServiceValues,
+    /// When the executor last changed the service's desired count.
+    pub last_scaling: Option<Timestamp>,
+}
+
+/// Why a rule that would act waits: what it read was observed before the last scaling.
+pub(crate) struct Stale {
+    /// The newest observation among the values read.
+    pub observed_at: Timestamp,
+    /// The last scaling.
+    pub last_scaling: Timestamp,
 }
 
 impl RuleInput<'_> {
@@ -43,6 +53,28 @@ impl RuleInput<'_> {
     /// `expr` evaluated over [`Self::lookup`].
     pub fn eval(&self, expr: &Expr) -> Result<f64, EvalError> {
         expr.eval(|name| self.lookup(name))
+    }
+
+    /// One step per observation: `Err` when every metric `expr` reads was observed at or
+    /// before the service's last scaling, so acting on it again would act twice on one
+    /// measurement. An expression of no metric (constants, the service's counts) and a
+    /// service never scaled always act.
+    pub fn check_fresh(&self, expr: &Expr) -> Result<(), Stale> {
+        let Some(last_scaling) = self.last_scaling else {
+            return Ok(());
+        };
+        let newest = expr
+            .aliases()
+            .iter()
+            .filter_map(|alias| self.values.observed_at(alias))
+            .max();
+        match newest {
+            Some(observed_at) if observed_at <= last_scaling => Err(Stale {
+                observed_at,
+                last_scaling,
+            }),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -108,7 +140,7 @@ pub(crate) fn decide_service(
         let status = state.status.clone();
         return unchanged(decision, Reason::ServiceNotActive { status });
     }
-    let values = resolve(def, reported);
+    let values = resolve(def, reported, now);
     decision.metrics = values.used.clone();
 
     // The loader guarantees min ≤ max; a hand-built definition that breaks it gets max.
@@ -140,6 +172,11 @@ pub(crate) fn decide_service(
         min,
         max,
         values: &values,
+        last_scaling: state.last_scaling.and_then(|r| {
+            i64::try_from(r.at_epoch_secs)
+                .ok()
+                .and_then(|secs| Timestamp::from_second(secs).ok())
+        }),
     };
     decision.rules = rules_of(def).iter().map(|r| r.recommend(&input)).collect();
     let proposed = combine(base, &decision.rules, &mut decision.reasons);

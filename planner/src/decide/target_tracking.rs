@@ -4,7 +4,8 @@
 //!   messages is met in one cycle;
 //! - `average` (a per-task average such as CPUUtilization): desired = ⌈running × value ÷
 //!   target⌉ (Application Auto Scaling's and the HPA's rule), no change while the value is
-//!   within the tolerance of the target, and nothing from zero running tasks.
+//!   within the tolerance of the target, nothing from zero running tasks, and once per
+//!   observation (a datapoint observed before the last scaling measured the old count).
 //!
 //! Either is clamped to the service's [min, max].
 
@@ -76,6 +77,19 @@ impl Rule for TargetTrackingRule<'_> {
         } else {
             wanted as u32
         };
+        // Relative to the running count, acting twice on one measurement would compound.
+        if scaled.is_some() && desired != input.current {
+            if let Err(stale) = input.check_fresh(&self.0.metric) {
+                let reason = Reason::WaitingForNewDatapoint {
+                    rule: RuleKind::TargetTracking,
+                    metric,
+                    value,
+                    observed_at: stale.observed_at,
+                    last_scaling: stale.last_scaling,
+                };
+                return outcome(None, vec![reason]);
+            }
+        }
         let mut reasons = vec![match scaled {
             None => Reason::TargetTracking {
                 metric,

@@ -189,6 +189,9 @@ pub struct MetricUsed {
     /// Why the source gave no value (`None` with no `value`: not in any report).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missing: Option<super::MissingReason>,
+    /// The time the value describes (a CloudWatch period's end, else when it was collected).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_at: Option<crate::time::Timestamp>,
 }
 
 /// Which kind of rule.
@@ -346,6 +349,16 @@ pub enum Reason {
         rule: RuleKind,
         metric: String,
         error: String,
+    },
+    /// The rule would act, but every value it read was observed before the service's last
+    /// scaling (it acted on them already, or they predate the change): it recommends nothing
+    /// until a new datapoint arrives. One step per observation.
+    WaitingForNewDatapoint {
+        rule: RuleKind,
+        metric: String,
+        value: f64,
+        observed_at: crate::time::Timestamp,
+        last_scaling: crate::time::Timestamp,
     },
     /// Target tracking's recommendation (`kind: total`): ⌈value ÷ target⌉.
     TargetTracking {
@@ -527,6 +540,10 @@ impl std::fmt::Display for Reason {
             RuleNotEvaluated { rule, metric, error } => {
                 write!(f, "{rule} recommends nothing: `{metric}`: {error}")
             }
+            WaitingForNewDatapoint { rule, metric, value, observed_at, last_scaling } => write!(
+                f,
+                "{rule} waiting for a new datapoint: `{metric}` = {value} was observed at {observed_at}, before the last scaling at {last_scaling}"
+            ),
             TargetTracking { metric, value, target, desired } => {
                 write!(f, "target tracking: ⌈{metric} = {value} ÷ {target}⌉ → {desired}")
             }
