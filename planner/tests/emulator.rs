@@ -908,3 +908,56 @@ impl ToJsonString for MetricsReport {
         serde_json::to_string(self).expect("report JSON")
     }
 }
+
+#[tokio::test]
+async fn handler_acts_on_a_step_event_once_per_observation() {
+    let bed = TestBed::start().await;
+    seed_prod(&bed, false).await;
+    // web's tag says it was last scaled at 1764412345 (2025-11-29T10:32:25Z).
+    let yaml = PROD_YAML.replace(
+        "    target_tracking:\n      metric: queue\n      target: 10\n",
+        "    events:\n      - {metric: queue, action: 1, min: 5}\n",
+    );
+    let p = pipeline(&bed, vec![definition("prod", &yaml)]).await;
+    let observed = |period_end: &str| {
+        let mut r = report("prod", "cycle-1", &[("web", "queue", 40.0)]);
+        if let Some(web) = r.services.get_mut("web") {
+            web.observed_at.insert("queue".into(), time(period_end));
+        }
+        r.to_json_string()
+    };
+
+    // The datapoint of the period that ended before the last scaling: already acted on.
+    let body = observed("2025-11-29T10:30:00Z");
+    let response = handle_at(event(vec![record("m1", body)]), &p.deps, now()).await;
+    assert_eq!(failures(&response), Vec::<String>::new());
+    assert!(queued_plans(&bed, &p.plans_queue).await.is_empty());
+    let events = plan_events(&bed, &p.plan_events).await;
+    let quiet: ScalingPlan =
+        serde_json::from_value(events[0]["detail"].clone()).expect("plan in the event");
+    assert!(!quiet.has_actions);
+    assert!(
+        quiet
+            .decisions
+            .headlines
+            .iter()
+            .any(|h| h.contains("service `web` (2)") && h.contains("waiting for a new datapoint")),
+        "{:#?}",
+        quiet.decisions.headlines
+    );
+
+    // The next period's datapoint: one step.
+    let body = observed("2025-11-29T10:35:00Z");
+    let response = handle_at(event(vec![record("m2", body)]), &p.deps, now()).await;
+    assert_eq!(failures(&response), Vec::<String>::new());
+    let queued = queued_plans(&bed, &p.plans_queue).await;
+    assert_eq!(queued.len(), 1);
+    assert_eq!(
+        queued[0].0.actions.services,
+        [ServiceChange {
+            service: "web".into(),
+            from: 2,
+            to: 3
+        }]
+    );
+}
