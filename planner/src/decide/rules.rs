@@ -56,17 +56,19 @@ impl RuleInput<'_> {
     }
 
     /// One step per observation: `Err` when every metric `expr` reads was observed at or
-    /// before the service's last scaling, so acting on it again would act twice on one
-    /// measurement. An expression of no metric (constants, the service's counts) and a
+    /// before the service's last scaling (in whole seconds, as the tag), so acting on it
+    /// again would act twice on one measurement. An expression of no metric (constants, the service's counts) and a
     /// service never scaled always act.
     pub fn check_fresh(&self, expr: &Expr) -> Result<(), Stale> {
         let Some(last_scaling) = self.last_scaling else {
             return Ok(());
         };
+        // The tag counts whole seconds; so does the comparison.
         let newest = expr
             .aliases()
             .iter()
             .filter_map(|alias| self.values.observed_at(alias))
+            .map(time::to_seconds)
             .max();
         match newest {
             Some(observed_at) if observed_at <= last_scaling => Err(Stale {
@@ -300,6 +302,33 @@ mod tests {
             &out.decision.rules[0].reasons[0],
             Reason::RuleNotEvaluated { error, .. } if error.contains("division by zero")
         ));
+    }
+
+    /// The tag counts whole seconds: a value collected in the second of the scaling (a report
+    /// delivered again after its plan was applied) is not new.
+    #[test]
+    fn freshness_is_counted_in_the_tags_whole_seconds() {
+        let mut def = service("s", 1, 9, &["queue"]);
+        def.events = vec![event("queue", 1, Some(5.0), None)];
+        let mut st = service_state("s", 3, Resources::new(256, 512));
+        st.last_scaling = Some(ScalingRecord {
+            direction: Direction::Up,
+            at_epoch_secs: NOW_SECS,
+        });
+        let mut m = metrics("s", &[("queue", 9.0)], &[]);
+        let within_the_second = Timestamp::new(NOW_SECS as i64, 200_000_000).expect("in range");
+        if let Some(s) = m.get_mut("s") {
+            s.observed_at.insert("queue".into(), within_the_second);
+        }
+        let later = Timestamp::from_second(NOW_SECS as i64 + 60).expect("in range");
+        let out = decide_service(&def, Some(&st), m.get("s"), later);
+        assert_eq!(out.decision.to, Some(3), "{:#?}", out.decision);
+        if let Some(s) = m.get_mut("s") {
+            let next_second = Timestamp::from_second(NOW_SECS as i64 + 1).expect("in range");
+            s.observed_at.insert("queue".into(), next_second);
+        }
+        let out = decide_service(&def, Some(&st), m.get("s"), later);
+        assert_eq!(out.decision.to, Some(4));
     }
 
     /// The original's bounds, row by row: a count below `min` becomes `min` and one above `max`
