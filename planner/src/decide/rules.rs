@@ -57,8 +57,8 @@ impl RuleInput<'_> {
 
     /// One step per observation: `Err` when every metric `expr` reads was observed at or
     /// before the service's last scaling (in whole seconds, as the tag), so acting on it
-    /// again would act twice on one measurement. An expression of no metric (constants, the service's counts) and a
-    /// service never scaled always act.
+    /// again would act twice on one measurement. An expression of no metric (constants, the
+    /// service's counts) and a service never scaled always act.
     pub fn check_fresh(&self, expr: &Expr) -> Result<(), Stale> {
         let Some(last_scaling) = self.last_scaling else {
             return Ok(());
