@@ -50,6 +50,11 @@ pub async fn collect(
         sources.cloudwatch_lag,
         cloudwatch::MAX_QUERIES_PER_CALL,
     );
+    for call in &cw_calls {
+        for target in call.targets() {
+            reports.observe(target, call.window.observed_at());
+        }
+    }
     let http_requests = http::plan(sources::http_items(clusters));
     tracing::info!(
         cycle_id = %cycle.id,

@@ -8,6 +8,10 @@
 //! field, not a number, HTTP status, timeout, ...) and its statistic has a `default:`, the
 //! default goes into `values` (the planner uses it like any value) and the reason is kept in
 //! `defaulted`, so the report still says why the default was needed.
+//!
+//! **`observed_at`** — an alias whose entry describes another time than the cycle's
+//! (`collected_at`) carries it: CloudWatch aliases, the end of the period read. HTTP aliases
+//! are fetched during the cycle and carry none.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -63,6 +67,21 @@ impl ReportBuilder {
         match outcome {
             Ok(value) => metrics.set_value(&target.alias, value),
             Err(reason) => metrics.set_missing(&target.alias, reason, default),
+        }
+    }
+
+    /// Records that `target`'s entry describes `at` rather than the report's `collected_at`
+    /// (a CloudWatch period's end); targets of clusters not in the cycle are ignored.
+    pub fn observe(&mut self, target: &Target, at: Timestamp) {
+        if !self.defaults.contains_key(target) {
+            return;
+        }
+        if let Some(metrics) = self
+            .reports
+            .get_mut(&target.cluster)
+            .and_then(|r| r.services.get_mut(&target.service))
+        {
+            metrics.observed_at.insert(target.alias.clone(), at);
         }
     }
 
@@ -164,6 +183,32 @@ services:
             MissingReason::MissingField {
                 path: "rate".into()
             }
+        );
+    }
+
+    #[test]
+    fn observation_times_are_recorded_where_they_are_not_the_collection_time() {
+        let def = cluster();
+        let collected = at("2026-01-01T00:01:30Z");
+        let period_end = at("2026-01-01T00:00:00Z");
+        let mut builder = ReportBuilder::new(&[&def], "c1", collected);
+        builder.observe(&Target::new("c", "worker", "rate"), period_end);
+        builder.observe(&Target::new("elsewhere", "worker", "rate"), period_end);
+        builder.record(&Target::new("c", "worker", "queue_length"), Ok(3.0));
+        builder.record(&Target::new("c", "worker", "rate"), Ok(0.5));
+        let report = &builder.finish()[0];
+        assert_eq!(report.observed_at("worker", "rate"), period_end);
+        assert_eq!(
+            report.observed_at("worker", "queue_length"),
+            collected,
+            "an alias fetched during the cycle was observed at collected_at"
+        );
+        assert_eq!(
+            report.services["worker"]
+                .observed_at
+                .keys()
+                .collect::<Vec<_>>(),
+            ["rate"]
         );
     }
 

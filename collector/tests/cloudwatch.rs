@@ -89,6 +89,18 @@ async fn values_are_the_last_complete_periods_datapoint() {
     assert_eq!(api.values["min_latency"], 10.0);
     assert_eq!(api.values["max_latency"], 20.0);
     assert_eq!(api.values["n"], 2.0);
+    // Each value describes its period, which ended at the window's end: that is when it was
+    // observed, whenever the cycle ran.
+    let period_end = Timestamp::from_second(w.end).expect("in range");
+    for alias in ["avg", "sum", "min_latency", "max_latency", "n"] {
+        assert_eq!(reports[0].observed_at("api", alias), period_end, "{alias}");
+        assert_eq!(api.observed_at.get(alias), Some(&period_end), "{alias}");
+    }
+    // A later cycle within the same period reads the same datapoint, observed at the same time.
+    let later_in_the_period = Timestamp::from_second(w.end + 59).expect("in range");
+    let later = cycle::collect(&[&def], &cycle_at(later_in_the_period), &sources).await;
+    assert_eq!(later[0].services["api"].values["avg"], 15.0);
+    assert_eq!(later[0].observed_at("api", "avg"), period_end);
 }
 
 #[tokio::test]
@@ -138,6 +150,19 @@ async fn the_incomplete_period_is_never_used_and_missing_data_is_reported() {
         s["empty"].defaulted["with_default"],
         MissingReason::NoDatapoints
     );
+    // Missing or defaulted, an alias describes the period read.
+    let period_end = Timestamp::from_second(w.end).expect("in range");
+    for (service, alias) in [
+        ("fresh", "fresh_max"),
+        ("empty", "no_default"),
+        ("empty", "with_default"),
+    ] {
+        assert_eq!(
+            reports[0].observed_at(service, alias),
+            period_end,
+            "{alias}"
+        );
+    }
 
     // With a lag of one period the window moves back: the earlier period's point is read.
     put_metric_data(

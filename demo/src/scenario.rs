@@ -8,7 +8,8 @@
 //!   seconds apart, not minutes).
 //! - **Load** ([`schedule`]): the `celery` queue fills to a few hundred messages and drains; the
 //!   backend's CPUUtilization rises to 80 % and falls. Each cycle's collector clock is five
-//!   minutes after the previous one, so each cycle reads its own CloudWatch period.
+//!   minutes after the previous one (ahead of the real clock), so each cycle reads its own
+//!   CloudWatch period, a new datapoint the backend's events act on once.
 //! - **Each cycle**: the pipeline ([`ecs_autoscale_cli::pipeline::Pipeline::cycle`]), then the
 //!   scheduler helper places and stops tasks, new group instances register as container
 //!   instances and terminated ones leave, and the cycle's state is sampled.
@@ -274,10 +275,12 @@ async fn cycles_loop(
     let mut samples = vec![sample(harness, 0, 0, 0.0, &[]).await?];
     writeln!(out, "\ncycle 0/{cycles} (start)")?;
     writeln!(out, "  {}", state_line(&samples[0]))?;
-    // Each cycle's collector clock is one period after the previous; all of them in the past,
-    // so that every cycle reads a complete CloudWatch period of its own.
+    // Each cycle's collector clock is one period after the previous, so that every cycle reads
+    // a CloudWatch period of its own. They lie ahead of the real clock, which the executor tags
+    // its scalings with: each period's datapoint is then newer than the scalings before it
+    // and is acted on once, as it would be on AWS with cycles five minutes apart.
     let now = shared::time::epoch_secs(shared::time::now());
-    let base = (now / PERIOD_SECS) * PERIOD_SECS - u64::from(cycles + 1) * PERIOD_SECS;
+    let base = (now / PERIOD_SECS + 1) * PERIOD_SECS;
     let mut in_queue = 0u64;
     for (i, &(queue, cpu)) in load.iter().enumerate() {
         let n = i as u32 + 1;

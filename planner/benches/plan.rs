@@ -13,7 +13,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion};
 use shared::definition::{
     CloudWatchSource, ClusterDefinition, MetricSources, ServiceDefinition, Statistic,
-    TargetTracking,
+    TargetTracking, TrackingKind,
 };
 use shared::expr::Expr;
 use shared::messages::ServiceMetrics;
@@ -68,6 +68,7 @@ fn world(
             target_tracking: Some(TargetTracking {
                 metric: Expr::parse("q").expect("parses"),
                 target: 10.0,
+                kind: TrackingKind::Total,
             }),
             scale_up_cooldown: Duration::ZERO,
             scale_down_cooldown: Duration::from_secs(300),
@@ -90,6 +91,7 @@ fn world(
             pending: 0,
             task_definition: format!("arn:aws:ecs:eu-west-1:1:task-definition/{name}:1"),
             task_size: task_size(s),
+            gpu: 0,
             distinct_instance: s % 50 == 0,
             last_scaling: None,
         });

@@ -99,6 +99,7 @@ mod tests {
             pending: 0,
             task_definition: "td:1".into(),
             task_size: Resources::new(256, 512),
+            gpu: 0,
             distinct_instance: false,
             last_scaling: None,
         }

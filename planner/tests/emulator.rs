@@ -10,7 +10,9 @@
 use std::path::Path;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use aws_sdk_ecs::types::{ContainerDefinition, ContainerInstanceStatus};
+use aws_sdk_ecs::types::{
+    ContainerDefinition, ContainerInstanceStatus, ResourceRequirement, ResourceType,
+};
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use planner::handler::{handle_at, Deps};
@@ -50,7 +52,8 @@ fn definition(name: &str, yaml: &str) -> ClusterDefinition {
 }
 
 /// A task definition of two containers: (cpu 256, memoryReservation 300) and
-/// (cpu 512, memory 1024, memoryReservation 100): one task reserves 768 CPU / 1324 MiB.
+/// (cpu 512, memory 1024, memoryReservation 100, one GPU): ECS reserves the soft limits, so one
+/// task takes 768 CPU / 400 MiB and a GPU. (moto accounts 1324 MiB: see `tests/README.md`.)
 async fn register_two_container_task_definition(bed: &TestBed, family: &str) -> String {
     let sidecar = ContainerDefinition::builder()
         .name("sidecar")
@@ -65,6 +68,13 @@ async fn register_two_container_task_definition(bed: &TestBed, family: &str) -> 
         .cpu(512)
         .memory(1024)
         .memory_reservation(100)
+        .resource_requirements(
+            ResourceRequirement::builder()
+                .r#type(ResourceType::Gpu)
+                .value("1")
+                .build()
+                .expect("type and value"),
+        )
         .essential(true)
         .build();
     let out = bed
@@ -88,7 +98,7 @@ struct Seeded {
 }
 
 /// Cluster `prod`: group `prod-asg` (min 1, max 6) of 3 instances; services `web` (1024 CPU /
-/// 2048 MiB, desired 2, tagged as scaled up) and `worker` (two containers, 768 / 1324, desired
+/// 2048 MiB, desired 2, tagged as scaled up) and `worker` (two containers, 768 / 400, desired
 /// 2); web tasks on instances 0 and 1, worker tasks twice on instance 0, one stand-alone
 /// `batch` task (no service) on instance 1; instance 2 DRAINING when `drain_third`.
 async fn seed_prod(bed: &TestBed, drain_third: bool) -> Seeded {
@@ -200,7 +210,8 @@ async fn state_reader_reads_services_instances_tasks_and_group() {
     let state = &read.state;
     assert_eq!(state.cluster, "prod");
 
-    // Services: sizes from task definitions (container sums; memoryReservation fallback).
+    // Services: sizes from task definitions, as ECS reserves them (container sums; the soft
+    // limit `memoryReservation` where a container sets one), and the GPUs.
     let names: Vec<&str> = state.services.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["web", "worker"]);
     let web = state.service("web").expect("web");
@@ -215,7 +226,8 @@ async fn state_reader_reads_services_instances_tasks_and_group() {
         })
     );
     let worker = state.service("worker").expect("worker");
-    assert_eq!(worker.task_size, Resources::new(768, 1324));
+    assert_eq!(worker.task_size, Resources::new(768, 400));
+    assert_eq!((web.gpu, worker.gpu), (0, 1));
     assert_eq!(worker.last_scaling, None);
     assert!(!worker.distinct_instance);
     assert_eq!(
@@ -250,6 +262,8 @@ async fn state_reader_reads_services_instances_tasks_and_group() {
             InstanceStatus::Draining
         )
     );
+    // remainingResources as moto accounts them (a container's `memory` before its
+    // `memoryReservation`); ECS would answer 2048 + 2 × 400 MiB used.
     assert_eq!(i0.used(), Resources::new(1024 + 2 * 768, 2048 + 2 * 1324));
     assert_eq!(i0.running_tasks, 3);
     let mut i0_tasks: Vec<(Option<&str>, Resources)> = i0
@@ -262,8 +276,8 @@ async fn state_reader_reads_services_instances_tasks_and_group() {
         i0_tasks,
         [
             (Some("web"), Resources::new(1024, 2048)),
-            (Some("worker"), Resources::new(768, 1324)),
-            (Some("worker"), Resources::new(768, 1324)),
+            (Some("worker"), Resources::new(768, 400)),
+            (Some("worker"), Resources::new(768, 400)),
         ]
     );
     let mut i1_tasks: Vec<(Option<&str>, Resources)> = i1
@@ -1108,4 +1122,57 @@ async fn handler_fails_each_bad_report_alone_naming_the_message_and_the_field() 
             "{id}: {what}\n{text}"
         );
     }
+}
+
+#[tokio::test]
+async fn handler_acts_on_a_step_event_once_per_observation() {
+    let bed = TestBed::start().await;
+    seed_prod(&bed, false).await;
+    // web's tag says it was last scaled at 1764412345 (2025-11-29T10:32:25Z).
+    let yaml = PROD_YAML.replace(
+        "    target_tracking:\n      metric: queue\n      target: 10\n",
+        "    events:\n      - {metric: queue, action: 1, min: 5}\n",
+    );
+    let p = pipeline(&bed, vec![definition("prod", &yaml)]).await;
+    let observed = |period_end: &str| {
+        let mut r = report("prod", "cycle-1", &[("web", "queue", 40.0)]);
+        if let Some(web) = r.services.get_mut("web") {
+            web.observed_at.insert("queue".into(), time(period_end));
+        }
+        r.to_json_string()
+    };
+
+    // The datapoint of the period that ended before the last scaling: already acted on.
+    let body = observed("2025-11-29T10:30:00Z");
+    let response = handle_at(event(vec![record("m1", body)]), &p.deps, now()).await;
+    assert_eq!(failures(&response), Vec::<String>::new());
+    assert!(queued_plans(&bed, &p.plans_queue).await.is_empty());
+    let events = plan_events(&bed, &p.plan_events).await;
+    let quiet: ScalingPlan =
+        serde_json::from_value(events[0]["detail"].clone()).expect("plan in the event");
+    assert!(!quiet.has_actions);
+    assert!(
+        quiet
+            .decisions
+            .headlines
+            .iter()
+            .any(|h| h.contains("service `web` (2)") && h.contains("waiting for a new datapoint")),
+        "{:#?}",
+        quiet.decisions.headlines
+    );
+
+    // The next period's datapoint: one step.
+    let body = observed("2025-11-29T10:35:00Z");
+    let response = handle_at(event(vec![record("m2", body)]), &p.deps, now()).await;
+    assert_eq!(failures(&response), Vec::<String>::new());
+    let queued = queued_plans(&bed, &p.plans_queue).await;
+    assert_eq!(queued.len(), 1);
+    assert_eq!(
+        queued[0].0.actions.services,
+        [ServiceChange {
+            service: "web".into(),
+            from: 2,
+            to: 3
+        }]
+    );
 }

@@ -72,6 +72,10 @@ pub struct ServiceState {
     /// Reservation of one task (task-level size, else the sum over containers);
     /// [`Resources::ZERO`] where the reader had no use for it (the executor's re-read).
     pub task_size: Resources,
+    /// GPUs one task reserves (`resourceRequirements` of type `GPU`); carried for GPU-aware
+    /// placement, not packed yet. 0 where the reader had no use for it.
+    #[serde(default)]
+    pub gpu: u32,
     /// Placement constraint `distinctInstance`: at most one task per instance.
     pub distinct_instance: bool,
     /// The last scaling recorded by the executor.

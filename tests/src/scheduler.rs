@@ -7,8 +7,10 @@
 //! ECS's answers are read into the cluster model of `shared::state` by the same calls and
 //! conversion as the planner's and the executor's (`shared::aws::read`, `shared::aws::state`);
 //! what the scheduler *decides* (where a task goes, what it reserves) is written here, apart
-//! from the planner's packing. Remaining resources that moto lets go negative (StartTask
-//! overcommits) read as 0.
+//! from the planner's packing, and accounted as ECS does ([`reservation`]): an instance's room
+//! is its registered resources minus the reservations of its live tasks, not moto's
+//! `remainingResources` (which count container `memory` before `memoryReservation` and
+//! ignore task-level sizes).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -69,7 +71,8 @@ impl ConvergeReport {
 /// 2. stops surplus tasks when a service runs more than desired, taking them first from the
 ///    instance running the fewest tasks;
 /// 3. starts missing tasks, first-fit over ACTIVE instances (in ListContainerInstances order)
-///    by remaining CPU and memory; a task that fits nowhere is reported as unplaced.
+///    by remaining CPU and memory as ECS accounts them ([`reservation`]); a task that fits
+///    nowhere is reported as unplaced.
 ///
 /// Only tasks in group `service:NAME` are touched.
 pub async fn converge(ecs: &EcsClient, cluster: &str) -> Result<ConvergeReport> {
@@ -80,12 +83,22 @@ pub async fn converge(ecs: &EcsClient, cluster: &str) -> Result<ConvergeReport> 
     let tasks = live_tasks(ecs, cluster, &cluster_arn, None).await?;
 
     let mut per_instance: HashMap<String, usize> = HashMap::new();
+    let mut used: HashMap<String, Resources> = HashMap::new();
+    let mut reservations = ReservationCache::default();
     for task in &tasks {
         if let Some(ci) = &task.container_instance_arn {
             *per_instance.entry(ci.clone()).or_default() += 1;
+            let size = reservations.get(ecs, &task.task_definition_arn).await?;
+            let sum = used.entry(ci.clone()).or_default();
+            *sum = sum.saturating_add(size);
         }
     }
-    let mut reservations = ReservationCache::default();
+    // moto's remainingResources follow moto's accounting (see `reservation`); the room the
+    // scheduler places into is ECS's: registered minus what the live tasks reserve.
+    for instance in &mut instances {
+        let reserved = used.get(&instance.arn).copied().unwrap_or_default();
+        instance.remaining = instance.registered.saturating_sub(reserved);
+    }
     let mut reports = Vec::new();
     let mut service_tasks: Vec<Vec<Task>> = Vec::new();
 
@@ -246,41 +259,38 @@ impl ReservationCache {
     }
 }
 
-/// What a task of `td` reserves on an EC2 container instance: the sum of its containers' `cpu`
-/// and `memory` (else `memoryReservation`), as moto accounts it; the task-level values only
-/// when the containers declare nothing (moto answers task-level values as null).
+/// What a task of `td` reserves on an EC2 container instance, as ECS accounts it: the
+/// task-level `cpu` and `memory` when set; otherwise the sum of its containers' `cpu`, and of
+/// their `memoryReservation` (the soft limit), else `memory` (the hard limit). Each dimension
+/// on its own. moto accounts differently (see [`converge`] and `tests/README.md`).
 pub fn reservation(td: &TaskDefinition) -> Result<Resources> {
-    let mut total = Resources::ZERO;
+    let amount = |value: i32, what: &str| {
+        u32::try_from(value).with_context(|| format!("container {what} {value}"))
+    };
+    let task_level = |value: Option<&str>, what: &str| -> Result<Option<u32>> {
+        value
+            .map(|v| {
+                v.trim().parse().with_context(|| {
+                    format!("task-level {what} {v:?} (the test bed reads whole numbers)")
+                })
+            })
+            .transpose()
+    };
+    let mut containers = Resources::ZERO;
     for container in td.container_definitions() {
         let memory = container
-            .memory()
-            .or(container.memory_reservation())
+            .memory_reservation()
+            .or(container.memory())
             .unwrap_or(0);
-        let amount = |value: i32, what: &str| {
-            u32::try_from(value).with_context(|| format!("container {what} {value}"))
-        };
-        total = total.saturating_add(Resources::new(
+        containers = containers.saturating_add(Resources::new(
             amount(container.cpu(), "cpu")?,
             amount(memory, "memory")?,
         ));
     }
-    if total.cpu == 0 {
-        if let Some(cpu) = td.cpu() {
-            total.cpu = cpu
-                .trim()
-                .parse()
-                .with_context(|| format!("task-level cpu {cpu:?}"))?;
-        }
-    }
-    if total.memory == 0 {
-        if let Some(memory) = td.memory() {
-            total.memory = memory
-                .trim()
-                .parse()
-                .with_context(|| format!("task-level memory {memory:?}"))?;
-        }
-    }
-    Ok(total)
+    Ok(Resources::new(
+        task_level(td.cpu(), "cpu")?.unwrap_or(containers.cpu),
+        task_level(td.memory(), "memory")?.unwrap_or(containers.memory),
+    ))
 }
 
 /// The ARN of `cluster` (name or ARN).

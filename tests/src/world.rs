@@ -335,7 +335,8 @@ pub async fn set_container_instance_status(
 /// Registers a task definition of one container (`app`) with container-level `cpu` units and
 /// `memory_mib` hard memory limit; returns its ARN (`family:revision`).
 ///
-/// moto answers task-level `cpu`/`memory` as null; placement uses the container-level values.
+/// No task-level sizes and no `memoryReservation`: ECS and moto's `remainingResources`
+/// accounting agree on such a task (see `tests/README.md`).
 pub async fn register_task_definition(
     ecs: &EcsClient,
     family: &str,

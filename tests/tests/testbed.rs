@@ -546,6 +546,120 @@ async fn scheduler_places_drains_and_scales_in() {
     assert!(report.services.is_empty(), "{report:?}");
 }
 
+/// Registers `family` with one container (`cpu`, hard `memory`, soft `memoryReservation`)
+/// and optional task-level sizes; returns its ARN.
+async fn register_sized(
+    bed: &TestBed,
+    family: &str,
+    container: (i32, Option<i32>, Option<i32>),
+    task_level: (Option<&str>, Option<&str>),
+) -> String {
+    let (cpu, memory, reservation) = container;
+    let app = aws_sdk_ecs::types::ContainerDefinition::builder()
+        .name("app")
+        .image(world::CONTAINER_IMAGE)
+        .cpu(cpu)
+        .set_memory(memory)
+        .set_memory_reservation(reservation)
+        .essential(true)
+        .build();
+    bed.ecs()
+        .register_task_definition()
+        .family(family)
+        .container_definitions(app)
+        .set_cpu(task_level.0.map(str::to_owned))
+        .set_memory(task_level.1.map(str::to_owned))
+        .send()
+        .await
+        .expect("register task definition")
+        .task_definition()
+        .and_then(|td| td.task_definition_arn())
+        .expect("task definition ARN")
+        .to_owned()
+}
+
+async fn described(bed: &TestBed, arn: &str) -> aws_sdk_ecs::types::TaskDefinition {
+    bed.ecs()
+        .describe_task_definition()
+        .task_definition(arn)
+        .send()
+        .await
+        .expect("describe task definition")
+        .task_definition()
+        .expect("a task definition")
+        .clone()
+}
+
+#[tokio::test]
+async fn scheduler_reserves_what_ecs_reserves_not_what_moto_accounts() {
+    let bed = TestBed::start().await;
+    let ecs = bed.ecs();
+    world::create_cluster(ecs, "soft").await.expect("cluster");
+    world::create_group(
+        bed.autoscaling(),
+        ecs,
+        "soft",
+        &GroupSpec::new("soft-asg", 1),
+    )
+    .await
+    .expect("group");
+    // ECS reserves the soft limit: 512 CPU / 1024 MiB, seven fit in 7482 MiB. moto counts the
+    // hard limit, 4096 MiB: by its remainingResources only one would.
+    let soft = register_sized(&bed, "soft", (512, Some(4096), Some(1024)), (None, None)).await;
+    assert_eq!(
+        scheduler::reservation(&described(&bed, &soft).await).expect("reservation"),
+        Resources::new(512, 1024)
+    );
+    // Task-level sizes win over the containers' (ECS places by them; moto ignores them).
+    let sized = register_sized(
+        &bed,
+        "sized",
+        (0, Some(256), None),
+        (Some("1024"), Some("2048")),
+    )
+    .await;
+    let td = described(&bed, &sized).await;
+    assert_eq!(
+        (td.cpu(), td.memory()),
+        (Some("1024"), Some("2048")),
+        "moto answers task-level sizes"
+    );
+    assert_eq!(
+        scheduler::reservation(&td).expect("reservation"),
+        Resources::new(1024, 2048)
+    );
+
+    world::create_service(ecs, "soft", "soft", &soft, 7)
+        .await
+        .expect("service");
+    let report = bed.converge("soft").await.expect("converge");
+    let placed = report.service("soft").expect("soft report");
+    assert_eq!((placed.started, placed.unplaced), (7, 0), "{report:?}");
+    let instances = scheduler::container_instances(ecs, "soft")
+        .await
+        .expect("instances");
+    assert_eq!(
+        instances[0].remaining.memory, 0,
+        "moto's own accounting went below zero (7 × 4096 > 7482): why the scheduler does not read it"
+    );
+
+    // Converging again places nothing more and stops nothing; an eighth task does not fit.
+    let again = bed.converge("soft").await.expect("converge again");
+    assert_eq!(
+        again.service("soft").map(|s| (s.started, s.stopped)),
+        Some((0, 0))
+    );
+    world::set_desired_count(ecs, "soft", "soft", 8)
+        .await
+        .expect("update service");
+    let report = bed
+        .converge("soft")
+        .await
+        .expect("converge beyond capacity");
+    let over = report.service("soft").expect("soft report");
+    assert_eq!((over.started, over.running, over.unplaced), (0, 7, 1));
+}
+
 #[tokio::test]
 async fn call_log_counts_operations() {
     let bed = TestBed::start().await;

@@ -23,6 +23,9 @@
 //! the alias is missing with `no_datapoints` (or takes its `default:`). A lag of a minute or
 //! two suits metrics that AWS publishes late (the `AWS/ECS` service metrics).
 //!
+//! The report records each alias as observed at `end` ([`Window::observed_at`]): cycles that
+//! run more often than the period read the same datapoint, and the planner acts on it once.
+//!
 //! # Failures
 //! A failed call marks each alias of its queries `cloud_watch` with the error; a query
 //! reported `InternalError`/`Forbidden` marks its own aliases; a call not finished by the
@@ -108,6 +111,14 @@ impl Window {
             start: end - p,
             end,
         }
+    }
+
+    /// The time a value read from this window describes: the end of its period. (The
+    /// datapoint's own timestamp is the period's *start*; compared with the time of a scaling
+    /// made while the next period runs, that would make the next datapoint look older than
+    /// the scaling.) Every alias of the window carries it, whatever its outcome.
+    pub fn observed_at(&self) -> Timestamp {
+        Timestamp::from_second(self.end).unwrap_or(Timestamp::MAX)
     }
 }
 
@@ -472,6 +483,29 @@ mod tests {
                 end: 36_420
             }
         );
+    }
+
+    #[test]
+    fn a_window_is_observed_at_its_end() {
+        let w = Window::last_complete(at(36_450), 300, Duration::ZERO);
+        assert_eq!(w.observed_at(), at(36_300));
+        let calls = plan(
+            [(
+                Target::new("c", "s", "a0"),
+                &source("M", 300, &["Average"]),
+                &Statistic {
+                    name: "Average".into(),
+                    alias: "a0".into(),
+                    default: None,
+                    path: None,
+                },
+            )],
+            at(36_450),
+            Duration::from_secs(120),
+            MAX_QUERIES_PER_CALL,
+        );
+        // 10:07:30 − 2 min lag → 10:00–10:05: what the datapoint describes ends at 10:05.
+        assert_eq!(calls[0].window.observed_at(), at(36_300));
     }
 
     #[test]

@@ -159,6 +159,7 @@ mod tests {
             pending: 0,
             task_definition: "arn:aws:ecs:us-east-1:123:task-definition/web:1".into(),
             task_size: shared::resources::Resources::ZERO,
+            gpu: 0,
             distinct_instance: false,
             last_scaling: tagged_at.map(|at| ScalingRecord {
                 direction: Direction::Up,

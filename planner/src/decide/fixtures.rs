@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use shared::definition::{
     CloudWatchSource, ClusterDefinition, MetricSources, ServiceDefinition, Statistic, StepEvent,
-    TargetTracking, DEFAULT_DRAIN_TIMEOUT_SECS, DEFAULT_MAX_DRAIN_PER_CYCLE,
+    TargetTracking, TrackingKind, DEFAULT_DRAIN_TIMEOUT_SECS, DEFAULT_MAX_DRAIN_PER_CYCLE,
     DEFAULT_SCALE_DOWN_COOLDOWN_SECS, DEFAULT_SCALE_UP_COOLDOWN_SECS,
 };
 use shared::expr::Expr;
@@ -74,10 +74,12 @@ pub(crate) fn service(name: &str, min: u32, max: u32, aliases: &[&str]) -> Servi
     }
 }
 
+/// `kind: total` target tracking (the default).
 pub(crate) fn tracking(metric: &str, target: f64) -> Option<TargetTracking> {
     Some(TargetTracking {
         metric: expr(metric),
         target,
+        kind: TrackingKind::Total,
     })
 }
 
@@ -109,6 +111,7 @@ pub(crate) fn service_state(name: &str, desired: u32, size: Resources) -> Servic
         pending: 0,
         task_definition: format!("arn:aws:ecs:eu-west-1:1:task-definition/{name}:1"),
         task_size: size,
+        gpu: 0,
         distinct_instance: false,
         last_scaling: None,
     }

@@ -31,6 +31,8 @@ mod target_tracking;
 mod task_listing;
 
 #[cfg(test)]
+mod cycles;
+#[cfg(test)]
 mod fixtures;
 #[cfg(test)]
 mod proptests;

@@ -3,6 +3,11 @@
 //! the service's [min, max] — except that an event which would cross a bound the count
 //! already sits at is *skipped* and the search goes on (so at max a `+1` event falls
 //! through to a later event).
+//!
+//! One step per observation: the event that would act does so only when one of the metrics
+//! its expression reads was observed after the service's last scaling; otherwise the rule
+//! waits for a new datapoint (a CloudWatch period read by several cycles steps once, as the
+//! original did at its 5-minute rate; HTTP values, fetched every cycle, act every cycle).
 
 use shared::definition::StepEvent;
 use shared::messages::{Reason, RuleKind, RuleOutcome};
@@ -25,7 +30,7 @@ impl Rule for StepEvents<'_> {
         for (i, event) in self.0.iter().enumerate() {
             let n = i + 1;
             let metric = event.metric.source().to_string();
-            let value = match event.metric.eval(|alias| input.values.get(alias)) {
+            let value = match input.eval(&event.metric) {
                 Ok(v) => v,
                 Err(e) => {
                     // Whether this event would have matched first is unknown, so no later
@@ -82,6 +87,16 @@ impl Rule for StepEvents<'_> {
                 // Within [min, max] ⊂ u32.
                 u32::try_from(wanted).unwrap_or(max)
             };
+            if let Err(stale) = input.check_fresh(&event.metric) {
+                reasons.push(Reason::WaitingForNewDatapoint {
+                    rule: RuleKind::StepEvents,
+                    metric: format!("event {n}: {metric}"),
+                    value,
+                    observed_at: stale.observed_at,
+                    last_scaling: stale.last_scaling,
+                });
+                return outcome(None, reasons);
+            }
             reasons.push(Reason::StepEventMatched {
                 event: n,
                 metric,

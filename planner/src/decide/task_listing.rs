@@ -162,6 +162,7 @@ mod tests {
             pending: 0,
             task_definition: "td".into(),
             task_size: Resources::new(256, 512),
+            gpu: 0,
             distinct_instance: true,
             last_scaling: None,
         });

@@ -132,9 +132,10 @@ fn step_event_semantics_of_the_original() {
             4,
             4,
         ),
+        ("above max: set to max", vec![], 9, 0.0, 1, 4, 4),
         (
-            "above max: brought within bounds first",
-            vec![],
+            "above max: set to max, and no event that cycle",
+            vec![down3.clone()],
             9,
             0.0,
             1,
@@ -142,13 +143,13 @@ fn step_event_semantics_of_the_original() {
             4,
         ),
         (
-            "below min: brought within bounds, then events",
+            "below min: set to min, and no event that cycle",
             vec![up5.clone()],
             0,
             9.0,
             2,
             5,
-            3,
+            2,
         ),
         (
             "expressions over aliases",
@@ -876,20 +877,19 @@ fn bounds_are_enforced_despite_a_cooldown() {
         metrics("w", &[("q", 1.0)], &[]).get("w"),
         now(),
     );
-    // 9 > max: brought to 5 now; the scale-in to 2 waits for the cooldown.
+    // 9 > max: set to 5 now, cooldown or not; the rules wait for the next cycle (the original's
+    // semantics), so no scale-in to 2 is even considered.
     assert_eq!(out.decision.to, Some(5));
-    assert!(matches!(
-        out.decision.reasons[0],
-        Reason::BroughtWithinBounds { from: 9, to: 5, .. }
-    ));
-    assert!(out.decision.reasons.iter().any(|r| matches!(
-        r,
-        Reason::CooldownBlocked {
-            direction: Direction::Down,
-            wanted: 2,
-            ..
-        }
-    )));
+    assert_eq!(
+        out.decision.reasons,
+        [Reason::BroughtWithinBounds {
+            from: 9,
+            to: 5,
+            min: 2,
+            max: 5
+        }]
+    );
+    assert!(out.decision.rules.is_empty());
 }
 
 #[test]

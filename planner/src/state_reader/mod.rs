@@ -237,10 +237,12 @@ async fn read_services(
             )
         })?;
         let size = cache.size(ecs, cluster, task_definition).await?;
-        services.push(
-            service_state(service, size)
-                .map_err(|e| ReadError::invalid(cluster, OP, e.to_string()))?,
-        );
+        let state = service_state(service, size.reservation)
+            .map_err(|e| ReadError::invalid(cluster, OP, e.to_string()))?;
+        services.push(ServiceState {
+            gpu: size.gpu,
+            ..state
+        });
     }
     Ok((services, missing))
 }

@@ -1,10 +1,9 @@
-//! The task-definition cache: one task's size per revision, read once per process.
+//! The task-definition cache: one task's size (reservation and GPUs) per revision, read once per process.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use shared::aws::state::task_definition_size;
-use shared::resources::Resources;
+use shared::aws::state::{task_definition_size, TaskSize};
 
 use super::ReadError;
 
@@ -14,7 +13,7 @@ use super::ReadError;
 /// every read of a process. Thread-safe; the lock is never held across a call.
 #[derive(Debug, Default)]
 pub struct TaskDefinitionCache {
-    sizes: Mutex<HashMap<String, Resources>>,
+    sizes: Mutex<HashMap<String, TaskSize>>,
 }
 
 impl TaskDefinitionCache {
@@ -24,12 +23,12 @@ impl TaskDefinitionCache {
     }
 
     /// The cached size of a revision.
-    pub fn get(&self, arn: &str) -> Option<Resources> {
+    pub fn get(&self, arn: &str) -> Option<TaskSize> {
         self.lock().get(arn).copied()
     }
 
     /// Records the size of a revision.
-    pub fn insert(&self, arn: impl Into<String>, size: Resources) {
+    pub fn insert(&self, arn: impl Into<String>, size: TaskSize) {
         self.lock().insert(arn.into(), size);
     }
 
@@ -43,7 +42,7 @@ impl TaskDefinitionCache {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Resources>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, TaskSize>> {
         // A panic while holding the lock cannot leave the map half-updated (one insert).
         self.sizes
             .lock()
@@ -56,7 +55,7 @@ impl TaskDefinitionCache {
         ecs: &aws_sdk_ecs::Client,
         cluster: &str,
         arn: &str,
-    ) -> Result<Resources, ReadError> {
+    ) -> Result<TaskSize, ReadError> {
         if let Some(size) = self.get(arn) {
             return Ok(size);
         }
@@ -77,16 +76,24 @@ impl TaskDefinitionCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::resources::Resources;
+
+    fn size(cpu: u32, memory: u32, gpu: u32) -> TaskSize {
+        TaskSize {
+            reservation: Resources::new(cpu, memory),
+            gpu,
+        }
+    }
 
     #[test]
     fn cache_keeps_sizes_per_revision() {
         let cache = TaskDefinitionCache::new();
         assert!(cache.is_empty());
-        cache.insert("arn:td/web:3", Resources::new(256, 512));
-        cache.insert("arn:td/web:4", Resources::new(512, 512));
-        cache.insert("arn:td/web:3", Resources::new(256, 512));
+        cache.insert("arn:td/web:3", size(256, 512, 1));
+        cache.insert("arn:td/web:4", size(512, 512, 0));
+        cache.insert("arn:td/web:3", size(256, 512, 1));
         assert_eq!(cache.len(), 2);
-        assert_eq!(cache.get("arn:td/web:3"), Some(Resources::new(256, 512)));
+        assert_eq!(cache.get("arn:td/web:3"), Some(size(256, 512, 1)));
         assert_eq!(cache.get("arn:td/web:5"), None);
     }
 }

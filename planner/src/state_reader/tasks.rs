@@ -141,7 +141,10 @@ async fn describe(
                         format!("task `{}` has no taskDefinitionArn", t.arn),
                     ));
                 }
-                let td = cache.size(ecs, cluster, &t.task_definition_arn).await?;
+                let td = cache
+                    .size(ecs, cluster, &t.task_definition_arn)
+                    .await?
+                    .reservation;
                 Resources::new(cpu.unwrap_or(td.cpu), memory.unwrap_or(td.memory))
             }
         };

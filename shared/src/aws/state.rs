@@ -3,7 +3,9 @@
 //! of the SDK's types; the calls are in [`super::read`].
 
 use aws_sdk_autoscaling::types::AutoScalingGroup;
-use aws_sdk_ecs::types::{PlacementConstraintType, Resource, Service, TaskDefinition};
+use aws_sdk_ecs::types::{
+    PlacementConstraintType, Resource, ResourceType, Service, TaskDefinition,
+};
 
 use crate::resources::Resources;
 use crate::state::{
@@ -43,6 +45,7 @@ pub fn service_state(service: &Service, task_size: Resources) -> Result<ServiceS
         pending: count(service.pending_count()),
         task_definition: service.task_definition().unwrap_or_default().to_owned(),
         task_size,
+        gpu: 0,
         distinct_instance,
         last_scaling,
     })
@@ -110,10 +113,21 @@ pub fn task(task: &aws_sdk_ecs::types::Task) -> Result<Task, Incomplete> {
     })
 }
 
-/// The reservation of one task of `td`: the task-level `cpu`/`memory` when set, else the
-/// sum over its containers of `cpu` and `memory` (`memoryReservation` when `memory` is absent).
-/// Each dimension falls back on its own.
-pub fn task_definition_size(td: &TaskDefinition) -> Resources {
+/// What one task of a task definition takes on an EC2 container instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TaskSize {
+    /// CPU units and MiB, as ECS reserves them (see [`task_definition_size`]).
+    pub reservation: Resources,
+    /// GPUs: the `resourceRequirements` of type `GPU`, summed over the containers.
+    pub gpu: u32,
+}
+
+/// The size of one task of `td`, as ECS reserves it on an EC2 instance. CPU: the task-level
+/// `cpu` when set, else the sum of the containers' `cpu`. Memory: the task-level `memory` when
+/// set, else the sum over the containers of `memoryReservation` (the soft limit, what ECS
+/// reserves) where set, else `memory` (the hard limit). Each dimension falls back on its own;
+/// an unreadable task-level value counts as unset.
+pub fn task_definition_size(td: &TaskDefinition) -> TaskSize {
     let containers = td.container_definitions();
     let cpu = td.cpu().and_then(parse_cpu).unwrap_or_else(|| {
         containers
@@ -122,10 +136,19 @@ pub fn task_definition_size(td: &TaskDefinition) -> Resources {
     });
     let memory = td.memory().and_then(parse_memory).unwrap_or_else(|| {
         containers.iter().fold(0u32, |sum, c| {
-            sum.saturating_add(count(c.memory().or(c.memory_reservation()).unwrap_or(0)))
+            sum.saturating_add(count(c.memory_reservation().or(c.memory()).unwrap_or(0)))
         })
     });
-    Resources::new(cpu, memory)
+    let gpu = containers
+        .iter()
+        .flat_map(|c| c.resource_requirements())
+        .filter(|r| *r.r#type() == ResourceType::Gpu)
+        .filter_map(|r| r.value().trim().parse::<u32>().ok())
+        .fold(0u32, u32::saturating_add);
+    TaskSize {
+        reservation: Resources::new(cpu, memory),
+        gpu,
+    }
 }
 
 /// CPU units from an API string: `"1024"`, or `"1 vCPU"` / `"0.5 vcpu"` (as registration
@@ -187,7 +210,9 @@ fn count(n: i32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_ecs::types::{ContainerDefinition, PlacementConstraint, Tag};
+    use aws_sdk_ecs::types::{
+        ContainerDefinition, PlacementConstraint, ResourceRequirement, ResourceType, Tag,
+    };
 
     fn container(cpu: i32, memory: Option<i32>, reservation: Option<i32>) -> ContainerDefinition {
         ContainerDefinition::builder()
@@ -198,29 +223,94 @@ mod tests {
             .build()
     }
 
+    fn gpus(count: &str) -> ResourceRequirement {
+        ResourceRequirement::builder()
+            .r#type(ResourceType::Gpu)
+            .value(count)
+            .build()
+            .expect("type and value are set")
+    }
+
     #[test]
-    fn task_size_sums_containers_with_memory_reservation_fallback() {
+    fn task_size_reserves_memory_reservation_where_a_container_sets_it() {
+        // ECS reserves a container's soft limit (`memoryReservation`) when it has one, and its
+        // hard limit (`memory`) only when it has no soft limit.
         let td = TaskDefinition::builder()
             .container_definitions(container(256, Some(512), Some(128)))
             .container_definitions(container(128, None, Some(300)))
+            .container_definitions(container(64, Some(700), None))
             .container_definitions(container(0, None, None))
             .build();
-        assert_eq!(task_definition_size(&td), Resources::new(384, 812));
+        let size = task_definition_size(&td);
+        assert_eq!(size.reservation, Resources::new(448, 128 + 300 + 700));
+        assert_eq!(size.gpu, 0);
     }
 
     #[test]
     fn task_size_prefers_task_level_values_per_dimension() {
         let td = TaskDefinition::builder()
             .cpu("1 vCPU")
-            .container_definitions(container(256, Some(512), None))
+            .container_definitions(container(256, Some(512), Some(256)))
             .build();
-        assert_eq!(task_definition_size(&td), Resources::new(1024, 512));
+        assert_eq!(
+            task_definition_size(&td).reservation,
+            Resources::new(1024, 256)
+        );
+        let td = TaskDefinition::builder()
+            .memory("1 GB")
+            .container_definitions(container(256, Some(512), Some(256)))
+            .build();
+        assert_eq!(
+            task_definition_size(&td).reservation,
+            Resources::new(256, 1024)
+        );
         let td = TaskDefinition::builder()
             .cpu("512")
             .memory("2048")
-            .container_definitions(container(256, Some(512), None))
+            .container_definitions(container(256, Some(512), Some(128)))
             .build();
-        assert_eq!(task_definition_size(&td), Resources::new(512, 2048));
+        assert_eq!(
+            task_definition_size(&td).reservation,
+            Resources::new(512, 2048)
+        );
+        // An unreadable task-level value leaves that dimension to the containers.
+        let td = TaskDefinition::builder()
+            .cpu("lots")
+            .memory("")
+            .container_definitions(container(256, Some(512), Some(128)))
+            .build();
+        assert_eq!(
+            task_definition_size(&td).reservation,
+            Resources::new(256, 128)
+        );
+    }
+
+    #[test]
+    fn task_size_counts_the_gpus_of_every_container() {
+        let with = |requirements: Vec<ResourceRequirement>| {
+            ContainerDefinition::builder()
+                .name("g")
+                .memory(512)
+                .set_resource_requirements(Some(requirements))
+                .build()
+        };
+        let inference = ResourceRequirement::builder()
+            .r#type(ResourceType::InferenceAccelerator)
+            .value("device-1")
+            .build()
+            .expect("type and value are set");
+        let td = TaskDefinition::builder()
+            .container_definitions(with(vec![gpus("2"), inference]))
+            .container_definitions(with(vec![gpus(" 1 ")]))
+            .container_definitions(with(vec![gpus("many")]))
+            .container_definitions(container(128, Some(256), None))
+            .build();
+        let size = task_definition_size(&td);
+        assert_eq!(
+            size.gpu, 3,
+            "unreadable counts and other resources add nothing"
+        );
+        assert_eq!(size.reservation, Resources::new(128, 512 * 3 + 256));
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub const DEFAULT_CLOUDWATCH_PERIOD_SECS: u32 = 300;
 pub const DEFAULT_CLOUDWATCH_NAMESPACE: &str = "AWS/ECS";
 /// Instances drained per plan when the file gives no `max_drain_per_cycle` (the original drained one).
 pub const DEFAULT_MAX_DRAIN_PER_CYCLE: u32 = 1;
+/// The tolerance of `kind: average` target tracking when the file gives none (as Kubernetes'
+/// HPA): no change while the value is within 10 % of the target.
+pub const DEFAULT_TRACKING_TOLERANCE: f64 = 0.1;
 /// How long an instance may drain before the planner reports it as stuck.
 pub const DEFAULT_DRAIN_TIMEOUT_SECS: u64 = 900;
 
@@ -99,7 +102,7 @@ pub struct ServiceDefinition {
     pub metric_sources: MetricSources,
     /// Step rules in file order; the first that matches wins.
     pub events: Vec<StepEvent>,
-    /// Desired tasks = ⌈metric / target⌉, when set.
+    /// Desired tasks from a metric and its target, when set (see [`TrackingKind`]).
     pub target_tracking: Option<TargetTracking>,
     /// Minimum time between a scale-up and the next scale-up.
     pub scale_up_cooldown: Duration,
@@ -244,13 +247,29 @@ impl StepEvent {
     }
 }
 
-/// Target tracking: keep `metric / tasks` near `target`.
+/// Target tracking: the count that brings `metric` to `target`, as its [`TrackingKind`] reads it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TargetTracking {
-    /// The metric expression, e.g. `queue_length`.
+    /// The metric expression, e.g. `queue_length` or `cpu`.
     pub metric: Expr,
-    /// The value of the metric one task handles.
+    /// `total`: the value one task handles; `average`: the per-task value to hold.
     pub target: f64,
+    /// What the metric measures.
+    pub kind: TrackingKind,
+}
+
+/// What a target-tracked metric measures, which decides the count it asks for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TrackingKind {
+    /// A total the tasks share (a queue length): ⌈value ÷ target⌉ tasks. The default.
+    Total,
+    /// A per-task average (CPUUtilization): ⌈running × value ÷ target⌉ tasks, with no change
+    /// while the value is within `tolerance` of the target (|value ÷ target − 1| ≤ tolerance),
+    /// and never from zero running tasks.
+    Average {
+        /// A fraction of the target, in [0, 1); [`DEFAULT_TRACKING_TOLERANCE`] by default.
+        tolerance: f64,
+    },
 }
 
 #[cfg(test)]

@@ -359,6 +359,95 @@ fn aliases_must_be_names_and_not_functions() {
 }
 
 #[test]
+fn target_tracking_has_a_kind_and_a_tolerance() {
+    let tracking = |body: &str| {
+        let def = load(&with_service(&format!(
+            "{SOURCES}target_tracking: {{{body}}}\n"
+        )))
+        .unwrap_or_else(|e| panic!("{body}: {e}"));
+        def.services[0]
+            .target_tracking
+            .clone()
+            .expect("target tracking")
+    };
+    let total = tracking("metric: cpu, target: 10");
+    assert_eq!(
+        total.kind,
+        TrackingKind::Total,
+        "total by default: today's files"
+    );
+    assert_eq!(
+        tracking("metric: cpu, target: 10, kind: total").kind,
+        TrackingKind::Total
+    );
+    assert_eq!(
+        tracking("metric: cpu, target: 50, kind: average").kind,
+        TrackingKind::Average {
+            tolerance: DEFAULT_TRACKING_TOLERANCE
+        }
+    );
+    assert_eq!(DEFAULT_TRACKING_TOLERANCE, 0.1);
+    assert_eq!(
+        tracking("metric: cpu, target: 50, kind: average, tolerance: 0").kind,
+        TrackingKind::Average { tolerance: 0.0 }
+    );
+    assert_eq!(
+        tracking("metric: cpu, target: 50, kind: average, tolerance: 0.25").kind,
+        TrackingKind::Average { tolerance: 0.25 }
+    );
+
+    let error = |body: &str| {
+        one_error(&with_service(&format!(
+            "{SOURCES}target_tracking: {{{body}}}\n"
+        )))
+    };
+    assert_eq!(
+        error("metric: cpu, target: 50, kind: avg"),
+        "t.yml:14:54: services.web.target_tracking.kind: unknown kind `avg`: expected `total` (⌈value ÷ target⌉, for totals such as a queue length) or `average` (⌈running × value ÷ target⌉, for per-task averages such as CPUUtilization)"
+    );
+    assert_eq!(
+        error("metric: cpu, target: 50, kind: average, tolerance: -0.1"),
+        "t.yml:14:74: services.web.target_tracking.tolerance: tolerance must be at least 0 and less than 1, found -0.1"
+    );
+    assert!(error("metric: cpu, target: 50, kind: average, tolerance: 1")
+        .contains("services.web.target_tracking.tolerance: tolerance must be at least 0 and less than 1, found 1"));
+    assert_eq!(
+        error("metric: cpu, target: 10, tolerance: 0.2"),
+        "t.yml:14:59: services.web.target_tracking.tolerance: `tolerance` applies to `kind: average` only (this target tracking is `total`)"
+    );
+    assert!(
+        error("metric: cpu, target: 10, kind: 3").contains("services.web.target_tracking.kind:")
+    );
+}
+
+#[test]
+fn the_service_counts_are_reserved_names() {
+    // Expressions read them without defining them ...
+    let def = load(&with_service(&format!(
+        "{SOURCES}events:\n  - {{metric: cpu / running_count, action: 1, min: 5}}\ntarget_tracking: {{metric: cpu_usage * desired_count, target: 10}}\n"
+    )))
+    .expect("desired_count and running_count need no source");
+    assert_eq!(
+        def.services[0].events[0].metric.state_names(),
+        ["running_count"]
+    );
+    // ... and no source may define an alias of that name.
+    let svc = |alias: &str| {
+        with_service(&format!(
+            "min: 1\nmax: 2\nmetric_sources:\n  cloudwatch:\n    - metric_name: M\n      statistics:\n        - {{name: Average, alias: {alias}}}\n"
+        ))
+    };
+    assert_eq!(
+        one_error(&svc("running_count")),
+        "t.yml:10:38: services.web.metric_sources.cloudwatch[0].statistics[0].alias: `running_count` is reserved: expressions read it as the service's running task count, from ECS"
+    );
+    assert_eq!(
+        one_error(&svc("desired_count")),
+        "t.yml:10:38: services.web.metric_sources.cloudwatch[0].statistics[0].alias: `desired_count` is reserved: expressions read it as the service's desired task count, from ECS"
+    );
+}
+
+#[test]
 fn expressions_reference_only_the_service_aliases() {
     let e = one_error(&with_service(&format!(
         "{SOURCES}events:\n  - metric: cpu + cpu_usge\n    action: 1\n"

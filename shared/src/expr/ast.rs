@@ -6,12 +6,14 @@
 /// Parentheses leave no trace: `(a + b) * c` is a `Mul` whose left operand is an `Add`.
 /// Trees built by hand (see [`super::Expr::from_ast`]) should follow what the parser
 /// produces: `Number`s finite and non-negative (a minus sign is a [`UnaryOp::Neg`]), and
-/// aliases valid under [`super::check_alias`]; otherwise printing cannot round-trip.
+/// aliases valid under [`super::check_alias`] or one of the [`super::STATE_NAMES`]; otherwise
+/// printing cannot round-trip.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Ast {
     /// A numeric literal.
     Number(f64),
-    /// A metric alias, resolved by the lookup at evaluation time.
+    /// A metric alias (or a state name such as `running_count`), resolved by the lookup at
+    /// evaluation time.
     Alias(String),
     /// `-operand` or `+operand`.
     Unary { op: UnaryOp, operand: Box<Ast> },

@@ -53,6 +53,11 @@
 //! built-ins that run code (`eval exec compile open globals locals vars getattr setattr
 //! delattr breakpoint`). [`check_alias`] tells whether a name can be an alias.
 //!
+//! **State names.** `desired_count` and `running_count` ([`STATE_NAMES`]) are read like
+//! aliases, but their values are the service's current counts, which the planner takes from
+//! ECS; no source may define an alias of either name. [`Expr::aliases`] leaves them out,
+//! [`Expr::state_names`] lists them.
+//!
 //! **Functions.** `min` and `max` take one or more values, either as arguments,
 //! `max(a, b, c)`, or as a single list, `max([a, b, c])`; lists appear nowhere else.
 //! `abs`, `ceil`, `floor` and `sqrt` take one argument; `round` takes one, `round(x)`, or two,
@@ -113,7 +118,7 @@ use std::str::FromStr;
 
 pub use ast::{Ast, BinaryOp, Function, MinMax, UnaryOp};
 pub use error::{EvalError, ParseError};
-pub use names::{check_alias, FUNCTION_NAMES};
+pub use names::{check_alias, is_state_name, FUNCTION_NAMES, STATE_NAMES};
 
 /// The longest expression accepted, in characters.
 pub const MAX_LENGTH: usize = 4096;
@@ -157,13 +162,24 @@ impl Expr {
         &self.source
     }
 
-    /// Aliases referenced, sorted, deduplicated.
+    /// Metric aliases referenced, sorted, deduplicated (the [`STATE_NAMES`] are not aliases).
     pub fn aliases(&self) -> Vec<String> {
-        let mut aliases = BTreeSet::new();
+        self.names(|name| !names::is_state_name(name))
+    }
+
+    /// The [`STATE_NAMES`] referenced, sorted, deduplicated.
+    pub fn state_names(&self) -> Vec<String> {
+        self.names(names::is_state_name)
+    }
+
+    fn names(&self, keep: impl Fn(&str) -> bool) -> Vec<String> {
+        let mut found = BTreeSet::new();
         self.ast.for_each_alias(&mut |name| {
-            aliases.insert(name);
+            if keep(name) {
+                found.insert(name);
+            }
         });
-        aliases.into_iter().map(str::to_string).collect()
+        found.into_iter().map(str::to_string).collect()
     }
 
     /// Evaluates the expression, asking `lookup` for each alias's value; `None` means the

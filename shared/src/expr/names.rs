@@ -29,6 +29,15 @@ const CODE_BUILTINS: [&str; 11] = [
     "vars",
 ];
 
+/// Names an expression reads from the service's live state rather than from a metric source:
+/// its current desired and running task counts. They are never aliases.
+pub const STATE_NAMES: [&str; 2] = ["desired_count", "running_count"];
+
+/// Whether `name` is one of the [`STATE_NAMES`].
+pub fn is_state_name(name: &str) -> bool {
+    STATE_NAMES.contains(&name)
+}
+
 pub(super) fn is_function(name: &str) -> bool {
     FUNCTION_NAMES.contains(&name)
 }
@@ -80,9 +89,10 @@ pub(super) fn is_identifier_continue(c: char) -> bool {
 /// Checks that `name` can be referenced as a metric alias in an expression.
 ///
 /// A valid alias matches `[A-Za-z_][A-Za-z0-9_]*` and is none of: the seven function
-/// names, a Python keyword, a name starting with `__`, or one of the Python built-ins that
+/// names, a Python keyword, a name starting with `__`, one of the Python built-ins that
 /// run code (`eval`, `exec`, `compile`, `open`, `globals`, `locals`, `vars`, `getattr`,
-/// `setattr`, `delattr`, `breakpoint`). The error is a sentence for the operator.
+/// `setattr`, `delattr`, `breakpoint`), or one of the [`STATE_NAMES`] (which expressions
+/// may read, but no source may define). The error is a sentence for the operator.
 pub fn check_alias(name: &str) -> Result<(), String> {
     let mut chars = name.chars();
     let well_formed =
@@ -102,8 +112,15 @@ pub fn check_alias(name: &str) -> Result<(), String> {
             "`{name}` is a Python keyword and cannot be a metric alias"
         ));
     }
-    match reserved_reason(name) {
-        Some(reason) => Err(reason),
-        None => Ok(()),
+    if let Some(reason) = reserved_reason(name) {
+        return Err(reason);
     }
+    let count = match name {
+        "desired_count" => "desired",
+        "running_count" => "running",
+        _ => return Ok(()),
+    };
+    Err(format!(
+        "`{name}` is reserved: expressions read it as the service's {count} task count, from ECS"
+    ))
 }

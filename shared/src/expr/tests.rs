@@ -657,3 +657,25 @@ fn check_alias_agrees_with_the_parser() {
         );
     }
 }
+
+#[test]
+fn the_service_counts_are_names_in_expressions_but_never_aliases() {
+    for name in STATE_NAMES {
+        let why = check_alias(name).expect_err(name);
+        assert!(why.contains("reserved"), "{name}: {why}");
+        let expr = Expr::parse(&format!("queue / {name}")).expect(name);
+        assert_eq!(expr.aliases(), ["queue"], "{name} is not a metric alias");
+        assert_eq!(expr.state_names(), [name]);
+        let lookup = |n: &str| match n {
+            "queue" => Some(12.0),
+            "desired_count" => Some(4.0),
+            "running_count" => Some(3.0),
+            _ => None,
+        };
+        let expected = if name == "desired_count" { 3.0 } else { 4.0 };
+        assert_eq!(expr.eval(lookup), Ok(expected), "{name}");
+    }
+    assert!(Expr::parse("queue").unwrap().state_names().is_empty());
+    // Whole tokens only: a longer name is an ordinary alias.
+    assert_eq!(check_alias("desired_count_2"), Ok(()));
+}

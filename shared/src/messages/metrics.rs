@@ -56,6 +56,15 @@ impl MetricsReport {
     pub fn from_json(text: &str) -> Result<Self, DecodeError> {
         decode("metrics report", text)
     }
+
+    /// The time `service`'s `alias` describes: its `observed_at`, else `collected_at`.
+    pub fn observed_at(&self, service: &str, alias: &str) -> Timestamp {
+        self.services
+            .get(service)
+            .and_then(|m| m.observed_at.get(alias))
+            .copied()
+            .unwrap_or(self.collected_at)
+    }
 }
 
 /// The aliases of one service: a value, or the reason there is none.
@@ -74,10 +83,17 @@ pub struct ServiceMetrics {
     /// Alias → why its `default:` stands in `values` (informational: the value is usable).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub defaulted: BTreeMap<String, MissingReason>,
+    /// Alias → the time its entry describes, where that is not the report's `collected_at`:
+    /// for a CloudWatch statistic, the end of the period read (whatever the outcome). An alias
+    /// absent here was observed at `collected_at` (HTTP sources are fetched then). The planner
+    /// acts on a step event's value once per observation (see `ARCHITECTURE.md`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub observed_at: BTreeMap<String, Timestamp>,
 }
 
 impl ServiceMetrics {
-    /// Records a value for `alias` (replacing whatever was recorded before).
+    /// Records a value for `alias` (replacing whatever was recorded before; its
+    /// `observed_at` is a separate fact, left as it is).
     pub fn set_value(&mut self, alias: impl Into<String>, value: f64) {
         let alias = alias.into();
         self.missing.remove(&alias);
@@ -186,6 +202,46 @@ mod tests {
         m.set_value("b", 4.0);
         assert!(m.missing.is_empty() && m.defaulted.is_empty());
         assert_eq!((m.values["a"], m.values["b"]), (3.0, 4.0));
+    }
+
+    #[test]
+    fn observation_times_are_additive_and_default_to_collected_at() {
+        // A report without `observed_at` (an older collector, `inject`): observed when collected.
+        let old = MetricsReport::from_json(
+            r#"{"schema_version": 1, "cluster": "c", "cycle_id": "c1",
+                "collected_at": "2026-11-29T10:01:00Z",
+                "services": {"web": {"values": {"cpu": 42.0}, "missing": {}}}}"#,
+        )
+        .expect("an old report reads");
+        let collected: Timestamp = "2026-11-29T10:01:00Z".parse().expect("a time");
+        assert!(old.services["web"].observed_at.is_empty());
+        assert_eq!(old.observed_at("web", "cpu"), collected);
+
+        // A CloudWatch value describes its period, which ended before the collection.
+        let mut new = MetricsReport::new("c", "c2", collected);
+        let period_end: Timestamp = "2026-11-29T10:00:00Z".parse().expect("a time");
+        let web = new.services.entry("web".into()).or_default();
+        web.set_value("cpu", 42.0);
+        web.set_value("queue", 7.0);
+        web.observed_at.insert("cpu".into(), period_end);
+        assert_eq!(new.observed_at("web", "cpu"), period_end);
+        assert_eq!(
+            new.observed_at("web", "queue"),
+            collected,
+            "not given: collected_at"
+        );
+        let json = serde_json::to_value(&new).expect("serialises");
+        assert_eq!(
+            json["services"]["web"]["observed_at"],
+            serde_json::json!({"cpu": "2026-11-29T10:00:00Z"})
+        );
+        assert_eq!(
+            MetricsReport::from_json(&json.to_string()).expect("reads"),
+            new
+        );
+        // Absent from the wire when empty: today's readers see the same shape.
+        let plain = serde_json::to_value(ServiceMetrics::default()).expect("serialises");
+        assert!(plain.get("observed_at").is_none());
     }
 
     #[test]

@@ -212,6 +212,9 @@ pub struct MetricUsed {
     /// Why the source gave no value (`None` with no `value`: not in any report).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missing: Option<super::MissingReason>,
+    /// The time the value describes (a CloudWatch period's end, else when it was collected).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_at: Option<crate::time::Timestamp>,
 }
 
 /// Which kind of rule.
@@ -341,7 +344,8 @@ pub enum Reason {
     ServiceNotActive { status: String },
     /// The service has no events and no target tracking.
     NoRules,
-    /// desiredCount was outside the service's [min, max].
+    /// desiredCount was outside the service's [min, max]: set to the bound, and no rule ran
+    /// this cycle (the original's semantics).
     BroughtWithinBounds {
         from: u32,
         to: u32,
@@ -379,13 +383,42 @@ pub enum Reason {
         metric: String,
         error: String,
     },
-    /// Target tracking's recommendation.
+    /// The rule would act, but every value it read was observed before the service's last
+    /// scaling (it acted on them already, or they predate the change): it recommends nothing
+    /// until a new datapoint arrives. One step per observation.
+    WaitingForNewDatapoint {
+        rule: RuleKind,
+        metric: String,
+        value: f64,
+        observed_at: crate::time::Timestamp,
+        last_scaling: crate::time::Timestamp,
+    },
+    /// Target tracking's recommendation (`kind: total`): ⌈value ÷ target⌉.
     TargetTracking {
         metric: String,
         value: f64,
         target: f64,
         desired: u32,
     },
+    /// Target tracking's recommendation (`kind: average`): ⌈running × value ÷ target⌉.
+    TargetTrackingAverage {
+        metric: String,
+        value: f64,
+        target: f64,
+        running: u32,
+        desired: u32,
+    },
+    /// `kind: average`: the value is within the tolerance of the target: hold.
+    TargetTrackingWithinTolerance {
+        metric: String,
+        value: f64,
+        target: f64,
+        tolerance: f64,
+        count: u32,
+    },
+    /// `kind: average` with no running task: an average over no task says nothing about how
+    /// many are needed, so the rule recommends nothing.
+    TargetTrackingNoRunningTasks { metric: String, value: f64 },
     /// A recommendation outside [min, max] was clamped.
     Clamped {
         requested: f64,
@@ -555,7 +588,7 @@ impl std::fmt::Display for Reason {
             ServiceNotActive { status } => write!(f, "status {status}, not ACTIVE: skipped"),
             NoRules => write!(f, "no events and no target tracking: hold"),
             BroughtWithinBounds { from, to, min, max } => {
-                write!(f, "desired count {from} is outside [{min}, {max}]: brought to {to}")
+                write!(f, "desired count {from} is outside [{min}, {max}]: set to {to}; no rule runs this cycle")
             }
             StepEventMatched { event, metric, value, action, desired } => write!(
                 f,
@@ -581,9 +614,25 @@ impl std::fmt::Display for Reason {
             RuleNotEvaluated { rule, metric, error } => {
                 write!(f, "{rule} recommends nothing: `{metric}`: {error}")
             }
+            WaitingForNewDatapoint { rule, metric, value, observed_at, last_scaling } => write!(
+                f,
+                "{rule} waiting for a new datapoint: `{metric}` = {value} was observed at {observed_at}, before the last scaling at {last_scaling}"
+            ),
             TargetTracking { metric, value, target, desired } => {
                 write!(f, "target tracking: ⌈{metric} = {value} ÷ {target}⌉ → {desired}")
             }
+            TargetTrackingAverage { metric, value, target, running, desired } => write!(
+                f,
+                "target tracking (average): ⌈{running} running × {metric} = {value} ÷ {target}⌉ → {desired}"
+            ),
+            TargetTrackingWithinTolerance { metric, value, target, tolerance, count } => write!(
+                f,
+                "target tracking (average): {metric} = {value} is within {tolerance} of the target {target} (relative): hold at {count}"
+            ),
+            TargetTrackingNoRunningTasks { metric, value } => write!(
+                f,
+                "target tracking (average) recommends nothing: {metric} = {value} but no task is running, and an average over no task cannot size the service"
+            ),
             Clamped { requested, to, min, max } => {
                 write!(f, "{requested} is outside [{min}, {max}]: clamped to {to}")
             }

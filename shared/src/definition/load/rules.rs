@@ -1,8 +1,10 @@
 //! The scaling rules: expressions checked against the service's aliases, step events, target tracking.
 
-use super::fields::{did_you_mean, fields, integer, join, number, offset_position, opt, req, Ctx};
+use super::fields::{
+    did_you_mean, fields, integer, join, number, offset_position, opt, req, string, Ctx,
+};
 use crate::definition::yaml::{Node, NodeKind};
-use crate::definition::{StepEvent, TargetTracking};
+use crate::definition::{StepEvent, TargetTracking, TrackingKind, DEFAULT_TRACKING_TOLERANCE};
 use crate::expr::Expr;
 
 fn expression(ctx: &mut Ctx, node: &Node, path: &str, aliases: &[String]) -> Option<Expr> {
@@ -95,7 +97,7 @@ pub(super) fn event(
     })
 }
 
-pub(super) const TARGET_TRACKING_KEYS: &[&str] = &["metric", "target"];
+pub(super) const TARGET_TRACKING_KEYS: &[&str] = &["metric", "target", "kind", "tolerance"];
 
 pub(super) fn target_tracking(
     ctx: &mut Ctx,
@@ -120,8 +122,60 @@ pub(super) fn target_tracking(
             None
         }
     });
+    let kind = opt(ctx, &f, "kind", path, string).and_then(|k| match k.as_str() {
+        "total" => Some(Kind::Total),
+        "average" => Some(Kind::Average),
+        other => {
+            let n = f.get("kind").unwrap_or(node);
+            ctx.at(
+                n,
+                &join(path, "kind"),
+                format!(
+                    "unknown kind `{other}`: expected `total` (⌈value ÷ target⌉, for totals such as a queue length) or `average` (⌈running × value ÷ target⌉, for per-task averages such as CPUUtilization)"
+                ),
+            );
+            None
+        }
+    });
+    let tolerance = opt(ctx, &f, "tolerance", path, number);
+    let tolerance_node = f.get("tolerance").unwrap_or(node);
+    let tpath = join(path, "tolerance");
+    let kind = match (kind, tolerance) {
+        // A bad kind was reported; the tolerance is checked against neither.
+        (None, _) if f.get("kind").is_some() => None,
+        (None | Some(Kind::Total), None) => Some(TrackingKind::Total),
+        (None | Some(Kind::Total), Some(_)) => {
+            ctx.at(
+                tolerance_node,
+                &tpath,
+                "`tolerance` applies to `kind: average` only (this target tracking is `total`)",
+            );
+            None
+        }
+        (Some(Kind::Average), tolerance) => {
+            let tolerance = tolerance.unwrap_or(DEFAULT_TRACKING_TOLERANCE);
+            if (0.0..1.0).contains(&tolerance) {
+                Some(TrackingKind::Average { tolerance })
+            } else {
+                ctx.at(
+                    tolerance_node,
+                    &tpath,
+                    format!("tolerance must be at least 0 and less than 1, found {tolerance}"),
+                );
+                None
+            }
+        }
+    };
     Some(TargetTracking {
         metric: metric?,
         target: target?,
+        kind: kind?,
     })
+}
+
+/// `kind` as written, before its tolerance is checked.
+#[derive(Clone, Copy)]
+enum Kind {
+    Total,
+    Average,
 }
