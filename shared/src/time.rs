@@ -20,6 +20,24 @@ pub fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({ "type": "string", "format": "date-time" })
 }
 
+/// Stands in for a [`Timestamp`] inside containers (`#[schemars(with =
+/// "Option<TimestampSchema>")]`, maps): the same schema as [`json_schema`].
+pub struct TimestampSchema;
+
+impl schemars::JsonSchema for TimestampSchema {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Timestamp".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        json_schema(generator)
+    }
+}
+
 /// The functions' clock: the current time, to the microsecond.
 pub fn now() -> Timestamp {
     to_micros(Timestamp::now())

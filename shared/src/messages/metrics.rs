@@ -88,6 +88,7 @@ pub struct ServiceMetrics {
     /// absent here was observed at `collected_at` (HTTP sources are fetched then). The planner
     /// acts on a step event's value once per observation (see `ARCHITECTURE.md`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(with = "BTreeMap<String, crate::time::TimestampSchema>")]
     pub observed_at: BTreeMap<String, Timestamp>,
 }
 

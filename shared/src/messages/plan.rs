@@ -214,6 +214,7 @@ pub struct MetricUsed {
     pub missing: Option<super::MissingReason>,
     /// The time the value describes (a CloudWatch period's end, else when it was collected).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<crate::time::TimestampSchema>")]
     pub observed_at: Option<crate::time::Timestamp>,
 }
 
@@ -390,7 +391,9 @@ pub enum Reason {
         rule: RuleKind,
         metric: String,
         value: f64,
+        #[schemars(with = "crate::time::TimestampSchema")]
         observed_at: crate::time::Timestamp,
+        #[schemars(with = "crate::time::TimestampSchema")]
         last_scaling: crate::time::Timestamp,
     },
     /// Target tracking's recommendation (`kind: total`): ⌈value ÷ target⌉.

@@ -97,12 +97,14 @@ fn plan() -> ScalingPlan {
                             value: Some(250.0),
                             default_used: false,
                             missing: None,
+                            observed_at: None,
                         },
                         MetricUsed {
                             alias: "rate".into(),
                             value: None,
                             default_used: false,
                             missing: Some(MissingReason::HttpStatus { status: 503 }),
+                            observed_at: Some(at(1_764_411_900, 0)),
                         },
                     ],
                     rules: vec![

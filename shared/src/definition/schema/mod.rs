@@ -202,7 +202,8 @@ pub struct StepEvent {
     pub max: Option<Number>,
 }
 
-/// Target tracking: desired tasks = ⌈metric ÷ target⌉, clamped to `[min, max]`.
+/// Target tracking: desired tasks = ⌈metric ÷ target⌉ (`kind: total`) or ⌈running × metric ÷ target⌉
+/// (`kind: average`), clamped to `[min, max]`.
 #[derive(JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct TargetTracking {
@@ -210,6 +211,10 @@ pub struct TargetTracking {
     pub metric: Expression,
     /// The value of the metric one task handles (> 0).
     pub target: PositiveNumber,
+    /// How the value relates to the task count: `total` (default) or `average`.
+    pub kind: Option<TrackingKind>,
+    /// `kind: average` only: the band around the target in which nothing changes (default 0.1).
+    pub tolerance: Option<Tolerance>,
 }
 
 #[cfg(test)]

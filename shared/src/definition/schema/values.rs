@@ -108,6 +108,20 @@ value_type!(
 );
 
 value_type!(
+    TrackingKind,
+    "`total` (default): ⌈value ÷ target⌉, for totals such as a queue length; `average`: ⌈running × value ÷ target⌉, for per-task averages such as CPUUtilization.",
+    with_var: true,
+    json!({ "type": "string", "enum": ["total", "average"] })
+);
+
+value_type!(
+    Tolerance,
+    "For `kind: average`: no change while |value ÷ target − 1| ≤ tolerance; at least 0 and less than 1 (default 0.1).",
+    with_var: true,
+    json!({ "type": "number", "minimum": 0, "exclusiveMaximum": 1 })
+);
+
+value_type!(
     Seconds,
     "Seconds, from 0 to a week.",
     with_var: true,
