@@ -9,7 +9,7 @@
 //! - `rules`: per service, the rules (`step_events`, `target_tracking`) combined, cooldowns.
 //! - `capacity`: the instance plan around one `packing` simulation, whose bins are the
 //!   `instances`, whose items are the `demand`, and whose services are numbered by `services`;
-//!   then `consolidation`.
+//!   then `consolidation`. `standing` says which instances are ours to count and act on.
 //! - `plan_id`: the deterministic id.
 //! - `task_listing`: which instances' tasks the core can use (the shell lists only those).
 
@@ -22,6 +22,7 @@ mod packing;
 mod plan_id;
 mod rules;
 mod services;
+mod standing;
 mod step_events;
 mod target_tracking;
 mod task_listing;
