@@ -105,7 +105,13 @@ pub async fn run(run: &mut Run<'_>, targets: &[InstanceRef]) -> Result<(), Apply
                 continue;
             }
         };
+        // A dry run still counts the termination in the live view, so that what comes after it
+        // (a MaxSize lowered to the desired capacity it leaves) reads as a real run would.
+        let would_apply = matches!(verdict, Verdict::Apply(_));
         let Some(what) = run.settle(KIND, id, verdict) else {
+            if would_apply && run.dry_run {
+                forget(run, id);
+            }
             continue;
         };
         run.begin_mutation()?;

@@ -1,9 +1,11 @@
 //! Scale-in: drain → the scheduler moves the tasks → the next plan terminates the empty
 //! instances, decrementing the group's desired capacity; and back: our drain is reactivated,
-//! someone else's is not.
+//! someone else's is not. MaxSize never goes below the desired capacity.
 
 use executor::{apply, ApplyOptions};
-use shared::messages::{ActionStatus, DrainTarget, InstanceRef, Outcome, PlanActions};
+use shared::messages::{
+    ActionStatus, DrainTarget, GroupLimits, GroupLimitsChange, InstanceRef, Outcome, PlanActions,
+};
 use shared::resources::Resources;
 use testbed::scheduler;
 use testbed::strict::StrictAws;
@@ -230,4 +232,79 @@ async fn our_drain_is_reactivated_and_forgotten_someone_elses_is_left_alone() {
         .expect("replay");
     assert_eq!(report.actions[0].status, ActionStatus::AlreadyApplied);
     assert!(mutating_calls(&log).is_empty(), "{:?}", log.ops());
+}
+
+#[tokio::test]
+async fn a_max_below_the_desired_capacity_is_refused_unless_the_plans_terminations_bring_it_down() {
+    let bed = TestBed::start().await;
+    // Three tasks fit on one instance: the scheduler leaves two instances empty.
+    let group = build_world(&bed, 3, &[("web", 1024, 1024, 3)]).await;
+    let strict = StrictAws::start(bed.endpoint())
+        .await
+        .expect("strict proxy");
+    let clients = aws_clients(&fast_config(strict.endpoint()).await, &CallLog::new());
+    let limits = |max: u32| GroupLimitsChange {
+        from: GroupLimits { min: 0, max: 10 },
+        to: GroupLimits { min: 0, max },
+    };
+
+    // Whatever a plan says, MaxSize 1 at desired 3 would have Auto Scaling pick two victims.
+    let lower = plan(
+        "p-lower",
+        PlanActions {
+            group_limits: Some(limits(1)),
+            ..Default::default()
+        },
+    );
+    let report = apply(&clients, &lower, &ApplyOptions::default())
+        .await
+        .expect("apply");
+    assert_eq!(
+        report.actions[0].status,
+        ActionStatus::Skipped,
+        "{report:#?}"
+    );
+    assert!(
+        report.actions[0]
+            .detail
+            .contains("below the desired capacity 3"),
+        "{report:#?}"
+    );
+    assert_eq!(group_state(&bed).await.1, 10);
+
+    // Our empty instance drained, then terminated: MaxSize 2 follows the termination.
+    let per = scheduler::tasks_per_instance(bed.ecs(), CLUSTER)
+        .await
+        .expect("tasks");
+    let empty = (0..3)
+        .map(|i| instance(&group, i))
+        .find(|r| !per.contains_key(&r.container_instance_arn))
+        .expect("an empty instance");
+    let drain = plan(
+        "p-drain",
+        PlanActions {
+            drain: vec![empty.clone().into()],
+            ..Default::default()
+        },
+    );
+    apply(&clients, &drain, &ApplyOptions::default())
+        .await
+        .expect("drain");
+    let shrink = plan(
+        "p-shrink",
+        PlanActions {
+            group_limits: Some(limits(2)),
+            terminate: vec![empty.clone()],
+            ..Default::default()
+        },
+    );
+    let report = apply(&clients, &shrink, &ApplyOptions::default())
+        .await
+        .expect("apply");
+    assert_eq!(report.outcome, Outcome::Applied, "{report:#?}");
+    let kinds: Vec<&str> = report.actions.iter().map(|a| a.kind.as_str()).collect();
+    assert_eq!(kinds, ["terminate", "group_limits"]);
+    let (_, max, desired, _) = group_state(&bed).await;
+    assert_eq!((max, desired), (2, 2));
+    assert_eq!(strict.tasks_killed(), 0, "{:?}", strict.events());
 }
