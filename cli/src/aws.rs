@@ -85,6 +85,11 @@ fn with_interceptor<I: Intercept + Clone + 'static>(
                 .interceptor(interceptor.clone())
                 .build(),
         ),
+        ec2: aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(config)
+                .interceptor(interceptor.clone())
+                .build(),
+        ),
         cloudwatch: aws_sdk_cloudwatch::Client::from_conf(
             aws_sdk_cloudwatch::config::Builder::from(config)
                 .interceptor(interceptor.clone())

@@ -50,7 +50,7 @@ pub fn action_lines(plan: &ScalingPlan) -> Vec<String> {
         ));
     }
     for i in &a.drain {
-        lines.push(format!("drain {}", instance(i)));
+        lines.push(format!("drain {}", instance(&i.instance)));
     }
     for i in &a.terminate {
         lines.push(format!("terminate {}", instance(i)));

@@ -2,13 +2,17 @@
 //! its guard (see [`crate::actions`]).
 //!
 //! The order (each entry: why it comes there):
-//! 1. group limits: the desired capacity below is checked against the limits the file asks for;
+//! 1. group limits: the desired capacity below is checked against the limits the file asks for
+//!    (a change whose MaxSize is below the live desired capacity waits until after the
+//!    terminations, which bring the desired capacity down to it; see [`group_limits`]);
 //! 2. reactivate DRAINING instances: reuse capacity before launching more;
 //! 3. raise the group's desired capacity: instances start booting as early as possible;
 //! 4. service scale-ups: tasks wait for capacity that is already on its way;
 //! 5. service scale-downs: free room before instances are emptied;
 //! 6. drain instances: their tasks move to the room freed above;
-//! 7. terminate empty DRAINING instances: the group's desired capacity goes down with them.
+//! 7. terminate empty DRAINING instances: the group's desired capacity goes down with them;
+//! 8. group limits that lower MaxSize below the desired capacity seen at step 1, once the
+//!    terminations brought it down (still refused if it is above the new MaxSize).
 //!
 //! **Outcome rules** ("done" = `applied` or `already_applied`):
 //! - dry run → `dry_run` (every action `skipped`, its detail says what would have been done);
@@ -28,12 +32,13 @@ use shared::messages::{
     ActionOutcome, ActionStatus, ExecutionReport, Outcome, ScalingPlan, ServiceChange,
     SCHEMA_VERSION,
 };
+use shared::resources::Resources;
 use shared::time;
 use std::collections::HashSet;
 
 use crate::actions::{drain, group_desired, group_limits, reactivate, services, terminate};
 use crate::errors::CallError;
-use crate::live::{read_group, read_instances, read_services, Live};
+use crate::live::{read_cluster_instances, read_group, read_instances, read_services, Live};
 pub use crate::run::ApplyError;
 use crate::run::{Run, RunOptions};
 
@@ -42,6 +47,9 @@ use crate::run::{Run, RunOptions};
 pub struct ApplyOptions {
     /// Make no mutating call; report what would have been done.
     pub dry_run: bool,
+    /// The cluster file's `cpu_buffer`/`mem_buffer`: a drain is applied only if its tasks fit
+    /// on the other instances with this much room left somewhere (zero: no buffer).
+    pub buffer: Resources,
     /// Test hook: behave as if the function died just before its (k+1)-th mutating call
     /// (counting tag writes). `None` in production.
     pub stop_after_mutations: Option<usize>,
@@ -62,12 +70,18 @@ pub async fn apply(
         RunOptions {
             dry_run: options.dry_run,
             now_secs: time::epoch_secs(time::now()),
+            buffer: options.buffer,
             stop_after_mutations: options.stop_after_mutations,
         },
     );
     let actions = &plan.actions;
+    let mut later_limits = None;
     if let Some(change) = &actions.group_limits {
-        group_limits::run(&mut run, change).await?;
+        if group_limits::waits_for_terminations(&run, change, &actions.terminate) {
+            later_limits = Some(change);
+        } else {
+            group_limits::run(&mut run, change).await?;
+        }
     }
     reactivate::run(&mut run, &actions.reactivate).await?;
     if let Some(change) = &actions.group_desired {
@@ -79,6 +93,9 @@ pub async fn apply(
     services::run(&mut run, &downs).await?;
     drain::run(&mut run, &actions.drain).await?;
     terminate::run(&mut run, &actions.terminate).await?;
+    if let Some(change) = later_limits {
+        group_limits::run(&mut run, change).await?;
+    }
 
     let actions = run.into_outcomes();
     Ok(ExecutionReport {
@@ -99,22 +116,28 @@ async fn load(clients: &AwsClients, plan: &ScalingPlan) -> Result<Live, ApplyErr
 
     if actions.group_limits.is_some()
         || actions.group_desired.is_some()
+        || !actions.reactivate.is_empty()
+        || !actions.drain.is_empty()
         || !actions.terminate.is_empty()
     {
         live.group = keep(read_group(&clients.autoscaling, &plan.autoscale_group).await)?;
     }
 
-    let mut seen = HashSet::new();
-    let arns: Vec<String> = actions
-        .reactivate
-        .iter()
-        .chain(&actions.drain)
-        .chain(&actions.terminate)
-        .filter(|i| seen.insert(i.container_instance_arn.as_str()))
-        .map(|i| i.container_instance_arn.clone())
-        .collect();
-    if !arns.is_empty() {
-        live.instances = keep(read_instances(&clients.ecs, &plan.cluster, &arns).await)?;
+    if !actions.drain.is_empty() {
+        // A drain needs the room on every other instance (its targets are among them).
+        live.instances = keep(read_cluster_instances(&clients.ecs, &plan.cluster).await)?;
+    } else {
+        let mut seen = HashSet::new();
+        let arns: Vec<String> = actions
+            .reactivate
+            .iter()
+            .chain(&actions.terminate)
+            .filter(|i| seen.insert(i.container_instance_arn.as_str()))
+            .map(|i| i.container_instance_arn.clone())
+            .collect();
+        if !arns.is_empty() {
+            live.instances = keep(read_instances(&clients.ecs, &plan.cluster, &arns).await)?;
+        }
     }
 
     let mut seen = HashSet::new();

@@ -31,6 +31,7 @@ use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use shared::aws::AwsClients;
 use shared::definition::ClusterDefinition;
 use shared::messages::{ExecutionReport, ScalingPlan, APPLIED_DETAIL_TYPE, EVENT_SOURCE};
+use shared::resources::Resources;
 
 use shared::time::Timestamp;
 
@@ -48,7 +49,7 @@ pub struct Deps {
     pub bus_name: String,
     /// `DRY_RUN` of the function: every plan is a dry run.
     pub dry_run_env: bool,
-    /// The cluster definitions, for their `dry_run`.
+    /// The cluster definitions, for their `dry_run` and their buffer.
     pub definitions: Vec<ClusterDefinition>,
 }
 
@@ -70,6 +71,18 @@ impl Deps {
             dry_run_env: config.dry_run,
             definitions: report.clusters,
         }
+    }
+
+    /// The cluster's `cpu_buffer`/`mem_buffer`, which drains must leave room for. Zero for a
+    /// cluster whose file this function could not load (logged at start): the drain guard then
+    /// still checks that the tasks fit.
+    pub fn buffer(&self, cluster: &str) -> Resources {
+        self.definitions
+            .iter()
+            .find(|d| d.name == cluster)
+            .map_or(Resources::ZERO, |d| {
+                Resources::new(d.cpu_buffer, d.mem_buffer)
+            })
     }
 
     /// Whether a plan must be a dry run, and why: the plan says so, the cluster file says so,
@@ -167,6 +180,7 @@ async fn process(record: &SqsMessage, deps: &Deps, now: Timestamp) -> Result<(),
         let reason = deps.dry_run_reason(&plan);
         let options = ApplyOptions {
             dry_run: reason.is_some(),
+            buffer: deps.buffer(&plan.cluster),
             stop_after_mutations: None,
         };
         tracing::info!(plan_id = %plan.plan_id, cluster = %plan.cluster, dry_run = ?reason, "applying plan");

@@ -1,6 +1,8 @@
 //! The re-reads: the live values a plan's guards compare with, read in as few calls as the APIs
 //! allow and only for what the plan touches (⌈S/10⌉ DescribeServices, one
-//! DescribeAutoScalingGroups, ⌈I/100⌉ DescribeContainerInstances), into the cluster model of
+//! DescribeAutoScalingGroups, ⌈I/100⌉ DescribeContainerInstances; when the plan drains, the
+//! whole cluster's container instances instead: max(1, ⌈C/100⌉) ListContainerInstances and
+//! ⌈C/100⌉ DescribeContainerInstances for C instances), into the cluster model of
 //! `shared::state` (the calls and the conversion are shared with the planner's reader).
 //!
 //! The snapshot is updated locally after each successful change, so that a later action of
@@ -24,7 +26,8 @@ use crate::errors::{classify, CallError};
 pub struct Live {
     /// The group (`None` when it does not exist).
     pub group: Result<Option<GroupState>, CallError>,
-    /// Container instances by full ARN (without tasks or tags).
+    /// Container instances by full ARN (without tasks); every one of the cluster when the plan
+    /// drains, else those the plan names.
     pub instances: Result<HashMap<String, ContainerInstance>, CallError>,
     /// Services by name (their `task_size` is not read: [`Resources::ZERO`]).
     pub services: Result<HashMap<String, ServiceState>, CallError>,
@@ -82,6 +85,19 @@ pub async fn read_instances(
         .filter_map(|ci| container_instance(ci).ok())
         .map(|ci| (ci.arn.clone(), ci))
         .collect())
+}
+
+/// Every container instance of the cluster (ListContainerInstances, pages of 100, then
+/// DescribeContainerInstances 100 at a time): what a drain's tasks may move to, read only when
+/// the plan drains.
+pub async fn read_cluster_instances(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+) -> Result<HashMap<String, ContainerInstance>, CallError> {
+    let arns = read::list_container_instances(ecs, cluster)
+        .await
+        .map_err(|e| classify("ListContainerInstances", &e))?;
+    read_instances(ecs, cluster, &arns).await
 }
 
 /// DescribeServices (with tags) 10 at a time; services ECS does not know (or describes without

@@ -3,6 +3,7 @@
 
 use shared::aws::AwsClients;
 use shared::messages::{ActionOutcome, ActionStatus, ScalingPlan};
+use shared::resources::Resources;
 
 use crate::errors::CallError;
 use crate::live::Live;
@@ -49,6 +50,8 @@ pub struct Run<'a> {
     pub(crate) plan: &'a ScalingPlan,
     pub(crate) dry_run: bool,
     pub(crate) now_secs: u64,
+    /// The cluster file's `cpu_buffer`/`mem_buffer`: drains must leave room for it.
+    pub(crate) buffer: Resources,
     pub(crate) live: Live,
     mutations: usize,
     stop_after: Option<usize>,
@@ -70,6 +73,7 @@ impl<'a> Run<'a> {
             plan,
             dry_run: options.dry_run,
             now_secs: options.now_secs,
+            buffer: options.buffer,
             live,
             mutations: 0,
             stop_after: options.stop_after_mutations,
@@ -200,6 +204,8 @@ pub(crate) struct RunOptions {
     pub dry_run: bool,
     /// Seconds since the epoch at the start of the run.
     pub now_secs: u64,
+    /// The cluster's buffer (see [`Run::buffer`]).
+    pub buffer: Resources,
     /// Test hook: stop before the (k+1)-th mutating call.
     pub stop_after_mutations: Option<usize>,
 }

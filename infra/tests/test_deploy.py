@@ -84,6 +84,10 @@ SDK_OPERATIONS = {
     "tag_resource": "ecs:TagResource",
     "untag_resource": "ecs:UntagResource",
     "list_tags_for_resource": "ecs:ListTagsForResource",
+    "put_attributes": "ecs:PutAttributes",
+    "delete_attributes": "ecs:DeleteAttributes",
+    # EC2
+    "describe_instances": "ec2:DescribeInstances",
     # Auto Scaling
     "describe_auto_scaling_groups": "autoscaling:DescribeAutoScalingGroups",
     "describe_auto_scaling_instances": "autoscaling:DescribeAutoScalingInstances",
@@ -126,6 +130,7 @@ EXPECTED_ACTIONS = {
         "ecs:ListTasks",
         "ecs:DescribeTasks",
         "autoscaling:DescribeAutoScalingGroups",
+        "ec2:DescribeInstances",
         "sqs:SendMessage",
         "events:PutEvents",
     },
@@ -133,11 +138,14 @@ EXPECTED_ACTIONS = {
     | POLLER
     | {
         "ecs:DescribeServices",
+        "ecs:ListContainerInstances",
         "ecs:DescribeContainerInstances",
         "autoscaling:DescribeAutoScalingGroups",
         "ecs:UpdateService",
         "ecs:UpdateContainerInstancesState",
         "ecs:TagResource",
+        "ecs:PutAttributes",
+        "ecs:DeleteAttributes",
         "autoscaling:SetDesiredCapacity",
         "autoscaling:TerminateInstanceInAutoScalingGroup",
         "autoscaling:UpdateAutoScalingGroup",
@@ -151,6 +159,7 @@ ALLOWED_ON_ANY_RESOURCE = {
     "ecs:DescribeTaskDefinition",
     "ecs:ListTasks",
     "autoscaling:DescribeAutoScalingGroups",
+    "ec2:DescribeInstances",
 }
 ROLE_OF_CRATE = {"collector": "CollectorRole", "planner": "PlannerRole", "executor": "ExecutorRole"}
 
@@ -724,7 +733,8 @@ class IamTest(unittest.TestCase):
         expected = {
             "ScaleServices": [ecs("service", c) for c in CLUSTERS],
             "DrainAndReactivateInstances": [ecs("container-instance", c) for c in CLUSTERS],
-            "RecordScalingTags": [ecs("service", c) for c in CLUSTERS] + [ecs("container-instance", c) for c in CLUSTERS],
+            "RecordScalingTags": [ecs("service", c) for c in CLUSTERS],
+            "RecordOwnDrains": [ecs("container-instance", c) for c in CLUSTERS],
             "ResizeGroups": groups,
         }
         for sid, resources in expected.items():
@@ -733,12 +743,12 @@ class IamTest(unittest.TestCase):
                 self.assertEqual(sorted(_as_list(s["Resource"])), sorted(resources))
                 self.assertEqual(s["Condition"]["StringEquals"]["aws:RequestedRegion"], REGION)
         self.assertEqual(
-            sorted(statements["RecordScalingTags"]["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"]),
-            ["ecs-autoscale:draining-since", "ecs-autoscale:last-scaling"],
+            _as_list(statements["RecordScalingTags"]["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"]),
+            ["ecs-autoscale:last-scaling"],
         )
-        # The tag keys are the ones the code writes.
+        # The tag key and the drain record's attribute name are the ones the code writes.
         state_rs = (ROOT / "shared" / "src" / "state.rs").read_text()
-        for key in ["ecs-autoscale:draining-since", "ecs-autoscale:last-scaling"]:
+        for key in ["ecs-autoscale:last-scaling", "ecs-autoscale.drained-at"]:
             self.assertIn(f'"{key}"', state_rs)
 
     def test_every_sdk_call_of_the_code_is_granted(self):

@@ -125,6 +125,7 @@ fn world(
                 pending_tasks: 0,
                 tasks,
                 draining_since_epoch_secs: None,
+                agent_connected: true,
             }
         })
         .collect();
@@ -140,6 +141,7 @@ fn world(
                 lifecycle_state: "InService".into(),
                 health_status: "Healthy".into(),
                 protected_from_scale_in: false,
+                launched_at_epoch_secs: None,
             })
             .collect(),
     };
@@ -155,6 +157,7 @@ fn world(
         dry_run: false,
         max_drain_per_cycle: 1,
         drain_timeout: Duration::from_secs(900),
+        registration_grace: Duration::from_secs(600),
         instance_capacity: None,
         services,
     };

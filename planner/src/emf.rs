@@ -111,6 +111,7 @@ mod tests {
             lifecycle_state: lifecycle.into(),
             health_status: "Healthy".into(),
             protected_from_scale_in: false,
+            launched_at_epoch_secs: None,
         }
     }
 
@@ -208,7 +209,7 @@ mod tests {
     #[test]
     fn terminations_lower_the_planned_group_desired() {
         let actions = PlanActions {
-            drain: vec![instance("i-1")],
+            drain: vec![instance("i-1").into()],
             terminate: vec![instance("i-3")],
             ..Default::default()
         };

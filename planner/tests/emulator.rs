@@ -37,6 +37,7 @@ fn aws_clients(c: Clients) -> AwsClients {
     AwsClients {
         ecs: c.ecs,
         autoscaling: c.autoscaling,
+        ec2: c.ec2,
         cloudwatch: c.cloudwatch,
         sqs: c.sqs,
         eventbridge: c.eventbridge,
@@ -264,6 +265,9 @@ async fn state_reader_reads_services_instances_tasks_and_group() {
     );
     // remainingResources as moto accounts them (a container's `memory` before its
     // `memoryReservation`); ECS would answer 2048 + 2 × 400 MiB used.
+    // Every agent is connected; the third was drained by the harness, not by this system.
+    assert!([i0, i1, i2].iter().all(|i| i.agent_connected));
+    assert!(!i2.drained_by_us());
     assert_eq!(i0.used(), Resources::new(1024 + 2 * 768, 2048 + 2 * 1324));
     assert_eq!(i0.running_tasks, 3);
     let mut i0_tasks: Vec<(Option<&str>, Resources)> = i0
@@ -406,6 +410,58 @@ async fn state_reader_stays_within_the_call_budget() {
     assert!(read.state.instances.iter().all(|i| i.tasks.is_empty()));
     assert_eq!((log.count("ListTasks"), log.count("DescribeTasks")), (0, 0));
     assert_eq!(log.total(), 1 + 1 + 1 + 1, "{:?}", log.ops());
+}
+
+#[tokio::test]
+async fn state_reader_reads_launch_times_only_of_instances_that_have_not_registered() {
+    let bed = TestBed::start().await;
+    let seeded = seed_prod(&bed, false).await;
+    let def = definition("prod", PROD_YAML);
+    let log = CallLog::new();
+    let clients = aws_clients(bed.counted_clients(&log));
+    let cache = TaskDefinitionCache::new();
+    // Every InService instance is registered: no EC2 call.
+    let read = read_cluster_state(&clients, &def, &cache)
+        .await
+        .expect("read state");
+    assert_eq!(log.count("DescribeInstances"), 0, "{:?}", log.ops());
+    let group = read.state.group.expect("group");
+    assert!(group
+        .instances
+        .iter()
+        .all(|i| i.launched_at_epoch_secs.is_none()));
+
+    // The group launches a fourth instance whose agent does not register (yet).
+    bed.autoscaling()
+        .set_desired_capacity()
+        .auto_scaling_group_name("prod-asg")
+        .desired_capacity(4)
+        .send()
+        .await
+        .expect("raise desired");
+    log.clear();
+    let before = shared::time::epoch_secs(shared::time::now());
+    let read = read_cluster_state(&clients, &def, &cache)
+        .await
+        .expect("read state");
+    assert_eq!(log.count("DescribeInstances"), 1, "{:?}", log.ops());
+    let group = read.state.group.expect("group");
+    let registered: Vec<&str> = seeded
+        .group
+        .instances
+        .iter()
+        .map(|r| r.instance_id.as_str())
+        .collect();
+    for i in &group.instances {
+        if registered.contains(&i.instance_id.as_str()) {
+            assert_eq!(i.launched_at_epoch_secs, None, "{i:?}");
+        } else {
+            // moto answers LaunchTime: the launch, a moment ago.
+            let at = i.launched_at_epoch_secs.expect("a launch time");
+            assert!(at.abs_diff(before) < 120, "{at} vs {before}");
+        }
+    }
+    assert_eq!(group.instances.len(), 4);
 }
 
 #[tokio::test]
@@ -732,8 +788,9 @@ async fn handler_plans_the_drain_of_an_empty_instance_with_both_identifiers() {
         [InstanceRef {
             container_instance_arn: empty.container_instance_arn.clone(),
             ec2_instance_id: empty.instance_id.clone(),
-        }],
-        "{:#?}",
+        }
+        .into()],
+        "an empty instance, no task to move: {:#?}",
         plan.decisions.headlines
     );
     assert!(plan.actions.services.is_empty());

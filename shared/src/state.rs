@@ -200,8 +200,17 @@ pub struct ContainerInstance {
     pub pending_tasks: u32,
     /// The tasks on it, when the reader listed them.
     pub tasks: Vec<PlacedTask>,
-    /// When it started draining (recorded by the executor), seconds since the epoch.
+    /// When this system drained it, seconds since the epoch: the executor's
+    /// [`DRAINED_AT_ATTRIBUTE`]. `None`: not drained by this system (a DRAINING instance without
+    /// it is someone else's drain: an operator, a spot interruption, an instance refresh).
     pub draining_since_epoch_secs: Option<u64>,
+    /// `agentConnected`: a disconnected agent keeps its tasks but receives none.
+    #[serde(default = "connected")]
+    pub agent_connected: bool,
+}
+
+fn connected() -> bool {
+    true
 }
 
 impl ContainerInstance {
@@ -214,6 +223,22 @@ impl ContainerInstance {
     pub fn has_tasks(&self) -> bool {
         self.running_tasks > 0 || self.pending_tasks > 0
     }
+
+    /// Whether this system drained it (it carries [`DRAINED_AT_ATTRIBUTE`]).
+    pub fn drained_by_us(&self) -> bool {
+        self.draining_since_epoch_secs.is_some()
+    }
+
+    /// The container instance id: the last segment of its ARN, as PutAttributes' `targetId`
+    /// takes it (with `targetType` `container-instance`).
+    pub fn id(&self) -> &str {
+        container_instance_id(&self.arn)
+    }
+}
+
+/// The id of a container instance ARN: its last `/` segment (the ARN itself when it has none).
+pub fn container_instance_id(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
 }
 
 /// An EC2 instance of the Auto Scaling group.
@@ -227,6 +252,17 @@ pub struct GroupInstance {
     pub health_status: String,
     /// Protected from scale-in.
     pub protected_from_scale_in: bool,
+    /// When EC2 launched it, seconds since the epoch; read only for InService instances that
+    /// have no container instance (see the planner's state reader), else `None`.
+    #[serde(default)]
+    pub launched_at_epoch_secs: Option<u64>,
+}
+
+impl GroupInstance {
+    /// Whether it is `InService`: the only state in which an instance is capacity and ours to act on.
+    pub fn in_service(&self) -> bool {
+        self.lifecycle_state == "InService"
+    }
 }
 
 /// The cluster's Auto Scaling group.
@@ -256,9 +292,12 @@ impl GroupState {
 /// seconds since the Unix epoch).
 pub const LAST_SCALING_TAG: &str = "ecs-autoscale:last-scaling";
 
-/// Tag the executor puts on a container instance when it starts draining it. Value:
-/// seconds since the Unix epoch.
-pub const DRAINING_SINCE_TAG: &str = "ecs-autoscale:draining-since";
+/// ECS attribute the executor puts on a container instance it drains (PutAttributes, just
+/// before UpdateContainerInstancesState) and removes when it reactivates it. Value: seconds
+/// since the Unix epoch. An attribute rather than a tag: DescribeContainerInstances returns
+/// attributes in every answer (no `include`, no extra read), and the emulator implements
+/// PutAttributes on container instances but not TagResource.
+pub const DRAINED_AT_ATTRIBUTE: &str = "ecs-autoscale.drained-at";
 
 impl ScalingRecord {
     /// The tag value, `up 1764412345`.
@@ -315,9 +354,16 @@ mod tests {
             pending_tasks: 0,
             tasks: vec![],
             draining_since_epoch_secs: None,
+            agent_connected: true,
         };
         assert_eq!(i.used(), Resources::new(3072, 7000));
         assert!(i.has_tasks());
+        assert!(!i.drained_by_us());
+        assert_eq!(i.id(), "arn");
+        assert_eq!(
+            container_instance_id("arn:aws:ecs:us-east-1:1:container-instance/prod/0f1e"),
+            "0f1e"
+        );
     }
 
     #[test]

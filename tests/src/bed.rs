@@ -23,6 +23,8 @@ pub struct Clients {
     pub ecs: aws_sdk_ecs::Client,
     /// EC2 Auto Scaling.
     pub autoscaling: aws_sdk_autoscaling::Client,
+    /// EC2.
+    pub ec2: aws_sdk_ec2::Client,
     /// CloudWatch (SDK pinned to 1.99.0, awsQuery).
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     /// SQS.
@@ -37,6 +39,7 @@ impl Clients {
         Self {
             ecs: aws_sdk_ecs::Client::new(config),
             autoscaling: aws_sdk_autoscaling::Client::new(config),
+            ec2: aws_sdk_ec2::Client::new(config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(config),
             sqs: aws_sdk_sqs::Client::new(config),
             eventbridge: aws_sdk_eventbridge::Client::new(config),
@@ -53,6 +56,11 @@ impl Clients {
             ),
             autoscaling: aws_sdk_autoscaling::Client::from_conf(
                 aws_sdk_autoscaling::config::Builder::from(config)
+                    .interceptor(log.interceptor())
+                    .build(),
+            ),
+            ec2: aws_sdk_ec2::Client::from_conf(
+                aws_sdk_ec2::config::Builder::from(config)
                     .interceptor(log.interceptor())
                     .build(),
             ),

@@ -10,6 +10,7 @@
 //! | `TerminateInstanceInAutoScalingGroup` with decrement at MinSize is a `ValidationError` | accepts it | refuses it |
 //! | an instance Auto Scaling terminates (MaxSize lowered below desired, desired lowered) dies with its tasks, and ECS deregisters its container instance | terminates the EC2 instance only | stops the tasks on it and force-deregisters the container instance, and records [`StrictEvent::InstanceTerminated`] |
 //! | instances pass through lifecycle states such as `Terminating:Wait` (lifecycle hooks), `Standby` | rarely | [`StrictAws::set_lifecycle_state`] rewrites an instance's state in `DescribeAutoScalingGroups` and `DescribeAutoScalingInstances` answers |
+//! | ECS `DeleteAttributes` of a custom attribute takes its name and target, without the value (as AWS documents it) | deletes only when the request's value equals the attribute's: without one, silently nothing | fills in the attribute's current value before forwarding |
 //!
 //! It also injects faults like the executor's fault proxy ([`StrictAws::fail`]).
 
@@ -259,6 +260,7 @@ impl Strict {
             | "TerminateInstanceInAutoScalingGroup" => {
                 self.change_group(&operation, &request, upstream).await?
             }
+            "DeleteAttributes" => self.delete_attributes(&request, upstream).await?,
             "DescribeAutoScalingGroups" | "DescribeAutoScalingInstances" => {
                 let raw = self.forward(&operation, &request, upstream).await?;
                 self.rewrite_lifecycle(raw)
@@ -378,6 +380,52 @@ impl Strict {
         }
         answer.body = result.to_string().into_bytes();
         Ok(answer.into_bytes())
+    }
+
+    /// ECS DeleteAttributes as AWS does it: an attribute named without its value is deleted
+    /// (moto deletes only on a matching value, so the value it has is filled in).
+    async fn delete_attributes(&self, request: &Request, upstream: u16) -> io::Result<Vec<u8>> {
+        let operation = request.operation();
+        let Some(mut body) = request.json() else {
+            return self.forward(&operation, request, upstream).await;
+        };
+        let cluster = body["cluster"].as_str().unwrap_or("default").to_owned();
+        if let Some(attributes) = body["attributes"].as_array_mut() {
+            for attribute in attributes.iter_mut() {
+                if !attribute["value"].is_null() {
+                    continue;
+                }
+                let (Some(name), Some(target)) =
+                    (attribute["name"].as_str(), attribute["targetId"].as_str())
+                else {
+                    continue;
+                };
+                if let Some(value) = self.attribute_value(&cluster, target, name).await {
+                    attribute["value"] = Value::String(value);
+                }
+            }
+        }
+        let forwarded = request.with_body(body.to_string().into_bytes());
+        self.forward(&operation, &forwarded, upstream).await
+    }
+
+    /// The value of attribute `name` on container instance `target` (id or ARN), if any.
+    async fn attribute_value(&self, cluster: &str, target: &str, name: &str) -> Option<String> {
+        let out = self
+            .ecs
+            .describe_container_instances()
+            .cluster(cluster)
+            .container_instances(target)
+            .send()
+            .await
+            .ok()?;
+        out.container_instances()
+            .first()?
+            .attributes()
+            .iter()
+            .find(|a| a.name() == name)?
+            .value()
+            .map(str::to_owned)
     }
 
     /// Auto Scaling changes: AWS's validation first, then moto, then what dies with the

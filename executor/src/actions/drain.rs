@@ -1,136 +1,536 @@
-//! Draining container instances (UpdateContainerInstancesState DRAINING with full ARNs: the
-//! original passed the cluster name and silently drained nothing), then the
-//! [`DRAINING_SINCE_TAG`] tag the planner reads for its drain timeout.
+//! Draining container instances, re-validated at apply time: the instance is still ACTIVE, an
+//! InService member of the group, not protected from scale-in, its agent connected, it runs no
+//! more tasks than the plan counted, and those tasks (the sizes the plan carries) plus the
+//! cluster's buffer still fit, first-fit-decreasing, on the room of the other ACTIVE instances
+//! that can take tasks (the plan's other drains excluded); otherwise the drain is `stale`.
 //!
-//! The tag is best effort: a failure is noted in the action's detail and logged, never retried
-//! by redelivery (the drain itself is done, and the replay would find it `already_applied`).
+//! Each drain is recorded first, with the [`DRAINED_AT_ATTRIBUTE`] ECS attribute
+//! (PutAttributes, `targetId` the container instance id, 10 per call): the planner treats a
+//! DRAINING instance as its own only when it carries it, so a drain that is not recorded is
+//! not made. Then UpdateContainerInstancesState DRAINING with full ARNs, 10 per call (the
+//! original passed the cluster name and silently drained nothing). A drain that then fails has
+//! its record removed again (best effort).
 
-use aws_sdk_ecs::types::ContainerInstanceStatus;
-use shared::messages::InstanceRef;
-use shared::state::{ContainerInstance, InstanceStatus, DRAINING_SINCE_TAG};
+use std::collections::{HashMap, HashSet};
 
-use super::{approve, check_instance, set_live_status, update_instances_state, Verdict};
-use crate::errors::classify;
+use aws_sdk_ecs::types::{Attribute, ContainerInstanceStatus, TargetType};
+use shared::messages::DrainTarget;
+use shared::resources::Resources;
+use shared::state::{ContainerInstance, GroupState, InstanceStatus, DRAINED_AT_ATTRIBUTE};
+
+use super::{check_instance, set_live_status, update_instances_state, Verdict};
+use crate::errors::{classify, CallError};
 use crate::run::{ApplyError, Run};
 
 /// `kind` in the report.
 pub const KIND: &str = "drain";
 
-/// DRAINING → already applied; ACTIVE → apply unless an earlier action of the plan was stale
-/// or failed (the planner's packing assumed it) → skipped; gone, moved or other → stale.
+/// PutAttributes and DeleteAttributes take at most this many attributes.
+pub(crate) const ATTRIBUTES_PER_CALL: usize = 10;
+
+/// DRAINING by this system → already applied; DRAINING by someone else → stale; ACTIVE → the
+/// re-validation of the module docs, then apply, unless an earlier action of the plan was stale
+/// or failed (the planner's packing assumed it) → skipped; gone, moved or other → stale. On
+/// approval the tasks' places are taken from `room`.
 pub fn guard(
-    target: &InstanceRef,
+    target: &DrainTarget,
     live: Option<&ContainerInstance>,
+    group: Option<&GroupState>,
     earlier_problem: bool,
+    room: &mut Room,
 ) -> Verdict {
-    let live = match check_instance(target, live) {
+    let live = match check_instance(&target.instance, live) {
         Ok(live) => live,
         Err(verdict) => return verdict,
     };
     match &live.status {
+        InstanceStatus::Draining if live.drained_by_us() => {
+            return Verdict::AlreadyApplied("container instance is already DRAINING".into())
+        }
         InstanceStatus::Draining => {
-            Verdict::AlreadyApplied("container instance is already DRAINING".into())
+            return Verdict::Stale(
+                "container instance is DRAINING by someone else (no ecs-autoscale drain record)"
+                    .into(),
+            )
         }
-        InstanceStatus::Active if earlier_problem => Verdict::Skip(
-            "an earlier action of this plan was stale or failed; the packing this drain relies \
-             on may not hold"
-                .into(),
-        ),
-        InstanceStatus::Active => Verdict::Apply(format!(
-            "set container instance {} from ACTIVE to DRAINING",
-            target.container_instance_arn
-        )),
+        InstanceStatus::Active if earlier_problem => {
+            return Verdict::Skip(
+                "an earlier action of this plan was stale or failed; the packing this drain \
+                 relies on may not hold"
+                    .into(),
+            )
+        }
+        InstanceStatus::Active => {}
         other @ InstanceStatus::Other(_) => {
-            Verdict::Stale(format!("container instance is {other}"))
+            return Verdict::Stale(format!("container instance is {other}"))
         }
+    }
+    let Some(group) = group else {
+        return Verdict::Stale("the Auto Scaling group does not exist".into());
+    };
+    let Some(member) = group.instance(&live.ec2_instance_id) else {
+        return Verdict::Stale(format!(
+            "{} is no longer in the group",
+            live.ec2_instance_id
+        ));
+    };
+    if !member.in_service() {
+        return Verdict::Stale(format!(
+            "{} is {}, not InService",
+            live.ec2_instance_id, member.lifecycle_state
+        ));
+    }
+    if member.protected_from_scale_in {
+        return Verdict::Stale("the instance is protected from scale-in".into());
+    }
+    if !live.agent_connected {
+        return Verdict::Stale("its ECS agent is disconnected".into());
+    }
+    let tasks = live.running_tasks.saturating_add(live.pending_tasks);
+    if tasks > target.tasks {
+        return Verdict::Stale(format!(
+            "it runs {tasks} task(s), the plan counted {}",
+            target.tasks
+        ));
+    }
+    if let Err(why) = room.take(&target.task_sizes) {
+        return Verdict::Stale(format!("its tasks no longer fit elsewhere: {why}"));
+    }
+    Verdict::Apply(format!(
+        "set container instance {} from ACTIVE to DRAINING",
+        target.instance.container_instance_arn
+    ))
+}
+
+/// Where the plan's drains may move tasks: the remaining resources of the cluster's ACTIVE
+/// container instances that can take tasks (an InService member of the group, agent
+/// connected), the plan's drained instances excluded, and the buffer that must stay free.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Room {
+    /// Free resources per instance, in ARN order (first fit goes in that order).
+    free: Vec<Resources>,
+    buffer: Resources,
+}
+
+impl Room {
+    /// The room of `live` for the drains of `targets`.
+    pub fn new(
+        live: &HashMap<String, ContainerInstance>,
+        group: Option<&GroupState>,
+        targets: &[DrainTarget],
+        buffer: Resources,
+    ) -> Room {
+        let drained: HashSet<&str> = targets
+            .iter()
+            .map(|t| t.instance.container_instance_arn.as_str())
+            .collect();
+        let takes_tasks = |ci: &ContainerInstance| {
+            ci.status == InstanceStatus::Active
+                && ci.agent_connected
+                && !drained.contains(ci.arn.as_str())
+                && group
+                    .and_then(|g| g.instance(&ci.ec2_instance_id))
+                    .is_some_and(|m| m.in_service())
+        };
+        let mut instances: Vec<&ContainerInstance> =
+            live.values().filter(|ci| takes_tasks(ci)).collect();
+        instances.sort_by(|a, b| a.arn.cmp(&b.arn));
+        Room {
+            free: instances.iter().map(|ci| ci.remaining).collect(),
+            buffer,
+        }
+    }
+
+    /// Places `sizes` first-fit-decreasing (largest share of the total room first) and checks
+    /// that the buffer still fits somewhere; takes the places on success, leaves the room
+    /// unchanged otherwise.
+    pub fn take(&mut self, sizes: &[Resources]) -> Result<(), String> {
+        let total = self
+            .free
+            .iter()
+            .fold(Resources::ZERO, |a, r| a.saturating_add(*r));
+        let share = |r: &Resources| {
+            f64::from(r.cpu) / f64::from(total.cpu.max(1))
+                + f64::from(r.memory) / f64::from(total.memory.max(1))
+        };
+        let mut order: Vec<Resources> = sizes.to_vec();
+        order.sort_by(|a, b| share(b).total_cmp(&share(a)));
+        let mut free = self.free.clone();
+        for size in order {
+            let Some(slot) = free.iter_mut().find(|f| f.fits(size)) else {
+                return Err(format!(
+                    "a task of {size} fits on none of the {} other instance(s)",
+                    free.len()
+                ));
+            };
+            *slot = slot.saturating_sub(size);
+        }
+        if !self.buffer.is_zero() && !free.iter().any(|f| f.fits(self.buffer)) {
+            return Err(format!("the buffer of {} would no longer fit", self.buffer));
+        }
+        self.free = free;
+        Ok(())
     }
 }
 
-/// Settles each guard, drains the approved instances 10 per call, then tags each drained one.
-pub async fn run(run: &mut Run<'_>, targets: &[InstanceRef]) -> Result<(), ApplyError> {
+/// Settles each guard, records the approved drains, drains them 10 per call.
+pub async fn run(run: &mut Run<'_>, targets: &[DrainTarget]) -> Result<(), ApplyError> {
+    if targets.is_empty() {
+        return Ok(());
+    }
     let earlier_problem = run.earlier_problem();
-    let approved = approve(run, KIND, targets, |t, live| {
-        guard(t, live, earlier_problem)
-    })?;
+    let (live, group) = match (&run.live.instances, &run.live.group) {
+        (Ok(live), Ok(group)) => (live.clone(), group.clone()),
+        (Err(e), _) | (_, Err(e)) => {
+            let e = e.clone();
+            for t in targets {
+                run.failed(
+                    KIND,
+                    &t.instance.ec2_instance_id,
+                    "read the container instances and the group",
+                    e.clone(),
+                )?;
+            }
+            return Ok(());
+        }
+    };
+    let mut room = Room::new(&live, group.as_ref(), targets, run.buffer);
+    let mut approved = Vec::new();
+    for t in targets {
+        let verdict = guard(
+            t,
+            live.get(&t.instance.container_instance_arn),
+            group.as_ref(),
+            earlier_problem,
+            &mut room,
+        );
+        if let Some(what) = run.settle(KIND, &t.instance.ec2_instance_id, verdict) {
+            approved.push((t, what));
+        }
+    }
     if approved.is_empty() {
         return Ok(());
     }
+
+    let value = run.now_secs.to_string();
+    let mut recorded = Vec::new();
+    for chunk in approved.chunks(ATTRIBUTES_PER_CALL) {
+        let ids: Vec<&str> = chunk
+            .iter()
+            .map(|(t, _)| shared::state::container_instance_id(&t.instance.container_instance_arn))
+            .collect();
+        match put_attributes(run, &ids, &value).await? {
+            Ok(()) => recorded.extend(chunk.iter().map(|(t, what)| (&t.instance, what.clone()))),
+            Err(e) => {
+                for (t, _) in chunk {
+                    run.failed(
+                        KIND,
+                        &t.instance.ec2_instance_id,
+                        "record the drain",
+                        e.clone(),
+                    )?;
+                }
+            }
+        }
+    }
+    if recorded.is_empty() {
+        return Ok(());
+    }
     let results =
-        update_instances_state(run, KIND, approved, ContainerInstanceStatus::Draining).await?;
+        update_instances_state(run, KIND, recorded, ContainerInstanceStatus::Draining).await?;
     for (target, result) in results {
         match result {
             Ok(what) => {
-                set_live_status(
-                    run,
-                    &target.container_instance_arn,
-                    InstanceStatus::Draining,
+                let arn = &target.container_instance_arn;
+                set_live_status(run, arn, InstanceStatus::Draining);
+                if let Ok(live) = &mut run.live.instances {
+                    if let Some(ci) = live.get_mut(arn) {
+                        ci.draining_since_epoch_secs = Some(run.now_secs);
+                    }
+                }
+                run.applied(
+                    KIND,
+                    &target.ec2_instance_id,
+                    format!("{what}; recorded {DRAINED_AT_ATTRIBUTE}={value}"),
                 );
-                let note = tag(run, &target.container_instance_arn).await?;
-                run.applied(KIND, &target.ec2_instance_id, format!("{what}; {note}"));
             }
-            Err(e) => run.failed(KIND, &target.ec2_instance_id, "set it DRAINING", e)?,
+            Err(e) => {
+                let id = shared::state::container_instance_id(&target.container_instance_arn);
+                if let Err(err) = delete_attributes(run, KIND, &[id]).await? {
+                    tracing::warn!(arn = %target.container_instance_arn, error = %err,
+                        "could not remove the drain record of an instance that was not drained");
+                }
+                run.failed(KIND, &target.ec2_instance_id, "set it DRAINING", e)?;
+            }
         }
     }
     Ok(())
 }
 
-async fn tag(run: &mut Run<'_>, arn: &str) -> Result<String, ApplyError> {
-    const OP: &str = "TagResource";
+/// The drain record on the container instances `ids` (one PutAttributes). A retryable error
+/// ends the run; any other is returned.
+async fn put_attributes(
+    run: &mut Run<'_>,
+    ids: &[&str],
+    value: &str,
+) -> Result<Result<(), CallError>, ApplyError> {
+    const OP: &str = "PutAttributes";
+    let attributes = match ids
+        .iter()
+        .map(|id| record(id, Some(value)))
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(a) => a,
+        Err(e) => return Ok(Err(e)),
+    };
     run.begin_mutation()?;
-    let value = run.now_secs.to_string();
-    let tag = aws_sdk_ecs::types::Tag::builder()
-        .key(DRAINING_SINCE_TAG)
-        .value(&value)
-        .build();
-    match run
+    let answer = run
         .clients
         .ecs
-        .tag_resource()
-        .resource_arn(arn)
-        .tags(tag)
+        .put_attributes()
+        .cluster(&run.plan.cluster)
+        .set_attributes(Some(attributes))
         .send()
-        .await
-    {
-        Ok(_) => Ok(format!("recorded {DRAINING_SINCE_TAG}={value}")),
+        .await;
+    match answer {
+        Ok(_) => Ok(Ok(())),
         Err(e) => {
             let err = classify(OP, &e);
-            tracing::warn!(%arn, error = %err, "could not tag the drained container instance");
-            Ok(format!("could not record {DRAINING_SINCE_TAG}: {err}"))
+            if err.is_retryable() {
+                return Err(run.retry(KIND, err));
+            }
+            Ok(Err(err))
         }
     }
+}
+
+/// Removes the drain record from the container instances `ids`, 10 per DeleteAttributes call
+/// (name and target only: AWS asks not to give the value of a custom attribute). A retryable
+/// error ends the run; any other is returned.
+pub(crate) async fn delete_attributes(
+    run: &mut Run<'_>,
+    kind: &'static str,
+    ids: &[&str],
+) -> Result<Result<(), CallError>, ApplyError> {
+    const OP: &str = "DeleteAttributes";
+    for chunk in ids.chunks(ATTRIBUTES_PER_CALL) {
+        let attributes = match chunk
+            .iter()
+            .map(|id| record(id, None))
+            .collect::<Result<Vec<_>, _>>()
+        {
+            Ok(a) => a,
+            Err(e) => return Ok(Err(e)),
+        };
+        run.begin_mutation()?;
+        let answer = run
+            .clients
+            .ecs
+            .delete_attributes()
+            .cluster(&run.plan.cluster)
+            .set_attributes(Some(attributes))
+            .send()
+            .await;
+        if let Err(e) = answer {
+            let err = classify(OP, &e);
+            if err.is_retryable() {
+                return Err(run.retry(kind, err));
+            }
+            return Ok(Err(err));
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// The [`DRAINED_AT_ATTRIBUTE`] of one container instance (by id, as the API takes it with
+/// `targetType` `container-instance`); with its value to put it, without to delete it.
+fn record(id: &str, value: Option<&str>) -> Result<Attribute, CallError> {
+    Attribute::builder()
+        .name(DRAINED_AT_ATTRIBUTE)
+        .set_value(value.map(str::to_owned))
+        .target_type(TargetType::ContainerInstance)
+        .target_id(id)
+        .build()
+        .map_err(|e| CallError::invalid_answer("PutAttributes", e.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::actions::fixtures;
+    use shared::messages::InstanceRef;
 
-    fn instance(status: &str) -> ContainerInstance {
-        fixtures::instance("i-1", status, 2, 0)
+    const TASK: Resources = Resources::new(1024, 1536);
+
+    fn target(tasks: u32) -> DrainTarget {
+        DrainTarget {
+            instance: InstanceRef {
+                container_instance_arn: "arn:ci/1".into(),
+                ec2_instance_id: "i-1".into(),
+            },
+            tasks,
+            task_sizes: vec![TASK; tasks as usize],
+        }
+    }
+
+    fn instance(status: &str, running: u32) -> ContainerInstance {
+        fixtures::instance("i-1", status, running, 0)
+    }
+
+    fn group(lifecycle: &str) -> GroupState {
+        fixtures::group(0, 10, 2, &[("i-1", lifecycle), ("i-2", "InService")])
+    }
+
+    /// Room for `slots` tasks of [`TASK`] on one other instance.
+    fn room(slots: u32, buffer: Resources) -> Room {
+        let mut other = fixtures::instance("i-2", "ACTIVE", 0, 0);
+        other.arn = "arn:ci/2".into();
+        other.remaining = Resources::new(TASK.cpu * slots, TASK.memory * slots);
+        let live = HashMap::from([(other.arn.clone(), other)]);
+        Room::new(&live, Some(&group("InService")), &[target(0)], buffer)
+    }
+
+    fn verdict(t: &DrainTarget, live: &ContainerInstance, g: &GroupState, slots: u32) -> Verdict {
+        guard(
+            t,
+            Some(live),
+            Some(g),
+            false,
+            &mut room(slots, Resources::ZERO),
+        )
     }
 
     #[test]
     fn guard_drains_active_instances_unless_the_plan_went_wrong() {
-        let t = InstanceRef {
-            container_instance_arn: "arn:ci/1".into(),
-            ec2_instance_id: "i-1".into(),
-        };
+        let t = target(2);
+        let g = group("InService");
+        let mut room = room(4, Resources::ZERO);
         assert!(matches!(
-            guard(&t, Some(&instance("ACTIVE")), false),
+            guard(&t, Some(&instance("ACTIVE", 2)), Some(&g), false, &mut room),
             Verdict::Apply(_)
         ));
         assert!(matches!(
-            guard(&t, Some(&instance("ACTIVE")), true),
+            guard(&t, Some(&instance("ACTIVE", 2)), Some(&g), true, &mut room),
             Verdict::Skip(_)
         ));
+        let mut ours = instance("DRAINING", 2);
+        ours.draining_since_epoch_secs = Some(1);
         assert!(matches!(
-            guard(&t, Some(&instance("DRAINING")), true),
+            verdict(&t, &ours, &g, 4),
             Verdict::AlreadyApplied(_)
         ));
         assert!(matches!(
-            guard(&t, Some(&instance("INACTIVE")), false),
+            verdict(&t, &instance("DRAINING", 2), &g, 4),
+            Verdict::Stale(why) if why.contains("someone else")
+        ));
+        assert!(matches!(
+            verdict(&t, &instance("INACTIVE", 0), &g, 4),
             Verdict::Stale(_)
         ));
-        assert!(matches!(guard(&t, None, false), Verdict::Stale(_)));
+        assert!(matches!(
+            guard(&t, None, Some(&g), false, &mut room),
+            Verdict::Stale(_)
+        ));
+    }
+
+    #[test]
+    fn guard_revalidates_the_instance_at_apply_time() {
+        let t = target(2);
+        let active = instance("ACTIVE", 2);
+        let stale = |v: Verdict, what: &str| {
+            assert!(
+                matches!(&v, Verdict::Stale(why) if why.contains(what)),
+                "{what}: {v:?}"
+            )
+        };
+        stale(
+            verdict(&t, &active, &group("Terminating:Wait"), 4),
+            "not InService",
+        );
+        stale(
+            verdict(
+                &t,
+                &active,
+                &fixtures::group(0, 10, 1, &[("i-2", "InService")]),
+                4,
+            ),
+            "no longer in the group",
+        );
+        let mut protected = group("InService");
+        protected.instances[0].protected_from_scale_in = true;
+        stale(verdict(&t, &active, &protected, 4), "protected");
+        let mut cut_off = active.clone();
+        cut_off.agent_connected = false;
+        stale(
+            verdict(&t, &cut_off, &group("InService"), 4),
+            "disconnected",
+        );
+        stale(
+            verdict(&t, &instance("ACTIVE", 3), &group("InService"), 4),
+            "runs 3 task(s), the plan counted 2",
+        );
+        stale(
+            verdict(&t, &active, &group("InService"), 1),
+            "no longer fit elsewhere",
+        );
+        // Fewer tasks than counted: the counted sizes still fit.
+        assert!(matches!(
+            verdict(&t, &instance("ACTIVE", 1), &group("InService"), 2),
+            Verdict::Apply(_)
+        ));
+    }
+
+    #[test]
+    fn room_is_first_fit_decreasing_shared_by_the_plans_drains_and_keeps_the_buffer() {
+        let mut r = room(3, Resources::ZERO);
+        assert!(r.take(&[TASK, TASK]).is_ok());
+        // The first drain took two of the three places.
+        assert!(r.take(&[TASK, TASK]).is_err());
+        assert!(r.take(&[TASK]).is_ok());
+        assert!(r.take(&[TASK]).is_err());
+
+        // Two places, and a buffer of one task: one task may move, not two.
+        let mut r = room(2, TASK);
+        let before = r.clone();
+        let err = r.take(&[TASK, TASK]).expect_err("the buffer");
+        assert!(err.contains("buffer"), "{err}");
+        assert_eq!(r, before, "a refused drain takes no room");
+        assert!(r.take(&[TASK]).is_ok());
+    }
+
+    #[test]
+    fn room_counts_only_active_inservice_connected_instances_not_drained_by_the_plan() {
+        let g = fixtures::group(
+            0,
+            10,
+            4,
+            &[
+                ("i-a", "InService"),
+                ("i-b", "Standby"),
+                ("i-c", "InService"),
+                ("i-d", "InService"),
+            ],
+        );
+        let mut live = HashMap::new();
+        for (ec2, status, connected) in [
+            ("i-a", "ACTIVE", true),
+            ("i-b", "ACTIVE", true),
+            ("i-c", "ACTIVE", false),
+            ("i-d", "DRAINING", true),
+            ("i-e", "ACTIVE", true),
+        ] {
+            let mut ci = fixtures::instance(ec2, status, 0, 0);
+            ci.arn = format!("arn:ci/{ec2}");
+            ci.agent_connected = connected;
+            live.insert(ci.arn.clone(), ci);
+        }
+        let r = Room::new(&live, Some(&g), &[], Resources::ZERO);
+        assert_eq!(r.free.len(), 1, "only i-a: {r:?}");
+        let drained_a = DrainTarget::from(InstanceRef {
+            container_instance_arn: "arn:ci/i-a".into(),
+            ec2_instance_id: "i-a".into(),
+        });
+        let r = Room::new(&live, Some(&g), &[drained_a], Resources::ZERO);
+        assert!(r.free.is_empty());
     }
 }

@@ -1,7 +1,10 @@
 //! The group's MinSize/MaxSize (from the cluster file's `min`/`max`): UpdateAutoScalingGroup,
-//! guarded on the live pair.
+//! guarded on the live pair, and never with a MaxSize below the live desired capacity: Auto
+//! Scaling would then terminate instances of its own choosing, tasks and all (whatever the
+//! plan says, so an old or hand-made plan cannot either). A raised MinSize is harmless: Auto
+//! Scaling raises the desired capacity to it and launches.
 
-use shared::messages::{GroupLimits, GroupLimitsChange};
+use shared::messages::{GroupLimits, GroupLimitsChange, InstanceRef};
 use shared::state::GroupState;
 
 use super::Verdict;
@@ -15,7 +18,8 @@ fn show(l: GroupLimits) -> String {
     format!("min {} / max {}", l.min, l.max)
 }
 
-/// Live (min, max) = target → already applied; = `from` → apply; else stale.
+/// Live (min, max) = target → already applied; target MaxSize below the live desired capacity
+/// → skipped; = `from` → apply; else stale.
 pub fn guard(change: &GroupLimitsChange, live: Option<&GroupState>) -> Verdict {
     let Some(group) = live else {
         return Verdict::Stale("the Auto Scaling group does not exist".into());
@@ -29,6 +33,12 @@ pub fn guard(change: &GroupLimitsChange, live: Option<&GroupState>) -> Verdict {
     }
     if now == change.to {
         Verdict::AlreadyApplied(format!("limits are already {}", show(now)))
+    } else if change.to.max < group.desired {
+        Verdict::Skip(format!(
+            "MaxSize {} is below the desired capacity {}: Auto Scaling would terminate instances \
+             of its own choosing, with their tasks",
+            change.to.max, group.desired
+        ))
     } else if now == change.from {
         Verdict::Apply(format!(
             "set the group limits from {} to {}",
@@ -42,6 +52,18 @@ pub fn guard(change: &GroupLimitsChange, live: Option<&GroupState>) -> Verdict {
             show(change.from)
         ))
     }
+}
+
+/// Whether the change lowers MaxSize below the live desired capacity and the plan terminates
+/// instances: then it is applied after the terminations, which bring the desired capacity down
+/// (the planner lowers MaxSize step by step as the surplus is terminated).
+pub fn waits_for_terminations(
+    run: &Run<'_>,
+    change: &GroupLimitsChange,
+    terminate: &[InstanceRef],
+) -> bool {
+    !terminate.is_empty()
+        && matches!(&run.live.group, Ok(Some(group)) if change.to.max < group.desired)
 }
 
 /// Settles the guard and calls UpdateAutoScalingGroup.
@@ -118,6 +140,27 @@ mod tests {
         assert!(matches!(
             guard(&change((0, 10), (5, 4)), Some(&group(0, 10))),
             Verdict::Skip(_)
+        ));
+    }
+
+    #[test]
+    fn guard_never_sends_a_max_below_the_desired_capacity() {
+        // desired 6, the plan lowers MaxSize to 3: Auto Scaling would terminate 3 instances.
+        let busy = fixtures::group(0, 10, 6, &[]);
+        let lower = change((0, 10), (0, 3));
+        let v = guard(&lower, Some(&busy));
+        assert!(
+            matches!(&v, Verdict::Skip(why) if why.contains("below the desired capacity 6")),
+            "{v:?}"
+        );
+        // Down to the desired capacity is fine; so is a raised MinSize.
+        assert!(matches!(
+            guard(&change((0, 10), (0, 6)), Some(&busy)),
+            Verdict::Apply(_)
+        ));
+        assert!(matches!(
+            guard(&change((0, 10), (8, 10)), Some(&busy)),
+            Verdict::Apply(_)
         ));
     }
 }

@@ -167,6 +167,7 @@ pub(crate) mod fixtures {
             pending_tasks: pending,
             tasks: Vec::new(),
             draining_since_epoch_secs: None,
+            agent_connected: true,
         }
     }
 
@@ -184,6 +185,7 @@ pub(crate) mod fixtures {
                     lifecycle_state: (*state).into(),
                     health_status: "Healthy".into(),
                     protected_from_scale_in: false,
+                    launched_at_epoch_secs: None,
                 })
                 .collect(),
         }

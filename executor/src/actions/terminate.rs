@@ -15,9 +15,10 @@ use crate::run::{ApplyError, Run};
 /// `kind` in the report.
 pub const KIND: &str = "terminate";
 
-/// Not in the group → already applied; only an instance still in the group, whose container
-/// instance is DRAINING with no running or pending task, is terminated, and only if the
-/// decremented desired capacity stays within the group's MinSize.
+/// Not in the group → already applied; only an InService instance of the group, not protected
+/// from scale-in, whose container instance this system drained (its drain record) and is
+/// DRAINING with no running or pending task, is terminated, and only if the decremented
+/// desired capacity stays within the group's MinSize. Someone else's drain is left alone.
 pub fn guard(
     target: &InstanceRef,
     group: Option<&GroupState>,
@@ -47,6 +48,22 @@ pub fn guard(
         return Verdict::Stale(format!(
             "container instance still has {tasks} running or pending tasks"
         ));
+    }
+    if !live.drained_by_us() {
+        return Verdict::Skip(
+            "DRAINING by someone else (no ecs-autoscale drain record): left to its owner".into(),
+        );
+    }
+    if let Some(member) = group.instance(&target.ec2_instance_id) {
+        if !member.in_service() {
+            return Verdict::Stale(format!(
+                "{} is {}, not InService",
+                target.ec2_instance_id, member.lifecycle_state
+            ));
+        }
+        if member.protected_from_scale_in {
+            return Verdict::Skip("the instance is protected from scale-in".into());
+        }
     }
     if group.desired <= group.min {
         return Verdict::Skip(format!(
@@ -88,7 +105,13 @@ pub async fn run(run: &mut Run<'_>, targets: &[InstanceRef]) -> Result<(), Apply
                 continue;
             }
         };
+        // A dry run still counts the termination in the live view, so that what comes after it
+        // (a MaxSize lowered to the desired capacity it leaves) reads as a real run would.
+        let would_apply = matches!(verdict, Verdict::Apply(_));
         let Some(what) = run.settle(KIND, id, verdict) else {
+            if would_apply && run.dry_run {
+                forget(run, id);
+            }
             continue;
         };
         run.begin_mutation()?;
@@ -147,8 +170,11 @@ mod tests {
         fixtures::group(min, 10, desired, members)
     }
 
+    /// A container instance on i-1; a DRAINING one drained by this system.
     fn instance(status: &str, running: u32, pending: u32) -> ContainerInstance {
-        fixtures::instance("i-1", status, running, pending)
+        let mut ci = fixtures::instance("i-1", status, running, pending);
+        ci.draining_since_epoch_secs = (status == "DRAINING").then_some(1_764_412_345);
+        ci
     }
 
     #[test]
@@ -189,5 +215,36 @@ mod tests {
             assert!(matches!(v(&gone, None), Verdict::AlreadyApplied(_)));
         }
         assert!(matches!(guard(&t, None, None), Verdict::Stale(_)));
+    }
+
+    #[test]
+    fn guard_never_terminates_someone_elses_drain_nor_an_instance_not_inservice() {
+        let t = InstanceRef {
+            container_instance_arn: "arn:ci/1".into(),
+            ec2_instance_id: "i-1".into(),
+        };
+        let mut theirs = instance("DRAINING", 0, 0);
+        theirs.draining_since_epoch_secs = None;
+        let g = group(3, 1, &[("i-1", "InService")]);
+        assert!(matches!(
+            guard(&t, Some(&g), Some(&theirs)),
+            Verdict::Skip(why) if why.contains("someone else")
+        ));
+        for lifecycle in ["Standby", "Pending:Wait"] {
+            let g = group(3, 1, &[("i-1", lifecycle)]);
+            assert!(
+                matches!(
+                    guard(&t, Some(&g), Some(&instance("DRAINING", 0, 0))),
+                    Verdict::Stale(_)
+                ),
+                "{lifecycle}"
+            );
+        }
+        let mut protected = group(3, 1, &[("i-1", "InService")]);
+        protected.instances[0].protected_from_scale_in = true;
+        assert!(matches!(
+            guard(&t, Some(&protected), Some(&instance("DRAINING", 0, 0))),
+            Verdict::Skip(_)
+        ));
     }
 }

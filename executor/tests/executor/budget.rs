@@ -1,5 +1,8 @@
 //! The call budget: a plan touching S services and I instances reads with at most ⌈S/10⌉
-//! DescribeServices, one DescribeAutoScalingGroups and ⌈I/100⌉ DescribeContainerInstances.
+//! DescribeServices, one DescribeAutoScalingGroups and ⌈I/100⌉ DescribeContainerInstances; a
+//! plan that drains reads the cluster's C container instances instead (max(1, ⌈C/100⌉)
+//! ListContainerInstances and ⌈C/100⌉ DescribeContainerInstances), for the room its tasks
+//! move to.
 
 use executor::{apply, ApplyOptions};
 use shared::messages::{CountChange, InstanceRef, PlanActions};
@@ -17,12 +20,18 @@ async fn reads_are_batched_within_the_budget() {
     let specs: Vec<ServiceSpec> = NAMES.iter().map(|n| (*n, 128, 128, 1)).collect();
     let group = build_world(&bed, 3, &specs).await;
     // I = 123: two real drains, 120 instances ECS does not know (stale), one termination.
-    let mut drain = vec![instance(&group, 1), instance(&group, 2)];
-    drain.extend((0..120).map(|i| InstanceRef {
-        container_instance_arn: format!(
-            "arn:aws:ecs:us-east-1:123456789012:container-instance/{CLUSTER}/{i:032x}"
-        ),
-        ec2_instance_id: format!("i-{i:017x}"),
+    let mut drain = vec![
+        drain_of(&bed, &group, 1).await,
+        drain_of(&bed, &group, 2).await,
+    ];
+    drain.extend((0..120).map(|i| {
+        InstanceRef {
+            container_instance_arn: format!(
+                "arn:aws:ecs:us-east-1:123456789012:container-instance/{CLUSTER}/{i:032x}"
+            ),
+            ec2_instance_id: format!("i-{i:017x}"),
+        }
+        .into()
     }));
     let p = plan(
         "p-budget",
@@ -44,12 +53,14 @@ async fn reads_are_batched_within_the_budget() {
     let reads = [
         ("DescribeServices", 2),           // ⌈12/10⌉
         ("DescribeAutoScalingGroups", 1),  // one
-        ("DescribeContainerInstances", 2), // ⌈123/100⌉
+        ("ListContainerInstances", 1),     // the plan drains: the cluster's 3 instances
+        ("DescribeContainerInstances", 1), // ⌈3/100⌉
     ];
     let writes = [
         ("SetDesiredCapacity", 1),
         ("UpdateService", 12),
-        ("TagResource", 12 + 2),
+        ("TagResource", 12),
+        ("PutAttributes", 1), // the two approved drains' records in one call
         ("UpdateContainerInstancesState", 1), // the two approved drains in one call
     ];
     for (op, n) in reads.iter().chain(&writes) {

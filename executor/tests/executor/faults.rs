@@ -138,7 +138,7 @@ async fn a_lost_answer_to_a_termination_never_terminates_twice() {
     let drain = plan(
         "p-drain",
         PlanActions {
-            drain: victims.to_vec(),
+            drain: victims.iter().cloned().map(Into::into).collect(),
             ..Default::default()
         },
     );

@@ -216,7 +216,7 @@ async fn reports_reach_an_event_bridge_rule_target_with_the_documented_shape() {
         "p-report",
         PlanActions {
             services: vec![service("web", 2, 3), service("ghost", 1, 2)],
-            drain: vec![instance(&group, 2)],
+            drain: vec![instance(&group, 2).into()],
             ..Default::default()
         },
     );

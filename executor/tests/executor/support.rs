@@ -8,8 +8,8 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use executor::Deps;
 use shared::aws::AwsClients;
 use shared::messages::{
-    ActionStatus, ExecutionReport, InstanceRef, PlanActions, ScalingPlan, ServiceChange,
-    SCHEMA_VERSION,
+    ActionStatus, DrainTarget, ExecutionReport, InstanceRef, PlanActions, ScalingPlan,
+    ServiceChange, SCHEMA_VERSION,
 };
 use testbed::world::{self, Group, GroupSpec};
 use testbed::{CallLog, Clients, TestBed};
@@ -27,6 +27,8 @@ pub const MUTATING: &[&str] = &[
     "SetDesiredCapacity",
     "UpdateContainerInstancesState",
     "TerminateInstanceInAutoScalingGroup",
+    "PutAttributes",
+    "DeleteAttributes",
     "DeregisterContainerInstance",
     "StartTask",
     "StopTask",
@@ -60,6 +62,7 @@ pub fn aws_clients(config: &SdkConfig, log: &CallLog) -> AwsClients {
     AwsClients {
         ecs: c.ecs,
         autoscaling: c.autoscaling,
+        ec2: c.ec2,
         cloudwatch: c.cloudwatch,
         sqs: c.sqs,
         eventbridge: c.eventbridge,
@@ -114,6 +117,37 @@ pub fn instance(group: &Group, i: usize) -> InstanceRef {
     InstanceRef {
         container_instance_arn: group.instances[i].container_instance_arn.clone(),
         ec2_instance_id: group.instances[i].instance_id.clone(),
+    }
+}
+
+/// The drain of instance `i` as the planner writes it: the tasks on it now and their sizes.
+pub async fn drain_of(bed: &TestBed, group: &Group, i: usize) -> DrainTarget {
+    let target = instance(group, i);
+    let arn = testbed::scheduler::cluster_arn(bed.ecs(), CLUSTER)
+        .await
+        .expect("cluster ARN");
+    let tasks = testbed::scheduler::live_tasks(bed.ecs(), CLUSTER, &arn, None)
+        .await
+        .expect("tasks");
+    let mut task_sizes = Vec::new();
+    for t in tasks
+        .iter()
+        .filter(|t| t.container_instance_arn.as_deref() == Some(&target.container_instance_arn))
+    {
+        let td = bed
+            .ecs()
+            .describe_task_definition()
+            .task_definition(&t.task_definition_arn)
+            .send()
+            .await
+            .expect("task definition");
+        let td = td.task_definition().expect("a task definition");
+        task_sizes.push(testbed::scheduler::reservation(td).expect("size"));
+    }
+    DrainTarget {
+        instance: target,
+        tasks: u32::try_from(task_sizes.len()).unwrap_or(u32::MAX),
+        task_sizes,
     }
 }
 
@@ -232,6 +266,23 @@ pub async fn group_state(bed: &TestBed) -> (i32, i32, i32, Vec<String>) {
         g.desired_capacity().unwrap_or(-1),
         ids,
     )
+}
+
+/// This system's drain record on a container instance (its `ecs-autoscale.drained-at`
+/// attribute), as the planner reads it.
+pub async fn drained_at(bed: &TestBed, arn: &str) -> Option<u64> {
+    let out = bed
+        .ecs()
+        .describe_container_instances()
+        .cluster(CLUSTER)
+        .container_instances(arn)
+        .send()
+        .await
+        .expect("describe container instances");
+    let ci = out.container_instances().first()?;
+    shared::aws::state::container_instance(ci)
+        .expect("a container instance")
+        .draining_since_epoch_secs
 }
 
 /// Status of a container instance.

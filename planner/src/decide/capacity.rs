@@ -1,13 +1,14 @@
 //! The instance plan: one placement simulation decides what to place where,
 //! which DRAINING instances to reactivate and how many instances to launch; then
 //! consolidation, terminations of drained instances, and the group's limits and desired
-//! capacity.
+//! capacity. Only instances that are ours ([`Standing`]) are counted or acted on, and the
+//! group's MaxSize is never sent below its desired capacity.
 
 use std::collections::{BTreeMap, HashMap};
 
 use shared::definition::ClusterDefinition;
 use shared::messages::{
-    CapacityDecision, CountChange, DimensionSummary, GroupLimits, GroupLimitsChange,
+    CapacityDecision, CountChange, DimensionSummary, DrainTarget, GroupLimits, GroupLimitsChange,
     InstanceDecision, InstanceRef, Reason,
 };
 use shared::resources::Resources;
@@ -16,6 +17,7 @@ use shared::state::{ClusterState, ContainerInstance, GroupInstance, GroupState, 
 use super::consolidation::{consolidate, Limits};
 use super::packing::{Bin, BinKind, ItemKind, Packer, Unplaced};
 use super::services::ServiceTable;
+use super::standing::{standing, Standing};
 use super::{demand, instances};
 
 /// The instance side of a plan.
@@ -24,7 +26,7 @@ pub(crate) struct CapacityPlan {
     pub group_limits: Option<GroupLimitsChange>,
     pub reactivate: Vec<InstanceRef>,
     pub group_desired: Option<CountChange>,
-    pub drain: Vec<InstanceRef>,
+    pub drain: Vec<DrainTarget>,
     pub terminate: Vec<InstanceRef>,
     pub decision: CapacityDecision,
     /// Cluster-level notes: limits and desired capacity.
@@ -43,7 +45,7 @@ pub(crate) fn plan_capacity(
     now_secs: u64,
 ) -> CapacityPlan {
     let mut notes = Vec::new();
-    let (group_limits, limits) = group_limits(def, group, &mut notes);
+    let limits = wanted_limits(def, group, &mut notes);
     let size = instances::instance_size(def, state);
     let mut table = ServiceTable::new(state);
     let group_instances: HashMap<&str, &GroupInstance> = group
@@ -51,15 +53,37 @@ pub(crate) fn plan_capacity(
         .iter()
         .map(|gi| (gi.instance_id.as_str(), gi))
         .collect();
+    let standings: Vec<Standing> = state
+        .instances
+        .iter()
+        .map(|ci| standing(ci, Some(group)))
+        .collect();
 
-    // The desired capacity the group will have anyway: the limits bring it within them.
-    let base_desired = group.desired.clamp(limits.min, limits.max);
+    // The desired capacity the group will have anyway: a new MinSize raises it. A MaxSize
+    // below it is never sent (Auto Scaling would terminate instances of its own choosing):
+    // the surplus above the file's max is drained and terminated instead, and no instance is
+    // launched meanwhile.
+    let surplus = group.desired.saturating_sub(limits.max);
+    let base_desired = if surplus > 0 {
+        group.desired
+    } else {
+        group.desired.clamp(limits.min, limits.max)
+    };
     let raised_by_limits = base_desired.saturating_sub(group.desired);
-    let in_flight = instances::booting(state, group).saturating_add(raised_by_limits);
+    let booting = instances::booting(def, state, group, now_secs);
+    let in_flight = booting.count.saturating_add(raised_by_limits);
 
-    let (mut packer, bin_of) = instances::bins(state, &table, size, in_flight);
+    let (mut packer, bin_of) = instances::bins(state, &standings, &table, size, in_flight);
     packer.new_limit = limits.max.saturating_sub(base_desired);
-    let items = demand::items(&mut packer, def, state, &mut table, targets, &bin_of);
+    let items = demand::items(
+        &mut packer,
+        def,
+        state,
+        &standings,
+        &mut table,
+        targets,
+        &bin_of,
+    );
     let unplaced = packer.place(&items, |_| true, true);
 
     let mut decision = CapacityDecision {
@@ -77,7 +101,16 @@ pub(crate) fn plan_capacity(
     if size.is_none() {
         decision.notes.push(Reason::InstanceSizeUnknown);
     }
+    decision.notes.extend(booting.not_counted);
     decision.unplaced = unplaced_reasons(&packer, &table, &unplaced, size, limits.max);
+    for (ci, standing) in state.instances.iter().zip(&standings) {
+        if let Standing::Excluded { reason, .. } = standing {
+            decision.instances.push(InstanceDecision {
+                instance: instance_ref(ci),
+                reason: reason.clone(),
+            });
+        }
+    }
 
     // Reactivations and launches.
     let mut reactivate = Vec::new();
@@ -110,19 +143,22 @@ pub(crate) fn plan_capacity(
     let launch = packer.new_opened;
 
     // Consolidation, only when the plan adds nothing: never drain and launch in one plan.
-    let active = count(
-        state
-            .instances
+    // Above the file's max it also runs while instances boot: it removes the surplus.
+    let active = count(standings.iter().filter(|s| **s == Standing::Active));
+    let leaving = count(
+        standings
             .iter()
-            .filter(|ci| ci.status == InstanceStatus::Active),
+            .zip(&reactivated)
+            .filter(|(s, r)| **s == Standing::Draining && !**r),
     );
+    let surplus_to_drain = surplus.saturating_sub(leaving);
     let short = unplaced.iter().any(|(_, why)| *why != Unplaced::TooLarge);
     let mut drain = Vec::new();
     if def.max_drain_per_cycle == 0 {
         decision.notes.push(Reason::ConsolidationDisabled);
     } else if launch > 0 || !reactivate.is_empty() || short {
         decision.notes.push(Reason::ConsolidationWhileScalingUp);
-    } else if in_flight > 0 {
+    } else if in_flight > 0 && surplus_to_drain == 0 {
         decision
             .notes
             .push(Reason::ConsolidationWhileBooting { booting: in_flight });
@@ -140,7 +176,7 @@ pub(crate) fn plan_capacity(
             &bin_of,
             &limits,
         );
-        drain.extend(c.drained.iter().map(|&i| instance_ref(&state.instances[i])));
+        drain.extend(c.drained.iter().map(|&i| drain_target(&state.instances[i])));
         for (i, reason) in c.examined {
             decision.instances.push(InstanceDecision {
                 instance: instance_ref(&state.instances[i]),
@@ -149,11 +185,19 @@ pub(crate) fn plan_capacity(
         }
         decision.notes.extend(c.notes);
     }
+    let kept = surplus_to_drain.saturating_sub(count(drain.iter()));
+    if kept > 0 {
+        decision.notes.push(Reason::SurplusKept {
+            count: kept,
+            max: limits.max,
+        });
+    }
 
-    // The group's desired capacity: raised for launches, within the (new) limits.
-    let target = base_desired.saturating_add(launch).min(limits.max);
-    let group_desired = (target != group.desired).then_some(CountChange {
-        from: group.desired,
+    // The group's desired capacity: raised for launches (within the new MaxSize), from the
+    // value the executor sees once the new limits are applied.
+    let target = base_desired.saturating_add(launch);
+    let group_desired = (target != base_desired).then_some(CountChange {
+        from: base_desired,
         to: target,
     });
     if target != group.desired {
@@ -174,6 +218,7 @@ pub(crate) fn plan_capacity(
     let terminate = terminations(
         def,
         state,
+        &standings,
         &group_instances,
         &reactivated,
         target,
@@ -182,7 +227,12 @@ pub(crate) fn plan_capacity(
         &mut decision,
     );
 
-    summarize(&mut decision, state, &packer, size);
+    // MaxSize never below the desired capacity this plan leaves: lowered step by step as the
+    // surplus is terminated (the executor applies a lowering after the terminations).
+    let desired_after = target.saturating_sub(count(terminate.iter()));
+    let group_limits = limits_change(group, limits, desired_after, &mut notes);
+
+    summarize(&mut decision, state, &standings, &packer, size);
     CapacityPlan {
         group_limits,
         reactivate,
@@ -195,32 +245,59 @@ pub(crate) fn plan_capacity(
     }
 }
 
-/// The file's `min`/`max` against the group's: the change, and the limits the plan works within.
-fn group_limits(
+/// The limits the file asks for (the group's own where the file sets none, or where the file's
+/// would contradict the group's other limit).
+fn wanted_limits(
     def: &ClusterDefinition,
     group: &GroupState,
     notes: &mut Vec<Reason>,
-) -> (Option<GroupLimitsChange>, GroupLimits) {
+) -> GroupLimits {
+    let live = GroupLimits {
+        min: group.min,
+        max: group.max,
+    };
+    let wanted = GroupLimits {
+        min: def.min.unwrap_or(group.min),
+        max: def.max.unwrap_or(group.max),
+    };
+    if wanted.min > wanted.max {
+        notes.push(Reason::GroupLimitsConflict {
+            min: wanted.min,
+            max: wanted.max,
+        });
+        return live;
+    }
+    wanted
+}
+
+/// The limits change to send: the wanted limits, with MaxSize no lower than `desired_after`
+/// (the desired capacity once this plan is applied).
+fn limits_change(
+    group: &GroupState,
+    wanted: GroupLimits,
+    desired_after: u32,
+    notes: &mut Vec<Reason>,
+) -> Option<GroupLimitsChange> {
     let from = GroupLimits {
         min: group.min,
         max: group.max,
     };
     let to = GroupLimits {
-        min: def.min.unwrap_or(group.min),
-        max: def.max.unwrap_or(group.max),
+        min: wanted.min,
+        max: wanted.max.max(desired_after),
     };
-    if to == from {
-        return (None, from);
-    }
-    if to.min > to.max {
-        notes.push(Reason::GroupLimitsConflict {
-            min: to.min,
-            max: to.max,
+    if group.desired > wanted.max {
+        notes.push(Reason::GroupAboveMax {
+            desired: group.desired,
+            max: wanted.max,
+            max_now: to.max,
         });
-        return (None, from);
+    }
+    if to == from {
+        return None;
     }
     notes.push(Reason::GroupLimitsChanged { from, to });
-    (Some(GroupLimitsChange { from, to }), to)
+    Some(GroupLimitsChange { from, to })
 }
 
 /// Unplaced items grouped by service and reason.
@@ -291,10 +368,12 @@ fn new_instance_reason(index: u32, bin: &Bin, packer: &Packer, table: &ServiceTa
 
 /// Empty DRAINING instances are terminated (desired capacity decremented), never below the
 /// group's MinSize and never when protected; instances draining too long are reported.
+/// Only instances this system drained are considered (see [`Standing`]).
 #[allow(clippy::too_many_arguments)]
 fn terminations(
     def: &ClusterDefinition,
     state: &ClusterState,
+    standings: &[Standing],
     group_instances: &HashMap<&str, &GroupInstance>,
     reactivated: &[bool],
     desired: u32,
@@ -305,7 +384,9 @@ fn terminations(
     let mut terminate = Vec::new();
     let mut desired_after = desired;
     for (i, ci) in state.instances.iter().enumerate() {
-        if ci.status != InstanceStatus::Draining || reactivated.get(i).copied().unwrap_or(false) {
+        if standings.get(i) != Some(&Standing::Draining)
+            || reactivated.get(i).copied().unwrap_or(false)
+        {
             continue;
         }
         let reason = if ci.has_tasks() {
@@ -347,6 +428,7 @@ fn terminations(
 fn summarize(
     decision: &mut CapacityDecision,
     state: &ClusterState,
+    standings: &[Standing],
     packer: &Packer,
     size: Option<Resources>,
 ) {
@@ -412,6 +494,11 @@ fn summarize(
             .iter()
             .filter(|ci| ci.status == InstanceStatus::Draining),
     );
+    decision.excluded = count(
+        standings
+            .iter()
+            .filter(|s| matches!(s, Standing::Excluded { .. })),
+    );
 }
 
 fn count<T>(it: impl Iterator<Item = T>) -> u32 {
@@ -423,5 +510,16 @@ fn instance_ref(ci: &ContainerInstance) -> InstanceRef {
     InstanceRef {
         container_instance_arn: ci.arn.clone(),
         ec2_instance_id: ci.ec2_instance_id.clone(),
+    }
+}
+
+/// A drain, with what the executor re-checks at apply time: the tasks counted on the instance
+/// and the sizes of those that must move (all of them: consolidation drains only instances
+/// whose tasks are listed and belong to services).
+fn drain_target(ci: &ContainerInstance) -> DrainTarget {
+    DrainTarget {
+        instance: instance_ref(ci),
+        tasks: ci.running_tasks.saturating_add(ci.pending_tasks),
+        task_sizes: ci.tasks.iter().map(|t| t.size).collect(),
     }
 }

@@ -1,20 +1,24 @@
-//! What the placement simulation places: tasks to start, tasks leaving DRAINING instances, the buffer.
+//! What the placement simulation places: tasks to start, tasks that must move, the buffer.
 
 use std::collections::HashMap;
 
 use shared::definition::ClusterDefinition;
 use shared::resources::Resources;
-use shared::state::{ClusterState, InstanceStatus};
+use shared::state::ClusterState;
 
 use super::packing::{Item, ItemKind, Packer};
 use super::services::{ServiceTable, BUFFER};
+use super::standing::Standing;
 
 /// The demand to place: tasks of services scaling up or not yet placed (desired beyond
-/// running + pending), tasks that must leave DRAINING instances, and the buffer.
+/// running + pending), tasks that must leave DRAINING instances (ours, which may take them
+/// back if reactivated, and others', which may not) or instances leaving the group, and the
+/// buffer.
 pub(crate) fn items(
     packer: &mut Packer,
     def: &ClusterDefinition,
     state: &ClusterState,
+    standings: &[Standing],
     table: &mut ServiceTable,
     targets: &HashMap<&str, u32>,
     bin_of: &HashMap<usize, usize>,
@@ -40,10 +44,16 @@ pub(crate) fn items(
         }
     }
     for (i, ci) in state.instances.iter().enumerate() {
-        if ci.status != InstanceStatus::Draining {
-            continue;
-        }
-        let Some(&b) = bin_of.get(&i) else { continue };
+        // Our own DRAINING instances are bins: a task placed back on its own is free (the
+        // instance is reactivated). Others' have no bin: their tasks need room elsewhere.
+        let origin = match standings.get(i) {
+            Some(Standing::Draining) => match bin_of.get(&i) {
+                Some(&b) => Some(b),
+                None => continue,
+            },
+            Some(s) if s.tasks_move() => None,
+            _ => continue,
+        };
         // Tasks of no service stay where they are; ECS moves only service tasks.
         for t in &ci.tasks {
             let Some(name) = t.service.as_deref() else {
@@ -58,7 +68,7 @@ pub(crate) fn items(
                 size: t.size,
                 service: s,
                 distinct: table.distinct(s),
-                origin: Some(b),
+                origin,
                 kind: ItemKind::Moved,
             }));
         }

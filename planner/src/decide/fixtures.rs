@@ -7,7 +7,8 @@ use std::time::Duration;
 use shared::definition::{
     CloudWatchSource, ClusterDefinition, MetricSources, ServiceDefinition, Statistic, StepEvent,
     TargetTracking, TrackingKind, DEFAULT_DRAIN_TIMEOUT_SECS, DEFAULT_MAX_DRAIN_PER_CYCLE,
-    DEFAULT_SCALE_DOWN_COOLDOWN_SECS, DEFAULT_SCALE_UP_COOLDOWN_SECS,
+    DEFAULT_REGISTRATION_GRACE_SECS, DEFAULT_SCALE_DOWN_COOLDOWN_SECS,
+    DEFAULT_SCALE_UP_COOLDOWN_SECS,
 };
 use shared::expr::Expr;
 use shared::messages::{MissingReason, ScalingPlan, ServiceMetrics};
@@ -96,6 +97,7 @@ pub(crate) fn cluster(services: Vec<ServiceDefinition>) -> ClusterDefinition {
         dry_run: false,
         max_drain_per_cycle: DEFAULT_MAX_DRAIN_PER_CYCLE,
         drain_timeout: Duration::from_secs(DEFAULT_DRAIN_TIMEOUT_SECS),
+        registration_grace: Duration::from_secs(DEFAULT_REGISTRATION_GRACE_SECS),
         instance_capacity: None,
         services,
     }
@@ -134,6 +136,7 @@ pub(crate) fn instance(
     let used = tasks
         .iter()
         .fold(Resources::ZERO, |a, t| a.saturating_add(t.size));
+    let status_is_draining = status == InstanceStatus::Draining;
     ContainerInstance {
         arn: format!("arn:aws:ecs:eu-west-1:1:container-instance/c/{n:04}"),
         ec2_instance_id: format!("i-{n:04}"),
@@ -143,7 +146,9 @@ pub(crate) fn instance(
         running_tasks: u32::try_from(tasks.len()).unwrap_or(u32::MAX),
         pending_tasks: 0,
         tasks,
-        draining_since_epoch_secs: None,
+        // A DRAINING instance of the fixtures was drained by this system (a minute ago).
+        draining_since_epoch_secs: (status_is_draining).then_some(NOW_SECS - 60),
+        agent_connected: true,
     }
 }
 
@@ -153,6 +158,7 @@ pub(crate) fn group_instance(id: &str, lifecycle: &str) -> GroupInstance {
         lifecycle_state: lifecycle.into(),
         health_status: "Healthy".into(),
         protected_from_scale_in: false,
+        launched_at_epoch_secs: None,
     }
 }
 

@@ -3,11 +3,13 @@
 use std::collections::{BTreeMap, HashMap};
 
 use shared::definition::ClusterDefinition;
+use shared::messages::Reason;
 use shared::resources::Resources;
 use shared::state::{ClusterState, ContainerInstance, GroupState, InstanceStatus};
 
 use super::packing::{Bin, BinKind, Packer};
 use super::services::ServiceTable;
+use super::standing::Standing;
 
 /// The size of a new instance: the file's `instance_capacity` when set (the operator knows
 /// what the launch template gives), else the most common `registered` value of the cluster's
@@ -31,10 +33,26 @@ pub(crate) fn instance_size(def: &ClusterDefinition, state: &ClusterState) -> Op
         .map(|(size, _)| size)
 }
 
+/// Capacity on its way: instances of the group that will become container instances.
+#[derive(Debug, Default)]
+pub(crate) struct Booting {
+    /// How many.
+    pub count: u32,
+    /// Instances of the group without a container instance that are not counted, and why.
+    pub not_counted: Vec<Reason>,
+}
+
 /// Instances of the group that will become container instances: those launched but not
 /// registered yet (or still REGISTERING), plus those the group has yet to launch to reach
-/// its desired capacity.
-pub(crate) fn booting(state: &ClusterState, group: &GroupState) -> u32 {
+/// its desired capacity. Not counted: an instance in a lifecycle hook (`Pending:Wait`), and an
+/// InService one that has not registered within `registration_grace` of its launch (a broken
+/// agent, the wrong cluster in its user data), which would otherwise absorb scale-ups forever.
+pub(crate) fn booting(
+    def: &ClusterDefinition,
+    state: &ClusterState,
+    group: &GroupState,
+    now_secs: u64,
+) -> Booting {
     let live = |s: &str| s.starts_with("Pending") || s == "InService";
     let by_ec2: HashMap<&str, &ContainerInstance> = state
         .instances
@@ -42,16 +60,36 @@ pub(crate) fn booting(state: &ClusterState, group: &GroupState) -> u32 {
         .map(|ci| (ci.ec2_instance_id.as_str(), ci))
         .collect();
     let registering = |ci: &&ContainerInstance| matches!(&ci.status, InstanceStatus::Other(s) if s == "REGISTERING");
+    let grace = def.registration_grace.as_secs();
+    let mut out = Booting::default();
     let mut launched = 0u32;
-    let mut unregistered = 0u32;
     for gi in group
         .instances
         .iter()
         .filter(|gi| live(&gi.lifecycle_state))
     {
         launched = launched.saturating_add(1);
-        if by_ec2.get(gi.instance_id.as_str()).is_none_or(registering) {
-            unregistered = unregistered.saturating_add(1);
+        if !by_ec2.get(gi.instance_id.as_str()).is_none_or(registering) {
+            continue;
+        }
+        if gi.lifecycle_state == "Pending:Wait" {
+            out.not_counted.push(Reason::BootingNotCounted {
+                instance_id: gi.instance_id.clone(),
+                lifecycle: gi.lifecycle_state.clone(),
+            });
+            continue;
+        }
+        let age = gi
+            .launched_at_epoch_secs
+            .filter(|_| gi.in_service())
+            .map(|at| now_secs.saturating_sub(at));
+        match age {
+            Some(secs) if secs > grace => out.not_counted.push(Reason::NeverRegistered {
+                instance_id: gi.instance_id.clone(),
+                secs,
+                grace_secs: grace,
+            }),
+            _ => out.count = out.count.saturating_add(1),
         }
     }
     // A group listed without its instances must not turn every registered instance into
@@ -62,31 +100,36 @@ pub(crate) fn booting(state: &ClusterState, group: &GroupState) -> u32 {
         .filter(|ci| matches!(ci.status, InstanceStatus::Active | InstanceStatus::Draining))
         .count();
     let launched = launched.max(u32::try_from(registered).unwrap_or(u32::MAX));
-    unregistered.saturating_add(group.desired.saturating_sub(launched))
+    out.count = out
+        .count
+        .saturating_add(group.desired.saturating_sub(launched));
+    out
 }
 
 /// Bins in the order they are tried: ACTIVE (busiest first, so scale-ups fill them and
-/// leave the emptiest free to consolidate), booting, DRAINING (roomiest first).
+/// leave the emptiest free to consolidate), booting, DRAINING (roomiest first). Only
+/// instances that are ours ([`Standing`]) are bins: nothing else is capacity.
 pub(crate) fn bins(
     state: &ClusterState,
+    standings: &[Standing],
     table: &ServiceTable,
     size: Option<Resources>,
     booting: u32,
 ) -> (Packer, HashMap<usize, usize>) {
     let scale = size.unwrap_or(Resources::new(1, 1));
-    let by_status = |status: InstanceStatus| -> Vec<usize> {
+    let by_standing = |standing: Standing| -> Vec<usize> {
         (0..state.instances.len())
-            .filter(|&i| state.instances[i].status == status)
+            .filter(|&i| standings.get(i) == Some(&standing))
             .collect()
     };
-    let mut active = by_status(InstanceStatus::Active);
+    let mut active = by_standing(Standing::Active);
     active.sort_by(|&a, &b| {
         let (x, y) = (&state.instances[a], &state.instances[b]);
         share(y.used(), scale)
             .total_cmp(&share(x.used(), scale))
             .then(x.arn.cmp(&y.arn))
     });
-    let mut draining = by_status(InstanceStatus::Draining);
+    let mut draining = by_standing(Standing::Draining);
     draining.sort_by(|&a, &b| {
         let (x, y) = (&state.instances[a], &state.instances[b]);
         share(y.remaining, scale)

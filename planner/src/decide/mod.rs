@@ -9,7 +9,7 @@
 //! - `rules`: per service, the rules (`step_events`, `target_tracking`) combined, cooldowns.
 //! - `capacity`: the instance plan around one `packing` simulation, whose bins are the
 //!   `instances`, whose items are the `demand`, and whose services are numbered by `services`;
-//!   then `consolidation`.
+//!   then `consolidation`. `standing` says which instances are ours to count and act on.
 //! - `plan_id`: the deterministic id.
 //! - `task_listing`: which instances' tasks the core can use (the shell lists only those).
 //! - `delivery` and `report_age`: a delivery of reports planned — the current ones merged
@@ -26,6 +26,7 @@ mod plan_id;
 mod report_age;
 mod rules;
 mod services;
+mod standing;
 mod step_events;
 mod target_tracking;
 mod task_listing;

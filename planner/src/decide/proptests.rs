@@ -1,6 +1,8 @@
 //! The planner's invariants on generated clusters: desired ∈ [min, max]; every drained
 //! instance's tasks fit on the rest; no termination of an instance with tasks; the group's
-//! desired capacity within its limits; the plan's placement holds every task and the buffer.
+//! desired capacity within its limits and MaxSize never below it; no instance that is not ours
+//! (someone else's drain, not InService, not in the group, agent disconnected) reactivated,
+//! drained or terminated; the plan's placement holds every task and the buffer.
 
 use std::collections::BTreeMap;
 
@@ -21,13 +23,40 @@ const SIZES: [Resources; 4] = [
     Resources::new(2048, 1024),
 ];
 
+/// What may be wrong with a generated instance (see [`trouble`]).
+const TROUBLES: u8 = 12;
+
+/// Makes instance `n` of `st` not ours in one of several ways (most cases: nothing).
+fn trouble(st: &mut ClusterState, n: usize, kind: u8) {
+    let Some(g) = st.group.as_mut() else { return };
+    let id = st.instances[n].ec2_instance_id.clone();
+    match kind {
+        // Someone else's drain (only DRAINING instances carry a drain record).
+        6 => st.instances[n].draining_since_epoch_secs = None,
+        7..=9 => {
+            let lifecycle = ["Terminating:Wait", "Standby", "Pending:Wait"][usize::from(kind - 7)];
+            if let Some(gi) = g.instances.iter_mut().find(|gi| gi.instance_id == id) {
+                gi.lifecycle_state = lifecycle.into();
+            }
+        }
+        // Its EC2 instance left the group (terminated behind our back).
+        10 => {
+            g.instances.retain(|gi| gi.instance_id != id);
+            g.desired = g.desired.saturating_sub(1).max(g.min);
+        }
+        11 => st.instances[n].agent_connected = false,
+        _ => {}
+    }
+}
+
 prop_compose! {
     fn world()(
         services in prop::collection::vec((0usize..4, 0u32..4, 1u32..8, 0u32..10, 0.0f64..60.0, any::<bool>()), 1..4),
-        instances in prop::collection::vec((0u8..4, prop::collection::vec(0usize..3, 0..8)), 0..8),
+        instances in prop::collection::vec((0u8..4, prop::collection::vec(0usize..3, 0..8), 0u8..TROUBLES), 0..8),
         booting in 0u32..3,
+        silent in prop::option::of(0u64..1200),
         group in (0u32..4, 4u32..14),
-        file_limits in (prop::option::of(0u32..4), prop::option::of(5u32..12)),
+        file_limits in (prop::option::of(0u32..4), prop::option::of(1u32..12)),
         buffer in (0u32..3, any::<bool>()),
         max_drain in 0u32..3,
         unknown_tasks in any::<bool>(),
@@ -48,7 +77,7 @@ prop_compose! {
             metrics_map.extend(metrics(name, &[("q", *q)], &[]));
         }
         let mut cis = Vec::new();
-        for (n, (status, tasks)) in instances.iter().enumerate() {
+        for (n, (status, tasks, _)) in instances.iter().enumerate() {
             let status = if *status == 0 { InstanceStatus::Draining } else { InstanceStatus::Active };
             let mut placed = Vec::new();
             for &t in tasks.iter() {
@@ -85,6 +114,16 @@ prop_compose! {
             for b in 0..booting {
                 g.instances.push(group_instance(&format!("i-b{b}"), "Pending"));
             }
+            // An InService instance that has not registered, launched `age` seconds ago.
+            if let Some(age) = silent {
+                let mut gi = group_instance("i-silent", "InService");
+                gi.launched_at_epoch_secs = Some(NOW_SECS - age);
+                g.instances.push(gi);
+                g.desired = g.desired.saturating_add(1).min(g.max);
+            }
+        }
+        for (n, (_, _, kind)) in instances.iter().enumerate() {
+            trouble(&mut st, n, *kind);
         }
         (def, st, metrics_map)
     }
@@ -170,7 +209,7 @@ fn check_packing(
         let i = st
             .instances
             .iter()
-            .position(|ci| ci.arn == d.container_instance_arn)
+            .position(|ci| ci.arn == d.instance.container_instance_arn)
             .unwrap_or(usize::MAX);
         let ci = &st.instances[i];
         prop_assert!(
@@ -213,6 +252,39 @@ proptest! {
         let after = desired.saturating_sub(plan.actions.terminate.len() as u32);
         if !plan.actions.terminate.is_empty() {
             prop_assert!(after >= min, "terminations take desired to {} < {}", after, min);
+        }
+        // MaxSize never below the desired capacity: not below what the plan leaves, nor below
+        // the live desired capacity unless the plan's terminations bring it down first.
+        if let Some(l) = plan.actions.group_limits {
+            prop_assert!(l.to.max >= after, "MaxSize {} < desired {} after the plan", l.to.max, after);
+            if plan.actions.terminate.is_empty() {
+                prop_assert!(l.to.max >= g.desired, "MaxSize {} < live desired {}", l.to.max, g.desired);
+            }
+            prop_assert!(l.to.min <= l.to.max);
+        }
+        // Never reactivate, drain or terminate an instance that is not ours: someone else's
+        // drain, not InService, not in the group, agent disconnected.
+        let member = |id: &str| g.instance(id);
+        let touched = plan
+            .actions
+            .reactivate
+            .iter()
+            .chain(&plan.actions.terminate)
+            .chain(plan.actions.drain.iter().map(|d| &d.instance));
+        for r in touched {
+            let ci = st.instances.iter().find(|ci| ci.arn == r.container_instance_arn).expect("known");
+            prop_assert!(member(&ci.ec2_instance_id).is_some_and(|m| m.in_service()), "{:?} is not an InService member", r);
+            prop_assert!(ci.agent_connected, "{:?}: agent disconnected", r);
+            if ci.status == InstanceStatus::Draining {
+                prop_assert!(ci.drained_by_us(), "{:?} is someone else's drain", r);
+            }
+        }
+        // Drains carry what the planner counted on the instance.
+        for d in &plan.actions.drain {
+            let ci = st.instances.iter().find(|ci| ci.arn == d.instance.container_instance_arn).expect("known");
+            prop_assert_eq!(d.tasks, ci.running_tasks + ci.pending_tasks);
+            let sizes: Vec<Resources> = ci.tasks.iter().map(|t| t.size).collect();
+            prop_assert_eq!(&d.task_sizes, &sizes);
         }
         // No termination of an instance with tasks.
         for t in &plan.actions.terminate {

@@ -9,10 +9,11 @@
 
 use shared::definition::ClusterDefinition;
 use shared::resources::Resources;
-use shared::state::{ClusterState, ContainerInstance, InstanceStatus};
+use shared::state::{ClusterState, ContainerInstance};
 
 use super::consolidation::{candidate_order, MAX_EXAMINED};
 use super::instances::instance_size;
+use super::standing::{standing, Standing};
 
 /// The tasks the core can use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,26 +26,33 @@ pub enum TaskListing {
     Instances(Vec<String>),
 }
 
-/// What the core can use of `state` (whose instances' `tasks` are not read yet).
+/// What the core can use of `state` (whose instances' `tasks` are not read yet): the tasks
+/// that must move (off our DRAINING instances, and off instances others drain or that leave
+/// the group) and those of the consolidation candidates (ACTIVE instances that are ours).
 pub fn task_listing(definition: &ClusterDefinition, state: &ClusterState) -> TaskListing {
     let busy = |ci: &ContainerInstance| ci.has_tasks();
-    let relevant = |ci: &ContainerInstance| {
-        matches!(ci.status, InstanceStatus::Active | InstanceStatus::Draining)
+    let standings: Vec<Standing> = state
+        .instances
+        .iter()
+        .map(|ci| standing(ci, state.group.as_ref()))
+        .collect();
+    let relevant = |i: usize| {
+        matches!(standings[i], Standing::Active | Standing::Draining) || standings[i].tasks_move()
     };
-    if !state.instances.iter().any(|ci| relevant(ci) && busy(ci)) {
+    if !(0..state.instances.len()).any(|i| relevant(i) && busy(&state.instances[i])) {
         return TaskListing::None;
     }
     if state.services.iter().any(|s| s.distinct_instance) {
         return TaskListing::All;
     }
-    let mut arns: Vec<String> = state
-        .instances
-        .iter()
-        .filter(|ci| ci.status == InstanceStatus::Draining && busy(ci))
+    let mut arns: Vec<String> = (0..state.instances.len())
+        .filter(|&i| relevant(i) && standings[i] != Standing::Active)
+        .map(|i| &state.instances[i])
+        .filter(|ci| busy(ci))
         .map(|ci| ci.arn.clone())
         .collect();
     let active: Vec<usize> = (0..state.instances.len())
-        .filter(|&i| state.instances[i].status == InstanceStatus::Active)
+        .filter(|&i| standings[i] == Standing::Active)
         .collect();
     if definition.max_drain_per_cycle > 0 && active.len() >= 2 {
         let scale = instance_size(definition, state).unwrap_or(Resources::new(1, 1));
@@ -67,7 +75,7 @@ pub fn task_listing(definition: &ClusterDefinition, state: &ClusterState) -> Tas
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::state::ServiceState;
+    use shared::state::{GroupInstance, GroupState, InstanceStatus, ServiceState};
 
     fn def(max_drain: u32) -> ClusterDefinition {
         shared::definition::parse_definition(
@@ -79,7 +87,9 @@ mod tests {
         .expect("definition")
     }
 
+    /// A container instance; a DRAINING one is drained by this system.
     fn instance(arn: &str, status: InstanceStatus, tasks: u32) -> ContainerInstance {
+        let ours = (status == InstanceStatus::Draining).then_some(1);
         ContainerInstance {
             arn: arn.into(),
             ec2_instance_id: format!("i-{arn}"),
@@ -89,16 +99,62 @@ mod tests {
             running_tasks: tasks,
             pending_tasks: 0,
             tasks: vec![],
-            draining_since_epoch_secs: None,
+            draining_since_epoch_secs: ours,
+            agent_connected: true,
         }
     }
 
+    /// The instances, all InService in the group.
     fn state(instances: Vec<ContainerInstance>) -> ClusterState {
+        let group = GroupState {
+            name: "asg".into(),
+            min: 0,
+            max: 100,
+            desired: u32::try_from(instances.len()).unwrap_or(u32::MAX),
+            instances: instances
+                .iter()
+                .map(|ci| GroupInstance {
+                    instance_id: ci.ec2_instance_id.clone(),
+                    lifecycle_state: "InService".into(),
+                    health_status: "Healthy".into(),
+                    protected_from_scale_in: false,
+                    launched_at_epoch_secs: None,
+                })
+                .collect(),
+        };
         ClusterState {
             cluster: "prod".into(),
             instances,
+            group: Some(group),
             ..ClusterState::default()
         }
+    }
+
+    #[test]
+    fn tasks_that_must_move_are_listed_and_instances_not_ours_are_no_candidates() {
+        let mut theirs = instance("theirs", InstanceStatus::Draining, 2);
+        theirs.draining_since_epoch_secs = None;
+        let mut cut_off = instance("cut-off", InstanceStatus::Active, 1);
+        cut_off.agent_connected = false;
+        let mut s = state(vec![
+            instance("busy", InstanceStatus::Active, 9),
+            theirs,
+            instance("leaving", InstanceStatus::Active, 3),
+            cut_off,
+            instance("light", InstanceStatus::Active, 1),
+        ]);
+        if let Some(g) = s.group.as_mut() {
+            g.instances[2].lifecycle_state = "Terminating:Wait".into();
+        }
+        assert_eq!(
+            task_listing(&def(1), &s),
+            TaskListing::Instances(vec![
+                "theirs".into(),
+                "leaving".into(),
+                "light".into(),
+                "busy".into()
+            ])
+        );
     }
 
     #[test]

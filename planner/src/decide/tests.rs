@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
+use shared::definition::ClusterDefinition;
 use shared::messages::{CountChange, GroupLimits, GroupLimitsChange, Reason, ServiceChange};
 use shared::resources::Resources;
-use shared::state::{Direction, InstanceStatus, ScalingRecord};
+use shared::state::{ClusterState, Direction, InstanceStatus, ScalingRecord};
 
 use super::fixtures::*;
 use super::rules::decide_service;
@@ -505,7 +506,7 @@ fn a_half_used_instance_whose_tasks_fit_is_drained_one_that_does_not_fit_is_kept
         "{:#?}",
         plan.decisions.headlines
     );
-    assert_eq!(plan.actions.drain[0].ec2_instance_id, "i-0001");
+    assert_eq!(plan.actions.drain[0].instance.ec2_instance_id, "i-0001");
     let lines = instance_lines(&plan);
     // Fewest tasks first: i-0003's big task fits nowhere else; i-0001's two fit; then
     // i-0002 (now holding one of them) cannot go.
@@ -586,7 +587,7 @@ fn an_empty_instance_is_drained_when_the_min_allows() {
     );
     let plan = plan(&def, &BTreeMap::new(), &st, now());
     assert_eq!(plan.actions.drain.len(), 1);
-    assert_eq!(plan.actions.drain[0].ec2_instance_id, "i-0001");
+    assert_eq!(plan.actions.drain[0].instance.ec2_instance_id, "i-0001");
 }
 
 #[test]
@@ -735,11 +736,14 @@ fn the_files_group_limits_are_their_own_action() {
             to: GroupLimits { min: 3, max: 6 }
         })
     );
-    // The new min raises the desired capacity: the group stays within its limits.
-    assert_eq!(
-        plan.actions.group_desired,
-        Some(CountChange { from: 2, to: 3 })
-    );
+    // The new min raises the desired capacity: Auto Scaling does it when the limits change
+    // (the executor then sees 3), so there is no desired-capacity action, only the note.
+    assert_eq!(plan.actions.group_desired, None);
+    assert!(plan
+        .decisions
+        .detail
+        .cluster
+        .contains(&Reason::GroupDesiredWithinLimits { from: 2, to: 3 }));
 }
 
 #[test]
@@ -914,6 +918,249 @@ fn pending_tasks_ecs_could_not_place_are_demand() {
     assert!(plan.actions.services.is_empty());
     assert_eq!(
         plan.actions.group_desired,
+        Some(CountChange { from: 2, to: 3 })
+    );
+}
+
+// ---------------------------------------------------------------- limits that would harm
+
+/// `n` ACTIVE instances with one task of `w` each (`w` has no rule: it holds).
+fn one_task_each(n: u32, file_max: u32) -> (ClusterDefinition, ClusterState) {
+    let mut def = cluster(vec![service("w", 0, 100, &[])]);
+    def.max = Some(file_max);
+    let instances = (1..=n)
+        .map(|i| instance(i, InstanceStatus::Active, vec![task("w", TASK)]))
+        .collect();
+    (
+        def,
+        state(vec![service_state("w", n, TASK)], instances, 0, 10),
+    )
+}
+
+#[test]
+fn a_max_below_the_desired_capacity_is_never_sent_the_surplus_is_drained() {
+    let (def, st) = one_task_each(4, 2);
+    let plan = plan(&def, &BTreeMap::new(), &st, now());
+    // MaxSize goes down only as far as the desired capacity; nothing is launched or lowered.
+    assert_eq!(
+        plan.actions.group_limits,
+        Some(GroupLimitsChange {
+            from: GroupLimits { min: 0, max: 10 },
+            to: GroupLimits { min: 0, max: 4 }
+        })
+    );
+    assert_eq!(plan.actions.group_desired, None);
+    // The least disruptive instance is drained, with what the executor re-checks.
+    assert_eq!(
+        plan.actions.drain.len(),
+        1,
+        "{:#?}",
+        plan.decisions.headlines
+    );
+    assert_eq!(plan.actions.drain[0].tasks, 1);
+    assert_eq!(plan.actions.drain[0].task_sizes, vec![TASK]);
+    assert!(plan
+        .decisions
+        .detail
+        .cluster
+        .contains(&Reason::GroupAboveMax {
+            desired: 4,
+            max: 2,
+            max_now: 4
+        }));
+}
+
+#[test]
+fn max_size_steps_down_as_the_surplus_is_terminated() {
+    // Three busy instances and our empty DRAINING one; desired 4, the file's max 2.
+    let (def, mut st) = one_task_each(3, 2);
+    st.instances
+        .push(instance(4, InstanceStatus::Draining, vec![]));
+    if let Some(g) = st.group.as_mut() {
+        g.desired = 4;
+        g.instances.push(group_instance("i-0004", "InService"));
+    }
+    let plan = plan(&def, &BTreeMap::new(), &st, now());
+    assert_eq!(plan.actions.terminate.len(), 1);
+    // The terminated one leaves desired 3: MaxSize 3 (the executor applies it after the
+    // termination); one more surplus instance starts draining.
+    assert_eq!(
+        plan.actions.group_limits.map(|l| l.to.max),
+        Some(3),
+        "{:#?}",
+        plan.decisions.headlines
+    );
+    assert_eq!(plan.actions.drain.len(), 1);
+}
+
+#[test]
+fn a_surplus_that_cannot_be_drained_is_reported_and_max_stays_at_the_desired_capacity() {
+    // Two full instances, the file's max 1: neither instance's tasks fit on the other.
+    let (mut def, st) = full_cluster(2, 10);
+    def.max = Some(1);
+    let plan = plan(&def, &metrics("w", &[("q", 8.0)], &[]), &st, now());
+    assert!(plan.actions.drain.is_empty());
+    assert_eq!(plan.actions.group_limits.map(|l| l.to.max), Some(2));
+    let notes = &plan
+        .decisions
+        .detail
+        .capacity
+        .as_ref()
+        .expect("capacity")
+        .notes;
+    assert!(
+        notes.contains(&Reason::SurplusKept { count: 1, max: 1 }),
+        "{notes:#?}"
+    );
+}
+
+#[test]
+fn a_raised_min_and_launches_are_one_change_from_the_desired_capacity_the_new_min_gives() {
+    let (mut def, st) = full_cluster(2, 10);
+    def.min = Some(3);
+    // 8 more tasks: 4 on the instance the new min brings, 4 on one launch.
+    let plan = plan(&def, &metrics("w", &[("q", 16.0)], &[]), &st, now());
+    assert_eq!(plan.actions.group_limits.map(|l| l.to.min), Some(3));
+    assert_eq!(
+        plan.actions.group_desired,
+        Some(CountChange { from: 3, to: 4 }),
+        "from = what the executor sees once the limits are applied"
+    );
+}
+
+// ---------------------------------------------------------------- instances that are not ours
+
+#[test]
+fn someone_elses_drain_is_neither_reactivated_nor_terminated_and_its_tasks_are_demand() {
+    let (def, mut st) = full_cluster(2, 10);
+    let mut busy = instance(5, InstanceStatus::Draining, vec![task("w", TASK); 2]);
+    busy.draining_since_epoch_secs = None;
+    let mut empty = instance(6, InstanceStatus::Draining, vec![]);
+    empty.draining_since_epoch_secs = None;
+    st.instances.extend([busy, empty]);
+    st.services[0].desired = 10;
+    st.services[0].running = 10;
+    if let Some(g) = st.group.as_mut() {
+        g.desired = 4;
+        g.instances.push(group_instance("i-0005", "InService"));
+        g.instances.push(group_instance("i-0006", "InService"));
+    }
+    let plan = plan(&def, &metrics("w", &[("q", 10.0)], &[]), &st, now());
+    assert!(plan.actions.reactivate.is_empty(), "{:#?}", plan.actions);
+    assert!(plan.actions.terminate.is_empty(), "{:#?}", plan.actions);
+    // Its two tasks need room: the ACTIVE instances are full, so one instance is launched.
+    assert_eq!(
+        plan.actions.group_desired,
+        Some(CountChange { from: 4, to: 5 }),
+        "{:#?}",
+        plan.decisions.headlines
+    );
+    let lines = instance_lines(&plan);
+    assert!(
+        lines.iter().any(|l| l.starts_with("i-0005: not ours")
+            && l.ends_with("its 2 service task(s) need room elsewhere")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("i-0006: not ours")),
+        "{lines:#?}"
+    );
+    assert_eq!(plan.decisions.detail.capacity.map(|c| c.excluded), Some(2));
+}
+
+#[test]
+fn instances_leaving_or_gone_from_the_group_or_cut_off_are_not_capacity() {
+    let (def, mut st) = full_cluster(1, 10);
+    st.instances.extend([
+        instance(5, InstanceStatus::Active, vec![]),
+        instance(6, InstanceStatus::Draining, vec![]),
+        instance(7, InstanceStatus::Active, vec![]),
+    ]);
+    st.instances[3].agent_connected = false;
+    if let Some(g) = st.group.as_mut() {
+        // 5 in a lifecycle hook on its way out; 6 terminated behind our back; 7 InService.
+        g.instances
+            .push(group_instance("i-0005", "Terminating:Wait"));
+        g.instances.push(group_instance("i-0007", "InService"));
+        g.desired = 3;
+    }
+    // Four more tasks: none of the three has room to count, so one instance is launched.
+    let plan = plan(&def, &metrics("w", &[("q", 8.0)], &[]), &st, now());
+    assert_eq!(
+        plan.actions.group_desired,
+        Some(CountChange { from: 3, to: 4 }),
+        "{:#?}",
+        plan.decisions.headlines
+    );
+    assert!(plan.actions.reactivate.is_empty() && plan.actions.terminate.is_empty());
+    let lines = instance_lines(&plan);
+    for (id, why) in [
+        ("i-0005", "not InService (Terminating:Wait)"),
+        ("i-0006", "not an instance of the group"),
+        ("i-0007", "its ECS agent is disconnected"),
+    ] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(&format!("{id}: {why}"))),
+            "{id}: {lines:#?}"
+        );
+    }
+    // Scaled back, none of them is drained either.
+    let plan = super::plan(&def, &metrics("w", &[("q", 4.0)], &[]), &st, now());
+    assert!(plan.actions.drain.is_empty(), "{:#?}", plan.actions);
+}
+
+#[test]
+fn an_instance_that_never_registers_stops_counting_after_the_grace_period() {
+    let (def, mut st) = full_cluster(1, 10);
+    let silent = |age: u64| {
+        let mut s = st.clone();
+        if let Some(g) = s.group.as_mut() {
+            let mut gi = group_instance("i-silent", "InService");
+            gi.launched_at_epoch_secs = Some(NOW_SECS - age);
+            g.instances.push(gi);
+            g.desired = 2;
+        }
+        s
+    };
+    let m = metrics("w", &[("q", 8.0)], &[]);
+    // Within 10 minutes of its launch it is capacity on its way.
+    let within = plan(&def, &m, &silent(100), now());
+    assert_eq!(within.actions.group_desired, None);
+    // After, it no longer counts, and the record says why.
+    let after = plan(&def, &m, &silent(700), now());
+    assert_eq!(
+        after.actions.group_desired,
+        Some(CountChange { from: 2, to: 3 })
+    );
+    let notes = &after
+        .decisions
+        .detail
+        .capacity
+        .as_ref()
+        .expect("capacity")
+        .notes;
+    assert!(notes.contains(&Reason::NeverRegistered {
+        instance_id: "i-silent".into(),
+        secs: 700,
+        grace_secs: 600
+    }));
+    // The grace period is the file's.
+    let mut patient = def.clone();
+    patient.registration_grace = Duration::from_secs(900);
+    assert_eq!(
+        plan(&patient, &m, &silent(700), now())
+            .actions
+            .group_desired,
+        None
+    );
+    // An instance in a lifecycle hook is not capacity on its way either.
+    if let Some(g) = st.group.as_mut() {
+        g.instances.push(group_instance("i-hook", "Pending:Wait"));
+        g.desired = 2;
+    }
+    let hooked = plan(&def, &m, &st, now());
+    assert_eq!(
+        hooked.actions.group_desired,
         Some(CountChange { from: 2, to: 3 })
     );
 }

@@ -15,14 +15,15 @@
 //! | ⌈S/10⌉ | `DescribeServices` (10 names per call, the API's maximum; `include: [TAGS]`) |
 //! | D | `DescribeTaskDefinition`, once per distinct revision (of the services, and of the listed tasks without task-level sizes) not yet in the [`TaskDefinitionCache`] |
 //! | max(1, ⌈I/100⌉) | `ListContainerInstances` (pages of 100, the API's maximum; no status filter) |
-//! | ⌈I/100⌉ | `DescribeContainerInstances` (100 per call; `include: [TAGS]`) |
+//! | ⌈I/100⌉ | `DescribeContainerInstances` (100 per call; attributes, among them this system's drain record, and `agentConnected` come in every answer) |
 //! | 1 | `DescribeAutoScalingGroups` (the group, by name) |
+//! | E | `DescribeInstances` (EC2), ⌈U/100⌉ calls for the U InService instances of the group that have no container instance (their launch times, for the registration grace period); 0 in the common case, where every InService instance is registered |
 //! | L | `ListTasks` + `DescribeTasks`, only for the tasks the core can use (below) |
 //!
-//! that is ⌈S/10⌉ + max(1, ⌈I/100⌉) + ⌈I/100⌉ + 1 + D + L, where L is 0, or at most
+//! that is ⌈S/10⌉ + max(1, ⌈I/100⌉) + ⌈I/100⌉ + 1 + E + D + L, where L is 0, or at most
 //! max(1, ⌈T/100⌉) + ⌈T/100⌉ (the whole cluster's listing; a listing per instance is chosen
 //! only when it is estimated cheaper). So a read never costs more than
-//! ⌈S/10⌉ + 2⌈I/100⌉ + 2⌈T/100⌉ + D + 3. The listing of container instances is paged at 100
+//! ⌈S/10⌉ + 2⌈I/100⌉ + 2⌈T/100⌉ + E + D + 3. The listing of container instances is paged at 100
 //! ARNs, so `I` instances need ⌈I/100⌉ list pages *and* ⌈I/100⌉ describe calls: the issue's
 //! "⌈S/10⌉ + ⌈I/100⌉ + a few" is met up to 100 instances and is otherwise the floor plus
 //! ⌈I/100⌉. Revisions never change, so the task definition cache may live as long as the
@@ -47,14 +48,17 @@
 //! drains them.
 //!
 //! Services named in the definition but missing in ECS (or INACTIVE) are listed in
-//! [`StateRead::missing_services`], never an error. The group missing is `group: None`.
+//! [`StateRead::missing_services`], never an error. The group missing is `group: None`. The
+//! launch times are read in `launch_times.rs`; an instance DescribeInstances does not return
+//! keeps none (the core counts it as booting, as within the grace period).
 
+mod launch_times;
 mod task_definitions;
 mod tasks;
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_ecs::types::{ContainerInstanceField, ServiceField};
+use aws_sdk_ecs::types::ServiceField;
 use shared::aws::read;
 use shared::aws::state::{container_instance, group_state, service_state};
 use shared::aws::AwsClients;
@@ -165,6 +169,7 @@ pub async fn read_cluster_state(
         instances,
         group,
     };
+    launch_times::read_onto(&clients.ec2, &mut state).await?;
     let listing = crate::task_listing(definition, &state);
     let chosen = choose_listing(&listing, &state.instances);
     let tasks_listed =
@@ -257,10 +262,9 @@ async fn read_instances(
         .await
         .map_err(|e| ReadError::call(cluster, "ListContainerInstances", e))?;
     const OP: &str = "DescribeContainerInstances";
-    let described =
-        read::describe_container_instances(ecs, cluster, &arns, &[ContainerInstanceField::Tags])
-            .await
-            .map_err(|e| ReadError::call(cluster, OP, e))?;
+    let described = read::describe_container_instances(ecs, cluster, &arns, &[])
+        .await
+        .map_err(|e| ReadError::call(cluster, OP, e))?;
     let mut instances = Vec::new();
     for ci in &described.found {
         let instance =

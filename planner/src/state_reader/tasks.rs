@@ -193,6 +193,7 @@ mod tests {
             pending_tasks: 0,
             tasks: vec![],
             draining_since_epoch_secs: None,
+            agent_connected: true,
         }
     }
 

@@ -23,6 +23,8 @@ pub struct AwsClients {
     pub ecs: aws_sdk_ecs::Client,
     /// EC2 Auto Scaling.
     pub autoscaling: aws_sdk_autoscaling::Client,
+    /// EC2 (DescribeInstances only: launch times of instances that never register).
+    pub ec2: aws_sdk_ec2::Client,
     /// CloudWatch (SDK pinned at 1.99.0, see the workspace manifest).
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     /// SQS.
@@ -37,6 +39,7 @@ impl AwsClients {
         AwsClients {
             ecs: aws_sdk_ecs::Client::new(config),
             autoscaling: aws_sdk_autoscaling::Client::new(config),
+            ec2: aws_sdk_ec2::Client::new(config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(config),
             sqs: aws_sdk_sqs::Client::new(config),
             eventbridge: aws_sdk_eventbridge::Client::new(config),

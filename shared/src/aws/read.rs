@@ -163,6 +163,35 @@ pub async fn describe_tasks(
     Ok(described)
 }
 
+/// EC2 instance ids per DescribeInstances call (the API has no documented maximum for
+/// `InstanceIds`; 100 keeps each request and answer small).
+pub const EC2_INSTANCES_PER_CALL: usize = 100;
+
+/// DescribeInstances for `ids`, 100 per call (none for no id): the reservations, paginated.
+pub async fn describe_instances(
+    ec2: &aws_sdk_ec2::Client,
+    ids: &[String],
+) -> Result<
+    Vec<aws_sdk_ec2::types::Reservation>,
+    aws_sdk_ec2::error::SdkError<
+        aws_sdk_ec2::operation::describe_instances::DescribeInstancesError,
+        aws_sdk_ec2::config::http::HttpResponse,
+    >,
+> {
+    let mut reservations = Vec::new();
+    for chunk in ids.chunks(EC2_INSTANCES_PER_CALL) {
+        let mut pages = ec2
+            .describe_instances()
+            .set_instance_ids(Some(chunk.to_vec()))
+            .into_paginator()
+            .send();
+        while let Some(page) = Box::pin(pages.next()).await {
+            reservations.extend(page?.reservations().iter().cloned());
+        }
+    }
+    Ok(reservations)
+}
+
 /// The Auto Scaling group of that name (one DescribeAutoScalingGroups); `None` when it does
 /// not exist.
 pub async fn describe_group(

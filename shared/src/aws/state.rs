@@ -10,7 +10,7 @@ use aws_sdk_ecs::types::{
 use crate::resources::Resources;
 use crate::state::{
     ContainerInstance, GroupInstance, GroupState, InstanceStatus, ScalingRecord, ServiceState,
-    Task, DRAINING_SINCE_TAG, LAST_SCALING_TAG,
+    Task, DRAINED_AT_ATTRIBUTE, LAST_SCALING_TAG,
 };
 
 /// An answer lacks something the model cannot do without (an identifier, mostly).
@@ -51,8 +51,8 @@ pub fn service_state(service: &Service, task_size: Resources) -> Result<ServiceS
     })
 }
 
-/// A [`ContainerInstance`] (without tasks) from a DescribeContainerInstances entry. The
-/// [`DRAINING_SINCE_TAG`] is read when the answer carries tags.
+/// A [`ContainerInstance`] (without tasks) from a DescribeContainerInstances entry, with the
+/// [`DRAINED_AT_ATTRIBUTE`] (attributes come in every answer) and `agentConnected`.
 pub fn container_instance(
     ci: &aws_sdk_ecs::types::ContainerInstance,
 ) -> Result<ContainerInstance, Incomplete> {
@@ -63,10 +63,10 @@ pub fn container_instance(
         .ec2_instance_id()
         .ok_or_else(|| Incomplete(format!("container instance `{arn}` has no ec2InstanceId")))?;
     let draining_since_epoch_secs = ci
-        .tags()
+        .attributes()
         .iter()
-        .find(|t| t.key() == Some(DRAINING_SINCE_TAG))
-        .and_then(|t| t.value())
+        .find(|a| a.name() == DRAINED_AT_ATTRIBUTE)
+        .and_then(|a| a.value())
         .and_then(|v| v.trim().parse().ok());
     Ok(ContainerInstance {
         arn: arn.to_owned(),
@@ -78,6 +78,7 @@ pub fn container_instance(
         pending_tasks: count(ci.pending_tasks_count()),
         tasks: Vec::new(),
         draining_since_epoch_secs,
+        agent_connected: ci.agent_connected(),
     })
 }
 
@@ -196,10 +197,26 @@ pub fn group_state(group: &AutoScalingGroup) -> GroupState {
                         .unwrap_or_default(),
                     health_status: i.health_status().unwrap_or_default().to_owned(),
                     protected_from_scale_in: i.protected_from_scale_in().unwrap_or(false),
+                    launched_at_epoch_secs: None,
                 })
             })
             .collect(),
     }
+}
+
+/// Launch times (seconds since the epoch) by EC2 instance id, from DescribeInstances
+/// reservations; instances without an id or a launch time are left out.
+pub fn launch_times(
+    reservations: &[aws_sdk_ec2::types::Reservation],
+) -> std::collections::HashMap<String, u64> {
+    reservations
+        .iter()
+        .flat_map(|r| r.instances())
+        .filter_map(|i| {
+            let secs = u64::try_from(i.launch_time()?.secs()).ok()?;
+            Some((i.instance_id()?.to_owned(), secs))
+        })
+        .collect()
 }
 
 /// A count or amount from the APIs' `i32`; a negative one is 0.
@@ -211,7 +228,7 @@ fn count(n: i32) -> u32 {
 mod tests {
     use super::*;
     use aws_sdk_ecs::types::{
-        ContainerDefinition, PlacementConstraint, ResourceRequirement, ResourceType, Tag,
+        Attribute, ContainerDefinition, PlacementConstraint, ResourceRequirement, ResourceType, Tag,
     };
 
     fn container(cpu: i32, memory: Option<i32>, reservation: Option<i32>) -> ContainerDefinition {
@@ -379,7 +396,7 @@ mod tests {
     }
 
     #[test]
-    fn container_instance_reads_resources_status_and_draining_tag() {
+    fn container_instance_reads_resources_status_drain_record_and_agent() {
         let res = |name: &str, v: i32| {
             Resource::builder()
                 .name(name)
@@ -397,11 +414,20 @@ mod tests {
             .remaining_resources(res("CPU", 1024))
             .remaining_resources(res("MEMORY", -482))
             .running_tasks_count(2)
-            .tags(
-                Tag::builder()
-                    .key(DRAINING_SINCE_TAG)
+            .agent_connected(true)
+            .attributes(
+                Attribute::builder()
+                    .name("ecs.os-type")
+                    .value("linux")
+                    .build()
+                    .expect("attribute"),
+            )
+            .attributes(
+                Attribute::builder()
+                    .name(DRAINED_AT_ATTRIBUTE)
                     .value("1764412345")
-                    .build(),
+                    .build()
+                    .expect("attribute"),
             )
             .build();
         let i = container_instance(&ci).expect("valid");
@@ -410,6 +436,7 @@ mod tests {
         assert_eq!(i.remaining, Resources::new(1024, 0), "negative reads as 0");
         assert_eq!((i.running_tasks, i.pending_tasks), (2, 0));
         assert_eq!(i.draining_since_epoch_secs, Some(1_764_412_345));
+        assert!(i.drained_by_us() && i.agent_connected);
         assert!(i.tasks.is_empty());
 
         let other = aws_sdk_ecs::types::ContainerInstance::builder()
@@ -421,6 +448,7 @@ mod tests {
         assert_eq!(i.status, InstanceStatus::Other("REGISTERING".into()));
         assert_eq!(i.registered, Resources::ZERO);
         assert_eq!(i.draining_since_epoch_secs, None);
+        assert!(!i.agent_connected, "ECS did not say it is connected");
 
         let no_id = aws_sdk_ecs::types::ContainerInstance::builder()
             .container_instance_arn("arn:ci/2")
@@ -464,6 +492,24 @@ mod tests {
     }
 
     #[test]
+    fn launch_times_read_describe_instances() {
+        use aws_sdk_ec2::primitives::DateTime;
+        use aws_sdk_ec2::types::{Instance, Reservation};
+        let r = Reservation::builder()
+            .instances(
+                Instance::builder()
+                    .instance_id("i-1")
+                    .launch_time(DateTime::from_secs(1_764_412_345))
+                    .build(),
+            )
+            .instances(Instance::builder().instance_id("i-2").build())
+            .build();
+        let times = launch_times(&[r]);
+        assert_eq!(times.get("i-1"), Some(&1_764_412_345));
+        assert_eq!(times.len(), 1);
+    }
+
+    #[test]
     fn group_state_reads_limits_and_instances() {
         use aws_sdk_autoscaling::types::{Instance, LifecycleState};
         let g = AutoScalingGroup::builder()
@@ -485,6 +531,7 @@ mod tests {
         assert_eq!((s.min, s.max, s.desired), (1, 5, 3));
         assert_eq!(s.instances.len(), 1);
         assert_eq!(s.instances[0].lifecycle_state, "Pending");
+        assert!(!s.instances[0].in_service());
         assert!(s.instances[0].protected_from_scale_in);
         assert_eq!(
             s.instance("i-1").map(|i| i.health_status.as_str()),

@@ -43,6 +43,9 @@ pub const DEFAULT_MAX_DRAIN_PER_CYCLE: u32 = 1;
 pub const DEFAULT_TRACKING_TOLERANCE: f64 = 0.1;
 /// How long an instance may drain before the planner reports it as stuck.
 pub const DEFAULT_DRAIN_TIMEOUT_SECS: u64 = 900;
+/// How long an InService instance may go without registering with ECS, from its launch,
+/// before the planner stops counting it as booting capacity.
+pub const DEFAULT_REGISTRATION_GRACE_SECS: u64 = 600;
 
 /// One ECS cluster's autoscaling definition, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +72,9 @@ pub struct ClusterDefinition {
     pub max_drain_per_cycle: u32,
     /// Draining longer than this is reported in the decision record.
     pub drain_timeout: Duration,
+    /// An InService instance without a container instance this long after its launch no
+    /// longer counts as booting capacity (and is reported).
+    pub registration_grace: Duration,
     /// Size of a new instance, for clusters that may have none registered to learn it from.
     pub instance_capacity: Option<Resources>,
     /// Services in file order.

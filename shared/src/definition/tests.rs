@@ -143,6 +143,7 @@ autoscale_group: g
 dry_run: true
 max_drain_per_cycle: 3
 drain_timeout: 600
+registration_grace: 300
 instance_capacity: {cpu: 2048, memory: 3928}
 services:
   worker:
@@ -172,6 +173,7 @@ services:
     assert!(def.dry_run);
     assert_eq!(def.max_drain_per_cycle, 3);
     assert_eq!(def.drain_timeout, Duration::from_secs(600));
+    assert_eq!(def.registration_grace, Duration::from_secs(300));
     assert_eq!(
         def.instance_capacity,
         Some(crate::resources::Resources::new(2048, 3928))
@@ -212,6 +214,20 @@ services:
     assert!(
         !debug.contains("s3cret") && !debug.contains("abc123"),
         "{debug}"
+    );
+}
+
+#[test]
+fn registration_grace_defaults_to_ten_minutes_and_is_checked_with_its_position() {
+    let def = load("autoscale_group: g\n").unwrap();
+    assert_eq!(def.registration_grace, Duration::from_secs(600));
+    assert_eq!(
+        one_error("autoscale_group: g\nregistration_grace: soon\n"),
+        "t.yml:2:21: registration_grace: expected a number, found `soon`"
+    );
+    assert_eq!(
+        one_error("autoscale_group: g\nregistration_grace: -5\n"),
+        "t.yml:2:21: registration_grace: expected seconds between 0 and 604800, found `-5`"
     );
 }
 

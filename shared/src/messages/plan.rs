@@ -82,9 +82,9 @@ pub struct PlanActions {
     /// Services' desired counts (scale-ups are applied before scale-downs).
     #[serde(default)]
     pub services: Vec<ServiceChange>,
-    /// Instances to set DRAINING.
+    /// Instances to set DRAINING, with what the planner counted on each.
     #[serde(default)]
-    pub drain: Vec<InstanceRef>,
+    pub drain: Vec<DrainTarget>,
     /// Empty DRAINING instances to terminate, decrementing the desired capacity.
     #[serde(default)]
     pub terminate: Vec<InstanceRef>,
@@ -147,6 +147,34 @@ pub struct InstanceRef {
     pub container_instance_arn: String,
     /// EC2 instance id (what Auto Scaling calls need).
     pub ec2_instance_id: String,
+}
+
+/// An instance to drain, and what the planner counted on it: the executor drains it only if
+/// no more tasks run there now and these sizes, with the cluster's buffer, still fit on the
+/// other instances (see the executor's drain guard). In JSON the two fields sit next to the
+/// instance's identifiers; a plan without them reads as an empty instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrainTarget {
+    /// The instance.
+    #[serde(flatten)]
+    pub instance: InstanceRef,
+    /// Running + pending tasks the planner saw on it.
+    #[serde(default)]
+    pub tasks: u32,
+    /// The reservation of each of its tasks, all of which must move elsewhere.
+    #[serde(default)]
+    pub task_sizes: Vec<crate::resources::Resources>,
+}
+
+impl From<InstanceRef> for DrainTarget {
+    /// An empty instance to drain.
+    fn from(instance: InstanceRef) -> Self {
+        DrainTarget {
+            instance,
+            tasks: 0,
+            task_sizes: Vec::new(),
+        }
+    }
 }
 
 /// Why the plan is what it is: one readable line per decision, and the same decisions as
@@ -279,6 +307,11 @@ pub struct CapacityDecision {
     pub active: u32,
     /// DRAINING container instances seen.
     pub draining: u32,
+    /// Container instances neither counted as capacity nor touched: drained by someone else,
+    /// not InService, not in the group, or with a disconnected agent (each listed in
+    /// `instances` with its reason).
+    #[serde(default)]
+    pub excluded: u32,
     /// Instances of the group not yet registered with ECS (capacity in flight).
     pub booting: u32,
     /// Tasks to place: services scaling up and tasks ECS could not place yet.
@@ -335,6 +368,14 @@ pub enum Reason {
     /// No report of the delivery could be planned on: the plan is made from the live state
     /// alone, and rules without metric values recommend nothing.
     NoCurrentReport { ignored: u32 },
+    /// The file's `max` is below the live desired capacity: MaxSize is lowered only as far as
+    /// the desired capacity (Auto Scaling would otherwise terminate instances of its own
+    /// choosing, tasks and all); the surplus goes the safe way.
+    GroupAboveMax {
+        desired: u32,
+        max: u32,
+        max_now: u32,
+    },
 
     // ---- services
     /// `enabled: false` on the service: left alone.
@@ -519,6 +560,45 @@ pub enum Reason {
         timeout_secs: u64,
         running: u32,
     },
+    /// DRAINING without this system's drain record: someone else's drain. Never reactivated,
+    /// terminated or counted; `tasks_to_move` service tasks need room elsewhere.
+    NotOurDrain { tasks_to_move: u32 },
+    /// Its EC2 instance is in the group but not InService (Pending:Wait, Terminating:Wait,
+    /// Standby, Detaching, ...): never reactivated, drained, terminated or counted.
+    NotInService {
+        lifecycle: String,
+        tasks_to_move: u32,
+    },
+    /// Its EC2 instance is not in the group (terminated, detached, another group's): never
+    /// reactivated, drained, terminated or counted.
+    NotInGroup { tasks_to_move: u32 },
+    /// Its ECS agent is disconnected: it keeps its tasks but receives none; never counted or
+    /// touched.
+    AgentDisconnected { tasks_to_move: u32 },
+    /// An InService instance of the group has not registered with ECS within the grace period:
+    /// no longer counted as booting capacity.
+    NeverRegistered {
+        instance_id: String,
+        secs: u64,
+        grace_secs: u64,
+    },
+    /// An instance of the group without a container instance is in a lifecycle state that
+    /// does not make it capacity (a lifecycle hook's Pending:Wait, ...).
+    BootingNotCounted {
+        instance_id: String,
+        lifecycle: String,
+    },
+    /// Instances above the file's `max` that this plan does not start draining (the per-plan
+    /// limit, tasks that fit nowhere else, or consolidation not running).
+    SurplusKept { count: u32, max: u32 },
+}
+
+/// ` ; its N service task(s) need room elsewhere` when there are some.
+fn tasks_to_move(f: &mut std::fmt::Formatter<'_>, n: u32) -> std::fmt::Result {
+    if n > 0 {
+        write!(f, "; its {n} service task(s) need room elsewhere")?;
+    }
+    Ok(())
 }
 
 /// Why a metrics report was too old or too new to plan on.
@@ -734,6 +814,50 @@ impl std::fmt::Display for Reason {
             DrainingTooLong { secs, timeout_secs, running } => write!(
                 f,
                 "draining for {secs} s, longer than the timeout of {timeout_secs} s, with {running} task(s) still running"
+            ),
+            GroupAboveMax { desired, max, max_now } => write!(
+                f,
+                "the group's desired capacity {desired} is above the file's max of {max}: MaxSize {max_now} until the surplus is drained (least disruptive first, only when its tasks fit elsewhere) and terminated when empty, never below the desired capacity"
+            ),
+            NotOurDrain { tasks_to_move: n } => {
+                write!(
+                    f,
+                    "not ours: DRAINING but not drained by ecs-autoscale (an operator, a spot interruption, an instance refresh, a lifecycle hook): never reactivated, terminated or counted as capacity"
+                )?;
+                tasks_to_move(f, *n)
+            }
+            NotInService { lifecycle, tasks_to_move: n } => {
+                write!(
+                    f,
+                    "not InService ({lifecycle}): never reactivated, drained, terminated or counted as capacity"
+                )?;
+                tasks_to_move(f, *n)
+            }
+            NotInGroup { tasks_to_move: n } => {
+                write!(
+                    f,
+                    "not an instance of the group (terminated, detached or another group's): never reactivated, drained, terminated or counted as capacity"
+                )?;
+                tasks_to_move(f, *n)
+            }
+            AgentDisconnected { tasks_to_move: n } => {
+                write!(
+                    f,
+                    "its ECS agent is disconnected (it keeps its tasks but receives none): never reactivated, drained, terminated or counted as capacity"
+                )?;
+                tasks_to_move(f, *n)
+            }
+            NeverRegistered { instance_id, secs, grace_secs } => write!(
+                f,
+                "instance {instance_id} has been InService for {secs} s without registering with ECS (grace {grace_secs} s): no longer counted as booting capacity"
+            ),
+            BootingNotCounted { instance_id, lifecycle } => write!(
+                f,
+                "instance {instance_id} is {lifecycle} and not registered with ECS: not counted as booting capacity"
+            ),
+            SurplusKept { count, max } => write!(
+                f,
+                "{count} instance(s) above the file's max of {max} not drained this plan (the drain limit, or tasks that fit nowhere else: see the instances)"
             ),
         }
     }

@@ -400,3 +400,77 @@ async fn lifecycle_states_can_be_set_on_the_wire() {
         Some("Terminating:Wait")
     );
 }
+
+#[tokio::test]
+async fn delete_attributes_needs_no_value_as_on_aws() {
+    use aws_sdk_ecs::types::{Attribute, TargetType};
+    let bed = TestBed::start().await;
+    let strict = strict(&bed).await;
+    let via = aws_sdk_ecs::Client::new(strict.sdk_config());
+    world::create_cluster(bed.ecs(), "attrs")
+        .await
+        .expect("cluster");
+    let group = world::create_group(
+        bed.autoscaling(),
+        bed.ecs(),
+        "attrs",
+        &GroupSpec::new("attrs-asg", 1),
+    )
+    .await
+    .expect("group");
+    let arn = group.instances[0].container_instance_arn.clone();
+    let id = arn.rsplit('/').next().expect("an id").to_owned();
+    let attribute = |value: Option<&str>| {
+        Attribute::builder()
+            .name("owner")
+            .set_value(value.map(str::to_owned))
+            .target_type(TargetType::ContainerInstance)
+            .target_id(&id)
+            .build()
+            .expect("attribute")
+    };
+    let value = |ecs: aws_sdk_ecs::Client| {
+        let arn = arn.clone();
+        async move {
+            let out = ecs
+                .describe_container_instances()
+                .cluster("attrs")
+                .container_instances(arn)
+                .send()
+                .await
+                .expect("describe");
+            out.container_instances()[0]
+                .attributes()
+                .iter()
+                .find(|a| a.name() == "owner")
+                .and_then(|a| a.value().map(str::to_owned))
+        }
+    };
+    bed.ecs()
+        .put_attributes()
+        .cluster("attrs")
+        .attributes(attribute(Some("us")))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(value(bed.ecs().clone()).await.as_deref(), Some("us"));
+
+    // moto alone: without the value, nothing is deleted.
+    bed.ecs()
+        .delete_attributes()
+        .cluster("attrs")
+        .attributes(attribute(None))
+        .send()
+        .await
+        .expect("moto answers");
+    assert_eq!(value(bed.ecs().clone()).await.as_deref(), Some("us"));
+
+    // AWS: the name and the target are enough.
+    via.delete_attributes()
+        .cluster("attrs")
+        .attributes(attribute(None))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(value(bed.ecs().clone()).await, None);
+}

@@ -8,7 +8,8 @@ use super::sources::metric_sources;
 use crate::definition::yaml::{Node, NodeKind};
 use crate::definition::{
     ClusterDefinition, ServiceDefinition, DEFAULT_DRAIN_TIMEOUT_SECS, DEFAULT_MAX_DRAIN_PER_CYCLE,
-    DEFAULT_SCALE_DOWN_COOLDOWN_SECS, DEFAULT_SCALE_UP_COOLDOWN_SECS,
+    DEFAULT_REGISTRATION_GRACE_SECS, DEFAULT_SCALE_DOWN_COOLDOWN_SECS,
+    DEFAULT_SCALE_UP_COOLDOWN_SECS,
 };
 use crate::resources::Resources;
 
@@ -23,6 +24,7 @@ pub(super) const CLUSTER_KEYS: &[&str] = &[
     "dry_run",
     "max_drain_per_cycle",
     "drain_timeout",
+    "registration_grace",
     "instance_capacity",
 ];
 
@@ -49,6 +51,8 @@ pub(super) fn cluster(ctx: &mut Ctx, name: &str, root: &Node) -> Option<ClusterD
         opt(ctx, &f, "max_drain_per_cycle", "", count).unwrap_or(DEFAULT_MAX_DRAIN_PER_CYCLE);
     let drain_timeout = opt(ctx, &f, "drain_timeout", "", seconds)
         .unwrap_or(Duration::from_secs(DEFAULT_DRAIN_TIMEOUT_SECS));
+    let registration_grace = opt(ctx, &f, "registration_grace", "", seconds)
+        .unwrap_or(Duration::from_secs(DEFAULT_REGISTRATION_GRACE_SECS));
     let instance_capacity = opt(ctx, &f, "instance_capacity", "", capacity);
     let services = match f.get("services") {
         Some(node) => services(ctx, node, "services"),
@@ -66,6 +70,7 @@ pub(super) fn cluster(ctx: &mut Ctx, name: &str, root: &Node) -> Option<ClusterD
         dry_run,
         max_drain_per_cycle,
         drain_timeout,
+        registration_grace,
         instance_capacity,
         services,
     })
