@@ -35,7 +35,7 @@ pub fn expired_report(plan: &ScalingPlan, now: Timestamp) -> ExecutionReport {
                 .chain(&downs)
                 .map(|c| (services::KIND, c.service.as_str())),
         )
-        .chain(a.drain.iter().map(|i| (drain::KIND, instance(i))))
+        .chain(a.drain.iter().map(|d| (drain::KIND, instance(&d.instance))))
         .chain(a.terminate.iter().map(|i| (terminate::KIND, instance(i))))
         .collect();
     ExecutionReport {
@@ -108,7 +108,7 @@ mod tests {
                         to: 3,
                     },
                 ],
-                drain: vec![instance("i-d")],
+                drain: vec![instance("i-d").into()],
                 terminate: vec![instance("i-t")],
             },
             decisions: Default::default(),

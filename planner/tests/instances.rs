@@ -417,9 +417,11 @@ async fn a_draining_instance_whose_ec2_instance_is_gone_is_neither_reactivated_n
     let drain = ScalingPlan {
         schema_version: SCHEMA_VERSION,
         plan_id: "drain-the-empty-one".into(),
+        delivery_id: "drain-the-empty-one".into(),
         cluster: CLUSTER.into(),
         autoscale_group: GROUP.into(),
         created_at: time::to_seconds(time::now()),
+        expires_at: time::to_seconds(time::now()) + jiff::SignedDuration::from_secs(120),
         metrics_cycle_ids: vec![],
         dry_run: false,
         has_actions: true,

@@ -312,7 +312,7 @@ async fn an_expired_plan_changes_nothing_and_is_reported_expired() {
         "p-old",
         PlanActions {
             services: vec![service("web", 2, 4)],
-            drain: vec![instance(&group, 2)],
+            drain: vec![instance(&group, 2).into()],
             ..Default::default()
         },
     );

@@ -153,7 +153,7 @@ pub struct InstanceRef {
 /// no more tasks run there now and these sizes, with the cluster's buffer, still fit on the
 /// other instances (see the executor's drain guard). In JSON the two fields sit next to the
 /// instance's identifiers; a plan without them reads as an empty instance.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct DrainTarget {
     /// The instance.
     #[serde(flatten)]

@@ -70,7 +70,11 @@ fn plan() -> ScalingPlan {
                 from: 1,
                 to: 3,
             }],
-            drain: vec![instance(2)],
+            drain: vec![DrainTarget {
+                instance: instance(2),
+                tasks: 2,
+                task_sizes: vec![size, size],
+            }],
             terminate: vec![instance(3)],
         },
         decisions: DecisionRecord {
@@ -157,6 +161,7 @@ fn plan() -> ScalingPlan {
                     planned_instances: 3,
                     active: 2,
                     draining: 1,
+                    excluded: 1,
                     booting: 0,
                     tasks_to_place: 2,
                     new_instances: vec![Reason::NewInstance {

@@ -17,8 +17,8 @@ use schemars::JsonSchema;
 
 use super::{
     DEFAULT_CLOUDWATCH_NAMESPACE, DEFAULT_CLOUDWATCH_PERIOD_SECS, DEFAULT_DRAIN_TIMEOUT_SECS,
-    DEFAULT_HTTP_TIMEOUT_SECS, DEFAULT_MAX_DRAIN_PER_CYCLE, DEFAULT_SCALE_DOWN_COOLDOWN_SECS,
-    DEFAULT_SCALE_UP_COOLDOWN_SECS,
+    DEFAULT_HTTP_TIMEOUT_SECS, DEFAULT_MAX_DRAIN_PER_CYCLE, DEFAULT_REGISTRATION_GRACE_SECS,
+    DEFAULT_SCALE_DOWN_COOLDOWN_SECS, DEFAULT_SCALE_UP_COOLDOWN_SECS,
 };
 pub use values::*;
 
@@ -55,6 +55,10 @@ pub struct Cluster {
     /// Seconds: an instance draining longer than this is reported in the decision record.
     #[schemars(extend("default" = DEFAULT_DRAIN_TIMEOUT_SECS))]
     pub drain_timeout: Option<Seconds>,
+    /// Seconds after its launch an InService instance of the group may take to register with
+    /// ECS; after that it stops counting as capacity on its way and is reported (default 600, 10 minutes).
+    #[schemars(extend("default" = DEFAULT_REGISTRATION_GRACE_SECS))]
+    pub registration_grace: Option<Seconds>,
     /// Size of a new instance, for clusters that may have none registered (default: learnt from
     /// the cluster).
     pub instance_capacity: Option<InstanceCapacity>,
