@@ -20,6 +20,7 @@
 //! caller gives (read-only in the CLI).
 
 pub mod timeline;
+pub mod world;
 pub mod world_file;
 
 pub use timeline::Timeline;
