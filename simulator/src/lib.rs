@@ -19,9 +19,17 @@
 //! **Invariant:** nothing here makes an AWS call except [`history::fetch`], whose client the
 //! caller gives (read-only in the CLI).
 
+pub mod apply;
+pub mod bound;
+pub mod metrics;
+pub mod run;
+pub mod series;
+pub mod summary;
 pub mod timeline;
 pub mod world;
 pub mod world_file;
 
+pub use run::{run, Input, Outcome, SetupError};
+pub use summary::Summary;
 pub use timeline::Timeline;
 pub use world_file::WorldFile;
