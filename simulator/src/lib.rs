@@ -21,6 +21,7 @@
 
 pub mod apply;
 pub mod bound;
+pub mod chart;
 pub mod metrics;
 pub mod run;
 pub mod series;
