@@ -24,6 +24,7 @@ pub mod bound;
 pub mod chart;
 pub mod metrics;
 pub mod run;
+pub mod scenarios;
 pub mod series;
 pub mod summary;
 pub mod timeline;
