@@ -22,6 +22,7 @@
 pub mod apply;
 pub mod bound;
 pub mod chart;
+pub mod history;
 pub mod metrics;
 pub mod run;
 pub mod scenarios;
