@@ -1,7 +1,7 @@
 //! The `ecs-autoscale` command as a library: one module per subcommand, plus what they share.
 //!
-//! - [`validate`], [`plan`], [`inject`], [`watch`], [`run`], [`schema`]: the subcommands (`Args`
-//!   and `run`);
+//! - [`validate`], [`plan`], [`inject`], [`watch`], [`run`], [`schema`], [`simulate`]: the
+//!   subcommands (`Args` and `run`);
 //! - [`pipeline`]: the local pipeline — the collector's schedule and the two SQS event source
 //!   mappings played in-process with the Lambdas' own handlers (used by `run` and the demo);
 //! - [`subscription`]: a temporary queue and rule on the bus for plan events (`watch`, `run`);
@@ -24,6 +24,7 @@ pub mod plan;
 pub mod render;
 pub mod run;
 pub mod schema;
+pub mod simulate;
 pub mod subscription;
 pub mod validate;
 pub mod watch;

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use ecs_autoscale_cli::{error, inject, plan, run, schema, validate, watch};
+use ecs_autoscale_cli::{error, inject, plan, run, schema, simulate, validate, watch};
 
 /// Autoscaling for Amazon ECS clusters on EC2: tasks and instances planned together.
 ///
@@ -31,6 +31,8 @@ enum Command {
     Run(run::Args),
     /// Print the JSON Schema of the cluster file or of a message.
     Schema(schema::Args),
+    /// Replay metrics against a simulated cluster with the real planner; what it would have cost.
+    Simulate(simulate::Args),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
                     Command::Inject(args) => inject::run(&args).await,
                     Command::Watch(args) => watch::run(&args).await,
                     Command::Run(args) => run::run(&args).await,
+                    Command::Simulate(args) => simulate::run(&args).await,
                     Command::Validate(_) | Command::Schema(_) => unreachable!("handled above"),
                 }
             }),

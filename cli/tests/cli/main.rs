@@ -8,12 +8,14 @@
 //! - `watch`: the temporary rule and queue are deleted, the time-out, an unknown bus;
 //! - `run`: injected metrics → plan → applied → the outcome seen by `watch`;
 //! - `saw`: a load that goes up and down every cycle, every plan applied (strict FIFO);
+//! - `simulate`: `--from-cloudwatch`, the timeline from CloudWatch history (reads only);
 //! - `unreachable`: no emulator → exit code 3 with a clear message, for every command.
 
 mod inject;
 mod plan;
 mod run;
 mod saw;
+mod simulate;
 mod support;
 mod unreachable;
 mod watch;
