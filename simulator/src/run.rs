@@ -352,8 +352,8 @@ mod tests {
         );
         assert_eq!(
             d.update(180, 3, 60),
-            120,
-            "3 met: one of 60's and both of 120's are left"
+            180,
+            "3 met, oldest first: one of 60's (seen three times) and both of 120's are left"
         );
         assert_eq!(d.update(240, 2, 60), 180);
         assert_eq!(d.update(300, 0, 60), 0);

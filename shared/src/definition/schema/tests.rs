@@ -198,7 +198,9 @@ fn project_documents() -> Vec<(String, String)> {
         docs.push((name, read(&file)));
     }
     let readme = read(&repo().join("README.md"));
-    for (i, block) in readme.split("```yaml\n").skip(1).enumerate() {
+    // Cluster files are the unindented `yaml` blocks; indented ones (a list item's) show other
+    // formats, such as the simulator's WORLD.yml.
+    for (i, block) in readme.split("\n```yaml\n").skip(1).enumerate() {
         let text = block.split("\n```").next().unwrap_or_default();
         docs.push((
             format!("README.md, YAML example {}", i + 1),
