@@ -27,8 +27,6 @@ mod report_age;
 mod rules;
 mod services;
 mod standing;
-mod step_events;
-mod target_tracking;
 mod task_listing;
 
 #[cfg(test)]

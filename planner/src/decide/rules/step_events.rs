@@ -12,7 +12,7 @@
 use shared::definition::StepEvent;
 use shared::messages::{Reason, RuleKind, RuleOutcome};
 
-use super::rules::{Rule, RuleInput};
+use super::{Rule, RuleInput};
 
 /// The service's `events`, in file order.
 pub(crate) struct StepEvents<'a>(pub &'a [StepEvent]);

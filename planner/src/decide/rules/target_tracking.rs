@@ -12,7 +12,7 @@
 use shared::definition::{TargetTracking, TrackingKind};
 use shared::messages::{Reason, RuleKind, RuleOutcome};
 
-use super::rules::{Rule, RuleInput};
+use super::{Rule, RuleInput};
 
 /// The service's `target_tracking`.
 pub(crate) struct TargetTrackingRule<'a>(pub &'a TargetTracking);

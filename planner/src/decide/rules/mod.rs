@@ -10,9 +10,12 @@ use shared::messages::{Reason, RuleOutcome, ServiceChange, ServiceDecision, Serv
 use shared::state::{Direction, ServiceState};
 use shared::time::{self, Timestamp};
 
+mod step_events;
+mod target_tracking;
+
 use super::metrics::{resolve, ServiceValues};
-use super::step_events::StepEvents;
-use super::target_tracking::TargetTrackingRule;
+use step_events::StepEvents;
+use target_tracking::TargetTrackingRule;
 
 /// What a rule sees.
 pub(crate) struct RuleInput<'a> {
