@@ -7,7 +7,7 @@
 # Idempotent: with rabbitmq-server installed and the plugin enabled it changes nothing. Needs
 # root (CI runs as root) or sudo, and access to the Debian mirrors for the first install.
 # The package's own service is never started here: the tests start private nodes bound to
-# 127.0.0.1 on free ports (collector/tests/support/rabbitmq.rs) and stop them afterwards.
+# 127.0.0.1 on free ports (`testbed::RabbitMq`, tests/src/rabbitmq.rs) and stop them afterwards.
 set -euo pipefail
 
 RABBITMQ_SERVER=/usr/lib/rabbitmq/bin/rabbitmq-server
