@@ -11,11 +11,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_cloudwatch::error::DisplayErrorContext;
-use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::{ScanBy, StatusCode};
+use aws_sdk_cloudwatch::types::StatusCode;
 use collector::sources::cloudwatch::{
-    MetricRequest, PlannedCall, PlannedQuery, Series, Window, MAX_QUERIES_PER_CALL,
+    fetch_pages, MetricRequest, PlannedCall, PlannedQuery, Series, Window, MAX_QUERIES_PER_CALL,
 };
 use collector::sources::{cloudwatch_items, http_items, Target};
 use shared::definition::ClusterDefinition;
@@ -174,8 +172,16 @@ pub async fn fetch(
         .collect();
     let mut calls = 0;
     for call in plan(definition, start, end) {
-        let (answers, pages) = fetch_call(client, &call).await?;
-        calls += pages;
+        let fetched = fetch_pages(client, &call, MAX_PAGES)
+            .await
+            .map_err(HistoryError)?;
+        calls += fetched.pages;
+        if fetched.truncated {
+            notes.push(format!(
+                "GetMetricData still had pages after {MAX_PAGES}; the timeline ends where they stopped"
+            ));
+        }
+        let answers = fetched.answers;
         let (rows, call_notes) = rows(&call, &answers);
         all.extend(rows);
         notes.extend(call_notes);
@@ -185,53 +191,6 @@ pub async fn fetch(
         notes,
         calls,
     })
-}
-
-/// One call and its pages: the answers per query id, and the pages read.
-async fn fetch_call(
-    client: &aws_sdk_cloudwatch::Client,
-    call: &PlannedCall,
-) -> Result<(HashMap<String, Series>, usize), HistoryError> {
-    let queries = call.metric_data_queries();
-    let mut answers: HashMap<String, Series> = HashMap::new();
-    let mut next_token: Option<String> = None;
-    for page in 1..=MAX_PAGES {
-        let out = client
-            .get_metric_data()
-            .set_metric_data_queries(Some(queries.clone()))
-            .start_time(DateTime::from_secs(call.window.start))
-            .end_time(DateTime::from_secs(call.window.end))
-            .scan_by(ScanBy::TimestampAscending)
-            .set_next_token(next_token.take())
-            .send()
-            .await
-            .map_err(|e| HistoryError(DisplayErrorContext(e).to_string()))?;
-        for result in out.metric_data_results() {
-            let Some(id) = result.id() else { continue };
-            let series = answers.entry(id.to_owned()).or_default();
-            series.points.extend(
-                result
-                    .timestamps()
-                    .iter()
-                    .map(DateTime::secs)
-                    .zip(result.values().iter().copied()),
-            );
-            if let Some(status) = result.status_code() {
-                series.status = Some(status.clone());
-            }
-            series.messages.extend(
-                result
-                    .messages()
-                    .iter()
-                    .filter_map(|m| m.value().map(str::to_owned)),
-            );
-        }
-        match out.next_token() {
-            Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
-            _ => return Ok((answers, page)),
-        }
-    }
-    Ok((answers, MAX_PAGES))
 }
 
 #[cfg(test)]

@@ -358,10 +358,38 @@ async fn fetch(
     client: &aws_sdk_cloudwatch::Client,
     call: &PlannedCall,
 ) -> Result<HashMap<String, Series>, String> {
+    let fetched = fetch_pages(client, call, MAX_PAGES).await?;
+    if fetched.truncated {
+        tracing::warn!(
+            pages = MAX_PAGES,
+            "GetMetricData kept paginating; using what was read"
+        );
+    }
+    Ok(fetched.answers)
+}
+
+/// One call's answers, read page by page.
+#[derive(Debug, Default)]
+pub struct Fetched {
+    /// The series per query id.
+    pub answers: HashMap<String, Series>,
+    /// Pages read (calls made).
+    pub pages: usize,
+    /// Whether CloudWatch still had pages after `max_pages`.
+    pub truncated: bool,
+}
+
+/// `call` sent to GetMetricData, following its pages up to `max_pages`; the error is the SDK's,
+/// displayed with its context.
+pub async fn fetch_pages(
+    client: &aws_sdk_cloudwatch::Client,
+    call: &PlannedCall,
+    max_pages: usize,
+) -> Result<Fetched, String> {
     let queries = call.metric_data_queries();
-    let mut answers: HashMap<String, Series> = HashMap::new();
+    let mut fetched = Fetched::default();
     let mut next_token: Option<String> = None;
-    for page in 0..MAX_PAGES {
+    while fetched.pages < max_pages {
         let out = client
             .get_metric_data()
             .set_metric_data_queries(Some(queries.clone()))
@@ -372,9 +400,10 @@ async fn fetch(
             .send()
             .await
             .map_err(|e| DisplayErrorContext(e).to_string())?;
+        fetched.pages += 1;
         for result in out.metric_data_results() {
             let Some(id) = result.id() else { continue };
-            let series = answers.entry(id.to_owned()).or_default();
+            let series = fetched.answers.entry(id.to_owned()).or_default();
             series.points.extend(
                 result
                     .timestamps()
@@ -394,16 +423,11 @@ async fn fetch(
         }
         match out.next_token() {
             Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
-            _ => return Ok(answers),
-        }
-        if page + 1 == MAX_PAGES {
-            tracing::warn!(
-                pages = MAX_PAGES,
-                "GetMetricData kept paginating; using what was read"
-            );
+            _ => return Ok(fetched),
         }
     }
-    Ok(answers)
+    fetched.truncated = true;
+    Ok(fetched)
 }
 
 /// Seconds with millisecond precision, for reasons.
