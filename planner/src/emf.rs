@@ -102,6 +102,7 @@ mod tests {
             gpu: 0,
             distinct_instance: false,
             last_scaling: None,
+            do_not_disrupt: false,
         }
     }
 

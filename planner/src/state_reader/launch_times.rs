@@ -76,6 +76,7 @@ mod tests {
                 tasks: vec![],
                 draining_since_epoch_secs: None,
                 agent_connected: true,
+                drain_aborted_at_epoch_secs: None,
             }],
             group: Some(GroupState {
                 name: "asg".into(),
