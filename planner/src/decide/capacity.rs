@@ -203,7 +203,14 @@ pub(crate) fn plan_capacity(
             .notes
             .push(Reason::ConsolidationWhileBooting { booting: in_flight });
     } else {
-        let busy = busy_limit(def, state, group, window_open, &deadlines.abort, &mut decision.notes);
+        let busy = busy_limit(
+            def,
+            state,
+            group,
+            window_open,
+            &deadlines.abort,
+            &mut decision.notes,
+        );
         let limits = Limits {
             group_min: limits.min,
             active,

@@ -219,7 +219,11 @@ pub(crate) fn consolidate(
 
 /// The do-not-disrupt services `ci` runs tasks of (`disruption: never` in the file, or the
 /// service's `ecs-autoscale:do-not-disrupt` tag), sorted.
-fn do_not_disrupt(def: &ClusterDefinition, state: &ClusterState, ci: &ContainerInstance) -> Vec<String> {
+fn do_not_disrupt(
+    def: &ClusterDefinition,
+    state: &ClusterState,
+    ci: &ContainerInstance,
+) -> Vec<String> {
     let mut services: Vec<String> = ci
         .tasks
         .iter()
@@ -258,7 +262,12 @@ fn cooling_down(
 
 /// Whether draining the busy instance `ci` (after `drained` others in this plan) is worth it,
 /// with the figures: the group it shrinks to, and its CPU and memory in use.
-fn worth_it(def: &ClusterDefinition, ci: &ContainerInstance, limits: &Limits, drained: u32) -> WorthIt {
+fn worth_it(
+    def: &ClusterDefinition,
+    ci: &ContainerInstance,
+    limits: &Limits,
+    drained: u32,
+) -> WorthIt {
     let used = ci.used();
     let percent = |used: u32, of: u32| {
         u32::try_from(u64::from(used) * 100 / u64::from(of.max(1))).unwrap_or(u32::MAX)

@@ -215,7 +215,11 @@ mod tests {
     #[test]
     fn someone_elses_drain_and_an_empty_drain_have_no_deadline() {
         let (def, mut st) = world(DrainTimeoutAction::Abort, 5000, vec![]);
-        assert_eq!(decide(&def, &st), Deadlines::default(), "empty: terminated instead");
+        assert_eq!(
+            decide(&def, &st),
+            Deadlines::default(),
+            "empty: terminated instead"
+        );
         st.instances[1] = instance(2, InstanceStatus::Draining, vec![task("a", SMALL)]);
         st.instances[1].draining_since_epoch_secs = None;
         assert_eq!(decide(&def, &st), Deadlines::default(), "not ours");

@@ -28,7 +28,8 @@ fn cluster_of(busy: u32, empty: u32, min: u32) -> (ClusterDefinition, ClusterSta
             instance(i, InstanceStatus::Active, vec![t])
         })
         .collect();
-    instances.extend((busy + 1..=busy + empty).map(|i| instance(i, InstanceStatus::Active, vec![])));
+    instances
+        .extend((busy + 1..=busy + empty).map(|i| instance(i, InstanceStatus::Active, vec![])));
     let st = state(vec![service_state("w", busy, TASK)], instances, min, 20);
     (def, st)
 }
@@ -90,7 +91,10 @@ fn half_the_group_drains_at_once_by_default_when_the_tasks_fit() {
         "{:#?}",
         plan.decisions.headlines
     );
-    assert!(terminated(&plan).is_empty(), "busy instances wait for their tasks to move");
+    assert!(
+        terminated(&plan).is_empty(),
+        "busy instances wait for their tasks to move"
+    );
     assert!(has_line(
         &plan,
         "i-0004: kept: the disruption budget of 3 instance(s) DRAINING at once is used (0 DRAINING with tasks before this plan, 3 drained by it)"
@@ -129,10 +133,18 @@ fn empty_instances_are_drained_and_terminated_in_one_plan_outside_any_budget() {
     let (mut def, st) = cluster_of(0, 8, 0);
     def.disruption.budget = DisruptionBudget::same(BudgetValue::Count(1));
     let plan = decide(&def, &st);
-    assert_eq!(plan.actions.drain.len(), 8, "{:#?}", plan.decisions.headlines);
+    assert_eq!(
+        plan.actions.drain.len(),
+        8,
+        "{:#?}",
+        plan.decisions.headlines
+    );
     assert_eq!(terminated(&plan), drained(&plan));
     assert!(plan.actions.drain.iter().all(|d| d.tasks == 0));
-    assert!(has_line(&plan, "i-0001: drain: empty, and the buffer still fits elsewhere"));
+    assert!(has_line(
+        &plan,
+        "i-0001: drain: empty, and the buffer still fits elsewhere"
+    ));
     assert!(has_line(
         &plan,
         "i-0001: terminate: empty, drained in this plan (the executor re-reads it after the drain and terminates it only if it is still empty)"
@@ -171,14 +183,20 @@ fn busy_drains_in_progress_use_the_budget() {
         st.instances
             .push(instance(n, InstanceStatus::Draining, vec![task("w", TASK)]));
         if let Some(g) = st.group.as_mut() {
-            g.instances.push(group_instance(&format!("i-{n:04}"), "InService"));
+            g.instances
+                .push(group_instance(&format!("i-{n:04}"), "InService"));
             g.desired += 1;
         }
     }
     st.services[0].running += 2;
     st.services[0].desired += 2;
     let plan = decide(&def, &st);
-    assert_eq!(drained(&plan), ["i-0005"], "{:#?}", plan.decisions.headlines);
+    assert_eq!(
+        drained(&plan),
+        ["i-0005"],
+        "{:#?}",
+        plan.decisions.headlines
+    );
     assert!(has_line(
         &plan,
         "i-0001: kept: the disruption budget of 2 instance(s) DRAINING at once is used (2 DRAINING with tasks before this plan, 0 drained by it)"
@@ -194,7 +212,10 @@ fn outside_every_window_busy_instances_stay_and_empty_ones_still_go() {
     let plan = decide(&def, &st);
     assert_eq!(drained(&plan), ["i-0004"]);
     assert_eq!(terminated(&plan), ["i-0004"]);
-    assert!(has_line(&plan, "i-0001: kept: it runs tasks and no consolidation window is open"));
+    assert!(has_line(
+        &plan,
+        "i-0001: kept: it runs tasks and no consolidation window is open"
+    ));
     assert!(notes(&plan).contains(&Reason::ConsolidationWindowClosed {
         windows: vec!["mon,tue,wed,thu,fri,sat,sun 01:00–02:00 UTC".into()],
     }));
@@ -219,14 +240,23 @@ fn outside_every_window_the_surplus_above_max_still_drains_with_the_outside_budg
         outside_windows: BudgetValue::Count(1),
     };
     let plan = decide(&def, &st);
-    assert_eq!(drained(&plan), ["i-0001"], "{:#?}", plan.decisions.headlines);
+    assert_eq!(
+        drained(&plan),
+        ["i-0001"],
+        "{:#?}",
+        plan.decisions.headlines
+    );
     assert!(has_line(
         &plan,
         "i-0001: drained for the surplus above the file's max of 2, although no consolidation window is open"
     ));
     assert!(notes(&plan).iter().any(|n| matches!(
         n,
-        Reason::DisruptionBudget { budget: 1, inside_windows: false, .. }
+        Reason::DisruptionBudget {
+            budget: 1,
+            inside_windows: false,
+            ..
+        }
     )));
     // No budget left for the second surplus instance.
     assert!(has_line(
@@ -259,7 +289,11 @@ fn a_protected_task_keeps_the_only_candidate_and_is_listed() {
         g.instances[1].protected_from_scale_in = true;
     }
     let plan = decide(&def, &st);
-    assert!(plan.actions.drain.is_empty(), "{:#?}", plan.decisions.headlines);
+    assert!(
+        plan.actions.drain.is_empty(),
+        "{:#?}",
+        plan.decisions.headlines
+    );
     assert!(has_line(
         &plan,
         "i-0001: kept: 1 task(s) have ECS task scale-in protection: arn:task/job-1"
@@ -304,7 +338,11 @@ fn do_not_disrupt_services_keep_their_instances_from_consolidation() {
     let mut tagged = service_state("tagged", 1, TASK);
     tagged.do_not_disrupt = true;
     let st = state(
-        vec![service_state("batch", 1, TASK), tagged, service_state("web", 2, TASK)],
+        vec![
+            service_state("batch", 1, TASK),
+            tagged,
+            service_state("web", 2, TASK),
+        ],
         vec![
             instance(1, InstanceStatus::Active, tasks("batch", 1)),
             instance(2, InstanceStatus::Active, tasks("tagged", 1)),
@@ -362,11 +400,18 @@ fn a_drain_past_its_deadline_is_aborted_by_default_and_cools_down() {
     let (def, st) = stuck(DrainTimeoutAction::Abort);
     let plan = decide(&def, &st);
     assert_eq!(
-        plan.actions.abort_drain.iter().map(|i| i.ec2_instance_id.as_str()).collect::<Vec<_>>(),
+        plan.actions
+            .abort_drain
+            .iter()
+            .map(|i| i.ec2_instance_id.as_str())
+            .collect::<Vec<_>>(),
         ["i-0003"]
     );
     assert!(plan.actions.reactivate.is_empty() && plan.actions.terminate.is_empty());
-    assert!(plan.actions.group_desired.is_none(), "its task stays: nothing to launch");
+    assert!(
+        plan.actions.group_desired.is_none(),
+        "its task stays: nothing to launch"
+    );
     assert!(has_line(
         &plan,
         "i-0003: draining for 1000 s with 1 task(s) left, past the timeout of 900 s: drain aborted (set ACTIVE again, not drained for 3600 s)"

@@ -61,7 +61,13 @@ fn trouble(st: &mut ClusterState, n: usize, kind: u8) {
 }
 
 /// Generated clusters: busy ones whose services scale either way.
-fn world() -> impl Strategy<Value = (ClusterDefinition, ClusterState, BTreeMap<String, ServiceMetrics>)> {
+fn world() -> impl Strategy<
+    Value = (
+        ClusterDefinition,
+        ClusterState,
+        BTreeMap<String, ServiceMetrics>,
+    ),
+> {
     world_of(8, false)
 }
 
@@ -226,11 +232,14 @@ fn instance_of<'s>(st: &'s ClusterState, arn: &str) -> &'s ContainerInstance {
 
 /// Whether `ci` runs a task of a do-not-disrupt service.
 fn runs_do_not_disrupt(def: &ClusterDefinition, st: &ClusterState, ci: &ContainerInstance) -> bool {
-    ci.tasks.iter().filter_map(|t| t.service.as_deref()).any(|name| {
-        def.service(name)
-            .is_some_and(|s| s.disruption == ServiceDisruption::Never)
-            || st.service(name).is_some_and(|s| s.do_not_disrupt)
-    })
+    ci.tasks
+        .iter()
+        .filter_map(|t| t.service.as_deref())
+        .any(|name| {
+            def.service(name)
+                .is_some_and(|s| s.disruption == ServiceDisruption::Never)
+                || st.service(name).is_some_and(|s| s.do_not_disrupt)
+        })
 }
 
 /// The disruption controls on one plan: busy drains within the budget, only the surplus or
@@ -276,10 +285,23 @@ fn check_disruption(
     // do-not-disrupt tasks.
     let surplus = def.max.map_or(0, |max| g.desired.saturating_sub(max));
     if !open {
-        prop_assert!(busy_n <= surplus, "{} busy drains outside the windows, surplus {}", busy_n, surplus);
+        prop_assert!(
+            busy_n <= surplus,
+            "{} busy drains outside the windows, surplus {}",
+            busy_n,
+            surplus
+        );
     }
-    let dnd = busy.iter().filter(|ci| runs_do_not_disrupt(def, st, ci)).count() as u32;
-    prop_assert!(dnd <= surplus, "{} do-not-disrupt drains, surplus {}", dnd, surplus);
+    let dnd = busy
+        .iter()
+        .filter(|ci| runs_do_not_disrupt(def, st, ci))
+        .count() as u32;
+    prop_assert!(
+        dnd <= surplus,
+        "{} do-not-disrupt drains, surplus {}",
+        dnd,
+        surplus
+    );
     for ci in &busy {
         prop_assert!(
             !ci.tasks.iter().any(|t| t.protected_at(now_secs)),
@@ -312,7 +334,14 @@ fn check_disruption(
         let ci = instance_of(st, &f.instance.container_instance_arn);
         prop_assert!(past(ci) && def.disruption.drain_timeout_action == DrainTimeoutAction::Force);
         for arn in &f.tasks {
-            prop_assert!(ci.tasks.iter().any(|t| &t.arn == arn && t.service.is_some()), "{} is not a service task of {}", arn, ci.arn);
+            prop_assert!(
+                ci.tasks
+                    .iter()
+                    .any(|t| &t.arn == arn && t.service.is_some()),
+                "{} is not a service task of {}",
+                arn,
+                ci.arn
+            );
         }
         prop_assert!(!plan.actions.reactivate.contains(&f.instance));
     }
@@ -432,25 +461,48 @@ fn check_plan(
 ) -> Result<(), TestCaseError> {
     // desired ∈ [min, max]
     for c in &plan.actions.services {
-        let d = def.service(&c.service).expect("planned services are defined");
+        let d = def
+            .service(&c.service)
+            .expect("planned services are defined");
         prop_assert!(d.min <= c.to && c.to <= d.max, "{:?}", c);
     }
     let (min, max) = limits(plan, st);
     let g = st.group.as_ref().expect("generated with a group");
     let desired = plan.actions.group_desired.map_or(g.desired, |c| c.to);
     if plan.actions.group_desired.is_some() {
-        prop_assert!(min <= desired && desired <= max, "desired {} not in [{}, {}]", desired, min, max);
+        prop_assert!(
+            min <= desired && desired <= max,
+            "desired {} not in [{}, {}]",
+            desired,
+            min,
+            max
+        );
     }
     let after = desired.saturating_sub(plan.actions.terminate.len() as u32);
     if !plan.actions.terminate.is_empty() {
-        prop_assert!(after >= min, "terminations take desired to {} < {}", after, min);
+        prop_assert!(
+            after >= min,
+            "terminations take desired to {} < {}",
+            after,
+            min
+        );
     }
     // MaxSize never below the desired capacity: not below what the plan leaves, nor below
     // the live desired capacity unless the plan's terminations bring it down first.
     if let Some(l) = plan.actions.group_limits {
-        prop_assert!(l.to.max >= after, "MaxSize {} < desired {} after the plan", l.to.max, after);
+        prop_assert!(
+            l.to.max >= after,
+            "MaxSize {} < desired {} after the plan",
+            l.to.max,
+            after
+        );
         if plan.actions.terminate.is_empty() {
-            prop_assert!(l.to.max >= g.desired, "MaxSize {} < live desired {}", l.to.max, g.desired);
+            prop_assert!(
+                l.to.max >= g.desired,
+                "MaxSize {} < live desired {}",
+                l.to.max,
+                g.desired
+            );
         }
         prop_assert!(l.to.min <= l.to.max);
     }
@@ -464,8 +516,16 @@ fn check_plan(
         .chain(&plan.actions.terminate)
         .chain(plan.actions.drain.iter().map(|d| &d.instance));
     for r in touched {
-        let ci = st.instances.iter().find(|ci| ci.arn == r.container_instance_arn).expect("known");
-        prop_assert!(member(&ci.ec2_instance_id).is_some_and(|m| m.in_service()), "{:?} is not an InService member", r);
+        let ci = st
+            .instances
+            .iter()
+            .find(|ci| ci.arn == r.container_instance_arn)
+            .expect("known");
+        prop_assert!(
+            member(&ci.ec2_instance_id).is_some_and(|m| m.in_service()),
+            "{:?} is not an InService member",
+            r
+        );
         prop_assert!(ci.agent_connected, "{:?}: agent disconnected", r);
         if ci.status == InstanceStatus::Draining {
             prop_assert!(ci.drained_by_us(), "{:?} is someone else's drain", r);
@@ -473,7 +533,11 @@ fn check_plan(
     }
     // Drains carry what the planner counted on the instance.
     for d in &plan.actions.drain {
-        let ci = st.instances.iter().find(|ci| ci.arn == d.instance.container_instance_arn).expect("known");
+        let ci = st
+            .instances
+            .iter()
+            .find(|ci| ci.arn == d.instance.container_instance_arn)
+            .expect("known");
         prop_assert_eq!(d.tasks, ci.running_tasks + ci.pending_tasks);
         let sizes: Vec<Resources> = ci.tasks.iter().map(|t| t.size).collect();
         prop_assert_eq!(&d.task_sizes, &sizes);
@@ -481,17 +545,30 @@ fn check_plan(
     // No termination of an instance with tasks: a DRAINING one, or an empty ACTIVE one the
     // plan drains.
     for t in &plan.actions.terminate {
-        let ci = st.instances.iter().find(|ci| ci.arn == t.container_instance_arn).expect("known");
+        let ci = st
+            .instances
+            .iter()
+            .find(|ci| ci.arn == t.container_instance_arn)
+            .expect("known");
         let drained_now = plan.actions.drain.iter().any(|d| &d.instance == t);
         prop_assert!(!ci.has_tasks());
-        prop_assert!(ci.status == InstanceStatus::Draining || (drained_now && ci.status == InstanceStatus::Active));
+        prop_assert!(
+            ci.status == InstanceStatus::Draining
+                || (drained_now && ci.status == InstanceStatus::Active)
+        );
     }
     // Never drain and launch (or reactivate) in one plan; never drain below the min.
     if !plan.actions.drain.is_empty() {
         prop_assert!(plan.actions.reactivate.is_empty());
         prop_assert!(plan.actions.group_desired.is_none_or(|c| c.to <= c.from));
-        let active = st.instances.iter().filter(|ci| ci.status == InstanceStatus::Active).count() as u32;
-        prop_assert!(active + plan.actions.abort_drain.len() as u32 - plan.actions.drain.len() as u32 >= min);
+        let active = st
+            .instances
+            .iter()
+            .filter(|ci| ci.status == InstanceStatus::Active)
+            .count() as u32;
+        prop_assert!(
+            active + plan.actions.abort_drain.len() as u32 - plan.actions.drain.len() as u32 >= min
+        );
     }
     check_disruption(def, st, plan, now_secs)?;
     if let Some(packer) = packer {

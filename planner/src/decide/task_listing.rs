@@ -254,8 +254,14 @@ mod tests {
             instance("leaving", InstanceStatus::Draining, 2),
         ]);
         let now: Timestamp = "2025-01-06T12:00:00Z".parse().expect("a time");
-        assert_eq!(protection_listing(&def(1), &s, now), vec!["busy".to_string()]);
-        assert!(protection_listing(&def(0), &s, now).is_empty(), "consolidation off");
+        assert_eq!(
+            protection_listing(&def(1), &s, now),
+            vec!["busy".to_string()]
+        );
+        assert!(
+            protection_listing(&def(0), &s, now).is_empty(),
+            "consolidation off"
+        );
 
         // Outside every window: nothing, unless the group is above the file's max.
         let night = |extra: &str| {

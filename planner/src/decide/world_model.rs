@@ -290,7 +290,11 @@ mod tests {
         let st = state(vec![service_state("worker", 24, TASK)], instances, 0, 10);
         let mut world = WorldModel::new(st, NOW_SECS);
         let cycles = run(&def, &mut world, &metrics("worker", &[("q", 0.0)], &[]));
-        assert!(world.state.instances.is_empty(), "{:#?}", world.state.instances);
+        assert!(
+            world.state.instances.is_empty(),
+            "{:#?}",
+            world.state.instances
+        );
         // Cycle 1 sets the worker to 0 tasks; the empty instances go in the cycle after.
         assert!(cycles <= 3, "{cycles} cycles");
     }

@@ -34,7 +34,8 @@ pub fn service_state(service: &Service, task_size: Resources) -> Result<ServiceS
         .and_then(ScalingRecord::from_tag_value);
     let do_not_disrupt = service.tags().iter().any(|t| {
         t.key() == Some(DO_NOT_DISRUPT_TAG)
-            && t.value().is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+            && t.value()
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
     });
     let distinct_instance = service
         .placement_constraints()

@@ -177,9 +177,7 @@ impl ConsolidationWindow {
             DAY - self.start + self.end
         };
         // Open since today's start, or still open since yesterday's (overnight or whole day).
-        let since_today = self.days[today]
-            && minute >= self.start
-            && minute - self.start < length;
+        let since_today = self.days[today] && minute >= self.start && minute - self.start < length;
         let since_yesterday =
             self.days[yesterday] && minute + DAY - self.start < length && minute < self.start;
         since_today || since_yesterday
@@ -265,11 +263,26 @@ mod tests {
     fn a_day_window_follows_the_zone_and_its_summer_time() {
         // Weekdays 09:00–17:00 in Paris: 08:30 UTC is 09:30 in winter (UTC+1), 10:30 in summer.
         let w = window(&[0, 1, 2, 3, 4], "09:00", "17:00", "Europe/Paris");
-        assert!(w.contains(at("2025-01-06T08:30:00Z")), "Monday 09:30 in Paris");
-        assert!(!w.contains(at("2025-01-06T07:30:00Z")), "Monday 08:30 in Paris");
-        assert!(!w.contains(at("2025-01-06T16:00:00Z")), "Monday 17:00: the end is exclusive");
-        assert!(w.contains(at("2025-07-07T14:59:00Z")), "summer: 16:59 in Paris");
-        assert!(!w.contains(at("2025-07-07T15:00:00Z")), "summer: 17:00 in Paris");
+        assert!(
+            w.contains(at("2025-01-06T08:30:00Z")),
+            "Monday 09:30 in Paris"
+        );
+        assert!(
+            !w.contains(at("2025-01-06T07:30:00Z")),
+            "Monday 08:30 in Paris"
+        );
+        assert!(
+            !w.contains(at("2025-01-06T16:00:00Z")),
+            "Monday 17:00: the end is exclusive"
+        );
+        assert!(
+            w.contains(at("2025-07-07T14:59:00Z")),
+            "summer: 16:59 in Paris"
+        );
+        assert!(
+            !w.contains(at("2025-07-07T15:00:00Z")),
+            "summer: 17:00 in Paris"
+        );
         assert!(!w.contains(at("2025-01-11T10:00:00Z")), "Saturday");
     }
 
@@ -278,10 +291,22 @@ mod tests {
         // Friday 22:00 to Saturday 06:00 UTC only.
         let w = window(&[4], "22:00", "06:00", "UTC");
         assert!(w.contains(at("2025-01-10T23:00:00Z")), "Friday night");
-        assert!(w.contains(at("2025-01-11T05:59:00Z")), "Saturday morning, from Friday");
-        assert!(!w.contains(at("2025-01-11T06:00:00Z")), "the end is exclusive");
-        assert!(!w.contains(at("2025-01-11T23:00:00Z")), "Saturday night: not a start day");
-        assert!(!w.contains(at("2025-01-10T05:00:00Z")), "Friday morning: Thursday is not listed");
+        assert!(
+            w.contains(at("2025-01-11T05:59:00Z")),
+            "Saturday morning, from Friday"
+        );
+        assert!(
+            !w.contains(at("2025-01-11T06:00:00Z")),
+            "the end is exclusive"
+        );
+        assert!(
+            !w.contains(at("2025-01-11T23:00:00Z")),
+            "Saturday night: not a start day"
+        );
+        assert!(
+            !w.contains(at("2025-01-10T05:00:00Z")),
+            "Friday morning: Thursday is not listed"
+        );
         assert!(!w.contains(at("2025-01-10T21:59:00Z")));
     }
 

@@ -8,7 +8,8 @@ use super::rules::{event, target_tracking};
 use super::sources::metric_sources;
 use crate::definition::yaml::{Node, NodeKind};
 use crate::definition::{
-    ClusterDefinition, ServiceDefinition, DEFAULT_DRAIN_TIMEOUT_SECS, DEFAULT_REGISTRATION_GRACE_SECS, DEFAULT_SCALE_DOWN_COOLDOWN_SECS,
+    ClusterDefinition, ServiceDefinition, DEFAULT_DRAIN_TIMEOUT_SECS,
+    DEFAULT_REGISTRATION_GRACE_SECS, DEFAULT_SCALE_DOWN_COOLDOWN_SECS,
     DEFAULT_SCALE_UP_COOLDOWN_SECS,
 };
 use crate::resources::Resources;

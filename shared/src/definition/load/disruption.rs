@@ -221,7 +221,10 @@ fn clock(ctx: &mut Ctx, node: &Node, path: &str, is_end: bool) -> Option<Minutes
             ctx.at(
                 node,
                 path,
-                format!("expected a time of day `HH:MM` ({range}; quote it: \"22:00\"), found {}", node.describe()),
+                format!(
+                    "expected a time of day `HH:MM` ({range}; quote it: \"22:00\"), found {}",
+                    node.describe()
+                ),
             );
             None
         }
@@ -237,7 +240,10 @@ fn zone(ctx: &mut Ctx, node: &Node, path: &str) -> Option<jiff::tz::TimeZone> {
     }
     let hint = closest_zone(name)
         .map(|z| format!("; did you mean `{z}`?"))
-        .unwrap_or_else(|| "; expected an IANA time zone name such as `Europe/Paris`, `America/New_York` or `UTC`".to_string());
+        .unwrap_or_else(|| {
+            "; expected an IANA time zone name such as `Europe/Paris`, `America/New_York` or `UTC`"
+                .to_string()
+        });
     ctx.at(node, path, format!("unknown time zone `{name}`{hint}"));
     None
 }
@@ -401,7 +407,10 @@ services:
             }
         );
         assert_eq!(d.windows.len(), 2);
-        assert_eq!(d.windows[0].to_string(), "mon,tue,wed 22:00–06:00 Europe/Paris");
+        assert_eq!(
+            d.windows[0].to_string(),
+            "mon,tue,wed 22:00–06:00 Europe/Paris"
+        );
         assert_eq!(
             d.windows[1].to_string(),
             "mon,tue,wed,thu,fri,sat,sun 12:00–24:00 UTC"
@@ -465,9 +474,12 @@ services:
 
     #[test]
     fn bad_days_and_zones_suggest_the_closest() {
-        let file = |window: &str| format!("autoscale_group: g\nconsolidation_windows:\n  - {window}\n");
+        let file =
+            |window: &str| format!("autoscale_group: g\nconsolidation_windows:\n  - {window}\n");
         assert_eq!(
-            one_error(&file("{days: [mon, tues], start: \"01:00\", end: \"02:00\"}")),
+            one_error(&file(
+                "{days: [mon, tues], start: \"01:00\", end: \"02:00\"}"
+            )),
             "t.yml:3:18: consolidation_windows[0].days[1]: unknown day `tues`; did you mean `tue`?"
         );
         assert_eq!(
@@ -498,7 +510,8 @@ services:
 
     #[test]
     fn bad_times_name_the_field_and_an_end_before_the_start_is_overnight() {
-        let file = |window: &str| format!("autoscale_group: g\nconsolidation_windows:\n  - {window}\n");
+        let file =
+            |window: &str| format!("autoscale_group: g\nconsolidation_windows:\n  - {window}\n");
         assert_eq!(
             one_error(&file("{start: \"25:00\", end: \"02:00\"}")),
             "t.yml:3:13: consolidation_windows[0].start: `25:00` is not a time of day: expected 00:00 to 23:59"

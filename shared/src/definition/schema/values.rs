@@ -231,7 +231,9 @@ impl JsonSchema for DisruptionBudget {
 
     fn json_schema(generator: &mut SchemaGenerator) -> Schema {
         let value = generator.subschema_for::<BudgetValue>().to_value();
-        let split = generator.subschema_for::<super::BudgetByWindow>().to_value();
+        let split = generator
+            .subschema_for::<super::BudgetByWindow>()
+            .to_value();
         json_schema!({
             "description": "Instances of the group that may be DRAINING at once: a count, a percentage, or `{inside_windows, outside_windows}`.",
             "anyOf": [value, split]
@@ -248,8 +250,20 @@ value_type!(
 
 /// The day names the loader accepts (any case).
 const DAY_WORDS: [&str; 14] = [
-    "mon", "tue", "wed", "thu", "fri", "sat", "sun", "monday", "tuesday", "wednesday", "thursday",
-    "friday", "saturday", "sunday",
+    "mon",
+    "tue",
+    "wed",
+    "thu",
+    "fri",
+    "sat",
+    "sun",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
 ];
 
 /// `^(w1|w2|...)$` matching each word in any case (`[mM][oO][nN]`): JSON Schema regexes have no
