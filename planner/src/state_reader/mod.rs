@@ -55,8 +55,10 @@
 //! candidates, and only when a busy instance may be drained at all — consolidation is on, two
 //! instances or more are ACTIVE, and a consolidation window is open or the group is above the
 //! file's `max` ([`crate::protection_listing`]). Sixteen instances of 20 tasks cost 32 calls; a
-//! cluster outside its windows, or whose candidates are empty, none. Measured against the test
-//! bed (`tests/instances/disruption.rs`): one candidate of 4 tasks, one call.
+//! cluster outside its windows, or whose candidates are empty, none. The windows are those open at
+//! the plan's instant ([`read_cluster_state_at`]). Measured against the test bed
+//! (`tests/instances/disruption.rs`): three busy instances of 6 tasks, one call; the same
+//! cluster outside its window, none.
 //!
 //! Services named in the definition but missing in ECS (or INACTIVE) are listed in
 //! [`StateRead::missing_services`], never an error. The group missing is `group: None`. The
@@ -165,6 +167,17 @@ pub async fn read_cluster_state(
     definition: &ClusterDefinition,
     cache: &TaskDefinitionCache,
 ) -> Result<StateRead, ReadError> {
+    read_cluster_state_at(clients, definition, cache, shared::time::now()).await
+}
+
+/// [`read_cluster_state`] for a plan made at `now`: whether task protection is read depends on
+/// the consolidation windows open at the plan's instant, not the clock's.
+pub async fn read_cluster_state_at(
+    clients: &AwsClients,
+    definition: &ClusterDefinition,
+    cache: &TaskDefinitionCache,
+    now: shared::time::Timestamp,
+) -> Result<StateRead, ReadError> {
     let cluster = definition.name.as_str();
     let (services, instances, group) = tokio::join!(
         read_services(&clients.ecs, definition, cache),
@@ -186,7 +199,7 @@ pub async fn read_cluster_state(
     let chosen = choose_listing(&listing, &state.instances);
     let tasks_listed =
         tasks::list_onto(&clients.ecs, cluster, chosen, &mut state.instances, cache).await?;
-    let candidates = crate::protection_listing(definition, &state, shared::time::now());
+    let candidates = crate::protection_listing(definition, &state, now);
     protection::read_onto(&clients.ecs, cluster, &candidates, &mut state.instances).await?;
     Ok(StateRead {
         state,
