@@ -215,7 +215,7 @@ async fn stuck_drain(action: &str) -> (World, usize, Timestamp) {
     let victim = w.instance(1);
     assert_eq!(
         drained(&plan),
-        [victim.ec2_instance_id.clone()],
+        std::slice::from_ref(&victim.ec2_instance_id),
         "{:#?}",
         plan.decisions.headlines
     );
@@ -241,7 +241,7 @@ async fn a_drain_past_its_deadline_is_aborted_and_not_drained_again_for_the_cool
     let plan = w.plan_at(&wanted(6), after(t0, 960)).await;
     assert_eq!(
         plan.actions.abort_drain,
-        [victim.clone()],
+        std::slice::from_ref(&victim),
         "{:#?}",
         plan.actions
     );
@@ -304,7 +304,10 @@ async fn a_drain_past_its_deadline_is_forced_and_the_instance_terminated_once_em
 
     // The next cycle terminates it, decrementing the desired capacity.
     let plan = cycle_at(&w, after(t0, 1020), true).await;
-    assert_eq!(terminated(&plan), [victim.ec2_instance_id.clone()]);
+    assert_eq!(
+        terminated(&plan),
+        std::slice::from_ref(&victim.ec2_instance_id)
+    );
     let (_, _, desired, members) = w.group_now().await;
     assert_eq!(desired, 2);
     assert!(!members.iter().any(|(id, _)| *id == victim.ec2_instance_id));
@@ -332,7 +335,10 @@ async fn a_drain_past_its_deadline_is_only_reported_with_report() {
     // Once its task moves, it is terminated as any empty drain.
     w.settle().await;
     let plan = cycle_at(&w, after(t0, 1620), true).await;
-    assert_eq!(terminated(&plan), [victim.ec2_instance_id.clone()]);
+    assert_eq!(
+        terminated(&plan),
+        std::slice::from_ref(&victim.ec2_instance_id)
+    );
     no_harm(&w);
 }
 
@@ -363,8 +369,11 @@ async fn outside_the_window_only_the_empty_instance_goes_inside_it_busy_ones_dra
     let calls = w.strict.attempts("GetTaskProtection");
     let plan = cycle_at(&w, now, true).await;
     assert_eq!(w.strict.attempts("GetTaskProtection"), calls);
-    assert_eq!(drained(&plan), [empty.ec2_instance_id.clone()]);
-    assert_eq!(terminated(&plan), [empty.ec2_instance_id.clone()]);
+    assert_eq!(drained(&plan), std::slice::from_ref(&empty.ec2_instance_id));
+    assert_eq!(
+        terminated(&plan),
+        std::slice::from_ref(&empty.ec2_instance_id)
+    );
     assert!(
         plan.decisions
             .headlines
@@ -386,13 +395,16 @@ async fn outside_the_window_only_the_empty_instance_goes_inside_it_busy_ones_dra
     let plan = cycle_at(&w, open, true).await;
     assert_eq!(
         drained(&plan),
-        [busy.ec2_instance_id.clone()],
+        std::slice::from_ref(&busy.ec2_instance_id),
         "{:#?}",
         plan.decisions.headlines
     );
     assert!(w.strict.attempts("GetTaskProtection") > calls);
     let plan = cycle_at(&w, after(open, 60), true).await;
-    assert_eq!(terminated(&plan), [busy.ec2_instance_id.clone()]);
+    assert_eq!(
+        terminated(&plan),
+        std::slice::from_ref(&busy.ec2_instance_id)
+    );
     let (_, _, desired, _) = w.group_now().await;
     assert_eq!(desired, 2);
     assert_eq!(w.web_tasks().await, 6);
@@ -425,7 +437,7 @@ async fn a_lapsed_protection_no_longer_keeps_the_instance() {
     let plan = w.plan_at(&wanted(6), after(now, 11 * 60)).await;
     assert_eq!(
         drained(&plan),
-        [target.ec2_instance_id.clone()],
+        std::slice::from_ref(&target.ec2_instance_id),
         "{:#?}",
         plan.decisions.headlines
     );
