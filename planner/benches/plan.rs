@@ -171,6 +171,7 @@ fn world(
         services: states,
         instances,
         group: Some(group),
+        task_protection_unread: None,
     };
     (def, metrics, state)
 }

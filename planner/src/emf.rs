@@ -160,6 +160,7 @@ mod tests {
                     group_instance("i-3", "Pending"),
                 ],
             }),
+            task_protection_unread: None,
         }
     }
 

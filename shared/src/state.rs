@@ -19,6 +19,11 @@ pub struct ClusterState {
     pub instances: Vec<ContainerInstance>,
     /// The cluster's Auto Scaling group, when it exists.
     pub group: Option<GroupState>,
+    /// Why the ECS task scale-in protection of the drain candidates' tasks could not be read
+    /// (GetTaskProtection failed: no permission, throttled, not implemented), when it could not.
+    /// The core then drains no busy instance: any of its tasks might be protected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_protection_unread: Option<String>,
 }
 
 impl ClusterState {

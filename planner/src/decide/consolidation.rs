@@ -10,7 +10,7 @@
 //! - while a consolidation window is open, or for the surplus above the file's `max`;
 //! - within the busy drains the plan may start (the disruption budget, or
 //!   `max_drain_per_cycle`);
-//! - when none of its tasks has ECS task scale-in protection;
+//! - when none of its tasks has ECS task scale-in protection (and the protection could be read);
 //! - when it runs no task of a do-not-disrupt service, unless it goes for the surplus;
 //! - when its drain was not aborted within the cooldown;
 //! - when it is worth it: the group shrinks by it, or it is below the consolidation threshold.
@@ -157,6 +157,15 @@ pub(crate) fn consolidate(
             if busy_drained >= limits.busy.allowed() {
                 out.examined.push((i, limits.busy.kept(busy_drained)));
                 break;
+            }
+            if let Some(error) = &state.task_protection_unread {
+                out.examined.push((
+                    i,
+                    Reason::KeepProtectionUnread {
+                        error: error.clone(),
+                    },
+                ));
+                continue;
             }
             let protected: Vec<String> = ci
                 .tasks

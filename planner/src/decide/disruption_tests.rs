@@ -316,6 +316,27 @@ fn a_protected_task_keeps_its_instance_even_for_the_surplus() {
     assert!(notes(&plan).contains(&Reason::SurplusKept { count: 1, max: 2 }));
 }
 
+#[test]
+fn unread_protection_keeps_every_busy_instance_and_lets_empty_ones_go() {
+    // Three one-task instances and an empty one; GetTaskProtection failed.
+    let (def, mut st) = cluster_of(3, 1, 0);
+    let read = decide(&def, &st);
+    assert_eq!(drained(&read), ["i-0004", "i-0001", "i-0002"]);
+    st.task_protection_unread = Some("GetTaskProtection: AccessDeniedException: no".into());
+    let plan = decide(&def, &st);
+    assert_eq!(
+        drained(&plan),
+        ["i-0004"],
+        "{:#?}",
+        plan.decisions.headlines
+    );
+    assert_eq!(terminated(&plan), ["i-0004"]);
+    assert!(has_line(
+        &plan,
+        "i-0001: kept: the ECS task scale-in protection of its tasks could not be read (GetTaskProtection: AccessDeniedException: no), so none of them is moved"
+    ));
+}
+
 // ---------------------------------------------------------------- do-not-disrupt
 
 #[test]

@@ -189,6 +189,7 @@ pub(crate) fn state(
         services,
         instances,
         group: Some(group),
+        task_protection_unread: None,
     }
 }
 

@@ -159,6 +159,7 @@ mod tests {
             cluster: "prod".into(),
             instances,
             group: Some(group),
+            task_protection_unread: None,
             ..ClusterState::default()
         }
     }

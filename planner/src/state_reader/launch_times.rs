@@ -90,11 +90,13 @@ mod tests {
                     member("i-hooked", "Pending:Wait"),
                 ],
             }),
+            task_protection_unread: None,
             ..ClusterState::default()
         };
         assert_eq!(unregistered(&state), vec!["i-silent".to_owned()]);
         let none = ClusterState {
             group: None,
+            task_protection_unread: None,
             ..state
         };
         assert!(unregistered(&none).is_empty());

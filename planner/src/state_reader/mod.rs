@@ -58,7 +58,8 @@
 //! cluster outside its windows, or whose candidates are empty, none. The windows are those open at
 //! the plan's instant ([`read_cluster_state_at`]). Measured against the test bed
 //! (`tests/instances/disruption.rs`): three busy instances of 6 tasks, one call; the same
-//! cluster outside its window, none.
+//! cluster outside its window, none. A failed GetTaskProtection does not fail the read: the state
+//! says why ([`ClusterState::task_protection_unread`]) and the core drains no busy instance.
 //!
 //! Services named in the definition but missing in ECS (or INACTIVE) are listed in
 //! [`StateRead::missing_services`], never an error. The group missing is `group: None`. The
@@ -193,6 +194,7 @@ pub async fn read_cluster_state_at(
         services,
         instances,
         group,
+        task_protection_unread: None,
     };
     launch_times::read_onto(&clients.ec2, &mut state).await?;
     let listing = crate::task_listing(definition, &state);
@@ -200,7 +202,15 @@ pub async fn read_cluster_state_at(
     let tasks_listed =
         tasks::list_onto(&clients.ecs, cluster, chosen, &mut state.instances, cache).await?;
     let candidates = crate::protection_listing(definition, &state, now);
-    protection::read_onto(&clients.ecs, cluster, &candidates, &mut state.instances).await?;
+    if let Err(why) =
+        protection::read_onto(&clients.ecs, cluster, &candidates, &mut state.instances).await
+    {
+        tracing::warn!(
+            cluster,
+            "task scale-in protection not read ({why}): no busy instance is drained this plan"
+        );
+        state.task_protection_unread = Some(why);
+    }
     Ok(StateRead {
         state,
         missing_services,

@@ -583,6 +583,9 @@ pub enum Reason {
     KeepOutsideWindow,
     /// Not drained: tasks on it have ECS task scale-in protection (their ARNs).
     KeepTaskProtected { tasks: Vec<String> },
+    /// Not drained: the task scale-in protection of the candidates' tasks could not be read
+    /// (the error), so any of its tasks might be protected.
+    KeepProtectionUnread { error: String },
     /// Not drained for consolidation: it runs tasks of do-not-disrupt services (`disruption:
     /// never` in the file, or the `ecs-autoscale:do-not-disrupt` service tag).
     KeepDoNotDisrupt { services: Vec<String> },
@@ -955,6 +958,10 @@ impl std::fmt::Display for Reason {
                 "kept: {} task(s) have ECS task scale-in protection: {}",
                 tasks.len(),
                 tasks.join(", ")
+            ),
+            KeepProtectionUnread { error } => write!(
+                f,
+                "kept: the ECS task scale-in protection of its tasks could not be read ({error}), so none of them is moved"
             ),
             KeepDoNotDisrupt { services } => write!(
                 f,
