@@ -1,7 +1,8 @@
 //! The disruption controls and fast scale-in, planner and executor over cycles on the strict
 //! test bed: ECS task scale-in protection (answered by the proxy: moto lacks it), drain
 //! deadlines with each `drain_timeout_action`, a consolidation window closed then open (plans
-//! made at instants the test chooses), and six one-task instances shrinking to the ideal.
+//! made at instants the test chooses), the do-not-disrupt service tag, and six one-task instances
+//! shrinking to the ideal.
 //!
 //! These files have no `max_drain_per_cycle`: the disruption budget (50 % by default) rules.
 
@@ -195,6 +196,70 @@ async fn an_instance_running_a_protected_task_is_never_drained() {
         .contains(&protected[0]));
     assert_eq!(w.status(&kept.container_instance_arn).await, "ACTIVE");
     no_harm(&w);
+}
+
+// ---------------------------------------------------------------------------------------
+// Do-not-disrupt
+
+/// Tags service `web` with `ecs-autoscale:do-not-disrupt=true` (straight on moto).
+async fn do_not_disrupt(w: &World) {
+    let arn = w
+        .bed
+        .ecs()
+        .describe_services()
+        .cluster(CLUSTER)
+        .services("web")
+        .send()
+        .await
+        .expect("describe web")
+        .services()[0]
+        .service_arn()
+        .expect("an ARN")
+        .to_owned();
+    w.bed
+        .ecs()
+        .tag_resource()
+        .resource_arn(arn)
+        .tags(
+            aws_sdk_ecs::types::Tag::builder()
+                .key("ecs-autoscale:do-not-disrupt")
+                .value("true")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("tag web");
+}
+
+#[tokio::test]
+async fn the_do_not_disrupt_tag_keeps_busy_instances_but_not_from_a_lowered_max() {
+    let mut w = world("", 3, &[0, 0, 0, 0, 1, 2]).await;
+    let now = time::now();
+    assert_eq!(drained(&w.plan_at(&wanted(6), now).await).len(), 1);
+    do_not_disrupt(&w).await;
+    let plan = w.plan_at(&wanted(6), now).await;
+    assert!(drained(&plan).is_empty(), "{:#?}", plan.decisions.headlines);
+    for i in [1, 2] {
+        let line = line_about(&plan, &w.instance(i).ec2_instance_id).expect("reported");
+        assert!(
+            line.contains("kept: it runs tasks of") && line.contains("do-not-disrupt"),
+            "{line}"
+        );
+    }
+
+    // The file lowers max to 2: one instance is surplus, drained all the same, and the record
+    // says so.
+    w.def = file("max: 2\n");
+    let plan = w.plan_at(&wanted(6), now).await;
+    let surplus = drained(&plan);
+    assert_eq!(surplus.len(), 1, "{:#?}", plan.decisions.headlines);
+    let line = plan
+        .decisions
+        .headlines
+        .iter()
+        .find(|l| l.contains(&surplus[0]) && l.contains("surplus"))
+        .unwrap_or_else(|| panic!("{:#?}", plan.decisions.headlines));
+    assert!(line.contains("do-not-disrupt tasks of"), "{line}");
 }
 
 // ---------------------------------------------------------------------------------------
