@@ -136,6 +136,19 @@ async fn six_one_task_instances_reach_two_in_two_cycles_with_a_full_budget() {
     assert!(cycles <= 2, "{cycles} cycles");
 }
 
+#[tokio::test]
+async fn eight_empty_instances_go_in_one_cycle_once_the_worker_is_at_zero() {
+    // A worker back at 0 tasks; group min 0.
+    let w = world("min: 0\n", 8, &[]).await;
+    let (plan, report) = w.cycle(&wanted(0)).await;
+    assert_eq!(report.outcome, Outcome::Applied, "{report:#?}");
+    assert_eq!(drained(&plan).len(), 8, "{:#?}", plan.decisions.headlines);
+    assert_eq!(terminated(&plan).len(), 8);
+    let (_, _, desired, members) = w.group_now().await;
+    assert_eq!((desired, members.len()), (0, 0));
+    no_harm(&w);
+}
+
 // ---------------------------------------------------------------------------------------
 // Task protection
 
