@@ -25,6 +25,7 @@ use ecs_autoscale_cli::render;
 use ecs_autoscale_cli::subscription::{Event, Subscription};
 use shared::messages::Outcome;
 use shared::time::Timestamp;
+use testbed::strict::StrictAws;
 use testbed::{messaging, scheduler, world, Clients, Moto};
 
 use crate::{chart, stack};
@@ -231,7 +232,13 @@ pub async fn run(options: &Options, out: &mut dyn Write) -> Result<Summary> {
         dir.join("my_cluster.yml").display()
     )?;
 
-    let clients = clients_for(&config, Access::ReadWrite);
+    // The functions reach moto through the test bed's strict layer, which answers what moto
+    // lacks (ECS task scale-in protection, read by the planner) and behaves as AWS does where
+    // moto is lenient.
+    let strict = StrictAws::start(&endpoint)
+        .await
+        .context("starting the strict layer in front of moto")?;
+    let clients = clients_for(strict.sdk_config(), Access::ReadWrite);
     let pipeline = Pipeline::new(
         clients.clone(),
         PipelineConfig {

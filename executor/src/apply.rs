@@ -6,13 +6,18 @@
 //!    (a change whose MaxSize is below the live desired capacity waits until after the
 //!    terminations, which bring the desired capacity down to it; see [`group_limits`]);
 //! 2. reactivate DRAINING instances: reuse capacity before launching more;
-//! 3. raise the group's desired capacity: instances start booting as early as possible;
-//! 4. service scale-ups: tasks wait for capacity that is already on its way;
-//! 5. service scale-downs: free room before instances are emptied;
-//! 6. drain instances: their tasks move to the room freed above;
-//! 7. terminate empty DRAINING instances: the group's desired capacity goes down with them;
-//! 8. group limits that lower MaxSize below the desired capacity seen at step 1, once the
-//!    terminations brought it down (still refused if it is above the new MaxSize).
+//! 3. abort drains past their deadline: they are ACTIVE capacity again, as the plan counted;
+//! 4. raise the group's desired capacity: instances start booting as early as possible;
+//! 5. service scale-ups: tasks wait for capacity that is already on its way;
+//! 6. service scale-downs: free room before instances are emptied;
+//! 7. drain instances: their tasks move to the room freed above;
+//! 8. terminate empty DRAINING instances: the group's desired capacity goes down with them
+//!    (an empty instance drained at step 7 is re-read first, and terminated only if still
+//!    empty);
+//! 9. force drains past their deadline: stop their remaining service tasks (a later plan
+//!    terminates them once empty);
+//! 10. group limits that lower MaxSize below the desired capacity seen at step 1, once the
+//!     terminations brought it down (still refused if it is above the new MaxSize).
 //!
 //! **Outcome rules** ("done" = `applied` or `already_applied`):
 //! - dry run → `dry_run` (every action `skipped`, its detail says what would have been done);
@@ -36,7 +41,9 @@ use shared::resources::Resources;
 use shared::time;
 use std::collections::HashSet;
 
-use crate::actions::{drain, group_desired, group_limits, reactivate, services, terminate};
+use crate::actions::{
+    abort, drain, force, group_desired, group_limits, reactivate, services, terminate,
+};
 use crate::errors::CallError;
 use crate::live::{read_cluster_instances, read_group, read_instances, read_services, Live};
 pub use crate::run::ApplyError;
@@ -84,6 +91,7 @@ pub async fn apply(
         }
     }
     reactivate::run(&mut run, &actions.reactivate).await?;
+    abort::run(&mut run, &actions.abort_drain).await?;
     if let Some(change) = &actions.group_desired {
         group_desired::run(&mut run, change).await?;
     }
@@ -92,7 +100,8 @@ pub async fn apply(
     services::run(&mut run, &ups).await?;
     services::run(&mut run, &downs).await?;
     drain::run(&mut run, &actions.drain).await?;
-    terminate::run(&mut run, &actions.terminate).await?;
+    terminate::run_after_drains(&mut run, &actions.terminate, &actions.drain).await?;
+    force::run(&mut run, &actions.force_drain).await?;
     if let Some(change) = later_limits {
         group_limits::run(&mut run, change).await?;
     }
@@ -119,6 +128,8 @@ async fn load(clients: &AwsClients, plan: &ScalingPlan) -> Result<Live, ApplyErr
         || !actions.reactivate.is_empty()
         || !actions.drain.is_empty()
         || !actions.terminate.is_empty()
+        || !actions.abort_drain.is_empty()
+        || !actions.force_drain.is_empty()
     {
         live.group = keep(read_group(&clients.autoscaling, &plan.autoscale_group).await)?;
     }
@@ -132,6 +143,8 @@ async fn load(clients: &AwsClients, plan: &ScalingPlan) -> Result<Live, ApplyErr
             .reactivate
             .iter()
             .chain(&actions.terminate)
+            .chain(&actions.abort_drain)
+            .chain(actions.force_drain.iter().map(|f| &f.instance))
             .filter(|i| seen.insert(i.container_instance_arn.as_str()))
             .map(|i| i.container_instance_arn.clone())
             .collect();

@@ -7,7 +7,9 @@ use shared::messages::{
 };
 use shared::time::{self, Timestamp};
 
-use crate::actions::{drain, group_desired, group_limits, reactivate, services, terminate};
+use crate::actions::{
+    abort, drain, force, group_desired, group_limits, reactivate, services, terminate,
+};
 
 fn instance(i: &InstanceRef) -> &str {
     i.ec2_instance_id.as_str()
@@ -29,6 +31,7 @@ pub fn expired_report(plan: &ScalingPlan, now: Timestamp) -> ExecutionReport {
         .iter()
         .map(|_| (group_limits::KIND, group))
         .chain(a.reactivate.iter().map(|i| (reactivate::KIND, instance(i))))
+        .chain(a.abort_drain.iter().map(|i| (abort::KIND, instance(i))))
         .chain(a.group_desired.iter().map(|_| (group_desired::KIND, group)))
         .chain(
             ups.iter()
@@ -37,6 +40,11 @@ pub fn expired_report(plan: &ScalingPlan, now: Timestamp) -> ExecutionReport {
         )
         .chain(a.drain.iter().map(|d| (drain::KIND, instance(&d.instance))))
         .chain(a.terminate.iter().map(|i| (terminate::KIND, instance(i))))
+        .chain(
+            a.force_drain
+                .iter()
+                .map(|f| (force::KIND, instance(&f.instance))),
+        )
         .collect();
     ExecutionReport {
         schema_version: SCHEMA_VERSION,
@@ -110,6 +118,11 @@ mod tests {
                 ],
                 drain: vec![instance("i-d").into()],
                 terminate: vec![instance("i-t")],
+                abort_drain: vec![instance("i-a")],
+                force_drain: vec![shared::messages::ForceDrain {
+                    instance: instance("i-f"),
+                    tasks: vec!["arn:task/1".into()],
+                }],
             },
             decisions: Default::default(),
         };
@@ -125,11 +138,13 @@ mod tests {
             [
                 ("group_limits", "prod-asg"),
                 ("reactivate", "i-r"),
+                ("abort_drain", "i-a"),
                 ("group_desired", "prod-asg"),
                 ("service", "up"),
                 ("service", "down"),
                 ("drain", "i-d"),
                 ("terminate", "i-t"),
+                ("force_drain", "i-f"),
             ]
         );
         assert!(report

@@ -86,6 +86,8 @@ SDK_OPERATIONS = {
     "list_tags_for_resource": "ecs:ListTagsForResource",
     "put_attributes": "ecs:PutAttributes",
     "delete_attributes": "ecs:DeleteAttributes",
+    "get_task_protection": "ecs:GetTaskProtection",
+    "update_task_protection": "ecs:UpdateTaskProtection",
     # EC2
     "describe_instances": "ec2:DescribeInstances",
     # Auto Scaling
@@ -129,6 +131,7 @@ EXPECTED_ACTIONS = {
         "ecs:DescribeContainerInstances",
         "ecs:ListTasks",
         "ecs:DescribeTasks",
+        "ecs:GetTaskProtection",
         "autoscaling:DescribeAutoScalingGroups",
         "ec2:DescribeInstances",
         "sqs:SendMessage",
@@ -140,12 +143,14 @@ EXPECTED_ACTIONS = {
         "ecs:DescribeServices",
         "ecs:ListContainerInstances",
         "ecs:DescribeContainerInstances",
+        "ecs:DescribeTasks",
         "autoscaling:DescribeAutoScalingGroups",
         "ecs:UpdateService",
         "ecs:UpdateContainerInstancesState",
         "ecs:TagResource",
         "ecs:PutAttributes",
         "ecs:DeleteAttributes",
+        "ecs:StopTask",
         "autoscaling:SetDesiredCapacity",
         "autoscaling:TerminateInstanceInAutoScalingGroup",
         "autoscaling:UpdateAutoScalingGroup",
@@ -681,10 +686,12 @@ class IamTest(unittest.TestCase):
                 "ecs:ListContainerInstances": [f"arn:*:ecs:*:*:cluster/{c}" for c in CLUSTERS],
                 "ecs:DescribeContainerInstances": [ecs("container-instance", c) for c in CLUSTERS],
                 "ecs:DescribeTasks": [ecs("task", c) for c in CLUSTERS],
+                "ecs:GetTaskProtection": [ecs("task", c) for c in CLUSTERS],
             },
             "ExecutorRole": {
                 "ecs:DescribeServices": [ecs("service", c) for c in CLUSTERS],
                 "ecs:DescribeContainerInstances": [ecs("container-instance", c) for c in CLUSTERS],
+                "ecs:DescribeTasks": [ecs("task", c) for c in CLUSTERS],
             },
         }
         for role, actions in expected.items():
@@ -735,6 +742,7 @@ class IamTest(unittest.TestCase):
             "DrainAndReactivateInstances": [ecs("container-instance", c) for c in CLUSTERS],
             "RecordScalingTags": [ecs("service", c) for c in CLUSTERS],
             "RecordOwnDrains": [ecs("container-instance", c) for c in CLUSTERS],
+            "StopTasksOfForcedDrains": [ecs("task", c) for c in CLUSTERS],
             "ResizeGroups": groups,
         }
         for sid, resources in expected.items():
@@ -746,9 +754,9 @@ class IamTest(unittest.TestCase):
             _as_list(statements["RecordScalingTags"]["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"]),
             ["ecs-autoscale:last-scaling"],
         )
-        # The tag key and the drain record's attribute name are the ones the code writes.
+        # The tag key and the attribute names (drain record, abort record) are the ones the code writes.
         state_rs = (ROOT / "shared" / "src" / "state.rs").read_text()
-        for key in ["ecs-autoscale:last-scaling", "ecs-autoscale.drained-at"]:
+        for key in ["ecs-autoscale:last-scaling", "ecs-autoscale.drained-at", "ecs-autoscale.drain-aborted-at"]:
             self.assertIn(f'"{key}"', state_rs)
 
     def test_every_sdk_call_of_the_code_is_granted(self):

@@ -72,6 +72,7 @@ fn world(
             }),
             scale_up_cooldown: Duration::ZERO,
             scale_down_cooldown: Duration::from_secs(300),
+            disruption: Default::default(),
         });
         let desired = TASKS_PER_SERVICE as u32;
         let wanted = if scale_up && s % 2 == 0 {
@@ -94,6 +95,7 @@ fn world(
             gpu: 0,
             distinct_instance: s % 50 == 0,
             last_scaling: None,
+            do_not_disrupt: false,
         });
     }
     // 20,000 tasks dealt round-robin: 20 per instance.
@@ -105,6 +107,7 @@ fn world(
                 arn: format!("arn:aws:ecs:eu-west-1:1:task/big/{s}-{t}"),
                 service: Some(format!("svc{s:03}")),
                 size: task_size(s),
+                protected_until_epoch_secs: None,
             });
         }
     }
@@ -126,6 +129,7 @@ fn world(
                 tasks,
                 draining_since_epoch_secs: None,
                 agent_connected: true,
+                drain_aborted_at_epoch_secs: None,
             }
         })
         .collect();
@@ -155,8 +159,9 @@ fn world(
         min: None,
         max: None,
         dry_run: false,
-        max_drain_per_cycle: 1,
+        max_drain_per_cycle: Some(1),
         drain_timeout: Duration::from_secs(900),
+        disruption: Default::default(),
         registration_grace: Duration::from_secs(600),
         instance_capacity: None,
         services,
@@ -166,6 +171,7 @@ fn world(
         services: states,
         instances,
         group: Some(group),
+        task_protection_unread: None,
     };
     (def, metrics, state)
 }

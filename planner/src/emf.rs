@@ -102,6 +102,7 @@ mod tests {
             gpu: 0,
             distinct_instance: false,
             last_scaling: None,
+            do_not_disrupt: false,
         }
     }
 
@@ -159,6 +160,7 @@ mod tests {
                     group_instance("i-3", "Pending"),
                 ],
             }),
+            task_protection_unread: None,
         }
     }
 

@@ -9,7 +9,8 @@
 
 pub mod decide;
 pub use decide::{
-    merge_reports, plan, plan_delivery, task_listing, DeliveryRules, Freshness, TaskListing,
+    merge_reports, plan, plan_delivery, protection_listing, task_listing, DeliveryRules, Freshness,
+    TaskListing,
 };
 
 pub mod emf;

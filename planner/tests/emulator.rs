@@ -24,6 +24,7 @@ use shared::resources::Resources;
 use shared::state::{Direction, InstanceStatus, ScalingRecord, LAST_SCALING_TAG};
 use shared::time::Timestamp;
 use testbed::messaging::{self, QueueKind};
+use testbed::strict::StrictAws;
 use testbed::world::{self, Group, GroupSpec, INSTANCE_CPU, INSTANCE_MEMORY};
 use testbed::{CallLog, Clients, TestBed};
 
@@ -326,15 +327,23 @@ async fn state_reader_reads_services_instances_tasks_and_group() {
 }
 
 /// The budget of `state_reader`'s docs when the whole cluster's tasks are listed:
-/// ⌈S/10⌉ + max(1, ⌈I/100⌉) + ⌈I/100⌉ + 1 + D + max(1, ⌈T/100⌉) + ⌈T/100⌉, with D the revisions
-/// not cached (at most ⌈S/10⌉ + 2⌈I/100⌉ + 2⌈T/100⌉ + D + 3).
-fn budget(services: usize, instances: usize, tasks: usize, revisions: usize) -> usize {
+/// ⌈S/10⌉ + max(1, ⌈I/100⌉) + ⌈I/100⌉ + 1 + D + max(1, ⌈T/100⌉) + ⌈T/100⌉ + P, with D the
+/// revisions not cached and P the GetTaskProtection calls, ⌈t/10⌉ for the t tasks of the busy
+/// drain candidates (at most ⌈S/10⌉ + 2⌈I/100⌉ + 2⌈T/100⌉ + D + P + 3).
+fn budget(
+    services: usize,
+    instances: usize,
+    tasks: usize,
+    revisions: usize,
+    protected: usize,
+) -> usize {
     services.div_ceil(10)
         + instances.div_ceil(100).max(1)
         + instances.div_ceil(100)
         + tasks.div_ceil(100).max(1)
         + tasks.div_ceil(100)
         + revisions
+        + protected.div_ceil(10)
         + 1
 }
 
@@ -366,15 +375,22 @@ async fn state_reader_stays_within_the_call_budget() {
     let def = definition("prod", &yaml);
     assert_eq!(def.services.len(), 13);
 
+    // Through the strict layer, which answers GetTaskProtection (moto does not).
+    let strict = StrictAws::start(bed.endpoint())
+        .await
+        .expect("strict proxy");
     let log = CallLog::new();
-    let clients = aws_clients(bed.counted_clients(&log));
+    let clients = aws_clients(Clients::counted(strict.sdk_config(), &log));
     let cache = TaskDefinitionCache::new();
     let read = read_cluster_state(&clients, &def, &cache)
         .await
         .expect("read state");
     assert_eq!(read.state.services.len(), 12);
     assert!(read.tasks_listed);
-    let (s, i, t) = (13, 3, 5);
+    assert_eq!(read.state.task_protection_unread, None);
+    // The 5 tasks are all on busy drain candidates: one GetTaskProtection.
+    let (s, i, t, p) = (13, 3, 5, 5);
+    assert_eq!(log.count("GetTaskProtection"), 1, "{:?}", log.ops());
     // Revisions: web, worker (services) and batch (a task of no service).
     assert_eq!(log.count("DescribeServices"), 2, "{:?}", log.ops());
     assert_eq!(log.count("DescribeTaskDefinition"), 3, "{:?}", log.ops());
@@ -384,10 +400,10 @@ async fn state_reader_stays_within_the_call_budget() {
     assert_eq!(log.count("ListTasks"), 1);
     assert_eq!(log.count("DescribeTasks"), 1);
     assert!(
-        log.total() <= budget(s, i, t, 3),
+        log.total() <= budget(s, i, t, 3, p),
         "{} calls > budget {}: {:?}",
         log.total(),
-        budget(s, i, t, 3),
+        budget(s, i, t, 3, p),
         log.ops()
     );
     assert_eq!(cache.len(), 3);
@@ -398,7 +414,7 @@ async fn state_reader_stays_within_the_call_budget() {
         .await
         .expect("read state again");
     assert_eq!(log.count("DescribeTaskDefinition"), 0, "{:?}", log.ops());
-    assert_eq!(log.total(), budget(s, i, t, 0), "{:?}", log.ops());
+    assert_eq!(log.total(), budget(s, i, t, 0, p), "{:?}", log.ops());
 
     // No draining allowed: tasks are not listed.
     log.clear();
@@ -410,6 +426,32 @@ async fn state_reader_stays_within_the_call_budget() {
     assert!(read.state.instances.iter().all(|i| i.tasks.is_empty()));
     assert_eq!((log.count("ListTasks"), log.count("DescribeTasks")), (0, 0));
     assert_eq!(log.total(), 1 + 1 + 1 + 1, "{:?}", log.ops());
+
+    // Straight to moto, which answers GetTaskProtection with a 500: the read goes on, says why,
+    // and the plan drains no busy instance.
+    let read = read_cluster_state(&aws_clients(bed.counted_clients(&log)), &def, &cache)
+        .await
+        .expect("a failed GetTaskProtection does not fail the read");
+    let why = read
+        .state
+        .task_protection_unread
+        .clone()
+        .expect("the failure is in the state");
+    assert!(why.starts_with("GetTaskProtection: "), "{why}");
+    let plan = planner::plan(&def, &Default::default(), &read.state, shared::time::now());
+    assert!(
+        plan.actions.drain.iter().all(|d| d.tasks == 0),
+        "{:#?}",
+        plan.decisions.headlines
+    );
+    assert!(
+        plan.decisions
+            .headlines
+            .iter()
+            .any(|l| l.contains("task scale-in protection of its tasks could not be read")),
+        "{:#?}",
+        plan.decisions.headlines
+    );
 }
 
 #[tokio::test]
@@ -567,10 +609,10 @@ async fn state_reader_describes_tasks_a_hundred_at_a_time() {
     assert_eq!(log.count("DescribeTasks"), 2, "{:?}", log.ops());
     // Revisions: web, worker, tiny, batch.
     assert!(
-        log.total() <= budget(4, 3, 120, 4),
+        log.total() <= budget(4, 3, 120, 4, 120),
         "{} calls > budget {}: {:?}",
         log.total(),
-        budget(4, 3, 120, 4),
+        budget(4, 3, 120, 4, 120),
         log.ops()
     );
 }

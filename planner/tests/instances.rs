@@ -6,6 +6,9 @@
 //! with the executor, then lets the world move on: the ECS agent registers new instances and
 //! the test bed's scheduler converges the services (moving tasks off DRAINING instances).
 //!
+//! `disruption`: the disruption controls and fast scale-in over cycles (task protection, drain
+//! deadlines, consolidation windows, budgets).
+//!
 //! One test binary, so one moto server; `TestBed::start` serialises the tests.
 
 use std::collections::{BTreeMap, HashSet};
@@ -24,6 +27,9 @@ use shared::time::{self, Timestamp};
 use testbed::strict::{StrictAws, StrictEvent};
 use testbed::world::{self, Group, GroupSpec};
 use testbed::{scheduler, TestBed};
+
+#[path = "instances/disruption.rs"]
+mod disruption;
 
 const CLUSTER: &str = "prod";
 const GROUP: &str = "prod-asg";
@@ -165,9 +171,14 @@ impl World {
         metrics: &BTreeMap<String, ServiceMetrics>,
         now: Timestamp,
     ) -> ScalingPlan {
-        let read = planner::state_reader::read_cluster_state(&self.clients, &self.def, &self.cache)
-            .await
-            .expect("read the cluster");
+        let read = planner::state_reader::read_cluster_state_at(
+            &self.clients,
+            &self.def,
+            &self.cache,
+            now,
+        )
+        .await
+        .expect("read the cluster");
         planner::plan(&self.def, metrics, &read.state, now)
     }
 

@@ -19,6 +19,11 @@ pub struct ClusterState {
     pub instances: Vec<ContainerInstance>,
     /// The cluster's Auto Scaling group, when it exists.
     pub group: Option<GroupState>,
+    /// Why the ECS task scale-in protection of the drain candidates' tasks could not be read
+    /// (GetTaskProtection failed: no permission, throttled, not implemented), when it could not.
+    /// The core then drains no busy instance: any of its tasks might be protected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_protection_unread: Option<String>,
 }
 
 impl ClusterState {
@@ -80,6 +85,10 @@ pub struct ServiceState {
     pub distinct_instance: bool,
     /// The last scaling recorded by the executor.
     pub last_scaling: Option<ScalingRecord>,
+    /// Tagged [`DO_NOT_DISRUPT_TAG`]`=true`: instances running its tasks are not drained for
+    /// consolidation.
+    #[serde(default)]
+    pub do_not_disrupt: bool,
 }
 
 /// Status of a container instance.
@@ -179,6 +188,19 @@ pub struct PlacedTask {
     pub service: Option<String>,
     /// Its reservation.
     pub size: Resources,
+    /// ECS task scale-in protection (GetTaskProtection), when it was read and enabled: until
+    /// then, seconds since the epoch (`u64::MAX` when ECS gave no expiry). Read only for the
+    /// tasks of the instances consolidation may drain; `None` elsewhere.
+    #[serde(default)]
+    pub protected_until_epoch_secs: Option<u64>,
+}
+
+impl PlacedTask {
+    /// Whether its scale-in protection holds at `now_secs`.
+    pub fn protected_at(&self, now_secs: u64) -> bool {
+        self.protected_until_epoch_secs
+            .is_some_and(|until| until > now_secs)
+    }
 }
 
 /// One ECS container instance.
@@ -207,6 +229,11 @@ pub struct ContainerInstance {
     /// `agentConnected`: a disconnected agent keeps its tasks but receives none.
     #[serde(default = "connected")]
     pub agent_connected: bool,
+    /// When this system last aborted a drain of it (its drain deadline passed with tasks left),
+    /// seconds since the epoch: the executor's [`DRAIN_ABORTED_AT_ATTRIBUTE`]. The planner does
+    /// not drain it again for the cluster's `drain_abort_cooldown`.
+    #[serde(default)]
+    pub drain_aborted_at_epoch_secs: Option<u64>,
 }
 
 fn connected() -> bool {
@@ -299,6 +326,16 @@ pub const LAST_SCALING_TAG: &str = "ecs-autoscale:last-scaling";
 /// PutAttributes on container instances but not TagResource.
 pub const DRAINED_AT_ATTRIBUTE: &str = "ecs-autoscale.drained-at";
 
+/// ECS attribute the executor puts on a container instance whose drain it aborts (the drain
+/// deadline passed with tasks left, `drain_timeout_action: abort`). Value: seconds since the
+/// Unix epoch. Durable memory of the abort, so the planner does not drain the instance again
+/// for the cooldown; read from DescribeContainerInstances like [`DRAINED_AT_ATTRIBUTE`].
+pub const DRAIN_ABORTED_AT_ATTRIBUTE: &str = "ecs-autoscale.drain-aborted-at";
+
+/// ECS service tag that keeps instances running the service's tasks from being drained for
+/// consolidation (as `disruption: never` in the cluster file), when its value is `true`.
+pub const DO_NOT_DISRUPT_TAG: &str = "ecs-autoscale:do-not-disrupt";
+
 impl ScalingRecord {
     /// The tag value, `up 1764412345`.
     pub fn to_tag_value(&self) -> String {
@@ -355,6 +392,7 @@ mod tests {
             tasks: vec![],
             draining_since_epoch_secs: None,
             agent_connected: true,
+            drain_aborted_at_epoch_secs: None,
         };
         assert_eq!(i.used(), Resources::new(3072, 7000));
         assert!(i.has_tasks());

@@ -11,8 +11,10 @@
 //! | an instance Auto Scaling terminates (MaxSize lowered below desired, desired lowered) dies with its tasks, and ECS deregisters its container instance | terminates the EC2 instance only | stops the tasks on it and force-deregisters the container instance, and records [`StrictEvent::InstanceTerminated`] |
 //! | instances pass through lifecycle states such as `Terminating:Wait` (lifecycle hooks), `Standby` | rarely | [`StrictAws::set_lifecycle_state`] rewrites an instance's state in `DescribeAutoScalingGroups` and `DescribeAutoScalingInstances` answers |
 //! | ECS `DeleteAttributes` of a custom attribute takes its name and target, without the value (as AWS documents it) | deletes only when the request's value equals the attribute's: without one, silently nothing | fills in the attribute's current value before forwarding |
+//! | ECS task scale-in protection: `UpdateTaskProtection` sets it per task (1 to 10 tasks, `expiresInMinutes` 1 to 2880, default 120), `GetTaskProtection` reads it; it lapses at its expiry; a stopped or unknown task is a failure | answers both with HTTP 500 (not implemented) | answers both itself, keeping each task's protection and expiry (on the proxy's clock, see [`StrictAws::advance`]); tasks are looked up in moto |
 //!
-//! It also injects faults like the executor's fault proxy ([`StrictAws::fail`]).
+//! It also injects faults like the executor's fault proxy ([`StrictAws::fail`]), and lets a
+//! test change the world just before a call reaches moto ([`StrictAws::before_next`]).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
@@ -30,6 +32,15 @@ use crate::proxy::{error_answer, forward, json_answer, Answer, Handler, Proxy, R
 
 /// How long SQS remembers a FIFO deduplication id.
 pub const DEDUPLICATION_WINDOW: Duration = Duration::from_secs(300);
+
+/// ECS task scale-in protection lasts this long when `expiresInMinutes` is not given.
+pub const DEFAULT_PROTECTION: Duration = Duration::from_secs(120 * 60);
+
+/// Tasks per GetTaskProtection / UpdateTaskProtection call, at most.
+pub const PROTECTION_TASKS_PER_CALL: usize = 10;
+
+/// Something a test does to the world just before a request reaches moto.
+type Hook = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
 /// A fault to answer instead of (or after) forwarding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +113,9 @@ struct State {
     attempts: HashMap<String, usize>,
     forwarded: HashMap<String, usize>,
     events: Vec<StrictEvent>,
+    /// Task ARN → when its scale-in protection lapses (proxy clock).
+    protected: HashMap<String, SystemTime>,
+    hooks: HashMap<String, VecDeque<Hook>>,
 }
 
 struct Strict {
@@ -153,7 +167,8 @@ impl StrictAws {
         &self.config
     }
 
-    /// Moves the proxy's clock forward (the deduplication window is measured on it).
+    /// Moves the proxy's clock forward (the deduplication window and task protection expiries
+    /// are measured on it).
     pub fn advance(&self, by: Duration) {
         self.strict.lock().clock_offset += by;
     }
@@ -172,6 +187,33 @@ impl StrictAws {
         let mut state = self.strict.lock();
         let queue = state.faults.entry(operation.to_owned()).or_default();
         queue.extend(std::iter::repeat_n(fault, times));
+    }
+
+    /// Runs `hook` just before the next request of `operation` is handled, once: a test's way of
+    /// changing the world between two calls of the code under test (a task ECS places on an
+    /// instance just before it is drained, say).
+    pub fn before_next<F, Fut>(&self, operation: &str, hook: F)
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let hook: Hook = Box::new(move || Box::pin(hook()));
+        self.strict
+            .lock()
+            .hooks
+            .entry(operation.to_owned())
+            .or_default()
+            .push_back(hook);
+    }
+
+    /// Whether task `arn` has scale-in protection now (on the proxy's clock).
+    pub fn is_protected(&self, arn: &str) -> bool {
+        let now = self.strict.now();
+        self.strict
+            .lock()
+            .protected
+            .get(arn)
+            .is_some_and(|until| *until > now)
     }
 
     /// Requests of `operation` received (SDK attempts, retries included).
@@ -253,7 +295,16 @@ impl Strict {
         if let Some(f @ (Fault::Throttle | Fault::ServerError | Fault::Validation)) = fault {
             return Ok(f.answer(json));
         }
+        let hook = self
+            .lock()
+            .hooks
+            .get_mut(&operation)
+            .and_then(VecDeque::pop_front);
+        if let Some(hook) = hook {
+            hook().await;
+        }
         let answer = match operation.as_str() {
+            "GetTaskProtection" | "UpdateTaskProtection" => self.task_protection(&request).await,
             "SendMessage" | "SendMessageBatch" => self.send_messages(&request, upstream).await?,
             "SetDesiredCapacity"
             | "UpdateAutoScalingGroup"
@@ -380,6 +431,101 @@ impl Strict {
         }
         answer.body = result.to_string().into_bytes();
         Ok(answer.into_bytes())
+    }
+
+    /// ECS GetTaskProtection and UpdateTaskProtection, answered here (moto answers 500): each
+    /// task's protection and expiry kept on the proxy's clock, tasks looked up in moto.
+    async fn task_protection(&self, request: &Request) -> Vec<u8> {
+        let invalid = |message: &str| {
+            error_answer(
+                true,
+                400,
+                "InvalidParameterException",
+                "InvalidParameter",
+                message,
+            )
+        };
+        let Some(body) = request.json() else {
+            return invalid("the request body is not JSON");
+        };
+        let cluster = body["cluster"].as_str().unwrap_or("default").to_owned();
+        let tasks: Vec<String> = body["tasks"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if tasks.is_empty() || tasks.len() > PROTECTION_TASKS_PER_CALL {
+            return invalid("tasks must list between 1 and 10 tasks");
+        }
+        let update = request.operation() == "UpdateTaskProtection";
+        let expires_in = match body["expiresInMinutes"].as_i64() {
+            None => DEFAULT_PROTECTION,
+            Some(m @ 1..=2880) => Duration::from_secs(u64::try_from(m).unwrap_or(1) * 60),
+            Some(_) => return invalid("expiresInMinutes must be between 1 and 2880"),
+        };
+        let enable = body["protectionEnabled"].as_bool();
+        if update && enable.is_none() {
+            return invalid("protectionEnabled is required");
+        }
+        let described = match self
+            .ecs
+            .describe_tasks()
+            .cluster(&cluster)
+            .set_tasks(Some(tasks.clone()))
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) => return invalid(&format!("DescribeTasks: {e}")),
+        };
+        let now = self.now();
+        let mut protected = Vec::new();
+        let mut failures = Vec::new();
+        for asked in &tasks {
+            let found = described.tasks().iter().find(|t| {
+                t.task_arn()
+                    .is_some_and(|arn| arn == asked || arn.ends_with(&format!("/{asked}")))
+            });
+            let Some(task) = found else {
+                failures.push(json!({"arn": asked, "reason": "MISSING"}));
+                continue;
+            };
+            let arn = task.task_arn().unwrap_or_default().to_owned();
+            if task.last_status() == Some("STOPPED") {
+                failures.push(json!({
+                    "arn": arn,
+                    "reason": "TASK_NOT_VALID",
+                    "detail": "The task is stopped."
+                }));
+                continue;
+            }
+            let mut state = self.lock();
+            match enable {
+                Some(true) => {
+                    state.protected.insert(arn.clone(), now + expires_in);
+                }
+                Some(false) => {
+                    state.protected.remove(&arn);
+                }
+                None => {}
+            }
+            let until = state.protected.get(&arn).copied().filter(|u| *u > now);
+            protected.push(match until {
+                Some(until) => json!({
+                    "taskArn": arn,
+                    "protectionEnabled": true,
+                    "expirationDate": until
+                        .duration_since(SystemTime::UNIX_EPOCH)
+                        .unwrap_or_default()
+                        .as_secs_f64(),
+                }),
+                None => json!({"taskArn": arn, "protectionEnabled": false}),
+            });
+        }
+        json_answer(&json!({"protectedTasks": protected, "failures": failures}))
     }
 
     /// ECS DeleteAttributes as AWS does it: an attribute named without its value is deleted

@@ -204,8 +204,13 @@ pub async fn run(run: &mut Run<'_>, targets: &[DrainTarget]) -> Result<(), Apply
             earlier_problem,
             &mut room,
         );
+        // A dry run still counts the drain in the live view, so that what comes after it (the
+        // termination of an empty instance drained in the same plan) reads as a real run would.
+        let would_apply = matches!(verdict, Verdict::Apply(_));
         if let Some(what) = run.settle(KIND, &t.instance.ec2_instance_id, verdict) {
             approved.push((t, what));
+        } else if would_apply && run.dry_run {
+            drained_in_live_view(run, &t.instance.container_instance_arn);
         }
     }
     if approved.is_empty() {
@@ -241,13 +246,7 @@ pub async fn run(run: &mut Run<'_>, targets: &[DrainTarget]) -> Result<(), Apply
     for (target, result) in results {
         match result {
             Ok(what) => {
-                let arn = &target.container_instance_arn;
-                set_live_status(run, arn, InstanceStatus::Draining);
-                if let Ok(live) = &mut run.live.instances {
-                    if let Some(ci) = live.get_mut(arn) {
-                        ci.draining_since_epoch_secs = Some(run.now_secs);
-                    }
-                }
+                drained_in_live_view(run, &target.container_instance_arn);
                 run.applied(
                     KIND,
                     &target.ec2_instance_id,
@@ -267,6 +266,17 @@ pub async fn run(run: &mut Run<'_>, targets: &[DrainTarget]) -> Result<(), Apply
     Ok(())
 }
 
+/// The instance is DRAINING by this system now, in the run's live view.
+fn drained_in_live_view(run: &mut Run<'_>, arn: &str) {
+    set_live_status(run, arn, InstanceStatus::Draining);
+    let now = run.now_secs;
+    if let Ok(live) = &mut run.live.instances {
+        if let Some(ci) = live.get_mut(arn) {
+            ci.draining_since_epoch_secs = Some(now);
+        }
+    }
+}
+
 /// The drain record on the container instances `ids` (one PutAttributes). A retryable error
 /// ends the run; any other is returned.
 async fn put_attributes(
@@ -274,10 +284,23 @@ async fn put_attributes(
     ids: &[&str],
     value: &str,
 ) -> Result<Result<(), CallError>, ApplyError> {
+    put_attribute(run, KIND, DRAINED_AT_ATTRIBUTE, ids, value).await
+}
+
+/// The attribute `name` = `value` on the container instances `ids` (at most
+/// [`ATTRIBUTES_PER_CALL`], one PutAttributes). A retryable error ends the run; any other is
+/// returned.
+pub(crate) async fn put_attribute(
+    run: &mut Run<'_>,
+    kind: &'static str,
+    name: &str,
+    ids: &[&str],
+    value: &str,
+) -> Result<Result<(), CallError>, ApplyError> {
     const OP: &str = "PutAttributes";
     let attributes = match ids
         .iter()
-        .map(|id| record(id, Some(value)))
+        .map(|id| attribute(name, id, Some(value)))
         .collect::<Result<Vec<_>, _>>()
     {
         Ok(a) => a,
@@ -297,7 +320,7 @@ async fn put_attributes(
         Err(e) => {
             let err = classify(OP, &e);
             if err.is_retryable() {
-                return Err(run.retry(KIND, err));
+                return Err(run.retry(kind, err));
             }
             Ok(Err(err))
         }
@@ -316,7 +339,7 @@ pub(crate) async fn delete_attributes(
     for chunk in ids.chunks(ATTRIBUTES_PER_CALL) {
         let attributes = match chunk
             .iter()
-            .map(|id| record(id, None))
+            .map(|id| attribute(DRAINED_AT_ATTRIBUTE, id, None))
             .collect::<Result<Vec<_>, _>>()
         {
             Ok(a) => a,
@@ -342,11 +365,11 @@ pub(crate) async fn delete_attributes(
     Ok(Ok(()))
 }
 
-/// The [`DRAINED_AT_ATTRIBUTE`] of one container instance (by id, as the API takes it with
+/// The attribute `name` of one container instance (by id, as the API takes it with
 /// `targetType` `container-instance`); with its value to put it, without to delete it.
-fn record(id: &str, value: Option<&str>) -> Result<Attribute, CallError> {
+fn attribute(name: &str, id: &str, value: Option<&str>) -> Result<Attribute, CallError> {
     Attribute::builder()
-        .name(DRAINED_AT_ATTRIBUTE)
+        .name(name)
         .set_value(value.map(str::to_owned))
         .target_type(TargetType::ContainerInstance)
         .target_id(id)

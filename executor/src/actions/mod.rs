@@ -2,7 +2,9 @@
 //! target, unit-tested here) and a `run` that settles the guard's verdict and makes the call.
 //! The order in which they run is in [`crate::apply`](mod@crate::apply).
 
+pub mod abort;
 pub mod drain;
+pub mod force;
 pub mod group_desired;
 pub mod group_limits;
 pub mod reactivate;
@@ -168,6 +170,7 @@ pub(crate) mod fixtures {
             tasks: Vec::new(),
             draining_since_epoch_secs: None,
             agent_connected: true,
+            drain_aborted_at_epoch_secs: None,
         }
     }
 

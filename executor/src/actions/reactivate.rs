@@ -91,13 +91,17 @@ pub async fn run(run: &mut Run<'_>, targets: &[InstanceRef]) -> Result<(), Apply
             }
         }
     }
-    remove_records(run, targets).await
+    remove_records(run, KIND, targets).await
 }
 
 /// DeleteAttributes for the targets that are ACTIVE with a drain record: on an ACTIVE instance
 /// it would make someone else's later drain look like ours. Best effort beyond a retryable
 /// error (logged).
-async fn remove_records(run: &mut Run<'_>, targets: &[InstanceRef]) -> Result<(), ApplyError> {
+pub(crate) async fn remove_records(
+    run: &mut Run<'_>,
+    kind: &'static str,
+    targets: &[InstanceRef],
+) -> Result<(), ApplyError> {
     let Ok(live) = &run.live.instances else {
         return Ok(());
     };
@@ -111,7 +115,7 @@ async fn remove_records(run: &mut Run<'_>, targets: &[InstanceRef]) -> Result<()
         return Ok(());
     }
     let ids: Vec<&str> = records.iter().map(String::as_str).collect();
-    match delete_attributes(run, KIND, &ids).await? {
+    match delete_attributes(run, kind, &ids).await? {
         Ok(()) => {
             if let Ok(live) = &mut run.live.instances {
                 for ci in live.values_mut() {

@@ -165,6 +165,7 @@ mod tests {
                 direction: Direction::Up,
                 at_epoch_secs: at,
             }),
+            do_not_disrupt: false,
         }
     }
 

@@ -1,15 +1,22 @@
 //! Terminating empty DRAINING instances: TerminateInstanceInAutoScalingGroup with
 //! ShouldDecrementDesiredCapacity, so the group does not launch a replacement.
 //!
+//! An instance the same plan drains (an empty ACTIVE instance drained and terminated in one
+//! plan) is re-read after its drain (DescribeContainerInstances, 100 per call) and terminated
+//! only if it is still empty: ECS may have placed a task on it before the drain.
+//!
 //! Idempotent by construction: an instance no longer in the group is `already_applied` (the
 //! original tried again every run and failed forever), and a "not found" answer to the call
 //! itself (a race, or a lost answer to an earlier attempt) means the same.
 
-use shared::messages::InstanceRef;
+use std::collections::HashMap;
+
+use shared::messages::{DrainTarget, InstanceRef};
 use shared::state::{ContainerInstance, GroupState, InstanceStatus};
 
 use super::{check_instance, Verdict};
-use crate::errors::classify;
+use crate::errors::{classify, CallError};
+use crate::live::read_instances;
 use crate::run::{ApplyError, Run};
 
 /// `kind` in the report.
@@ -90,9 +97,24 @@ fn holds(group: &GroupState, ec2_instance_id: &str) -> bool {
 
 /// Settles each guard and terminates the approved instances one call each (the API takes one).
 pub async fn run(run: &mut Run<'_>, targets: &[InstanceRef]) -> Result<(), ApplyError> {
+    run_after_drains(run, targets, &[]).await
+}
+
+/// [`run`], re-reading first the targets that `drains` (the plan's drains, applied just before)
+/// name: their live view is what ECS says after the drain.
+pub async fn run_after_drains(
+    run: &mut Run<'_>,
+    targets: &[InstanceRef],
+    drains: &[DrainTarget],
+) -> Result<(), ApplyError> {
     const OP: &str = "TerminateInstanceInAutoScalingGroup";
+    let reread = reread(run, targets, drains).await?;
     for target in targets {
         let id = target.ec2_instance_id.as_str();
+        if let Some(e) = reread.get(&target.container_instance_arn) {
+            run.failed(KIND, id, "re-read it after its drain", e.clone())?;
+            continue;
+        }
         let verdict = match (&run.live.group, &run.live.instances) {
             (Ok(group), Ok(live)) => guard(
                 target,
@@ -148,6 +170,44 @@ pub async fn run(run: &mut Run<'_>, targets: &[InstanceRef]) -> Result<(), Apply
         }
     }
     Ok(())
+}
+
+/// Re-reads the targets the plan also drains into the live view (not in a dry run: nothing was
+/// drained). Returns the targets whose re-read failed, with the error; a retryable error ends
+/// the run.
+async fn reread(
+    run: &mut Run<'_>,
+    targets: &[InstanceRef],
+    drains: &[DrainTarget],
+) -> Result<HashMap<String, CallError>, ApplyError> {
+    let arns: Vec<String> = targets
+        .iter()
+        .filter(|t| {
+            drains
+                .iter()
+                .any(|d| d.instance.container_instance_arn == t.container_instance_arn)
+        })
+        .map(|t| t.container_instance_arn.clone())
+        .collect();
+    if arns.is_empty() || run.dry_run || run.live.instances.is_err() {
+        return Ok(HashMap::new());
+    }
+    match read_instances(&run.clients.ecs, &run.plan.cluster, &arns).await {
+        Ok(mut fresh) => {
+            if let Ok(live) = &mut run.live.instances {
+                for arn in &arns {
+                    // An instance ECS no longer knows is gone from the view too.
+                    match fresh.remove(arn) {
+                        Some(ci) => live.insert(arn.clone(), ci),
+                        None => live.remove(arn),
+                    };
+                }
+            }
+            Ok(HashMap::new())
+        }
+        Err(e) if e.is_retryable() => Err(run.retry(KIND, e)),
+        Err(e) => Ok(arns.into_iter().map(|a| (a, e.clone())).collect()),
+    }
 }
 
 /// The instance left the group and took one unit of desired capacity with it.

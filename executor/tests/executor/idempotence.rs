@@ -259,6 +259,7 @@ async fn dry_run_changes_nothing_and_says_what_it_would_do() {
                 services: vec![service("web", 2, 4), service("api", 3, 1)],
                 drain: vec![drain.clone()],
                 terminate: vec![],
+                ..PlanActions::default()
             },
         )
     };

@@ -3,11 +3,14 @@
 //!
 //! - `idempotence`: replays, stale plans, crashes mid-apply, dry runs;
 //! - `lifecycle`: drain → the scheduler moves the tasks → terminate;
+//! - `deadlines`: drains past their deadline aborted or forced, and an empty instance drained
+//!   and terminated in one plan;
 //! - `faults`: a fault-injecting proxy in front of moto (throttling, 5xx, lost answers);
 //! - `handler`: SQS batches (undecodable records, FIFO order) and the report on the bus;
 //! - `budget`: the number of calls per plan.
 
 mod budget;
+mod deadlines;
 mod faults;
 mod handler;
 mod idempotence;

@@ -1,20 +1,24 @@
-//! The instance plan: one placement simulation decides what to place where,
-//! which DRAINING instances to reactivate and how many instances to launch; then
-//! consolidation, terminations of drained instances, and the group's limits and desired
-//! capacity. Only instances that are ours ([`Standing`]) are counted or acted on, and the
-//! group's MaxSize is never sent below its desired capacity.
+//! The instance plan: drain deadlines first (an aborted drain is ACTIVE again, a forced one
+//! takes no task back); one placement simulation decides what to place where, which DRAINING
+//! instances to reactivate and how many instances to launch; then consolidation within the
+//! disruption budget and windows, terminations of drained instances (empty ones drained in this
+//! plan included), and the group's limits and desired capacity. Only instances that are ours
+//! ([`Standing`]) are counted or acted on, and the group's MaxSize is never sent below its
+//! desired capacity.
 
 use std::collections::{BTreeMap, HashMap};
 
 use shared::definition::ClusterDefinition;
 use shared::messages::{
-    CapacityDecision, CountChange, DimensionSummary, DrainTarget, GroupLimits, GroupLimitsChange,
-    InstanceDecision, InstanceRef, Reason,
+    CapacityDecision, CountChange, DimensionSummary, DrainTarget, ForceDrain, GroupLimits,
+    GroupLimitsChange, InstanceDecision, InstanceRef, Reason,
 };
 use shared::resources::Resources;
 use shared::state::{ClusterState, ContainerInstance, GroupInstance, GroupState, InstanceStatus};
+use shared::time::{self, Timestamp};
 
-use super::consolidation::{consolidate, Limits};
+use super::consolidation::{consolidate, BusyLimit, Limits};
+use super::deadlines::deadlines;
 use super::packing::{Bin, BinKind, ItemKind, Packer, Unplaced};
 use super::services::ServiceTable;
 use super::standing::{standing, Standing};
@@ -28,6 +32,8 @@ pub(crate) struct CapacityPlan {
     pub group_desired: Option<CountChange>,
     pub drain: Vec<DrainTarget>,
     pub terminate: Vec<InstanceRef>,
+    pub abort_drain: Vec<InstanceRef>,
+    pub force_drain: Vec<ForceDrain>,
     pub decision: CapacityDecision,
     /// Cluster-level notes: limits and desired capacity.
     pub notes: Vec<Reason>,
@@ -42,8 +48,9 @@ pub(crate) fn plan_capacity(
     state: &ClusterState,
     group: &GroupState,
     targets: &HashMap<&str, u32>,
-    now_secs: u64,
+    now: Timestamp,
 ) -> CapacityPlan {
+    let now_secs = time::epoch_secs(now);
     let mut notes = Vec::new();
     let limits = wanted_limits(def, group, &mut notes);
     let size = instances::instance_size(def, state);
@@ -53,11 +60,17 @@ pub(crate) fn plan_capacity(
         .iter()
         .map(|gi| (gi.instance_id.as_str(), gi))
         .collect();
-    let standings: Vec<Standing> = state
+    let mut standings: Vec<Standing> = state
         .instances
         .iter()
         .map(|ci| standing(ci, Some(group)))
         .collect();
+    // Drains past their deadline: an aborted one is ACTIVE again for the rest of the plan (its
+    // tasks stay, it is capacity); a forced one takes no task back (its bin is closed below).
+    let deadlines = deadlines(def, state, &standings, now_secs);
+    for &i in &deadlines.abort {
+        standings[i] = Standing::Active;
+    }
 
     // The desired capacity the group will have anyway: a new MinSize raises it. A MaxSize
     // below it is never sent (Auto Scaling would terminate instances of its own choosing):
@@ -75,6 +88,11 @@ pub(crate) fn plan_capacity(
 
     let (mut packer, bin_of) = instances::bins(state, &standings, &table, size, in_flight);
     packer.new_limit = limits.max.saturating_sub(base_desired);
+    for (i, _) in &deadlines.force {
+        if let Some(&b) = bin_of.get(i) {
+            packer.bins[b].closed = true;
+        }
+    }
     let items = demand::items(
         &mut packer,
         def,
@@ -111,6 +129,25 @@ pub(crate) fn plan_capacity(
             });
         }
     }
+    for (i, reason) in &deadlines.decisions {
+        decision.instances.push(InstanceDecision {
+            instance: instance_ref(&state.instances[*i]),
+            reason: reason.clone(),
+        });
+    }
+    let abort_drain: Vec<InstanceRef> = deadlines
+        .abort
+        .iter()
+        .map(|&i| instance_ref(&state.instances[i]))
+        .collect();
+    let force_drain: Vec<ForceDrain> = deadlines
+        .force
+        .iter()
+        .map(|(i, tasks)| ForceDrain {
+            instance: instance_ref(&state.instances[*i]),
+            tasks: tasks.clone(),
+        })
+        .collect();
 
     // Reactivations and launches.
     let mut reactivate = Vec::new();
@@ -153,8 +190,11 @@ pub(crate) fn plan_capacity(
     );
     let surplus_to_drain = surplus.saturating_sub(leaving);
     let short = unplaced.iter().any(|(_, why)| *why != Unplaced::TooLarge);
+    let window_open = def.disruption.window_open(now);
+    window_notes(def, window_open, now, &mut decision.notes);
     let mut drain = Vec::new();
-    if def.max_drain_per_cycle == 0 {
+    let mut drained_empty = Vec::new();
+    if def.max_drain_per_cycle == Some(0) {
         decision.notes.push(Reason::ConsolidationDisabled);
     } else if launch > 0 || !reactivate.is_empty() || short {
         decision.notes.push(Reason::ConsolidationWhileScalingUp);
@@ -163,13 +203,28 @@ pub(crate) fn plan_capacity(
             .notes
             .push(Reason::ConsolidationWhileBooting { booting: in_flight });
     } else {
+        let busy = busy_limit(
+            def,
+            state,
+            group,
+            window_open,
+            &deadlines.abort,
+            &mut decision.notes,
+        );
         let limits = Limits {
-            max_drain: def.max_drain_per_cycle,
             group_min: limits.min,
             active,
+            group_after_drains: group.desired.saturating_sub(leaving),
+            busy,
+            window_open,
+            surplus: surplus_to_drain,
+            max: limits.max,
+            now_secs,
+            aborted_now: deadlines.abort.clone(),
         };
         let c = consolidate(
             &mut packer,
+            def,
             state,
             &group_instances,
             &mut table,
@@ -177,6 +232,12 @@ pub(crate) fn plan_capacity(
             &limits,
         );
         drain.extend(c.drained.iter().map(|&i| drain_target(&state.instances[i])));
+        drained_empty.extend(
+            c.drained
+                .iter()
+                .copied()
+                .filter(|&i| !state.instances[i].has_tasks()),
+        );
         for (i, reason) in c.examined {
             decision.instances.push(InstanceDecision {
                 instance: instance_ref(&state.instances[i]),
@@ -216,14 +277,13 @@ pub(crate) fn plan_capacity(
     }
 
     let terminate = terminations(
-        def,
         state,
         &standings,
         &group_instances,
         &reactivated,
+        &drained_empty,
         target,
         limits.min,
-        now_secs,
         &mut decision,
     );
 
@@ -239,9 +299,68 @@ pub(crate) fn plan_capacity(
         group_desired,
         drain,
         terminate,
+        abort_drain,
+        force_drain,
         decision,
         notes,
         packer,
+    }
+}
+
+/// The busy drains this plan may start: `max_drain_per_cycle` when the file sets it, else the
+/// disruption budget (inside or outside the windows) of the group's desired capacity, less the
+/// instances of the group DRAINING with tasks now (ours and others', not those whose drain this
+/// plan aborts). Noted in the record.
+fn busy_limit(
+    def: &ClusterDefinition,
+    state: &ClusterState,
+    group: &GroupState,
+    window_open: bool,
+    aborted: &[usize],
+    notes: &mut Vec<Reason>,
+) -> BusyLimit {
+    if let Some(limit) = def.max_drain_per_cycle {
+        notes.push(Reason::DrainsPerPlan { limit });
+        return BusyLimit::PerPlan(limit);
+    }
+    let written = if window_open {
+        def.disruption.budget.inside_windows
+    } else {
+        def.disruption.budget.outside_windows
+    };
+    let budget = written.of(group.desired);
+    let draining = count(state.instances.iter().enumerate().filter(|(i, ci)| {
+        ci.status == InstanceStatus::Draining
+            && ci.has_tasks()
+            && group.instance(&ci.ec2_instance_id).is_some()
+            && !aborted.contains(i)
+    }));
+    notes.push(Reason::DisruptionBudget {
+        written: written.to_string(),
+        group: group.desired,
+        budget,
+        draining,
+        inside_windows: window_open,
+    });
+    BusyLimit::Budget { budget, draining }
+}
+
+/// Which consolidation window is open, or that none is (nothing without windows).
+fn window_notes(def: &ClusterDefinition, open: bool, now: Timestamp, notes: &mut Vec<Reason>) {
+    let windows = &def.disruption.windows;
+    if windows.is_empty() {
+        return;
+    }
+    if open {
+        if let Some(w) = windows.iter().find(|w| w.contains(now)) {
+            notes.push(Reason::ConsolidationWindowOpen {
+                window: w.to_string(),
+            });
+        }
+    } else {
+        notes.push(Reason::ConsolidationWindowClosed {
+            windows: windows.iter().map(ToString::to_string).collect(),
+        });
     }
 }
 
@@ -367,51 +486,45 @@ fn new_instance_reason(index: u32, bin: &Bin, packer: &Packer, table: &ServiceTa
 }
 
 /// Empty DRAINING instances are terminated (desired capacity decremented), never below the
-/// group's MinSize and never when protected; instances draining too long are reported.
-/// Only instances this system drained are considered (see [`Standing`]).
+/// group's MinSize and never when protected; then the empty instances this plan drains (the
+/// executor re-reads each after its drain). Only instances this system drained are considered
+/// (see [`Standing`]); those still running tasks wait (their deadline is in `deadlines`).
 #[allow(clippy::too_many_arguments)]
 fn terminations(
-    def: &ClusterDefinition,
     state: &ClusterState,
     standings: &[Standing],
     group_instances: &HashMap<&str, &GroupInstance>,
     reactivated: &[bool],
+    drained_empty: &[usize],
     desired: u32,
     min: u32,
-    now_secs: u64,
     decision: &mut CapacityDecision,
 ) -> Vec<InstanceRef> {
     let mut terminate = Vec::new();
     let mut desired_after = desired;
-    for (i, ci) in state.instances.iter().enumerate() {
-        if standings.get(i) != Some(&Standing::Draining)
-            || reactivated.get(i).copied().unwrap_or(false)
-        {
-            continue;
-        }
-        let reason = if ci.has_tasks() {
-            let since = ci
-                .draining_since_epoch_secs
-                .map(|t| now_secs.saturating_sub(t));
-            match since {
-                Some(secs) if secs > def.drain_timeout.as_secs() => Reason::DrainingTooLong {
-                    secs,
-                    timeout_secs: def.drain_timeout.as_secs(),
-                    running: ci.running_tasks.saturating_add(ci.pending_tasks),
-                },
-                _ => continue,
-            }
-        } else {
-            match group_instances.get(ci.ec2_instance_id.as_str()) {
-                None => Reason::KeepNotInGroup,
-                Some(gi) if gi.protected_from_scale_in => Reason::TerminateBlockedProtected,
-                Some(_) if desired_after <= min => Reason::TerminateBlockedByMin {
-                    min,
-                    desired: desired_after,
-                },
-                Some(_) => {
-                    desired_after -= 1;
-                    terminate.push(instance_ref(ci));
+    let drained_now = drained_empty.iter().map(|&i| (i, true));
+    let draining = (0..state.instances.len())
+        .filter(|&i| {
+            standings.get(i) == Some(&Standing::Draining)
+                && !reactivated.get(i).copied().unwrap_or(false)
+                && !state.instances[i].has_tasks()
+        })
+        .map(|i| (i, false));
+    for (i, now) in draining.chain(drained_now) {
+        let ci = &state.instances[i];
+        let reason = match group_instances.get(ci.ec2_instance_id.as_str()) {
+            None => Reason::KeepNotInGroup,
+            Some(gi) if gi.protected_from_scale_in => Reason::TerminateBlockedProtected,
+            Some(_) if desired_after <= min => Reason::TerminateBlockedByMin {
+                min,
+                desired: desired_after,
+            },
+            Some(_) => {
+                desired_after -= 1;
+                terminate.push(instance_ref(ci));
+                if now {
+                    Reason::TerminateEmptyNow
+                } else {
                     Reason::TerminateDrained
                 }
             }

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use shared::definition::{
-    CloudWatchSource, ClusterDefinition, MetricSources, ServiceDefinition, Statistic, StepEvent,
-    TargetTracking, TrackingKind, DEFAULT_DRAIN_TIMEOUT_SECS, DEFAULT_MAX_DRAIN_PER_CYCLE,
-    DEFAULT_REGISTRATION_GRACE_SECS, DEFAULT_SCALE_DOWN_COOLDOWN_SECS,
+    CloudWatchSource, ClusterDefinition, Disruption, MetricSources, ServiceDefinition,
+    ServiceDisruption, Statistic, StepEvent, TargetTracking, TrackingKind,
+    DEFAULT_DRAIN_TIMEOUT_SECS, DEFAULT_REGISTRATION_GRACE_SECS, DEFAULT_SCALE_DOWN_COOLDOWN_SECS,
     DEFAULT_SCALE_UP_COOLDOWN_SECS,
 };
 use shared::expr::Expr;
@@ -72,6 +72,7 @@ pub(crate) fn service(name: &str, min: u32, max: u32, aliases: &[&str]) -> Servi
         target_tracking: None,
         scale_up_cooldown: Duration::from_secs(DEFAULT_SCALE_UP_COOLDOWN_SECS),
         scale_down_cooldown: Duration::from_secs(DEFAULT_SCALE_DOWN_COOLDOWN_SECS),
+        disruption: ServiceDisruption::Allowed,
     }
 }
 
@@ -95,8 +96,9 @@ pub(crate) fn cluster(services: Vec<ServiceDefinition>) -> ClusterDefinition {
         min: None,
         max: None,
         dry_run: false,
-        max_drain_per_cycle: DEFAULT_MAX_DRAIN_PER_CYCLE,
+        max_drain_per_cycle: None,
         drain_timeout: Duration::from_secs(DEFAULT_DRAIN_TIMEOUT_SECS),
+        disruption: Disruption::default(),
         registration_grace: Duration::from_secs(DEFAULT_REGISTRATION_GRACE_SECS),
         instance_capacity: None,
         services,
@@ -116,6 +118,7 @@ pub(crate) fn service_state(name: &str, desired: u32, size: Resources) -> Servic
         gpu: 0,
         distinct_instance: false,
         last_scaling: None,
+        do_not_disrupt: false,
     }
 }
 
@@ -124,6 +127,7 @@ pub(crate) fn task(service: &str, size: Resources) -> PlacedTask {
         arn: format!("arn:aws:ecs:eu-west-1:1:task/c/{service}"),
         service: Some(service.into()),
         size,
+        protected_until_epoch_secs: None,
     }
 }
 
@@ -149,6 +153,7 @@ pub(crate) fn instance(
         // A DRAINING instance of the fixtures was drained by this system (a minute ago).
         draining_since_epoch_secs: (status_is_draining).then_some(NOW_SECS - 60),
         agent_connected: true,
+        drain_aborted_at_epoch_secs: None,
     }
 }
 
@@ -184,6 +189,7 @@ pub(crate) fn state(
         services,
         instances,
         group: Some(group),
+        task_protection_unread: None,
     }
 }
 

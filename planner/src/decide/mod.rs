@@ -9,7 +9,9 @@
 //! - `rules`: per service, the rules (`step_events`, `target_tracking`) combined, cooldowns.
 //! - `capacity`: the instance plan around one `packing` simulation, whose bins are the
 //!   `instances`, whose items are the `demand`, and whose services are numbered by `services`;
-//!   then `consolidation`. `standing` says which instances are ours to count and act on.
+//!   then `consolidation` (within the disruption budget and windows); `deadlines` decides
+//!   what happens to drains past `drain_timeout`. `standing` says which instances are ours to
+//!   count and act on.
 //! - `plan_id`: the deterministic id.
 //! - `task_listing`: which instances' tasks the core can use (the shell lists only those).
 //! - `delivery` and `report_age`: a delivery of reports planned — the current ones merged
@@ -17,6 +19,7 @@
 
 mod capacity;
 mod consolidation;
+mod deadlines;
 mod delivery;
 mod demand;
 mod instances;
@@ -32,6 +35,8 @@ mod task_listing;
 #[cfg(test)]
 mod cycles;
 #[cfg(test)]
+mod disruption_tests;
+#[cfg(test)]
 mod fixtures;
 #[cfg(test)]
 mod proptests;
@@ -39,6 +44,8 @@ mod proptests;
 mod quality;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod world_model;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -53,7 +60,7 @@ use shared::time::{self, Timestamp};
 pub use delivery::{expires, plan_delivery, DeliveryRules, DEFAULT_MAX_AGE, DEFAULT_PLAN_TTL};
 pub use metrics::merge_reports;
 pub use report_age::{Freshness, MAX_AHEAD};
-pub use task_listing::{task_listing, TaskListing};
+pub use task_listing::{protection_listing, task_listing, TaskListing};
 
 /// Plans one cluster. Pure: the same arguments give the same plan, and `now` only sets
 /// `created_at` and the cooldown and drain-timeout clocks (not the `plan_id`). The core
@@ -106,13 +113,14 @@ pub(crate) fn plan_traced(
                 group: definition.autoscale_group.clone(),
             }),
             Some(group) => {
-                let now_secs = time::epoch_secs(now);
-                let cap = capacity::plan_capacity(definition, state, group, &targets, now_secs);
+                let cap = capacity::plan_capacity(definition, state, group, &targets, now);
                 actions.group_limits = cap.group_limits;
                 actions.reactivate = cap.reactivate;
                 actions.group_desired = cap.group_desired;
                 actions.drain = cap.drain;
                 actions.terminate = cap.terminate;
+                actions.abort_drain = cap.abort_drain;
+                actions.force_drain = cap.force_drain;
                 detail.cluster.extend(cap.notes);
                 detail.capacity = Some(cap.decision);
                 packer = Some(cap.packer);

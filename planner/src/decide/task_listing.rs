@@ -10,6 +10,7 @@
 use shared::definition::ClusterDefinition;
 use shared::resources::Resources;
 use shared::state::{ClusterState, ContainerInstance};
+use shared::time::Timestamp;
 
 use super::consolidation::{candidate_order, MAX_EXAMINED};
 use super::instances::instance_size;
@@ -54,7 +55,7 @@ pub fn task_listing(definition: &ClusterDefinition, state: &ClusterState) -> Tas
     let active: Vec<usize> = (0..state.instances.len())
         .filter(|&i| standings[i] == Standing::Active)
         .collect();
-    if definition.max_drain_per_cycle > 0 && active.len() >= 2 {
+    if definition.max_drain_per_cycle != Some(0) && active.len() >= 2 {
         let scale = instance_size(definition, state).unwrap_or(Resources::new(1, 1));
         arns.extend(
             candidate_order(state, active, scale)
@@ -70,6 +71,37 @@ pub fn task_listing(definition: &ClusterDefinition, state: &ClusterState) -> Tas
     } else {
         TaskListing::Instances(arns)
     }
+}
+
+/// The container instances (ARNs) whose tasks' scale-in protection the core needs at `now`: the
+/// busy candidates consolidation may examine (its first [`MAX_EXAMINED`]), when it may drain a
+/// busy instance at all — consolidation is on, two instances or more are ACTIVE, and a window
+/// is open or the group is above the file's `max`. Call after the tasks are listed: only
+/// instances with listed tasks are named.
+pub fn protection_listing(
+    definition: &ClusterDefinition,
+    state: &ClusterState,
+    now: Timestamp,
+) -> Vec<String> {
+    let above_max = state
+        .group
+        .as_ref()
+        .is_some_and(|g| definition.max.is_some_and(|max| g.desired > max));
+    let busy_drains = definition.disruption.window_open(now) || above_max;
+    let active: Vec<usize> = (0..state.instances.len())
+        .filter(|&i| standing(&state.instances[i], state.group.as_ref()) == Standing::Active)
+        .collect();
+    if definition.max_drain_per_cycle == Some(0) || active.len() < 2 || !busy_drains {
+        return Vec::new();
+    }
+    let scale = instance_size(definition, state).unwrap_or(Resources::new(1, 1));
+    candidate_order(state, active, scale)
+        .into_iter()
+        .take(MAX_EXAMINED)
+        .map(|i| &state.instances[i])
+        .filter(|ci| ci.has_tasks() && !ci.tasks.is_empty())
+        .map(|ci| ci.arn.clone())
+        .collect()
 }
 
 #[cfg(test)]
@@ -101,6 +133,7 @@ mod tests {
             tasks: vec![],
             draining_since_epoch_secs: ours,
             agent_connected: true,
+            drain_aborted_at_epoch_secs: None,
         }
     }
 
@@ -126,6 +159,7 @@ mod tests {
             cluster: "prod".into(),
             instances,
             group: Some(group),
+            task_protection_unread: None,
             ..ClusterState::default()
         }
     }
@@ -204,6 +238,50 @@ mod tests {
     }
 
     #[test]
+    fn protection_is_read_for_busy_candidates_only_when_busy_drains_may_happen() {
+        let mut busy = instance("busy", InstanceStatus::Active, 2);
+        busy.tasks = vec![shared::state::PlacedTask {
+            arn: "t1".into(),
+            service: Some("web".into()),
+            size: Resources::new(256, 512),
+            protected_until_epoch_secs: None,
+        }];
+        let mut unlisted = instance("unlisted", InstanceStatus::Active, 1);
+        unlisted.tasks.clear();
+        let s = state(vec![
+            busy,
+            unlisted,
+            instance("empty", InstanceStatus::Active, 0),
+            instance("leaving", InstanceStatus::Draining, 2),
+        ]);
+        let now: Timestamp = "2025-01-06T12:00:00Z".parse().expect("a time");
+        assert_eq!(
+            protection_listing(&def(1), &s, now),
+            vec!["busy".to_string()]
+        );
+        assert!(
+            protection_listing(&def(0), &s, now).is_empty(),
+            "consolidation off"
+        );
+
+        // Outside every window: nothing, unless the group is above the file's max.
+        let night = |extra: &str| {
+            shared::definition::parse_definition(
+                "prod",
+                std::path::Path::new("prod.yml"),
+                &format!("autoscale_group: asg\n{extra}consolidation_windows: [{{start: \"01:00\", end: \"02:00\"}}]\n"),
+                &|_| None,
+            )
+            .expect("definition")
+        };
+        assert!(protection_listing(&night(""), &s, now).is_empty());
+        assert_eq!(
+            protection_listing(&night("max: 2\n"), &s, now),
+            vec!["busy".to_string()]
+        );
+    }
+
+    #[test]
     fn distinct_instance_services_need_every_task() {
         let mut s = state(vec![
             instance("a", InstanceStatus::Active, 1),
@@ -221,6 +299,7 @@ mod tests {
             gpu: 0,
             distinct_instance: true,
             last_scaling: None,
+            do_not_disrupt: false,
         });
         assert_eq!(task_listing(&def(0), &s), TaskListing::All);
     }

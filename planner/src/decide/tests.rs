@@ -484,7 +484,7 @@ fn a_half_used_instance_whose_tasks_fit_is_drained_one_that_does_not_fit_is_kept
     let small = Resources::new(512, 1024);
     let big = Resources::new(3584, 7168);
     let mut def = cluster(vec![service("a", 1, 10, &[]), service("b", 1, 10, &[])]);
-    def.max_drain_per_cycle = 2;
+    def.max_drain_per_cycle = Some(2);
     let st = state(
         vec![service_state("a", 4, small), service_state("b", 1, big)],
         vec![
@@ -514,7 +514,7 @@ fn a_half_used_instance_whose_tasks_fit_is_drained_one_that_does_not_fit_is_kept
         lines,
         [
             "i-0003: kept: a task of `b` (3584 CPU / 7168 MiB) fits on no other ACTIVE instance",
-            "i-0001: drain: its 2 task(s) fit on 2 other ACTIVE instance(s) with the buffer and scale-ups",
+            "i-0001: drain: its 2 task(s) fit on 2 other ACTIVE instance(s) with the buffer and scale-ups; worth it: the group shrinks to 2 instance(s) (25 % of its CPU and 25 % of its memory in use)",
             "i-0002: kept: a task of `a` (512 CPU / 1024 MiB) fits on no other ACTIVE instance",
         ]
     );
@@ -832,7 +832,7 @@ fn the_record_serializes_and_reads_back() {
 
 #[test]
 fn draining_too_long_is_reported() {
-    let def = cluster(vec![service("a", 1, 10, &[])]);
+    let mut def = cluster(vec![service("a", 1, 10, &[])]);
     let small = Resources::new(512, 1024);
     let mut d = instance(2, InstanceStatus::Draining, vec![task("a", small)]);
     d.draining_since_epoch_secs = Some(NOW_SECS - 1000);
@@ -847,10 +847,12 @@ fn draining_too_long_is_reported() {
     );
     // The service already runs its replacement: nothing to move.
     st.services[0].running = 3;
+    def.disruption.drain_timeout_action = shared::definition::DrainTimeoutAction::Report;
     let plan = plan(&def, &BTreeMap::new(), &st, now());
     assert!(instance_lines(&plan)
         .iter()
         .any(|l| l.starts_with("i-0002: draining for 1000 s, longer than the timeout of 900 s")));
+    assert!(plan.actions.abort_drain.is_empty() && plan.actions.force_drain.is_empty());
 }
 
 #[test]
@@ -950,15 +952,21 @@ fn a_max_below_the_desired_capacity_is_never_sent_the_surplus_is_drained() {
         })
     );
     assert_eq!(plan.actions.group_desired, None);
-    // The least disruptive instance is drained, with what the executor re-checks.
+    // The least disruptive instances are drained, as many as the default budget allows (half
+    // of 4), with what the executor re-checks.
     assert_eq!(
         plan.actions.drain.len(),
-        1,
+        2,
         "{:#?}",
         plan.decisions.headlines
     );
-    assert_eq!(plan.actions.drain[0].tasks, 1);
-    assert_eq!(plan.actions.drain[0].task_sizes, vec![TASK]);
+    for d in &plan.actions.drain {
+        assert_eq!(d.tasks, 1);
+        assert_eq!(d.task_sizes, vec![TASK]);
+    }
+    assert!(instance_lines(&plan).contains(
+        &"i-0003: kept: the disruption budget of 2 instance(s) DRAINING at once is used (0 DRAINING with tasks before this plan, 2 drained by it)".to_string()
+    ));
     assert!(plan
         .decisions
         .detail
@@ -972,8 +980,10 @@ fn a_max_below_the_desired_capacity_is_never_sent_the_surplus_is_drained() {
 
 #[test]
 fn max_size_steps_down_as_the_surplus_is_terminated() {
-    // Three busy instances and our empty DRAINING one; desired 4, the file's max 2.
-    let (def, mut st) = one_task_each(3, 2);
+    // Three busy instances and our empty DRAINING one; desired 4, the file's max 2; one drain
+    // per plan.
+    let (mut def, mut st) = one_task_each(3, 2);
+    def.max_drain_per_cycle = Some(1);
     st.instances
         .push(instance(4, InstanceStatus::Draining, vec![]));
     if let Some(g) = st.group.as_mut() {

@@ -59,7 +59,7 @@ pub use delivery::{deliver, event_detail, plan_line, Delivered, MAX_EVENT_DETAIL
 pub use observer::PlanningObserver;
 
 use crate::decide::DeliveryRules;
-use crate::state_reader::{read_cluster_state, ReadError, TaskDefinitionCache};
+use crate::state_reader::{read_cluster_state_at, ReadError, TaskDefinitionCache};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -243,7 +243,8 @@ pub async fn plan_and_deliver(
     reports: &[MetricsReport],
     now: Timestamp,
 ) -> Result<Delivered, ClusterError> {
-    let read = read_cluster_state(&deps.clients, definition, &deps.task_definitions).await?;
+    let read =
+        read_cluster_state_at(&deps.clients, definition, &deps.task_definitions, now).await?;
     for missing in &read.missing_services {
         tracing::warn!(
             cluster = definition.name.as_str(),

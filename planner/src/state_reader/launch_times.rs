@@ -76,6 +76,7 @@ mod tests {
                 tasks: vec![],
                 draining_since_epoch_secs: None,
                 agent_connected: true,
+                drain_aborted_at_epoch_secs: None,
             }],
             group: Some(GroupState {
                 name: "asg".into(),
@@ -89,11 +90,13 @@ mod tests {
                     member("i-hooked", "Pending:Wait"),
                 ],
             }),
+            task_protection_unread: None,
             ..ClusterState::default()
         };
         assert_eq!(unregistered(&state), vec!["i-silent".to_owned()]);
         let none = ClusterState {
             group: None,
+            task_protection_unread: None,
             ..state
         };
         assert!(unregistered(&none).is_empty());

@@ -19,11 +19,12 @@
 //! | 1 | `DescribeAutoScalingGroups` (the group, by name) |
 //! | E | `DescribeInstances` (EC2), ⌈U/100⌉ calls for the U InService instances of the group that have no container instance (their launch times, for the registration grace period); 0 in the common case, where every InService instance is registered |
 //! | L | `ListTasks` + `DescribeTasks`, only for the tasks the core can use (below) |
+//! | P | `GetTaskProtection`, ⌈t/10⌉ calls (10 tasks per call, the API's maximum) for the t tasks of the busy instances consolidation may drain (below); 0 when no busy instance may be drained now |
 //!
-//! that is ⌈S/10⌉ + max(1, ⌈I/100⌉) + ⌈I/100⌉ + 1 + E + D + L, where L is 0, or at most
+//! that is ⌈S/10⌉ + max(1, ⌈I/100⌉) + ⌈I/100⌉ + 1 + E + D + L + P, where L is 0, or at most
 //! max(1, ⌈T/100⌉) + ⌈T/100⌉ (the whole cluster's listing; a listing per instance is chosen
-//! only when it is estimated cheaper). So a read never costs more than
-//! ⌈S/10⌉ + 2⌈I/100⌉ + 2⌈T/100⌉ + E + D + 3. The listing of container instances is paged at 100
+//! only when it is estimated cheaper), and P at most ⌈t/10⌉ for the tasks t of at most 16
+//! instances. So a read never costs more than ⌈S/10⌉ + 2⌈I/100⌉ + 2⌈T/100⌉ + E + D + P + 3. The listing of container instances is paged at 100
 //! ARNs, so `I` instances need ⌈I/100⌉ list pages *and* ⌈I/100⌉ describe calls: the issue's
 //! "⌈S/10⌉ + ⌈I/100⌉ + a few" is met up to 100 instances and is otherwise the floor plus
 //! ⌈I/100⌉. Revisions never change, so the task definition cache may live as long as the
@@ -47,12 +48,26 @@
 //! an empty [`ContainerInstance::tasks`]; the core reads that as "tasks unknown" and never
 //! drains them.
 //!
+//! ## Which tasks' protection is read
+//!
+//! ECS task scale-in protection matters only for a task consolidation might move: the planner
+//! reads it (`protection.rs`) for the listed tasks of the busy instances among the first 16
+//! candidates, and only when a busy instance may be drained at all — consolidation is on, two
+//! instances or more are ACTIVE, and a consolidation window is open or the group is above the
+//! file's `max` ([`crate::protection_listing`]). Sixteen instances of 20 tasks cost 32 calls; a
+//! cluster outside its windows, or whose candidates are empty, none. The windows are those open at
+//! the plan's instant ([`read_cluster_state_at`]). Measured against the test bed
+//! (`tests/instances/disruption.rs`): three busy instances of 6 tasks, one call; the same
+//! cluster outside its window, none. A failed GetTaskProtection does not fail the read: the state
+//! says why ([`ClusterState::task_protection_unread`]) and the core drains no busy instance.
+//!
 //! Services named in the definition but missing in ECS (or INACTIVE) are listed in
 //! [`StateRead::missing_services`], never an error. The group missing is `group: None`. The
 //! launch times are read in `launch_times.rs`; an instance DescribeInstances does not return
 //! keeps none (the core counts it as booting, as within the grace period).
 
 mod launch_times;
+mod protection;
 mod task_definitions;
 mod tasks;
 
@@ -153,6 +168,17 @@ pub async fn read_cluster_state(
     definition: &ClusterDefinition,
     cache: &TaskDefinitionCache,
 ) -> Result<StateRead, ReadError> {
+    read_cluster_state_at(clients, definition, cache, shared::time::now()).await
+}
+
+/// [`read_cluster_state`] for a plan made at `now`: whether task protection is read depends on
+/// the consolidation windows open at the plan's instant, not the clock's.
+pub async fn read_cluster_state_at(
+    clients: &AwsClients,
+    definition: &ClusterDefinition,
+    cache: &TaskDefinitionCache,
+    now: shared::time::Timestamp,
+) -> Result<StateRead, ReadError> {
     let cluster = definition.name.as_str();
     let (services, instances, group) = tokio::join!(
         read_services(&clients.ecs, definition, cache),
@@ -168,12 +194,23 @@ pub async fn read_cluster_state(
         services,
         instances,
         group,
+        task_protection_unread: None,
     };
     launch_times::read_onto(&clients.ec2, &mut state).await?;
     let listing = crate::task_listing(definition, &state);
     let chosen = choose_listing(&listing, &state.instances);
     let tasks_listed =
         tasks::list_onto(&clients.ecs, cluster, chosen, &mut state.instances, cache).await?;
+    let candidates = crate::protection_listing(definition, &state, now);
+    if let Err(why) =
+        protection::read_onto(&clients.ecs, cluster, &candidates, &mut state.instances).await
+    {
+        tracing::warn!(
+            cluster,
+            "task scale-in protection not read ({why}): no busy instance is drained this plan"
+        );
+        state.task_protection_unread = Some(why);
+    }
     Ok(StateRead {
         state,
         missing_services,

@@ -154,6 +154,7 @@ async fn describe(
                 service: t.service().map(str::to_owned),
                 arn: t.arn,
                 size,
+                protected_until_epoch_secs: None,
             },
         });
     }
@@ -194,6 +195,7 @@ mod tests {
             tasks: vec![],
             draining_since_epoch_secs: None,
             agent_connected: true,
+            drain_aborted_at_epoch_secs: None,
         }
     }
 
@@ -221,6 +223,7 @@ mod tests {
                 arn: arn.into(),
                 service: None,
                 size: Resources::new(1, 1),
+                protected_until_epoch_secs: None,
             },
         };
         let mut instances = vec![instance("ci0", 2), instance("ci1", 0)];

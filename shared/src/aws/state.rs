@@ -10,7 +10,7 @@ use aws_sdk_ecs::types::{
 use crate::resources::Resources;
 use crate::state::{
     ContainerInstance, GroupInstance, GroupState, InstanceStatus, ScalingRecord, ServiceState,
-    Task, DRAINED_AT_ATTRIBUTE, LAST_SCALING_TAG,
+    Task, DO_NOT_DISRUPT_TAG, DRAINED_AT_ATTRIBUTE, DRAIN_ABORTED_AT_ATTRIBUTE, LAST_SCALING_TAG,
 };
 
 /// An answer lacks something the model cannot do without (an identifier, mostly).
@@ -32,6 +32,11 @@ pub fn service_state(service: &Service, task_size: Resources) -> Result<ServiceS
         .find(|t| t.key() == Some(LAST_SCALING_TAG))
         .and_then(|t| t.value())
         .and_then(ScalingRecord::from_tag_value);
+    let do_not_disrupt = service.tags().iter().any(|t| {
+        t.key() == Some(DO_NOT_DISRUPT_TAG)
+            && t.value()
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+    });
     let distinct_instance = service
         .placement_constraints()
         .iter()
@@ -48,11 +53,13 @@ pub fn service_state(service: &Service, task_size: Resources) -> Result<ServiceS
         gpu: 0,
         distinct_instance,
         last_scaling,
+        do_not_disrupt,
     })
 }
 
 /// A [`ContainerInstance`] (without tasks) from a DescribeContainerInstances entry, with the
-/// [`DRAINED_AT_ATTRIBUTE`] (attributes come in every answer) and `agentConnected`.
+/// [`DRAINED_AT_ATTRIBUTE`] and [`DRAIN_ABORTED_AT_ATTRIBUTE`] (attributes come in every answer)
+/// and `agentConnected`.
 pub fn container_instance(
     ci: &aws_sdk_ecs::types::ContainerInstance,
 ) -> Result<ContainerInstance, Incomplete> {
@@ -62,12 +69,15 @@ pub fn container_instance(
     let ec2_instance_id = ci
         .ec2_instance_id()
         .ok_or_else(|| Incomplete(format!("container instance `{arn}` has no ec2InstanceId")))?;
-    let draining_since_epoch_secs = ci
-        .attributes()
-        .iter()
-        .find(|a| a.name() == DRAINED_AT_ATTRIBUTE)
-        .and_then(|a| a.value())
-        .and_then(|v| v.trim().parse().ok());
+    let epoch_attribute = |name: &str| {
+        ci.attributes()
+            .iter()
+            .find(|a| a.name() == name)
+            .and_then(|a| a.value())
+            .and_then(|v| v.trim().parse().ok())
+    };
+    let draining_since_epoch_secs = epoch_attribute(DRAINED_AT_ATTRIBUTE);
+    let drain_aborted_at_epoch_secs = epoch_attribute(DRAIN_ABORTED_AT_ATTRIBUTE);
     Ok(ContainerInstance {
         arn: arn.to_owned(),
         ec2_instance_id: ec2_instance_id.to_owned(),
@@ -79,6 +89,7 @@ pub fn container_instance(
         tasks: Vec::new(),
         draining_since_epoch_secs,
         agent_connected: ci.agent_connected(),
+        drain_aborted_at_epoch_secs,
     })
 }
 
@@ -363,9 +374,11 @@ mod tests {
                     .value("down 1764412345")
                     .build(),
             )
+            .tags(Tag::builder().key(DO_NOT_DISRUPT_TAG).value("True").build())
             .build();
         let s = service_state(&service, Resources::new(256, 512)).expect("valid");
         assert_eq!((s.desired, s.running, s.pending), (4, 3, 1));
+        assert!(s.do_not_disrupt);
         assert!(s.distinct_instance);
         assert_eq!(
             s.last_scaling,
@@ -383,9 +396,11 @@ mod tests {
                     .value("sideways")
                     .build(),
             )
+            .tags(Tag::builder().key(DO_NOT_DISRUPT_TAG).value("no").build())
             .build();
         let s = service_state(&plain, Resources::ZERO).expect("valid");
         assert!(!s.distinct_instance);
+        assert!(!s.do_not_disrupt, "only `true` keeps its instances");
         assert_eq!(s.last_scaling, None);
         assert!(service_state(&Service::builder().build(), Resources::ZERO).is_err());
         let no_arn = Service::builder().service_name("w").build();
@@ -429,8 +444,16 @@ mod tests {
                     .build()
                     .expect("attribute"),
             )
+            .attributes(
+                Attribute::builder()
+                    .name(DRAIN_ABORTED_AT_ATTRIBUTE)
+                    .value("1764400000")
+                    .build()
+                    .expect("attribute"),
+            )
             .build();
         let i = container_instance(&ci).expect("valid");
+        assert_eq!(i.drain_aborted_at_epoch_secs, Some(1_764_400_000));
         assert_eq!(i.status, InstanceStatus::Draining);
         assert_eq!(i.registered, Resources::new(4096, 7482));
         assert_eq!(i.remaining, Resources::new(1024, 0), "negative reads as 0");
@@ -448,6 +471,7 @@ mod tests {
         assert_eq!(i.status, InstanceStatus::Other("REGISTERING".into()));
         assert_eq!(i.registered, Resources::ZERO);
         assert_eq!(i.draining_since_epoch_secs, None);
+        assert_eq!(i.drain_aborted_at_epoch_secs, None);
         assert!(!i.agent_connected, "ECS did not say it is connected");
 
         let no_id = aws_sdk_ecs::types::ContainerInstance::builder()

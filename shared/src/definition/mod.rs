@@ -8,6 +8,7 @@
 //! The format is the original Python project's, unchanged; our extensions are
 //! optional keys documented in the README's configuration reference.
 
+mod disruption;
 mod error;
 mod json_path;
 mod load;
@@ -18,6 +19,11 @@ mod yaml;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use disruption::{
+    time_zone, time_zones, BudgetValue, ConsolidationWindow, Disruption, DisruptionBudget,
+    DrainTimeoutAction, Minutes, ServiceDisruption, DAY_NAMES, DEFAULT_CONSOLIDATION_THRESHOLD,
+    DEFAULT_DISRUPTION_BUDGET, DEFAULT_DRAIN_ABORT_COOLDOWN_SECS,
+};
 pub use error::{DefinitionError, FileErrors, Position};
 pub use json_path::{JsonPath, PathSegment};
 pub use load::{load_dir, load_file, parse_definition, LoadReport};
@@ -36,8 +42,6 @@ pub const DEFAULT_HTTP_TIMEOUT_SECS: f64 = 5.0;
 pub const DEFAULT_CLOUDWATCH_PERIOD_SECS: u32 = 300;
 /// The CloudWatch namespace when the file gives none (the original's default).
 pub const DEFAULT_CLOUDWATCH_NAMESPACE: &str = "AWS/ECS";
-/// Instances drained per plan when the file gives no `max_drain_per_cycle` (the original drained one).
-pub const DEFAULT_MAX_DRAIN_PER_CYCLE: u32 = 1;
 /// The tolerance of `kind: average` target tracking when the file gives none (as Kubernetes'
 /// HPA): no change while the value is within 10 % of the target.
 pub const DEFAULT_TRACKING_TOLERANCE: f64 = 0.1;
@@ -68,10 +72,14 @@ pub struct ClusterDefinition {
     pub max: Option<u32>,
     /// Plan fully but never change anything.
     pub dry_run: bool,
-    /// Instances the planner may start draining in one plan.
-    pub max_drain_per_cycle: u32,
-    /// Draining longer than this is reported in the decision record.
+    /// Instances the planner may start draining in one plan, when the file sets it: then it
+    /// replaces the disruption budget (`0` disables consolidation).
+    pub max_drain_per_cycle: Option<u32>,
+    /// An instance this system drained that still runs tasks this long after its drain gets
+    /// [`Disruption::drain_timeout_action`].
     pub drain_timeout: Duration,
+    /// Budgets, consolidation windows and threshold, and the drain deadline's action.
+    pub disruption: Disruption,
     /// An InService instance without a container instance this long after its launch no
     /// longer counts as booting capacity (and is reported).
     pub registration_grace: Duration,
@@ -114,6 +122,8 @@ pub struct ServiceDefinition {
     pub scale_up_cooldown: Duration,
     /// Minimum time between any scaling and the next scale-down.
     pub scale_down_cooldown: Duration,
+    /// `disruption: never` keeps its instances from being drained for consolidation.
+    pub disruption: ServiceDisruption,
 }
 
 impl ServiceDefinition {

@@ -62,7 +62,8 @@ fn the_original_example_loads_unchanged() {
     assert_eq!((def.cpu_buffer, def.mem_buffer), (0, 0));
     assert_eq!((def.min, def.max), (Some(1), Some(4)));
     assert!(!def.dry_run);
-    assert_eq!(def.max_drain_per_cycle, DEFAULT_MAX_DRAIN_PER_CYCLE);
+    assert_eq!(def.max_drain_per_cycle, None);
+    assert_eq!(def.disruption, Disruption::default());
     let names: Vec<_> = def.services.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["worker", "backend"]);
 
@@ -171,7 +172,7 @@ services:
 "#;
     let def = load(text).unwrap();
     assert!(def.dry_run);
-    assert_eq!(def.max_drain_per_cycle, 3);
+    assert_eq!(def.max_drain_per_cycle, Some(3));
     assert_eq!(def.drain_timeout, Duration::from_secs(600));
     assert_eq!(def.registration_grace, Duration::from_secs(300));
     assert_eq!(

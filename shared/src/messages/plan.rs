@@ -85,9 +85,21 @@ pub struct PlanActions {
     /// Instances to set DRAINING, with what the planner counted on each.
     #[serde(default)]
     pub drain: Vec<DrainTarget>,
-    /// Empty DRAINING instances to terminate, decrementing the desired capacity.
+    /// Empty DRAINING instances to terminate, decrementing the desired capacity. An instance
+    /// also in `drain` is an empty ACTIVE one drained in this plan: the executor re-reads it
+    /// after the drain and terminates it only if it is still empty.
     #[serde(default)]
     pub terminate: Vec<InstanceRef>,
+    /// Instances this system drained that still run tasks after `drain_timeout`, to set ACTIVE
+    /// again (`drain_timeout_action: abort`); the abort is recorded on the instance so that it is
+    /// not drained again for the cluster's `drain_abort_cooldown`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub abort_drain: Vec<InstanceRef>,
+    /// Instances this system drained that still run tasks after `drain_timeout`, whose
+    /// remaining service tasks to stop (`drain_timeout_action: force`; never standalone tasks);
+    /// each is terminated by a later plan once empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub force_drain: Vec<ForceDrain>,
 }
 
 impl PlanActions {
@@ -99,7 +111,21 @@ impl PlanActions {
             && self.services.is_empty()
             && self.drain.is_empty()
             && self.terminate.is_empty()
+            && self.abort_drain.is_empty()
+            && self.force_drain.is_empty()
     }
+}
+
+/// An instance past its drain deadline whose remaining service tasks are stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ForceDrain {
+    /// The instance (DRAINING by this system).
+    #[serde(flatten)]
+    pub instance: InstanceRef,
+    /// The ARNs of the service tasks the planner saw on it; the executor stops those still
+    /// running there that belong to a service.
+    #[serde(default)]
+    pub tasks: Vec<String>,
 }
 
 /// MinSize and MaxSize of a group.
@@ -519,8 +545,14 @@ pub enum Reason {
     Reactivate { tasks: u32 },
     /// An empty ACTIVE instance is drained.
     DrainEmpty,
-    /// An ACTIVE instance is drained: its tasks fit on other ACTIVE instances.
-    DrainTasksFit { tasks: u32, onto: u32 },
+    /// An ACTIVE instance is drained: its tasks fit on other ACTIVE instances; `worth_it` says
+    /// why moving them pays (absent in plans made before it was recorded).
+    DrainTasksFit {
+        tasks: u32,
+        onto: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        worth_it: Option<WorthIt>,
+    },
     /// Not drained: one of its tasks fits on no other ACTIVE instance.
     KeepTaskDoesNotFit {
         service: String,
@@ -540,6 +572,78 @@ pub enum Reason {
     KeepGroupMin { min: u32, remaining: u32 },
     /// Not drained: the per-plan limit `max_drain_per_cycle` is reached.
     KeepDrainLimit { limit: u32 },
+    /// Not drained: the disruption budget (instances DRAINING at once) is used up: `draining`
+    /// busy instances DRAINING before this plan, `drained` busy ones drained by it.
+    KeepBudget {
+        budget: u32,
+        draining: u32,
+        drained: u32,
+    },
+    /// Not drained: it runs tasks and no consolidation window is open.
+    KeepOutsideWindow,
+    /// Not drained: tasks on it have ECS task scale-in protection (their ARNs).
+    KeepTaskProtected { tasks: Vec<String> },
+    /// Not drained: the task scale-in protection of the candidates' tasks could not be read
+    /// (the error), so any of its tasks might be protected.
+    KeepProtectionUnread { error: String },
+    /// Not drained for consolidation: it runs tasks of do-not-disrupt services (`disruption:
+    /// never` in the file, or the `ecs-autoscale:do-not-disrupt` service tag).
+    KeepDoNotDisrupt { services: Vec<String> },
+    /// Not drained: this system aborted a drain of it `secs_ago` seconds ago, within the
+    /// cluster's `drain_abort_cooldown`.
+    KeepDrainAborted { secs_ago: u64, cooldown_secs: u64 },
+    /// Not drained: its drain would not shrink the group and it is not below the
+    /// `consolidation_threshold`.
+    KeepNotWorthIt {
+        cpu_percent: u32,
+        memory_percent: u32,
+        threshold_percent: u32,
+    },
+    /// A drain for the surplus above the file's `max`, made although consolidation would not
+    /// drain this instance: outside every window, or running do-not-disrupt services.
+    DrainSurplus {
+        max: u32,
+        outside_window: bool,
+        do_not_disrupt: Vec<String>,
+    },
+    /// An empty ACTIVE instance drained in this plan is also terminated in it.
+    TerminateEmptyNow,
+    /// Busy drains this plan may start: the disruption budget (instances of the group DRAINING
+    /// at once) less the busy instances DRAINING now.
+    DisruptionBudget {
+        /// The budget as written (`50%`, `2`).
+        written: String,
+        /// The group's instances it is taken of (its desired capacity).
+        group: u32,
+        /// The budget in instances.
+        budget: u32,
+        /// Instances of the group DRAINING with tasks now.
+        draining: u32,
+        /// Whether a consolidation window is open (always, without windows).
+        inside_windows: bool,
+    },
+    /// `max_drain_per_cycle` is set: it limits busy drains per plan, instead of the budget.
+    DrainsPerPlan { limit: u32 },
+    /// A consolidation window is open.
+    ConsolidationWindowOpen { window: String },
+    /// No consolidation window is open: no busy instance is drained for consolidation.
+    ConsolidationWindowClosed { windows: Vec<String> },
+    /// A drain past its deadline is aborted: the instance is set ACTIVE again and not drained
+    /// for the cooldown (`drain_timeout_action: abort`).
+    DrainTimeoutAbort {
+        secs: u64,
+        timeout_secs: u64,
+        running: u32,
+        cooldown_secs: u64,
+    },
+    /// A drain past its deadline is forced: its service tasks are stopped, it is terminated once
+    /// empty (`drain_timeout_action: force`); standalone tasks are never stopped.
+    DrainTimeoutForce {
+        secs: u64,
+        timeout_secs: u64,
+        stopping: u32,
+        standalone: u32,
+    },
     /// Consolidation did not run: `max_drain_per_cycle` is 0.
     ConsolidationDisabled,
     /// Consolidation did not run: the plan adds capacity, or still lacks some.
@@ -591,6 +695,46 @@ pub enum Reason {
     /// Instances above the file's `max` that this plan does not start draining (the per-plan
     /// limit, tasks that fit nowhere else, or consolidation not running).
     SurplusKept { count: u32, max: u32 },
+}
+
+/// Why a busy drain is worth making: it lets the group shrink, or the instance is
+/// underutilized. The figures either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct WorthIt {
+    /// The group's instances once this drain's instance is terminated, when it can be (the
+    /// group stays at or above its min); `None`: the drain does not shrink the group.
+    pub shrinks_to: Option<u32>,
+    /// CPU reserved on the instance, percent of its registered CPU (rounded down).
+    pub cpu_percent: u32,
+    /// Memory reserved on the instance, percent of its registered memory (rounded down).
+    pub memory_percent: u32,
+    /// The cluster's `consolidation_threshold`, in percent.
+    pub threshold_percent: u32,
+}
+
+impl std::fmt::Display for WorthIt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let use_ = format!(
+            "{} % of its CPU and {} % of its memory in use",
+            self.cpu_percent, self.memory_percent
+        );
+        match self.shrinks_to {
+            Some(n) => write!(f, "worth it: the group shrinks to {n} instance(s) ({use_})"),
+            None => write!(
+                f,
+                "worth it: below the consolidation threshold of {} % ({use_})",
+                self.threshold_percent
+            ),
+        }
+    }
+}
+
+/// `` `a`, `b` `` for a list of names.
+fn names(list: &[String]) -> String {
+    list.iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// ` ; its N service task(s) need room elsewhere` when there are some.
@@ -766,10 +910,16 @@ impl std::fmt::Display for Reason {
                 write!(f, "reactivate: {tasks} task(s) need it, before launching any instance")
             }
             DrainEmpty => write!(f, "drain: empty, and the buffer still fits elsewhere"),
-            DrainTasksFit { tasks, onto } => write!(
-                f,
-                "drain: its {tasks} task(s) fit on {onto} other ACTIVE instance(s) with the buffer and scale-ups"
-            ),
+            DrainTasksFit { tasks, onto, worth_it } => {
+                write!(
+                    f,
+                    "drain: its {tasks} task(s) fit on {onto} other ACTIVE instance(s) with the buffer and scale-ups"
+                )?;
+                match worth_it {
+                    Some(w) => write!(f, "; {w}"),
+                    None => Ok(()),
+                }
+            }
             KeepTaskDoesNotFit { service, size } => write!(
                 f,
                 "kept: a task of `{service}` ({size}) fits on no other ACTIVE instance"
@@ -794,6 +944,90 @@ impl std::fmt::Display for Reason {
             ),
             KeepDrainLimit { limit } => {
                 write!(f, "kept: the limit of {limit} drain(s) per plan is reached")
+            }
+            KeepBudget { budget, draining, drained } => write!(
+                f,
+                "kept: the disruption budget of {budget} instance(s) DRAINING at once is used ({draining} DRAINING with tasks before this plan, {drained} drained by it)"
+            ),
+            KeepOutsideWindow => write!(
+                f,
+                "kept: it runs tasks and no consolidation window is open"
+            ),
+            KeepTaskProtected { tasks } => write!(
+                f,
+                "kept: {} task(s) have ECS task scale-in protection: {}",
+                tasks.len(),
+                tasks.join(", ")
+            ),
+            KeepProtectionUnread { error } => write!(
+                f,
+                "kept: the ECS task scale-in protection of its tasks could not be read ({error}), so none of them is moved"
+            ),
+            KeepDoNotDisrupt { services } => write!(
+                f,
+                "kept: it runs tasks of {} (do-not-disrupt: `disruption: never` or the `ecs-autoscale:do-not-disrupt` tag)",
+                names(services)
+            ),
+            KeepDrainAborted { secs_ago, cooldown_secs } => write!(
+                f,
+                "kept: its drain was aborted {secs_ago} s ago (past its deadline with tasks left); not drained again for {cooldown_secs} s"
+            ),
+            KeepNotWorthIt { cpu_percent, memory_percent, threshold_percent } => write!(
+                f,
+                "kept: not worth it: draining it would not shrink the group, and {cpu_percent} % of its CPU and {memory_percent} % of its memory are in use, not both below the consolidation threshold of {threshold_percent} %"
+            ),
+            DrainSurplus { max, outside_window, do_not_disrupt } => {
+                write!(f, "drained for the surplus above the file's max of {max}")?;
+                let mut despite = Vec::new();
+                if *outside_window {
+                    despite.push("no consolidation window is open".to_string());
+                }
+                if !do_not_disrupt.is_empty() {
+                    despite.push(format!("it runs do-not-disrupt tasks of {}", names(do_not_disrupt)));
+                }
+                if !despite.is_empty() {
+                    write!(f, ", although {}", despite.join(" and "))?;
+                }
+                Ok(())
+            }
+            TerminateEmptyNow => write!(
+                f,
+                "terminate: empty, drained in this plan (the executor re-reads it after the drain and terminates it only if it is still empty)"
+            ),
+            DisruptionBudget { written, group, budget, draining, inside_windows } => write!(
+                f,
+                "disruption budget {written} of {group} instance(s) ({}): {budget} DRAINING at once, {draining} DRAINING with tasks now, so {} busy drain(s) may start",
+                if *inside_windows { "inside the consolidation windows" } else { "outside the consolidation windows" },
+                budget.saturating_sub(*draining)
+            ),
+            DrainsPerPlan { limit } => write!(
+                f,
+                "`max_drain_per_cycle: {limit}`: at most {limit} busy drain(s) per plan (it replaces the disruption budget)"
+            ),
+            ConsolidationWindowOpen { window } => {
+                write!(f, "consolidation window open ({window})")
+            }
+            ConsolidationWindowClosed { windows } => write!(
+                f,
+                "no consolidation window is open ({}): no busy instance is drained for consolidation (empty ones and the surplus above `max` still are)",
+                windows.join("; ")
+            ),
+            DrainTimeoutAbort { secs, timeout_secs, running, cooldown_secs } => write!(
+                f,
+                "draining for {secs} s with {running} task(s) left, past the timeout of {timeout_secs} s: drain aborted (set ACTIVE again, not drained for {cooldown_secs} s)"
+            ),
+            DrainTimeoutForce { secs, timeout_secs, stopping, standalone } => {
+                write!(
+                    f,
+                    "draining for {secs} s, past the timeout of {timeout_secs} s: forced: its {stopping} service task(s) are stopped; terminated once empty"
+                )?;
+                if *standalone > 0 {
+                    write!(
+                        f,
+                        "; {standalone} standalone task(s) are never stopped and keep it draining"
+                    )?;
+                }
+                Ok(())
             }
             ConsolidationDisabled => write!(f, "consolidation disabled (`max_drain_per_cycle: 0`)"),
             ConsolidationWhileScalingUp => {

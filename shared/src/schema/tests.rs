@@ -76,6 +76,11 @@ fn plan() -> ScalingPlan {
                 task_sizes: vec![size, size],
             }],
             terminate: vec![instance(3)],
+            abort_drain: vec![instance(4)],
+            force_drain: vec![ForceDrain {
+                instance: instance(5),
+                tasks: vec!["arn:aws:ecs:us-east-1:1:task/prod/0a1b".into()],
+            }],
         },
         decisions: DecisionRecord {
             headlines: vec!["worker: scale out 1 → 3".into()],
@@ -185,8 +190,45 @@ fn plan() -> ScalingPlan {
                             instance: instance(2),
                             reason: Reason::DrainEmpty,
                         },
+                        InstanceDecision {
+                            instance: instance(6),
+                            reason: Reason::DrainTasksFit {
+                                tasks: 2,
+                                onto: 1,
+                                worth_it: Some(WorthIt {
+                                    shrinks_to: Some(2),
+                                    cpu_percent: 25,
+                                    memory_percent: 27,
+                                    threshold_percent: 50,
+                                }),
+                            },
+                        },
+                        InstanceDecision {
+                            instance: instance(7),
+                            reason: Reason::KeepTaskProtected {
+                                tasks: vec!["arn:aws:ecs:us-east-1:1:task/prod/0c1d".into()],
+                            },
+                        },
+                        InstanceDecision {
+                            instance: instance(4),
+                            reason: Reason::DrainTimeoutAbort {
+                                secs: 1000,
+                                timeout_secs: 900,
+                                running: 1,
+                                cooldown_secs: 3600,
+                            },
+                        },
                     ],
-                    notes: vec![Reason::ConsolidationWhileBooting { booting: 1 }],
+                    notes: vec![
+                        Reason::ConsolidationWhileBooting { booting: 1 },
+                        Reason::DisruptionBudget {
+                            written: "50%".into(),
+                            group: 6,
+                            budget: 3,
+                            draining: 1,
+                            inside_windows: true,
+                        },
+                    ],
                 }),
             },
         },

@@ -474,3 +474,142 @@ async fn delete_attributes_needs_no_value_as_on_aws() {
         .expect("delete");
     assert_eq!(value(bed.ecs().clone()).await, None);
 }
+
+#[tokio::test]
+async fn task_protection_is_answered_on_the_wire_with_its_expiry() {
+    let bed = TestBed::start().await;
+    let strict = strict(&bed).await;
+    let via = aws_sdk_ecs::Client::new(strict.sdk_config());
+    world::create_cluster(bed.ecs(), "prot")
+        .await
+        .expect("cluster");
+    let group = world::create_group(
+        bed.autoscaling(),
+        bed.ecs(),
+        "prot",
+        &GroupSpec::new("prot-asg", 1),
+    )
+    .await
+    .expect("group");
+    let td = world::register_task_definition(bed.ecs(), "worker", 256, 256)
+        .await
+        .expect("task definition");
+    world::create_service(bed.ecs(), "prot", "worker", &td, 2)
+        .await
+        .expect("service");
+    let on = group.instances[0].container_instance_arn.clone();
+    let tasks = world::start_service_tasks(bed.ecs(), "prot", "worker", &[on.clone(), on])
+        .await
+        .expect("tasks");
+    let (kept, other) = (tasks[0].clone(), tasks[1].clone());
+
+    // moto alone: not implemented (an error, whatever its retries).
+    assert!(bed
+        .ecs()
+        .get_task_protection()
+        .cluster("prot")
+        .tasks(&kept)
+        .send()
+        .await
+        .is_err());
+
+    // AWS: protection set on one task for 60 minutes, read back on both.
+    let set = via
+        .update_task_protection()
+        .cluster("prot")
+        .tasks(&kept)
+        .protection_enabled(true)
+        .expires_in_minutes(60)
+        .send()
+        .await
+        .expect("UpdateTaskProtection");
+    assert!(set.failures().is_empty(), "{set:?}");
+    assert!(set.protected_tasks()[0].protection_enabled());
+    let read = |tasks: Vec<String>| {
+        let via = via.clone();
+        async move {
+            let out = via
+                .get_task_protection()
+                .cluster("prot")
+                .set_tasks(Some(tasks))
+                .send()
+                .await
+                .expect("GetTaskProtection");
+            let protected: Vec<(String, bool, bool)> = out
+                .protected_tasks()
+                .iter()
+                .map(|p| {
+                    (
+                        p.task_arn().unwrap_or_default().to_owned(),
+                        p.protection_enabled(),
+                        p.expiration_date().is_some(),
+                    )
+                })
+                .collect();
+            let failures: Vec<String> = out
+                .failures()
+                .iter()
+                .map(|f| f.reason().unwrap_or_default().to_owned())
+                .collect();
+            (protected, failures)
+        }
+    };
+    let (protected, failures) = read(vec![kept.clone(), other.clone()]).await;
+    assert_eq!(
+        protected,
+        [(kept.clone(), true, true), (other.clone(), false, false)]
+    );
+    assert!(failures.is_empty());
+    assert!(strict.is_protected(&kept) && !strict.is_protected(&other));
+
+    // It lapses at its expiry, on the proxy's clock.
+    strict.advance(Duration::from_secs(61 * 60));
+    assert_eq!(
+        read(vec![kept.clone()]).await.0,
+        [(kept.clone(), false, false)]
+    );
+    assert!(!strict.is_protected(&kept));
+
+    // Set again without an expiry (120 minutes), then removed.
+    via.update_task_protection()
+        .cluster("prot")
+        .tasks(&kept)
+        .protection_enabled(true)
+        .send()
+        .await
+        .expect("protect");
+    strict.advance(Duration::from_secs(119 * 60));
+    assert!(strict.is_protected(&kept));
+    via.update_task_protection()
+        .cluster("prot")
+        .tasks(&kept)
+        .protection_enabled(false)
+        .send()
+        .await
+        .expect("unprotect");
+    assert!(!strict.is_protected(&kept));
+
+    // A stopped task and an unknown one are failures; more than 10 tasks is refused.
+    bed.ecs()
+        .stop_task()
+        .cluster("prot")
+        .task(&other)
+        .send()
+        .await
+        .expect("stop");
+    let unknown = "arn:aws:ecs:us-east-1:123456789012:task/prot/0000".to_owned();
+    let (protected, failures) = read(vec![other.clone(), unknown]).await;
+    assert!(protected.is_empty(), "{protected:?}");
+    assert_eq!(failures, ["TASK_NOT_VALID", "MISSING"]);
+    let refused = via
+        .get_task_protection()
+        .cluster("prot")
+        .set_tasks(Some(vec![kept.clone(); 11]))
+        .send()
+        .await
+        .expect_err("11 tasks");
+    assert_eq!(
+        aws_sdk_ecs::error::ProvideErrorMetadata::code(&refused),
+        Some("InvalidParameterException")
+    );
+}

@@ -2,12 +2,13 @@
 
 use std::time::Duration;
 
+use super::disruption::{disruption, service_disruption};
 use super::fields::{boolean, count, fields, join, list, opt, req, seconds, string, text, Ctx};
 use super::rules::{event, target_tracking};
 use super::sources::metric_sources;
 use crate::definition::yaml::{Node, NodeKind};
 use crate::definition::{
-    ClusterDefinition, ServiceDefinition, DEFAULT_DRAIN_TIMEOUT_SECS, DEFAULT_MAX_DRAIN_PER_CYCLE,
+    ClusterDefinition, ServiceDefinition, DEFAULT_DRAIN_TIMEOUT_SECS,
     DEFAULT_REGISTRATION_GRACE_SECS, DEFAULT_SCALE_DOWN_COOLDOWN_SECS,
     DEFAULT_SCALE_UP_COOLDOWN_SECS,
 };
@@ -26,6 +27,11 @@ pub(super) const CLUSTER_KEYS: &[&str] = &[
     "drain_timeout",
     "registration_grace",
     "instance_capacity",
+    "disruption_budget",
+    "consolidation_windows",
+    "consolidation_threshold",
+    "drain_timeout_action",
+    "drain_abort_cooldown",
 ];
 
 pub(super) fn cluster(ctx: &mut Ctx, name: &str, root: &Node) -> Option<ClusterDefinition> {
@@ -47,13 +53,13 @@ pub(super) fn cluster(ctx: &mut Ctx, name: &str, root: &Node) -> Option<ClusterD
         }
     }
     let dry_run = opt(ctx, &f, "dry_run", "", boolean).unwrap_or(false);
-    let max_drain_per_cycle =
-        opt(ctx, &f, "max_drain_per_cycle", "", count).unwrap_or(DEFAULT_MAX_DRAIN_PER_CYCLE);
+    let max_drain_per_cycle = opt(ctx, &f, "max_drain_per_cycle", "", count);
     let drain_timeout = opt(ctx, &f, "drain_timeout", "", seconds)
         .unwrap_or(Duration::from_secs(DEFAULT_DRAIN_TIMEOUT_SECS));
     let registration_grace = opt(ctx, &f, "registration_grace", "", seconds)
         .unwrap_or(Duration::from_secs(DEFAULT_REGISTRATION_GRACE_SECS));
     let instance_capacity = opt(ctx, &f, "instance_capacity", "", capacity);
+    let disruption = disruption(ctx, &f);
     let services = match f.get("services") {
         Some(node) => services(ctx, node, "services"),
         None => Vec::new(),
@@ -70,6 +76,7 @@ pub(super) fn cluster(ctx: &mut Ctx, name: &str, root: &Node) -> Option<ClusterD
         dry_run,
         max_drain_per_cycle,
         drain_timeout,
+        disruption,
         registration_grace,
         instance_capacity,
         services,
@@ -129,6 +136,7 @@ pub(super) const SERVICE_KEYS: &[&str] = &[
     "target_tracking",
     "scale_up_cooldown",
     "scale_down_cooldown",
+    "disruption",
 ];
 
 fn service(ctx: &mut Ctx, name: &str, node: &Node, path: &str) -> Option<ServiceDefinition> {
@@ -152,6 +160,7 @@ fn service(ctx: &mut Ctx, name: &str, node: &Node, path: &str) -> Option<Service
         .unwrap_or(Duration::from_secs(DEFAULT_SCALE_UP_COOLDOWN_SECS));
     let scale_down_cooldown = opt(ctx, &f, "scale_down_cooldown", path, seconds)
         .unwrap_or(Duration::from_secs(DEFAULT_SCALE_DOWN_COOLDOWN_SECS));
+    let disruption = opt(ctx, &f, "disruption", path, service_disruption).unwrap_or_default();
 
     // Aliases first, so expressions can be checked against them.
     let aliases = check_aliases(ctx);
@@ -182,6 +191,7 @@ fn service(ctx: &mut Ctx, name: &str, node: &Node, path: &str) -> Option<Service
         target_tracking,
         scale_up_cooldown,
         scale_down_cooldown,
+        disruption,
     })
 }
 

@@ -1,6 +1,7 @@
 //! From YAML text to validated [`ClusterDefinition`]s, collecting every problem: directories, files, texts.
 
 mod cluster;
+mod disruption;
 mod fields;
 mod rules;
 mod sources;
@@ -20,6 +21,8 @@ use fields::Ctx;
 pub(crate) const MAPPING_KEYS: &[(&str, &[&str])] = &[
     ("", cluster::CLUSTER_KEYS),
     ("instance_capacity", cluster::CAPACITY_KEYS),
+    ("disruption_budget", disruption::BUDGET_KEYS),
+    ("consolidation_windows[]", disruption::WINDOW_KEYS),
     ("services.*", cluster::SERVICE_KEYS),
     ("services.*.metric_sources", sources::METRIC_SOURCES_KEYS),
     (

@@ -16,9 +16,10 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 
 use super::{
-    DEFAULT_CLOUDWATCH_NAMESPACE, DEFAULT_CLOUDWATCH_PERIOD_SECS, DEFAULT_DRAIN_TIMEOUT_SECS,
-    DEFAULT_HTTP_TIMEOUT_SECS, DEFAULT_MAX_DRAIN_PER_CYCLE, DEFAULT_REGISTRATION_GRACE_SECS,
-    DEFAULT_SCALE_DOWN_COOLDOWN_SECS, DEFAULT_SCALE_UP_COOLDOWN_SECS,
+    DEFAULT_CLOUDWATCH_NAMESPACE, DEFAULT_CLOUDWATCH_PERIOD_SECS, DEFAULT_CONSOLIDATION_THRESHOLD,
+    DEFAULT_DRAIN_ABORT_COOLDOWN_SECS, DEFAULT_DRAIN_TIMEOUT_SECS, DEFAULT_HTTP_TIMEOUT_SECS,
+    DEFAULT_REGISTRATION_GRACE_SECS, DEFAULT_SCALE_DOWN_COOLDOWN_SECS,
+    DEFAULT_SCALE_UP_COOLDOWN_SECS,
 };
 pub use values::*;
 
@@ -49,12 +50,32 @@ pub struct Cluster {
     /// Plan fully, change nothing; plans and outcomes are marked dry-run.
     #[schemars(extend("default" = false))]
     pub dry_run: Option<Flag>,
-    /// Instances the planner may start draining in one plan (`0` disables consolidation).
-    #[schemars(extend("default" = DEFAULT_MAX_DRAIN_PER_CYCLE))]
+    /// Busy instances the planner may start draining in one plan, the original's limit: when
+    /// set, it replaces `disruption_budget` (`0` disables consolidation). Unset by default.
     pub max_drain_per_cycle: Option<Count>,
-    /// Seconds: an instance draining longer than this is reported in the decision record.
+    /// Seconds: an instance this system drained that still runs tasks this long after its drain
+    /// gets `drain_timeout_action`.
     #[schemars(extend("default" = DEFAULT_DRAIN_TIMEOUT_SECS))]
     pub drain_timeout: Option<Seconds>,
+    /// What happens to an instance still draining with tasks after `drain_timeout`.
+    #[schemars(extend("default" = "abort"))]
+    pub drain_timeout_action: Option<DrainTimeoutAction>,
+    /// Seconds an instance whose drain was aborted is not drained again.
+    #[schemars(extend("default" = DEFAULT_DRAIN_ABORT_COOLDOWN_SECS))]
+    pub drain_abort_cooldown: Option<Seconds>,
+    /// Instances of the group that may be DRAINING at once: a count (`2`), a percentage of the
+    /// group (`"50%"`, rounded up), or `{inside_windows, outside_windows}`; at least 1.
+    /// Empty instances do not count. Ignored when `max_drain_per_cycle` is set.
+    #[schemars(extend("default" = "50%"))]
+    pub disruption_budget: Option<DisruptionBudget>,
+    /// When busy instances may be drained for consolidation (default: always). Outside every
+    /// window only empty instances and the surplus above `max` are drained; scale-up is never held.
+    #[schemars(extend("default" = []))]
+    pub consolidation_windows: Option<Vec<ConsolidationWindow>>,
+    /// A busy instance whose drain would not shrink the group is drained only while less than
+    /// this share of its CPU and of its memory is in use.
+    #[schemars(extend("default" = DEFAULT_CONSOLIDATION_THRESHOLD))]
+    pub consolidation_threshold: Option<Threshold>,
     /// Seconds after its launch an InService instance of the group may take to register with
     /// ECS; after that it stops counting as capacity on its way and is reported (default 600, 10 minutes).
     #[schemars(extend("default" = DEFAULT_REGISTRATION_GRACE_SECS))]
@@ -98,6 +119,11 @@ pub struct Service {
     /// Seconds after any scaling before a scale-down.
     #[schemars(extend("default" = DEFAULT_SCALE_DOWN_COOLDOWN_SECS))]
     pub scale_down_cooldown: Option<Seconds>,
+    /// `never`: instances running its tasks are not drained for consolidation (only for the
+    /// surplus above the cluster's `max`). The service tag `ecs-autoscale:do-not-disrupt=true`
+    /// does the same.
+    #[schemars(extend("default" = "allowed"))]
+    pub disruption: Option<ServiceDisruption>,
 }
 
 /// Where a service's metrics come from.
@@ -219,6 +245,33 @@ pub struct TargetTracking {
     pub kind: Option<TrackingKind>,
     /// `kind: average` only: the band around the target in which nothing changes (default 0.1).
     pub tolerance: Option<Tolerance>,
+}
+
+/// A disruption budget that differs inside and outside the consolidation windows.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct BudgetByWindow {
+    /// While a consolidation window is open (always, without windows).
+    #[schemars(extend("default" = "50%"))]
+    pub inside_windows: Option<BudgetValue>,
+    /// Outside every window (only the surplus above `max` drains then).
+    #[schemars(extend("default" = "50%"))]
+    pub outside_windows: Option<BudgetValue>,
+}
+
+/// A weekly window in which busy instances may be drained for consolidation.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ConsolidationWindow {
+    /// The days it starts on (default: every day).
+    pub days: Option<Vec<DayName>>,
+    /// Local start time.
+    pub start: ClockTime,
+    /// Local end time, exclusive; before `start`: overnight into the next day; equal: a whole day.
+    pub end: ClockTime,
+    /// The IANA time zone of the times (`Europe/Paris`).
+    #[schemars(extend("default" = "UTC"))]
+    pub timezone: Option<TimeZoneName>,
 }
 
 #[cfg(test)]

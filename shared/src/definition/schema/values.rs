@@ -210,6 +210,112 @@ value_type!(
 );
 
 value_type!(
+    BudgetValue,
+    "A count of instances (at least 1) or a percentage of the group's instances from `1%` to `100%` (rounded up).",
+    with_var: true,
+    json!({
+        "anyOf": [
+            { "type": "integer", "minimum": 1, "maximum": u32::MAX },
+            { "type": "string", "pattern": r"^\s*(100|[1-9][0-9]?)\s*%\s*$" }
+        ]
+    })
+);
+
+/// `disruption_budget`: one value, or one inside and one outside the windows.
+pub struct DisruptionBudget;
+
+impl JsonSchema for DisruptionBudget {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("DisruptionBudget")
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let value = generator.subschema_for::<BudgetValue>().to_value();
+        let split = generator
+            .subschema_for::<super::BudgetByWindow>()
+            .to_value();
+        json_schema!({
+            "description": "Instances of the group that may be DRAINING at once: a count, a percentage, or `{inside_windows, outside_windows}`.",
+            "anyOf": [value, split]
+        })
+    }
+}
+
+value_type!(
+    DayName,
+    "A day: `mon`, `tue`, `wed`, `thu`, `fri`, `sat`, `sun` (or in full, any case).",
+    with_var: false,
+    json!({ "type": "string", "pattern": any_case_pattern(&DAY_WORDS) })
+);
+
+/// The day names the loader accepts (any case).
+const DAY_WORDS: [&str; 14] = [
+    "mon",
+    "tue",
+    "wed",
+    "thu",
+    "fri",
+    "sat",
+    "sun",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+/// `^(w1|w2|...)$` matching each word in any case (`[mM][oO][nN]`): JSON Schema regexes have no
+/// case-insensitive flag.
+fn any_case_pattern(words: &[&str]) -> String {
+    let alternatives: Vec<String> = words
+        .iter()
+        .map(|w| {
+            w.chars()
+                .map(|c| format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase()))
+                .collect()
+        })
+        .collect();
+    format!("^\\s*({})\\s*$", alternatives.join("|"))
+}
+
+value_type!(
+    ClockTime,
+    "A local time of day `HH:MM` (quoted: \"22:00\"), from 00:00 to 23:59; `24:00` ends a window at midnight.",
+    with_var: true,
+    json!({ "type": "string", "pattern": r"^\s*(([01]?[0-9]|2[0-3]):[0-5][0-9]|24:00)\s*$" })
+);
+
+value_type!(
+    TimeZoneName,
+    "An IANA time zone name (`Europe/Paris`, `America/New_York`, `UTC`), from the database bundled with ecs-autoscale.",
+    with_var: true,
+    json!({ "type": "string", "pattern": r"\S" })
+);
+
+value_type!(
+    Threshold,
+    "A share of CPU and memory in use: more than 0, at most 1 (0.5 is half).",
+    with_var: true,
+    json!({ "type": "number", "exclusiveMinimum": 0, "maximum": 1 })
+);
+
+value_type!(
+    DrainTimeoutAction,
+    "`abort` (default): set the instance ACTIVE again and do not drain it for `drain_abort_cooldown`; `force`: stop its remaining service tasks (never standalone tasks), then terminate it once empty; `report`: only report it.",
+    with_var: true,
+    json!({ "type": "string", "enum": ["abort", "force", "report"] })
+);
+
+value_type!(
+    ServiceDisruption,
+    "`never`: instances running its tasks are not drained for consolidation; `allowed` (default).",
+    with_var: true,
+    json!({ "type": "string", "enum": ["never", "allowed"] })
+);
+
+value_type!(
     Payload,
     "Any YAML value, sent as the JSON body.",
     with_var: false,
