@@ -20,7 +20,11 @@ use std::time::Duration;
 
 pub use error::{DefinitionError, FileErrors, Position};
 pub use json_path::{JsonPath, PathSegment};
-pub use load::{load_dir, load_file, parse_definition, LoadReport};
+pub use load::{
+    load_dir, load_dir_with, load_file, load_file_with, parse_definition, parse_definition_with,
+    LoadReport, Vars, MAX_FILE_BYTES,
+};
+pub use yaml::MAX_DEPTH;
 pub use vars::{substitute, VarError};
 
 use crate::expr::Expr;
