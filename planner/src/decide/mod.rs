@@ -32,6 +32,8 @@ mod target_tracking;
 mod task_listing;
 
 #[cfg(test)]
+mod checked;
+#[cfg(test)]
 mod cycles;
 #[cfg(test)]
 mod fixtures;

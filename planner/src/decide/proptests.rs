@@ -50,7 +50,7 @@ fn trouble(st: &mut ClusterState, n: usize, kind: u8) {
 }
 
 prop_compose! {
-    fn world()(
+    pub(super) fn world()(
         services in prop::collection::vec((0usize..4, 0u32..4, 1u32..8, 0u32..10, 0.0f64..60.0, any::<bool>()), 1..4),
         instances in prop::collection::vec((0u8..4, prop::collection::vec(0usize..3, 0..8), 0u8..TROUBLES), 0..8),
         booting in 0u32..3,
