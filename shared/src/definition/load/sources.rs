@@ -3,13 +3,13 @@
 use std::time::Duration;
 
 use super::fields::{
-    count, did_you_mean, fields, join, list, number, opt, parse_yaml_number, req, seconds,
+    boolean, count, did_you_mean, fields, join, list, number, opt, parse_yaml_number, req, seconds,
     shown, string, text, AliasSeen, Ctx,
 };
 use crate::definition::json_path::JsonPath;
 use crate::definition::yaml::{Node, NodeKind};
 use crate::definition::{
-    CloudWatchSource, Dimension, HttpMethod, HttpSource, MetricSources, Statistic,
+    CloudWatchSource, Dimension, HttpAllowances, HttpMethod, HttpSource, MetricSources, Statistic,
     DEFAULT_CLOUDWATCH_NAMESPACE, DEFAULT_CLOUDWATCH_PERIOD_SECS, DEFAULT_HTTP_TIMEOUT_SECS,
 };
 use crate::redact::{has_at_after_authority, redact_url};
@@ -45,6 +45,9 @@ pub(super) const HTTP_SOURCE_KEYS: &[&str] = &[
     "statistics",
     "headers",
     "timeout",
+    "allow_cross_origin_redirects",
+    "allow_post_redirects",
+    "allow_link_local",
 ];
 
 fn http_source(ctx: &mut Ctx, node: &Node, path: &str) -> Option<HttpSource> {
@@ -98,6 +101,12 @@ fn http_source(ctx: &mut Ctx, node: &Node, path: &str) -> Option<HttpSource> {
     let statistics = req(ctx, &f, "statistics", path, |ctx, n, p| {
         statistics(ctx, n, p, StatKind::Http)
     });
+    let mut flag = |key: &str| opt(ctx, &f, key, path, boolean).unwrap_or(false);
+    let allow = HttpAllowances {
+        cross_origin_redirects: flag("allow_cross_origin_redirects"),
+        post_redirects: flag("allow_post_redirects"),
+        link_local: flag("allow_link_local"),
+    };
     Some(HttpSource {
         url: url?,
         method,
@@ -105,6 +114,7 @@ fn http_source(ctx: &mut Ctx, node: &Node, path: &str) -> Option<HttpSource> {
         headers,
         timeout,
         statistics: statistics?,
+        allow,
     })
 }
 
@@ -309,7 +319,9 @@ fn dimensions(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Vec<Dimension>> 
         let Some(f) = fields(ctx, d, &p, DIMENSION_KEYS) else {
             continue;
         };
-        let name = req(ctx, &f, "name", &p, |ctx, n, p| cloudwatch_name(ctx, n, p, 255));
+        let name = req(ctx, &f, "name", &p, |ctx, n, p| {
+            cloudwatch_name(ctx, n, p, 255)
+        });
         let value = req(ctx, &f, "value", &p, |ctx, n, p| {
             cloudwatch_name(ctx, n, p, 1024)
         });
