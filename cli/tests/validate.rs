@@ -245,8 +245,14 @@ fn every_hostile_file_of_the_corpus_is_an_error_naming_it() {
     }
     assert!(expected.len() >= 20, "{expected:?}");
     let generated = [
-        ("nested_lists_42kb.yml", format!("{}x\n", "- ".repeat(21_000))),
-        ("nested_mappings_42kb.yml", format!("{}x\n", "? ".repeat(21_000))),
+        (
+            "nested_lists_42kb.yml",
+            format!("{}x\n", "- ".repeat(21_000)),
+        ),
+        (
+            "nested_mappings_42kb.yml",
+            format!("{}x\n", "? ".repeat(21_000)),
+        ),
         ("X.YML", "autoscale_group: g\n".to_owned()),
         (
             "too_large.yml",
@@ -276,9 +282,18 @@ fn every_hostile_file_of_the_corpus_is_an_error_naming_it() {
             "too_large.yml".into(),
             "the file is larger than 1048576 bytes (1 MiB), the limit of a cluster file".into(),
         ),
-        ("a_directory.yml".into(), "a directory named like a cluster file".into()),
-        ("loop.yml".into(), "a symbolic link that leads to no file".into()),
-        ("dangling.yaml".into(), "a symbolic link that leads to no file".into()),
+        (
+            "a_directory.yml".into(),
+            "a directory named like a cluster file".into(),
+        ),
+        (
+            "loop.yml".into(),
+            "a symbolic link that leads to no file".into(),
+        ),
+        (
+            "dangling.yaml".into(),
+            "a symbolic link that leads to no file".into(),
+        ),
     ]);
     std::fs::create_dir(dir.join("a_directory.yml")).unwrap();
     std::os::unix::fs::symlink("loop.yml", dir.join("loop.yml")).unwrap();
@@ -301,7 +316,10 @@ fn every_hostile_file_of_the_corpus_is_an_error_naming_it() {
         }
         // One line per error, whatever the file held: no value breaks a line.
         for line in text.lines() {
-            assert!(line.starts_with("./"), "a line not naming its file: {line:?}");
+            assert!(
+                line.starts_with("./"),
+                "a line not naming its file: {line:?}"
+            );
             assert!(line.chars().count() < 600, "a line too long: {line:.80}…");
         }
     }

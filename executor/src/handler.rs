@@ -42,9 +42,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use shared::aws::AwsClients;
 use shared::definition::ClusterDefinition;
-use shared::messages::{
-    ExecutionReport, Outcome, ScalingPlan, APPLIED_DETAIL_TYPE, EVENT_SOURCE,
-};
+use shared::messages::{ExecutionReport, Outcome, ScalingPlan, APPLIED_DETAIL_TYPE, EVENT_SOURCE};
 use shared::plan_check::check;
 use shared::resources::Resources;
 
@@ -208,7 +206,11 @@ async fn process(
         let options = ApplyOptions {
             dry_run: reason.is_some(),
             buffer: deps.buffer(&plan.cluster),
-            file: deps.definitions.iter().find(|d| d.name == plan.cluster).cloned(),
+            file: deps
+                .definitions
+                .iter()
+                .find(|d| d.name == plan.cluster)
+                .cloned(),
             stop_after_mutations: None,
         };
         tracing::info!(plan_id = %plan.plan_id, cluster = %plan.cluster, dry_run = ?reason, "applying plan");

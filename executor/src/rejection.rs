@@ -14,7 +14,11 @@ use crate::expiry::not_applied;
 const DETAIL: &str = "not applied: the plan was rejected (see `reasons`)";
 
 /// The report of a plan rejected for `reasons`: every action `skipped`.
-pub fn rejected_report(plan: &ScalingPlan, now: Timestamp, reasons: Vec<String>) -> ExecutionReport {
+pub fn rejected_report(
+    plan: &ScalingPlan,
+    now: Timestamp,
+    reasons: Vec<String>,
+) -> ExecutionReport {
     let mut report = not_applied(plan, now, Outcome::Rejected, DETAIL);
     report.reasons = reasons;
     report

@@ -109,11 +109,7 @@ fn group(plan: &ScalingPlan, def: &ClusterDefinition, why: &mut Vec<String>) {
     let actions = &plan.actions;
     if let Some(limits) = &actions.group_limits {
         let (from, to) = (limits.from, limits.to);
-        counts(
-            "group limits",
-            &[from.min, from.max, to.min, to.max],
-            why,
-        );
+        counts("group limits", &[from.min, from.max, to.min, to.max], why);
         if to.min > to.max {
             why.push(format!(
                 "group limits: MinSize {} is above MaxSize {}",

@@ -127,7 +127,13 @@ async fn every_hostile_plan_of_the_corpus_is_rejected_at_once_and_changes_nothin
     let batch: Vec<(&str, &str, String)> = files
         .iter()
         .zip(&names)
-        .map(|(f, n)| (n.as_str(), CLUSTER, std::fs::read_to_string(f).expect("plan")))
+        .map(|(f, n)| {
+            (
+                n.as_str(),
+                CLUSTER,
+                std::fs::read_to_string(f).expect("plan"),
+            )
+        })
         .collect();
     let response = handle_at(sqs_event(&batch), &deps, now).await;
     assert!(response.batch_item_failures.is_empty());
@@ -200,7 +206,14 @@ async fn a_desired_capacity_above_the_files_max_is_rejected_once_the_group_is_re
         },
     );
     let response = handle_at(plan_event("m-1", &forged), &deps, shared::time::now()).await;
-    assert!(response.batch_item_failures.is_empty(), "returned to the queue");
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "returned to the queue"
+    );
     assert!(mutating_calls(&log).is_empty(), "{:?}", log.ops());
-    assert_eq!(group_state(&bed).await.2, 3, "the desired capacity is unchanged");
+    assert_eq!(
+        group_state(&bed).await.2,
+        3,
+        "the desired capacity is unchanged"
+    );
 }

@@ -106,13 +106,15 @@ async fn undecodable_records_are_rejected_at_once_and_hold_nothing_back() {
     assert_eq!(desired_count(&bed, "web").await, 3, "m2 was applied");
     let text = logs.text();
     assert!(
-        text.lines().any(|l| l.contains("message m1 is not a valid plan")
-            && l.contains("not a valid scaling plan")),
+        text.lines()
+            .any(|l| l.contains("message m1 is not a valid plan")
+                && l.contains("not a valid scaling plan")),
         "{text}"
     );
     assert!(
-        text.lines().any(|l| l.contains("message m3 is not a valid plan")
-            && l.contains("scaling plan has schema_version 2; this build reads version 1")),
+        text.lines()
+            .any(|l| l.contains("message m3 is not a valid plan")
+                && l.contains("scaling plan has schema_version 2; this build reads version 1")),
         "{text}"
     );
 }

@@ -361,7 +361,13 @@ mod tests {
         let err = on_small_stack(move || parse(&text)).unwrap_err();
         assert!(err.message.contains("more than 64 levels"), "{err:?}");
         // The 65th `- ` starts at column 2 × 64 + 1.
-        assert_eq!(err.pos, Position { line: 1, column: 129 });
+        assert_eq!(
+            err.pos,
+            Position {
+                line: 1,
+                column: 129
+            }
+        );
     }
 
     #[test]

@@ -4,11 +4,11 @@ use std::path::Path;
 
 use super::*;
 use crate::definition::parse_definition;
-use crate::state::GroupState;
 use crate::messages::{
     CountChange, DrainTarget, GroupLimits, GroupLimitsChange, PlanActions, ServiceChange,
     SCHEMA_VERSION,
 };
+use crate::state::GroupState;
 
 fn definition(name: &str, text: &str) -> ClusterDefinition {
     parse_definition(name, Path::new("c.yml"), text, &|_| None).expect("a valid file")
@@ -223,7 +223,8 @@ fn the_group_limits_are_the_files_or_left_where_they_are() {
             ..Default::default()
         },
     );
-    assert!(one_reason(&open).contains("MaxSize 60 is above the file's max (not set) and the group's (4)"));
+    assert!(one_reason(&open)
+        .contains("MaxSize 60 is above the file's max (not set) and the group's (4)"));
 }
 
 #[test]
@@ -249,7 +250,11 @@ fn an_instance_is_listed_once_per_action() {
 
 #[test]
 fn forged_names_are_cut_and_escaped_in_the_reasons() {
-    let p = plan(&format!("x\n{}", "y".repeat(10_000)), "g", PlanActions::default());
+    let p = plan(
+        &format!("x\n{}", "y".repeat(10_000)),
+        "g",
+        PlanActions::default(),
+    );
     let why = one_reason(&p);
     assert!(why.starts_with("no cluster file of `x\\ny"), "{why}");
     assert!(why.len() < 300, "{}", why.len());
@@ -295,5 +300,8 @@ fn the_desired_capacity_is_within_the_files_max_unless_the_groups_limits_contrad
     assert_eq!(check_live(&raise(5, 8), capped, &live(5, 10, 5)), Ok(()));
     assert!(check_live(&raise(2, 8), capped, &live(2, 10, 2)).is_err());
     // No max in the file: the group's MaxSize bounds it (the action's guard).
-    assert_eq!(check_live(&raise(1, 40), open_file, &live(0, 60, 1)), Ok(()));
+    assert_eq!(
+        check_live(&raise(1, 40), open_file, &live(0, 60, 1)),
+        Ok(())
+    );
 }

@@ -4,8 +4,8 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::definition::error::{DefinitionError, Position};
 use super::Vars;
+use crate::definition::error::{DefinitionError, Position};
 use crate::definition::vars::{substitute, VarError};
 use crate::definition::yaml::{Node, NodeKind};
 

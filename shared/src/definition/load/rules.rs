@@ -49,7 +49,12 @@ const SUGGESTED_AMONG: usize = 1000;
 
 fn unknown_alias_hint(alias: &str, aliases: &[String]) -> String {
     let close = (aliases.len() <= SUGGESTED_AMONG)
-        .then(|| did_you_mean(alias, &aliases.iter().map(String::as_str).collect::<Vec<_>>()))
+        .then(|| {
+            did_you_mean(
+                alias,
+                &aliases.iter().map(String::as_str).collect::<Vec<_>>(),
+            )
+        })
         .flatten();
     if let Some(s) = close {
         return format!("; did you mean `{s}`?");
