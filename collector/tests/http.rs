@@ -485,6 +485,8 @@ async fn passwords_with_reserved_or_non_ascii_characters_are_sent_and_never_logg
         ("pa:ss", "pa:ss"),
         ("100%off", "100%off"),
         ("pässwörd€", "pässwörd€"),
+        ("pa ss", "pa ss"),
+        ("pa%20ss", "pa ss"),
     ];
     let accepted: Vec<String> = passwords
         .iter()

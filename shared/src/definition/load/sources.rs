@@ -492,6 +492,9 @@ mod tests {
         ("percent", "100%off", true),
         ("percent-encoded slash", "pa%2Fss", true),
         ("non-ASCII", "pässwörd€", true),
+        // The URL parser percent-encodes a space in the user information.
+        ("space", "pa ss", true),
+        ("space and slash", "p s/x", false),
     ];
 
     #[test]
