@@ -847,3 +847,22 @@ async fn a_connection_reset_is_recorded_as_reset_not_timeout() {
     server.abort();
     assert_eq!(missing(&report.services["w"], "v"), MissingReason::Reset);
 }
+
+/// A JSON answer nested 100,000 levels deep is `invalid_json` at serde_json's depth limit
+/// (128), never a stack overflow; the file side has its own limit (`yaml::MAX_DEPTH`).
+#[tokio::test]
+async fn a_deeply_nested_answer_is_invalid_json_not_a_crash() {
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let server = TestServer::start(move |_| Reply::raw(200, &deep)).await;
+    let report = collect(
+        &service("w", &server.url("/q"), "", &[("v", "v")]),
+        &[],
+        Duration::from_secs(10),
+    )
+    .await;
+    let reason = missing(&report.services["w"], "v");
+    assert!(
+        matches!(&reason, MissingReason::InvalidJson { error } if error.contains("recursion limit")),
+        "{reason:?}"
+    );
+}

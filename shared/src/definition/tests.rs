@@ -731,3 +731,45 @@ fn validation_time_is_linear_in_the_number_of_services() {
         "5,000 services: {t_small:?}; 20,000: {t_large:?}"
     );
 }
+
+/// The fuzz targets' nesting-depth seeds (`fuzz/seeds/`), run here too so that they keep
+/// meaning what their names say: past the limit, an error at a position; at it, no depth error.
+#[test]
+fn the_fuzz_seeds_nest_as_their_names_say() {
+    let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds");
+    let read = |target: &str| {
+        let mut files: Vec<_> = std::fs::read_dir(seeds.join(target))
+            .expect("the seeds")
+            .map(|e| e.expect("an entry").path())
+            .collect();
+        files.sort();
+        assert!(!files.is_empty(), "{target}: no seeds");
+        files
+            .into_iter()
+            .map(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read_to_string(&p).expect("UTF-8"))
+            })
+            .collect::<Vec<_>>()
+    };
+    let depth = "nest more than 64 levels deep";
+    for (name, text) in read("loader") {
+        let result = parse_definition("fuzz", Path::new("fuzz.yml"), &text, &env);
+        let errors: Vec<String> = result
+            .err()
+            .map(|e| e.errors.iter().map(ToString::to_string).collect())
+            .unwrap_or_default();
+        if name.contains("past_the_limit") {
+            assert!(
+                errors.iter().any(|e| e.contains(depth) && !e.starts_with("fuzz.yml: ")),
+                "{name}: {errors:#?}"
+            );
+        } else {
+            assert!(!errors.iter().any(|e| e.contains(depth)), "{name}: {errors:#?}");
+        }
+    }
+    for (name, text) in read("expr_parse") {
+        let parsed = crate::expr::Expr::parse(&text);
+        assert_eq!(parsed.is_err(), name.contains("past_the_limit"), "{name}: {parsed:?}");
+    }
+}
