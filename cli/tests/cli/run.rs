@@ -269,5 +269,9 @@ async fn a_failed_deletion_from_the_watch_queue_is_a_warning_not_an_error() {
         .expect("the events, despite the failed deletion");
     sub.delete().await;
     assert_eq!(events.len(), 1);
-    assert_eq!(strict.attempts("DeleteMessage"), 1, "the failure was injected");
+    assert_eq!(
+        strict.attempts("DeleteMessage"),
+        1,
+        "the failure was injected"
+    );
 }

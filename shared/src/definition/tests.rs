@@ -761,15 +761,24 @@ fn the_fuzz_seeds_nest_as_their_names_say() {
             .unwrap_or_default();
         if name.contains("past_the_limit") {
             assert!(
-                errors.iter().any(|e| e.contains(depth) && !e.starts_with("fuzz.yml: ")),
+                errors
+                    .iter()
+                    .any(|e| e.contains(depth) && !e.starts_with("fuzz.yml: ")),
                 "{name}: {errors:#?}"
             );
         } else {
-            assert!(!errors.iter().any(|e| e.contains(depth)), "{name}: {errors:#?}");
+            assert!(
+                !errors.iter().any(|e| e.contains(depth)),
+                "{name}: {errors:#?}"
+            );
         }
     }
     for (name, text) in read("expr_parse") {
         let parsed = crate::expr::Expr::parse(&text);
-        assert_eq!(parsed.is_err(), name.contains("past_the_limit"), "{name}: {parsed:?}");
+        assert_eq!(
+            parsed.is_err(),
+            name.contains("past_the_limit"),
+            "{name}: {parsed:?}"
+        );
     }
 }
