@@ -125,6 +125,7 @@ pub fn outcome(outcome: Outcome) -> &'static str {
         Outcome::DryRun => "dry run (nothing changed)",
         Outcome::Failed => "failed",
         Outcome::Expired => "expired (nothing applied)",
+        Outcome::Rejected => "rejected (nothing applied)",
     }
 }
 
@@ -149,6 +150,9 @@ pub fn report(report: &ExecutionReport) -> String {
         report.cluster,
         outcome(report.outcome)
     );
+    for reason in &report.reasons {
+        let _ = writeln!(out, "  rejected: {reason}");
+    }
     for a in &report.actions {
         let _ = write!(
             out,

@@ -206,6 +206,10 @@ impl Subscription {
 
     /// Waits up to `wait` (long polling, at most 20 s) for events; returns those received (and
     /// deletes them from the queue), possibly none.
+    ///
+    /// A failed deletion is a warning on stderr, not an error: the event was received and is
+    /// returned (what it reports happened), and the queue is this command's own; at worst the
+    /// event comes again after its visibility timeout, with the same `dedup_key`.
     pub async fn receive(&self, wait: Duration) -> anyhow::Result<Vec<Event>> {
         let out = self
             .sqs
@@ -220,13 +224,19 @@ impl Subscription {
         for m in out.messages() {
             events.push(Event::from_body(m.body().unwrap_or_default()));
             if let Some(handle) = m.receipt_handle() {
-                self.sqs
+                if let Err(e) = self
+                    .sqs
                     .delete_message()
                     .queue_url(&self.queue_url)
                     .receipt_handle(handle)
                     .send()
                     .await
-                    .map_err(|e| call_failed("DeleteMessage", e))?;
+                {
+                    eprintln!(
+                        "warning: could not delete an event from the watch queue ({}); it may be shown again",
+                        call_failed("DeleteMessage", e)
+                    );
+                }
             }
         }
         Ok(events)

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use shared::definition::{load_dir, ClusterDefinition, LoadReport};
+use shared::definition::{load_dir_with, ClusterDefinition, LoadReport, Vars};
 
 use crate::exit;
 
@@ -15,9 +15,9 @@ pub struct Args {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
-    /// Leave `%(VAR)` references to unset variables as written instead of reporting them
-    /// (for checking files where the variables are not set, e.g. at build time; the
-    /// functions still need them in their environment).
+    /// Leave `%(VAR)` references to unset variables as written instead of reporting them, and
+    /// skip the checks of the values that hold them (for checking files where the variables
+    /// are not set, e.g. at build time; the functions still need them in their environment).
     #[arg(long)]
     allow_unset_vars: bool,
 }
@@ -27,18 +27,21 @@ pub fn run(args: &Args) -> Result<u8> {
     let mut report = LoadReport::default();
     let unset = std::cell::RefCell::new(std::collections::BTreeSet::new());
     let env = |name: &str| {
-        shared::process_env(name).or_else(|| {
-            args.allow_unset_vars.then(|| {
-                unset.borrow_mut().insert(name.to_string());
-                format!("%({name})")
-            })
-        })
+        let value = shared::process_env(name);
+        if value.is_none() && args.allow_unset_vars {
+            unset.borrow_mut().insert(name.to_string());
+        }
+        value
+    };
+    let vars = Vars {
+        lookup: &env,
+        allow_unset: args.allow_unset_vars,
     };
     for path in &args.paths {
         if !path.exists() {
             anyhow::bail!("`{}` does not exist", path.display());
         }
-        let r = load_dir(path, &env);
+        let r = load_dir_with(path, vars);
         report.clusters.extend(r.clusters);
         report.errors.extend(r.errors);
     }

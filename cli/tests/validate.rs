@@ -206,3 +206,121 @@ fn url_passwords_never_show_in_the_output() {
         }
     }
 }
+
+/// The expectation a corpus file states on its first line: `# expect: TEXT` (UTF-16 files
+/// state it in UTF-16).
+fn expectation(bytes: &[u8]) -> String {
+    let text = match bytes {
+        [0xFF, 0xFE, rest @ ..] => String::from_utf16_lossy(
+            &rest
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .collect::<Vec<_>>(),
+        ),
+        _ => String::from_utf8_lossy(bytes).into_owned(),
+    };
+    let first = text.lines().next().unwrap_or_default();
+    first
+        .strip_prefix("# expect: ")
+        .unwrap_or_else(|| panic!("no `# expect:` line: {first}"))
+        .to_owned()
+}
+
+/// `tests/corpus/clusters/`: hostile cluster files, each with the error it must give on its
+/// first line, plus what cannot be committed or is large, made here: 42 KB of nested lists
+/// and of nested mappings, a symbolic link loop, a dangling link, a directory named
+/// `x.yml`, an upper-case `X.YML`, a file over the size limit. `validate` reports every one
+/// of them (exit 1), each error on a line naming its file, and loads none.
+#[test]
+fn every_hostile_file_of_the_corpus_is_an_error_naming_it() {
+    let corpus = repo().join("tests/corpus/clusters");
+    let dir = tempdir("corpus");
+    let mut expected: Vec<(String, String)> = Vec::new();
+    for entry in std::fs::read_dir(&corpus).expect("the corpus") {
+        let path = entry.expect("an entry").path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let bytes = std::fs::read(&path).expect("a corpus file");
+        expected.push((name.clone(), expectation(&bytes)));
+        std::fs::write(dir.join(&name), bytes).unwrap();
+    }
+    assert!(expected.len() >= 20, "{expected:?}");
+    let generated = [
+        (
+            "nested_lists_42kb.yml",
+            format!("{}x\n", "- ".repeat(21_000)),
+        ),
+        (
+            "nested_mappings_42kb.yml",
+            format!("{}x\n", "? ".repeat(21_000)),
+        ),
+        ("X.YML", "autoscale_group: g\n".to_owned()),
+        (
+            "too_large.yml",
+            format!(
+                "autoscale_group: g\n#{}\n",
+                "x".repeat(shared::definition::MAX_FILE_BYTES as usize)
+            ),
+        ),
+    ];
+    for (name, text) in &generated {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    expected.extend([
+        (
+            "nested_lists_42kb.yml".into(),
+            "1:129: invalid YAML: lists and mappings nest more than 64 levels deep here".into(),
+        ),
+        (
+            "nested_mappings_42kb.yml".into(),
+            "1:129: invalid YAML: lists and mappings nest more than 64 levels deep here".into(),
+        ),
+        (
+            "X.YML".into(),
+            "cluster files end in `.yml` or `.yaml` in lower case; rename it `X.yml`".into(),
+        ),
+        (
+            "too_large.yml".into(),
+            "the file is larger than 1048576 bytes (1 MiB), the limit of a cluster file".into(),
+        ),
+        (
+            "a_directory.yml".into(),
+            "a directory named like a cluster file".into(),
+        ),
+        (
+            "loop.yml".into(),
+            "a symbolic link that leads to no file".into(),
+        ),
+        (
+            "dangling.yaml".into(),
+            "a symbolic link that leads to no file".into(),
+        ),
+    ]);
+    std::fs::create_dir(dir.join("a_directory.yml")).unwrap();
+    std::os::unix::fs::symlink("loop.yml", dir.join("loop.yml")).unwrap();
+    std::os::unix::fs::symlink("missing.yml", dir.join("dangling.yaml")).unwrap();
+
+    for extra in [&[][..], &["--allow-unset-vars"][..]] {
+        let out = run(&[&["validate", "."][..], extra].concat(), &dir);
+        assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+        let text = stdout(&out);
+        assert!(
+            !text.lines().any(|l| l.starts_with("ok ")),
+            "a hostile file loaded:\n{text}"
+        );
+        for (name, expect) in &expected {
+            assert!(
+                text.lines()
+                    .any(|l| l.starts_with(&format!("./{name}")) && l.contains(expect.as_str())),
+                "{name}: no line with `{expect}` in:\n{text}"
+            );
+        }
+        // One line per error, whatever the file held: no value breaks a line.
+        for line in text.lines() {
+            assert!(
+                line.starts_with("./"),
+                "a line not naming its file: {line:?}"
+            );
+            assert!(line.chars().count() < 600, "a line too long: {line:.80}…");
+        }
+    }
+}

@@ -485,6 +485,8 @@ async fn passwords_with_reserved_or_non_ascii_characters_are_sent_and_never_logg
         ("pa:ss", "pa:ss"),
         ("100%off", "100%off"),
         ("pässwörd€", "pässwörd€"),
+        ("pa ss", "pa ss"),
+        ("pa%20ss", "pa ss"),
     ];
     let accepted: Vec<String> = passwords
         .iter()
@@ -678,5 +680,189 @@ async fn fifty_sources_on_one_host_with_a_small_backlog_all_get_their_value() {
         started.elapsed() < Duration::from_secs(10),
         "{:?}",
         started.elapsed()
+    );
+}
+
+/// A 307 or 308 to `location`.
+fn redirect_keeping_the_method(status: u16, location: &str) -> Reply {
+    let mut reply = Reply::raw(status, "");
+    reply.headers.push(("Location".into(), location.to_owned()));
+    reply
+}
+
+#[tokio::test]
+async fn redirects_to_another_origin_are_refused_unless_allowed_and_never_carry_secrets() {
+    let other = TestServer::start(|_| Reply::json(json!({"v": 4}))).await;
+    let target = other.url("/data");
+    let first = TestServer::start(move |_| Reply::redirect(&target)).await;
+    // Another port of the same host is another origin.
+    let url = first
+        .url("/go")
+        .replacen("http://", "http://monitor:pw@", 1);
+    let headers = "headers:\n  X-Api-Key: s3cret";
+    let services = [
+        service("refused", &url, headers, &[("v", "v")]),
+        service(
+            "allowed",
+            &url,
+            &format!("{headers}\nallow_cross_origin_redirects: true"),
+            &[("v", "v")],
+        ),
+    ]
+    .concat();
+    let report = collect(&services, &[], Duration::from_secs(10)).await;
+    let reason = missing(&report.services["refused"], "v");
+    assert!(
+        matches!(&reason, MissingReason::Request { error }
+            if error.contains("another origin") && error.contains("allow_cross_origin_redirects")),
+        "{reason:?}"
+    );
+    assert_eq!(report.services["allowed"].values.get("v"), Some(&4.0));
+    // Only the allowed source's request reached the other origin, without headers or credentials.
+    let reached = other.requests();
+    assert_eq!(reached.len(), 1, "{reached:?}");
+    assert_eq!(reached[0].header("x-api-key"), None, "{reached:?}");
+    assert_eq!(reached[0].header("authorization"), None, "{reached:?}");
+    // The first origin had both.
+    for request in first.requests() {
+        assert_eq!(request.header("x-api-key"), Some("s3cret"));
+        assert!(request.header("authorization").is_some());
+    }
+}
+
+#[tokio::test]
+async fn a_post_is_sent_again_only_to_its_own_path_unless_allowed() {
+    let server = TestServer::start(|req| match (req.method.as_str(), req.path.as_str()) {
+        (_, "/moved-307") => redirect_keeping_the_method(307, "/elsewhere"),
+        (_, "/moved-308") => redirect_keeping_the_method(308, "/elsewhere"),
+        (_, "/see-other") => {
+            let mut reply = Reply::raw(303, "");
+            reply.headers.push(("Location".into(), "/elsewhere".into()));
+            reply
+        }
+        (_, "/retry") => redirect_keeping_the_method(307, "/retry?again=1"),
+        ("POST", "/retry?again=1") => Reply::json(json!({"v": 2})),
+        ("POST", "/elsewhere") => Reply::json(json!({"v": 1})),
+        ("GET", "/elsewhere") => Reply::json(json!({"v": 3})),
+        _ => Reply::raw(404, ""),
+    })
+    .await;
+    let post = "method: POST\npayload: {q: 1}";
+    let allow = "\nallow_post_redirects: true";
+    let services = [
+        service("refused307", &server.url("/moved-307"), post, &[("v", "v")]),
+        service("refused308", &server.url("/moved-308"), post, &[("v", "v")]),
+        service(
+            "allowed",
+            &server.url("/moved-307"),
+            &format!("{post}{allow}"),
+            &[("v", "v")],
+        ),
+        service("same_path", &server.url("/retry"), post, &[("v", "v")]),
+        service("see_other", &server.url("/see-other"), post, &[("v", "v")]),
+    ]
+    .concat();
+    let report = collect(&services, &[], Duration::from_secs(10)).await;
+    let s = &report.services;
+    for name in ["refused307", "refused308"] {
+        let reason = missing(&s[name], "v");
+        assert!(
+            matches!(&reason, MissingReason::Request { error } if error.contains("allow_post_redirects")),
+            "{name}: {reason:?}"
+        );
+    }
+    assert_eq!(s["allowed"].values.get("v"), Some(&1.0));
+    assert_eq!(s["same_path"].values.get("v"), Some(&2.0));
+    assert_eq!(s["see_other"].values.get("v"), Some(&3.0), "303: a GET");
+    let posted: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/elsewhere" && r.method == "POST")
+        .collect();
+    assert_eq!(posted.len(), 1, "only the allowed source posts there again");
+    assert_eq!(posted[0].body_text(), r#"{"q":1}"#);
+}
+
+#[tokio::test]
+async fn metadata_addresses_are_refused_in_urls_and_redirects() {
+    let server =
+        TestServer::start(|_| Reply::redirect("http://169.254.169.254/latest/meta-data/")).await;
+    let services = [
+        service(
+            "direct",
+            "http://169.254.169.254/latest/meta-data/",
+            "",
+            &[("v", "v")],
+        ),
+        service("ipv6", "http://[fd00:ec2::254]/latest", "", &[("v", "v")]),
+        service(
+            "redirected",
+            &server.url("/go"),
+            "allow_cross_origin_redirects: true",
+            &[("v", "v")],
+        ),
+    ]
+    .concat();
+    let started = Instant::now();
+    let report = collect(&services, &[], Duration::from_secs(10)).await;
+    for name in ["direct", "ipv6", "redirected"] {
+        let reason = missing(&report.services[name], "v");
+        assert!(
+            matches!(&reason, MissingReason::Request { error }
+                if error.contains("link-local or instance metadata address") && error.contains("allow_link_local")),
+            "{name}: {reason:?}"
+        );
+    }
+    // Refused before anything is sent: no connection attempt to wait for.
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_connection_reset_is_recorded_as_reset_not_timeout() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let port = listener.local_addr().expect("its address").port();
+    let server = tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut buf = [0u8; 1024];
+            let _ = stream.read(&mut buf).await;
+            // SO_LINGER 0: closing sends a TCP reset instead of a FIN.
+            stream.set_zero_linger().expect("SO_LINGER");
+            drop(stream);
+        }
+    });
+    let url = format!("http://127.0.0.1:{port}/q");
+    let report = collect(
+        &service("w", &url, "timeout: 5", &[("v", "v")]),
+        &[],
+        Duration::from_secs(10),
+    )
+    .await;
+    server.abort();
+    assert_eq!(missing(&report.services["w"], "v"), MissingReason::Reset);
+}
+
+/// A JSON answer nested 100,000 levels deep is `invalid_json` at serde_json's depth limit
+/// (128), never a stack overflow; the file side has its own limit (`yaml::MAX_DEPTH`).
+#[tokio::test]
+async fn a_deeply_nested_answer_is_invalid_json_not_a_crash() {
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let server = TestServer::start(move |_| Reply::raw(200, &deep)).await;
+    let report = collect(
+        &service("w", &server.url("/q"), "", &[("v", "v")]),
+        &[],
+        Duration::from_secs(10),
+    )
+    .await;
+    let reason = missing(&report.services["w"], "v");
+    assert!(
+        matches!(&reason, MissingReason::InvalidJson { error } if error.contains("recursion limit")),
+        "{reason:?}"
     );
 }

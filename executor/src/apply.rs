@@ -33,10 +33,12 @@
 //! earlier actions happen (e.g. tasks fitting where a scale-down frees room).
 
 use shared::aws::AwsClients;
+use shared::definition::ClusterDefinition;
 use shared::messages::{
     ActionOutcome, ActionStatus, ExecutionReport, Outcome, ScalingPlan, ServiceChange,
     SCHEMA_VERSION,
 };
+use shared::plan_check::check_live;
 use shared::resources::Resources;
 use shared::time;
 use std::collections::HashSet;
@@ -46,6 +48,7 @@ use crate::actions::{
 };
 use crate::errors::CallError;
 use crate::live::{read_cluster_instances, read_group, read_instances, read_services, Live};
+use crate::rejection::rejected_report;
 pub use crate::run::ApplyError;
 use crate::run::{Run, RunOptions};
 
@@ -57,6 +60,10 @@ pub struct ApplyOptions {
     /// The cluster file's `cpu_buffer`/`mem_buffer`: a drain is applied only if its tasks fit
     /// on the other instances with this much room left somewhere (zero: no buffer).
     pub buffer: Resources,
+    /// The plan's cluster file: when given, the plan is checked against the group as read
+    /// ([`shared::plan_check::check_live`]: the desired capacity within the file's `max`)
+    /// before anything is applied, and a plan that fails is `rejected`.
+    pub file: Option<ClusterDefinition>,
     /// Test hook: behave as if the function died just before its (k+1)-th mutating call
     /// (counting tag writes). `None` in production.
     pub stop_after_mutations: Option<usize>,
@@ -70,6 +77,11 @@ pub async fn apply(
     options: &ApplyOptions,
 ) -> Result<ExecutionReport, ApplyError> {
     let live = load(clients, plan).await?;
+    if let (Some(file), Ok(Some(group))) = (&options.file, &live.group) {
+        if let Err(reasons) = check_live(plan, file, group) {
+            return Ok(rejected_report(plan, time::now(), reasons));
+        }
+    }
     let mut run = Run::new(
         clients,
         plan,
@@ -110,11 +122,15 @@ pub async fn apply(
     Ok(ExecutionReport {
         schema_version: SCHEMA_VERSION,
         plan_id: plan.plan_id.clone(),
+        delivery_id: plan.delivery_id.clone(),
+        dedup_key: String::new(),
         cluster: plan.cluster.clone(),
         finished_at: time::now(),
         outcome: overall(options.dry_run, &actions),
         actions,
-    })
+        reasons: Vec::new(),
+    }
+    .with_dedup_key())
 }
 
 /// The re-reads, batched and limited to what the plan touches. A retryable read error ends

@@ -78,6 +78,8 @@ mod tests {
         let report = ExecutionReport {
             schema_version: SCHEMA_VERSION,
             plan_id: "p-9".into(),
+            delivery_id: "d-9".into(),
+            dedup_key: String::new(),
             cluster: "prod".into(),
             finished_at: "2026-11-29T10:00:05Z".parse().expect("time"),
             outcome: Outcome::PartiallyApplied,
@@ -90,6 +92,7 @@ mod tests {
                 action("service", ActionStatus::Stale),
                 action("reactivate", ActionStatus::Skipped),
             ],
+            reasons: vec![],
         };
         let lines = lines(&report, 7);
         assert_eq!(lines.len(), 1);

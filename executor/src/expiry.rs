@@ -23,6 +23,17 @@ pub fn expired_report(plan: &ScalingPlan, now: Timestamp) -> ExecutionReport {
         "not applied: the plan expired at {} (made at {}), {late} s before it was read; a newer plan decides again",
         plan.expires_at, plan.created_at
     );
+    not_applied(plan, now, Outcome::Expired, &detail)
+}
+
+/// A report of `plan` in which nothing was attempted: every action in the order the executor
+/// would have applied it, `skipped` with `detail`.
+pub(crate) fn not_applied(
+    plan: &ScalingPlan,
+    now: Timestamp,
+    outcome: Outcome,
+    detail: &str,
+) -> ExecutionReport {
     let a = &plan.actions;
     let group = plan.autoscale_group.as_str();
     let (ups, downs): (Vec<_>, Vec<_>) = a.services.iter().partition(|c| c.to >= c.from);
@@ -49,20 +60,24 @@ pub fn expired_report(plan: &ScalingPlan, now: Timestamp) -> ExecutionReport {
     ExecutionReport {
         schema_version: SCHEMA_VERSION,
         plan_id: plan.plan_id.clone(),
+        delivery_id: plan.delivery_id.clone(),
+        dedup_key: String::new(),
         cluster: plan.cluster.clone(),
         finished_at: time::to_micros(now),
-        outcome: Outcome::Expired,
+        outcome,
         actions: targets
             .into_iter()
             .map(|(kind, target)| ActionOutcome {
                 kind: kind.to_owned(),
                 target: target.to_owned(),
-                detail: detail.clone(),
+                detail: detail.to_owned(),
                 status: ActionStatus::Skipped,
                 error: None,
             })
             .collect(),
+        reasons: Vec::new(),
     }
+    .with_dedup_key()
 }
 
 #[cfg(test)]

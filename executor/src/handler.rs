@@ -1,11 +1,21 @@
 //! The Lambda handler: one SQS batch of plans from the FIFO plans queue.
 //!
-//! Per record: decode the plan, apply it, publish the [`ExecutionReport`] on the bus. The
-//! response lists the records SQS must deliver again (`ReportBatchItemFailures`):
+//! Per record: decode the plan, check it against its cluster file, apply it, publish the
+//! [`ExecutionReport`] on the bus. The response lists the records SQS must deliver again
+//! (`ReportBatchItemFailures`):
 //!
-//! - **undecodable** (not a plan, unknown `schema_version`, a missing field, a time that does
-//!   not parse): logged with the message id, the error (which names the field) and a short
-//!   excerpt, returned as a failure; it ends in the DLQ after the queue's maxReceiveCount;
+//! - **rejected**: a message that is not a plan (not JSON, unknown `schema_version`, a missing
+//!   field, a time that does not parse), or a plan its cluster file does not allow
+//!   ([`shared::plan_check`]: no loaded file, a disabled cluster, another group, a service
+//!   not in the file or disabled or changed twice, a count outside the file's bounds or the
+//!   APIs' integers, ...): nothing is read or changed, the report (outcome `rejected`, with the
+//!   reasons; for a message that is not a plan, only when it names its plan and cluster) is
+//!   published, and the record is done at once. It cannot become valid by waiting, and in a
+//!   FIFO queue it would hold back every later plan of its cluster while SQS retried it. The
+//!   check comes first: a plan that is both rejected and expired is `rejected`. One part of the
+//!   check needs the group as it is (a desired capacity above the file's `max`,
+//!   [`shared::plan_check::check_live`]): it is made by [`apply`] once the group is read,
+//!   before anything is changed, and its rejection is handled the same way;
 //! - **expired** (read at or after its `expires_at`): nothing is applied, the report (outcome
 //!   `expired`, every action `skipped`) is published and the record is done: it is not retried;
 //! - **retryable failure** (throttling, 5xx, timeouts after the SDK's retries, in a read, a
@@ -18,11 +28,13 @@
 //!   a publication that fails non-retryably (e.g. the bus does not exist) is logged with the
 //!   whole report, and the record is done too: another delivery would fail the same way.
 //!
+//! Every report carries a `dedup_key` (the plan and its delivery): a publication whose answer
+//! was lost is made again, and subscribers drop the repeats.
+//!
 //! FIFO: records of one message group (one cluster) arrive in order. Once a record of a group
 //! fails in a way another delivery may fix, the later records of that group in the batch are
-//! returned as failures without being touched, so plan N+1 never applies before plan N. An
-//! undecodable record holds nothing back: it can never apply, so there is no order to keep,
-//! and the good plans of the batch go through.
+//! returned as failures without being touched, so plan N+1 never applies before plan N. A
+//! rejected record holds nothing back: it can never apply, so there is no order to keep.
 
 use std::collections::HashSet;
 
@@ -30,7 +42,8 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use shared::aws::AwsClients;
 use shared::definition::ClusterDefinition;
-use shared::messages::{ExecutionReport, ScalingPlan, APPLIED_DETAIL_TYPE, EVENT_SOURCE};
+use shared::messages::{ExecutionReport, Outcome, ScalingPlan, APPLIED_DETAIL_TYPE, EVENT_SOURCE};
+use shared::plan_check::check;
 use shared::resources::Resources;
 
 use shared::time::Timestamp;
@@ -39,6 +52,7 @@ use crate::apply::{apply, ApplyError, ApplyOptions};
 use crate::config::Config;
 use crate::errors::{classify, CallError, Retry};
 use crate::expiry::expired_report;
+use crate::rejection::{rejected_report, undecodable_report};
 
 /// What the handler needs, built once per Lambda instance.
 #[derive(Debug, Clone)]
@@ -49,7 +63,8 @@ pub struct Deps {
     pub bus_name: String,
     /// `DRY_RUN` of the function: every plan is a dry run.
     pub dry_run_env: bool,
-    /// The cluster definitions, for their `dry_run` and their buffer.
+    /// The cluster definitions: what plans may ask ([`shared::plan_check`]), their `dry_run`
+    /// and their buffer.
     pub definitions: Vec<ClusterDefinition>,
 }
 
@@ -107,8 +122,6 @@ impl Deps {
 /// Why a record is returned to SQS.
 #[derive(Debug, thiserror::Error)]
 enum RecordError {
-    #[error("undecodable plan: {0}")]
-    Undecodable(String),
     #[error(transparent)]
     Apply(#[from] ApplyError),
     #[error("publishing the report: {0}")]
@@ -139,20 +152,10 @@ pub async fn handle_at(event: SqsEvent, deps: &Deps, now: Timestamp) -> SqsBatch
                 continue;
             }
         }
-        if let Err(e) = process(record, deps, now).await {
-            match &e {
-                RecordError::Undecodable(_) => {
-                    // It will never apply, so it holds nothing back: the later plans of its
-                    // group are not ordered after anything.
-                    tracing::error!(message_id = id, error = %e,
-                        "message {id}: {e}; returned to the queue, it will reach the DLQ after maxReceiveCount")
-                }
-                _ => {
-                    tracing::warn!(message_id = id, error = %e, "plan returned to the queue for another delivery");
-                    if let Some(g) = group {
-                        failed_groups.insert(g);
-                    }
-                }
+        if let Err(e) = process(id, record, deps, now).await {
+            tracing::warn!(message_id = id, error = %e, "plan returned to the queue for another delivery");
+            if let Some(g) = group {
+                failed_groups.insert(g);
             }
             response.add_failure(id);
         }
@@ -162,16 +165,38 @@ pub async fn handle_at(event: SqsEvent, deps: &Deps, now: Timestamp) -> SqsBatch
 
 /// The record's plan; an error (naming the field that does not decode) with the start of
 /// the body otherwise.
-fn decode(record: &SqsMessage) -> Result<ScalingPlan, RecordError> {
+fn decode(record: &SqsMessage) -> Result<ScalingPlan, String> {
     let body = record.body.as_deref().unwrap_or_default();
     ScalingPlan::from_json(body).map_err(|e| {
         let excerpt: String = body.chars().take(200).collect();
-        RecordError::Undecodable(format!("{e}; body starts with {excerpt:?}"))
+        format!("{e}; body starts with {excerpt:?}")
     })
 }
 
-async fn process(record: &SqsMessage, deps: &Deps, now: Timestamp) -> Result<(), RecordError> {
-    let plan = decode(record)?;
+async fn process(
+    id: &str,
+    record: &SqsMessage,
+    deps: &Deps,
+    now: Timestamp,
+) -> Result<(), RecordError> {
+    let plan = match decode(record) {
+        Ok(plan) => plan,
+        Err(error) => {
+            tracing::error!(message_id = id, %error,
+                "message {id} is not a valid plan: rejected and removed from the queue");
+            let body = record.body.as_deref().unwrap_or_default();
+            if let Some(report) = undecodable_report(body, &error, now) {
+                publish_rejection(deps, &report).await;
+            }
+            return Ok(());
+        }
+    };
+    if let Err(reasons) = check(&plan, &deps.definitions) {
+        tracing::error!(message_id = id, plan_id = %plan.plan_id, cluster = %plan.cluster,
+            reasons = ?reasons, "plan rejected: its cluster file does not allow it; nothing applied");
+        publish_rejection(deps, &rejected_report(&plan, now, reasons)).await;
+        return Ok(());
+    }
     let report = if plan.is_expired(now) {
         tracing::warn!(plan_id = %plan.plan_id, cluster = %plan.cluster, expires_at = %plan.expires_at,
             "plan expired before it was applied; nothing is changed");
@@ -181,11 +206,23 @@ async fn process(record: &SqsMessage, deps: &Deps, now: Timestamp) -> Result<(),
         let options = ApplyOptions {
             dry_run: reason.is_some(),
             buffer: deps.buffer(&plan.cluster),
+            file: deps
+                .definitions
+                .iter()
+                .find(|d| d.name == plan.cluster)
+                .cloned(),
             stop_after_mutations: None,
         };
         tracing::info!(plan_id = %plan.plan_id, cluster = %plan.cluster, dry_run = ?reason, "applying plan");
         apply(&deps.clients, &plan, &options).await?
     };
+    if report.outcome == Outcome::Rejected {
+        // Rejected once the group was read: done with at once, like every rejection.
+        tracing::error!(message_id = id, plan_id = %plan.plan_id, cluster = %plan.cluster,
+            reasons = ?report.reasons, "plan rejected: its cluster file does not allow it; nothing applied");
+        publish_rejection(deps, &report).await;
+        return Ok(());
+    }
     tracing::info!(plan_id = %report.plan_id, cluster = %report.cluster, outcome = ?report.outcome, "plan settled");
     let settled = match publish(&deps.clients.eventbridge, &deps.bus_name, &report).await {
         Ok(()) => Ok(()),
@@ -204,6 +241,17 @@ async fn process(record: &SqsMessage, deps: &Deps, now: Timestamp) -> Result<(),
         shared::emf::emit(&crate::emf::lines(&report, now));
     }
     settled
+}
+
+/// Publishes a rejection. A failure is logged with the report and never retried: the message
+/// is removed from the queue whatever happens (see the module docs). No outcome metric is
+/// written: a forged plan's cluster name must not become a metric dimension.
+async fn publish_rejection(deps: &Deps, report: &ExecutionReport) {
+    if let Err(e) = publish(&deps.clients.eventbridge, &deps.bus_name, report).await {
+        let json = serde_json::to_string(report).unwrap_or_default();
+        tracing::error!(plan_id = %report.plan_id, error = %e, report = %json,
+            "could not publish the rejection; the message is removed from the queue all the same");
+    }
 }
 
 /// Publishes the report: source `ecs-autoscale`, detail-type `Scaling Plan Applied`.
@@ -288,11 +336,9 @@ mod tests {
     #[test]
     fn a_plan_with_an_invalid_time_is_undecodable_naming_the_field() {
         for bad in ["2025-02-31T00:00:00Z", "2026-11-29", "soon"] {
-            let err = decode(&record(&plan_json(bad))).expect_err(bad);
-            assert!(matches!(err, RecordError::Undecodable(_)), "{err}");
-            let text = err.to_string();
+            let text = decode(&record(&plan_json(bad))).expect_err(bad);
             assert!(
-                text.starts_with("undecodable plan: not a valid scaling plan: created_at: "),
+                text.starts_with("not a valid scaling plan: created_at: "),
                 "{text}"
             );
         }

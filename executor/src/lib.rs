@@ -7,6 +7,8 @@
 //! - [`apply`](mod@apply): one plan, its re-reads ([`live`]) and the ordered actions ([`actions`]), the
 //!   outcome rules; [`run`] the state of one application the actions share (guards' verdicts,
 //!   outcomes, the error that ends a run);
+//! - [`rejection`]: a plan its cluster file does not allow, or a message that is not a plan
+//!   (nothing applied, outcome `rejected`, removed from the queue at once);
 //! - [`expiry`]: a plan read after its `expires_at` (nothing applied, outcome `expired`);
 //! - [`errors`]: retryable vs non-retryable AWS errors;
 //! - [`emf`]: the outcome metrics (Embedded Metric Format) of a settled plan.
@@ -19,6 +21,7 @@ pub mod errors;
 pub mod expiry;
 pub mod handler;
 pub mod live;
+pub mod rejection;
 pub mod run;
 
 pub use apply::{apply, overall, ApplyError, ApplyOptions};

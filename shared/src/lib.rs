@@ -16,6 +16,7 @@ pub mod expr;
 pub mod function_config;
 pub mod logging;
 pub mod messages;
+pub mod plan_check;
 pub mod redact;
 pub mod resources;
 pub mod schema;

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use executor::actions::{
-    drain, group_desired, group_limits, reactivate, services, terminate, Verdict,
+    abort, drain, force, group_desired, group_limits, reactivate, services, terminate, Verdict,
 };
 use shared::messages::{ScalingPlan, ServiceChange};
 use shared::resources::Resources;
@@ -22,7 +22,7 @@ use crate::world::World;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Tally {
     /// Applied actions per kind (`service_up`, `service_down`, `group_desired`, `group_limits`,
-    /// `reactivate`, `drain`, `terminate`).
+    /// `reactivate`, `abort_drain`, `drain`, `terminate`, `force_drain`).
     pub applied: BTreeMap<&'static str, u64>,
     /// Actions a guard did not apply (stale or skipped), per kind.
     pub not_applied: BTreeMap<&'static str, u64>,
@@ -92,6 +92,20 @@ pub fn apply(world: &mut World, plan: &ScalingPlan, buffer: Resources, at: u64, 
             match world.reactivate(&target.container_instance_arn) {
                 Ok(()) => tally.applied(reactivate::KIND),
                 Err(_) => tally.refused(reactivate::KIND),
+            }
+        }
+    }
+
+    // 2b. Drains past their deadline aborted (`drain_timeout_action: abort`).
+    for target in &actions.abort_drain {
+        let live = world
+            .instance_by_arn(&target.container_instance_arn)
+            .map(|i| world.container_instance(i));
+        let verdict = abort::guard(target, live.as_ref(), Some(&world.group_state()));
+        if settle(tally, &mut problems, abort::KIND, &verdict) {
+            match world.abort_drain(&target.container_instance_arn, at) {
+                Ok(()) => tally.applied(abort::KIND),
+                Err(_) => tally.refused(abort::KIND),
             }
         }
     }
@@ -179,6 +193,21 @@ pub fn apply(world: &mut World, plan: &ScalingPlan, buffer: Resources, at: u64, 
             match world.terminate(&target.ec2_instance_id) {
                 Ok(()) => tally.applied(terminate::KIND),
                 Err(_) => tally.refused(terminate::KIND),
+            }
+        }
+    }
+
+    // 7b. Drains past their deadline forced (`drain_timeout_action: force`): the remaining
+    //     tasks stopped; a later plan terminates the instance once empty.
+    for target in &actions.force_drain {
+        let live = world
+            .instance_by_arn(&target.instance.container_instance_arn)
+            .map(|i| world.container_instance(i));
+        let verdict = force::guard(target, live.as_ref(), Some(&world.group_state()));
+        if settle(tally, &mut problems, force::KIND, &verdict) {
+            match world.force_drain(&target.instance.container_instance_arn) {
+                Ok(()) => tally.applied(force::KIND),
+                Err(_) => tally.refused(force::KIND),
             }
         }
     }

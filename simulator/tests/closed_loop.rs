@@ -367,10 +367,23 @@ proptest! {
         );
         // Every desired count reached its target (the load never changes): the last desired
         // counts are the ones to hold.
+        // From the last task start, or the last step an instance was still booting: the planner
+        // does not count the room a scale-down in the same plan frees (README, limits), so a
+        // plan that scales one service up and another down may launch an instance it then
+        // finds empty; it can only go once registered.
+        let last_booting = outcome
+            .series
+            .steps
+            .iter()
+            .filter(|s| s.booting > 0)
+            .map(|s| s.time + STEP)
+            .max()
+            .unwrap_or(START as u64);
         let settled_from = outcome
             .last_task_start
             .map_or(START as u64, |t| t)
-            .max(START as u64);
+            .max(START as u64)
+            .max(last_booting);
         let deadline = settled_from + 3 * STEP;
         let end = last.time;
         prop_assert!(deadline <= end, "still starting tasks at the end: last start {settled_from}, end {end}");

@@ -228,3 +228,50 @@ async fn run_finds_a_stacks_queues_by_name_and_needs_them() {
         "{err}"
     );
 }
+
+/// `run` and `watch` read the outcomes from a queue of their own. When deleting a received
+/// event fails, the event is still returned and the command goes on (a warning on stderr);
+/// on main the failure ended `run` with exit code 3 mid-loop, after the plan was applied.
+#[tokio::test]
+async fn a_failed_deletion_from_the_watch_queue_is_a_warning_not_an_error() {
+    use ecs_autoscale_cli::subscription::Subscription;
+    use testbed::strict::{Fault, StrictAws};
+
+    let bed = TestBed::start().await;
+    let strict = StrictAws::start(bed.endpoint())
+        .await
+        .expect("strict proxy");
+    testbed::messaging::create_event_bus(bed.eventbridge(), BUS)
+        .await
+        .expect("bus");
+    let clients = shared::aws::AwsClients::new(strict.sdk_config());
+    let mut sub = Subscription::create(&clients, BUS)
+        .await
+        .expect("subscription");
+    let detail = serde_json::json!({"schema_version": 1, "plan_id": "p-1", "cluster": "c"});
+    bed.eventbridge()
+        .put_events()
+        .entries(
+            aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                .event_bus_name(BUS)
+                .source(shared::messages::EVENT_SOURCE)
+                .detail_type(shared::messages::APPLIED_DETAIL_TYPE)
+                .detail(detail.to_string())
+                .build(),
+        )
+        .send()
+        .await
+        .expect("PutEvents");
+    strict.fail("DeleteMessage", Fault::Validation, 1);
+    let events = sub
+        .receive(Duration::from_secs(10))
+        .await
+        .expect("the events, despite the failed deletion");
+    sub.delete().await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        strict.attempts("DeleteMessage"),
+        1,
+        "the failure was injected"
+    );
+}

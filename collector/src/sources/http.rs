@@ -12,26 +12,37 @@
 //! - One client per Lambda instance, whose pool keeps connections alive between requests and
 //!   cycles (at most [`HttpConfig::per_host_concurrency`] idle per host): the requests to one
 //!   host reuse a few connections instead of opening one each.
-//! - reqwest with rustls, certificates verified; at most [`HttpConfig::max_redirects`]
-//!   redirects; bodies over [`HttpConfig::max_body_bytes`] are refused.
+//! - reqwest with rustls, certificates verified; bodies over [`HttpConfig::max_body_bytes`]
+//!   are refused.
+//! - Redirects are followed here, not by reqwest, at most [`HttpConfig::max_redirects`] of
+//!   them, under [`redirects`]' rules: none to another origin, no POST sent again to another
+//!   path, unless the source allows it (`allow_cross_origin_redirects`,
+//!   `allow_post_redirects`); headers and credentials never leave the first origin.
+//! - Link-local and instance metadata addresses ([`addresses`]) are refused, in the URL, in a
+//!   redirect and in what a host name resolves to, unless the source sets `allow_link_local`.
 //! - Basic auth comes from credentials in the URL (`https://user:pass@host/...`): reqwest takes
 //!   them out of the URL, percent-decodes them and sends them as an `Authorization: Basic`
 //!   header marked sensitive (tested against a local server and RabbitMQ).
 //! - Non-2xx → each alias of the source is missing with `http_status`; a body that is not JSON
-//!   → `invalid_json`; a failed request → `request`; too slow → `timeout`.
+//!   → `invalid_json`; a failed request or a refused redirect → `request`, whose text says why;
+//!   a connection the server reset → `reset`; too slow → `timeout`.
 //!
 //! **Secrets never reach logs or reports**: URLs are logged through
 //! [`shared::redact::redact_url`] (`https://***@host/path?***`: no credentials, no query
 //! string), header values are never logged, and reqwest errors lose their URL (`without_url`)
 //! before their text is recorded (and any URL quoted in it is redacted too).
 
+mod addresses;
+mod redirects;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, LOCATION};
+use reqwest::Url;
 use serde_json::Value;
-use shared::definition::{HttpMethod, HttpSource, JsonPath, Statistic};
+use shared::definition::{HttpAllowances, HttpMethod, HttpSource, JsonPath, Statistic};
 use shared::messages::MissingReason;
 use shared::redact::{redact_text, redact_url};
 use tokio::sync::Semaphore;
@@ -94,6 +105,8 @@ pub struct RequestKey {
     pub payload: Option<String>,
     /// Extra headers in file order.
     pub headers: Vec<(String, String)>,
+    /// What the source allows beyond the defaults (redirects, addresses).
+    pub allow: HttpAllowances,
 }
 
 impl std::fmt::Debug for RequestKey {
@@ -107,6 +120,7 @@ impl std::fmt::Debug for RequestKey {
                 "headers",
                 &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
             )
+            .field("allow", &self.allow)
             .finish()
     }
 }
@@ -168,6 +182,7 @@ pub fn plan<'a>(
             method: source.method.into(),
             payload: source.payload.as_ref().map(Value::to_string),
             headers: source.headers.clone(),
+            allow: source.allow,
         };
         let path = match &stat.path {
             Some(path) => Ok(path.clone()),
@@ -210,24 +225,37 @@ pub fn interpret(
 /// Sends HTTP JSON requests with one shared client (built once per Lambda instance).
 #[derive(Debug, Clone)]
 pub struct HttpCollector {
+    /// Resolves host names without link-local addresses.
     client: reqwest::Client,
+    /// For the sources that set `allow_link_local`.
+    link_local_client: reqwest::Client,
     config: HttpConfig,
 }
 
 impl HttpCollector {
     /// A collector with its client.
     pub fn new(config: HttpConfig) -> Result<Self, ClientError> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::limited(config.max_redirects))
-            .connect_timeout(config.connect_timeout)
-            .pool_max_idle_per_host(config.per_host_concurrency.max(1))
-            .user_agent(concat!(
-                "ecs-autoscale-collector/",
-                env!("CARGO_PKG_VERSION")
-            ))
+        let builder = || {
+            reqwest::Client::builder()
+                // Followed in `send`, under the source's rules.
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(config.connect_timeout)
+                .pool_max_idle_per_host(config.per_host_concurrency.max(1))
+                .user_agent(concat!(
+                    "ecs-autoscale-collector/",
+                    env!("CARGO_PKG_VERSION")
+                ))
+        };
+        let client = builder()
+            .dns_resolver(addresses::NoLinkLocal)
             .build()
             .map_err(ClientError)?;
-        Ok(HttpCollector { client, config })
+        let link_local_client = builder().build().map_err(ClientError)?;
+        Ok(HttpCollector {
+            client,
+            link_local_client,
+            config,
+        })
     }
 
     /// The configuration.
@@ -319,9 +347,9 @@ impl HttpCollector {
         let timed_out = || MissingReason::Timeout {
             after_secs: round_ms(started.elapsed()),
         };
-        let builder = self.builder(request)?.timeout(budget);
-        // The outer timeout also bounds reading the body, whatever reqwest does.
-        match tokio::time::timeout(budget, self.send(builder)).await {
+        let headers = headers(request)?;
+        // The outer timeout also bounds the redirects and reading the body.
+        match tokio::time::timeout(budget, self.send(request, headers, budget)).await {
             Ok(Err(Failure::Timeout)) | Err(_) => Err(timed_out()),
             Ok(Err(Failure::Reason(reason))) => Err(reason),
             Ok(Ok(body)) => serde_json::from_slice(&body).map_err(|e| MissingReason::InvalidJson {
@@ -330,37 +358,81 @@ impl HttpCollector {
         }
     }
 
-    fn builder(&self, request: &PlannedRequest) -> Result<reqwest::RequestBuilder, MissingReason> {
+    /// Sends the request and follows its redirects (see [`redirects`]); the final answer's
+    /// body.
+    async fn send(
+        &self,
+        request: &PlannedRequest,
+        headers: HeaderMap,
+        budget: Duration,
+    ) -> Result<Vec<u8>, Failure> {
         let key = &request.key;
-        let mut headers = HeaderMap::new();
-        for (name, value) in &key.headers {
-            let name =
-                HeaderName::from_bytes(name.as_bytes()).map_err(|_| MissingReason::Request {
-                    error: format!("invalid header name `{name}`"),
-                })?;
-            // The value may be a secret: never quoted in errors.
-            let mut value = HeaderValue::from_str(value).map_err(|_| MissingReason::Request {
-                error: format!("invalid value for header `{name}`"),
-            })?;
-            value.set_sensitive(true);
-            headers.append(name, value);
-        }
-        let method = match key.method {
-            Method::Get => reqwest::Method::GET,
-            Method::Post => reqwest::Method::POST,
+        let refuse = |error: String| Failure::Reason(MissingReason::Request { error });
+        // Checked at load; a URL built by hand is refused the same way.
+        let first = Url::parse(&key.url).map_err(|e| refuse(format!("invalid URL: {e}")))?;
+        let client = if key.allow.link_local {
+            &self.link_local_client
+        } else {
+            &self.client
         };
-        // reqwest moves `user:pass@` from the URL into a sensitive basic-auth header.
-        let mut builder = self.client.request(method, key.url.as_str());
-        if let Some(payload) = &key.payload {
-            builder = builder
-                .header(CONTENT_TYPE, "application/json")
-                .body(payload.clone());
-        }
-        Ok(builder.headers(headers))
-    }
-
-    async fn send(&self, builder: reqwest::RequestBuilder) -> Result<Vec<u8>, Failure> {
-        let mut response = builder.send().await.map_err(Failure::from_reqwest)?;
+        let mut hop = redirects::Hop {
+            url: first.clone(),
+            method: key.method,
+            payload: key.payload.is_some(),
+            cross_origin: false,
+        };
+        let mut left_origin = false;
+        let mut redirects = 0;
+        let mut response = loop {
+            if !key.allow.link_local {
+                if let Some(why) = addresses::refused(&hop.url) {
+                    return Err(refuse(why));
+                }
+            }
+            left_origin |= hop.cross_origin;
+            let method = match hop.method {
+                Method::Get => reqwest::Method::GET,
+                Method::Post => reqwest::Method::POST,
+            };
+            // reqwest moves `user:pass@` from the URL into a sensitive basic-auth header;
+            // `redirects` takes them out of a URL of another origin.
+            let mut builder = client.request(method, hop.url.clone()).timeout(budget);
+            if !left_origin {
+                builder = builder.headers(headers.clone());
+            }
+            if let (true, Some(payload)) = (hop.payload, &key.payload) {
+                builder = builder
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(payload.clone());
+            }
+            let response = builder.send().await.map_err(Failure::from_reqwest)?;
+            let location = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|l| l.to_str().ok());
+            let next = redirects::next_hop(
+                &first,
+                &hop.url,
+                hop.method,
+                response.status().as_u16(),
+                location,
+                key.allow,
+            )
+            .map_err(refuse)?;
+            match next {
+                None => break response,
+                Some(_) if redirects >= self.config.max_redirects => {
+                    return Err(refuse(format!(
+                        "too many redirects (more than {})",
+                        self.config.max_redirects
+                    )));
+                }
+                Some(next) => {
+                    redirects += 1;
+                    hop = next;
+                }
+            }
+        };
         let status = response.status();
         if !status.is_success() {
             return Err(Failure::Reason(MissingReason::HttpStatus {
@@ -386,6 +458,23 @@ impl HttpCollector {
     }
 }
 
+/// The source's extra headers, each value marked sensitive (never quoted in errors: it may be
+/// a secret).
+fn headers(request: &PlannedRequest) -> Result<HeaderMap, MissingReason> {
+    let mut headers = HeaderMap::new();
+    for (name, value) in &request.key.headers {
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| MissingReason::Request {
+            error: format!("invalid header name `{name}`"),
+        })?;
+        let mut value = HeaderValue::from_str(value).map_err(|_| MissingReason::Request {
+            error: format!("invalid value for header `{name}`"),
+        })?;
+        value.set_sensitive(true);
+        headers.append(name, value);
+    }
+    Ok(headers)
+}
+
 /// What requests to one host share: scheme, host and port (`http://host:port`); the URL
 /// itself when it does not parse (its request fails anyway).
 fn host_of(url: &str) -> String {
@@ -402,6 +491,10 @@ enum Failure {
 
 impl Failure {
     fn from_reqwest(err: reqwest::Error) -> Self {
+        // Before the timeout test: a reset is an answer, however long it took to come.
+        if is_reset(&err) {
+            return Failure::Reason(MissingReason::Reset);
+        }
         if err.is_timeout() {
             return Failure::Timeout;
         }
@@ -415,6 +508,26 @@ impl Failure {
             error: format!("response body larger than {limit} bytes"),
         })
     }
+}
+
+/// Whether the server (or something on the way) reset the connection: an I/O error of that
+/// kind somewhere in the error's sources.
+fn is_reset(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(err);
+    // Bounded: error chains are short.
+    for _ in 0..16 {
+        let Some(e) = source else { return false };
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
+            ) {
+                return true;
+            }
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// An error and its sources, `: `-separated (reqwest's own text is terse).
@@ -474,6 +587,7 @@ mod tests {
                     path: JsonPath::parse(n).ok(),
                 })
                 .collect(),
+            allow: Default::default(),
         }
     }
 

@@ -283,3 +283,68 @@ async fn a_retryable_failure_holds_back_the_next_plan_of_the_cluster() {
     assert_eq!(proxy.forwarded("UpdateService"), 2);
     assert_eq!(desired_count(&bed, "web").await, 4);
 }
+
+/// PutEvents succeeds but its answer is lost (twice): the SDK sends the report again and the
+/// bus carries it three times. Every copy carries the same `dedup_key`, which subscribers
+/// keep the first of (on main the copies were indistinguishable from three outcomes).
+#[tokio::test]
+async fn a_report_published_again_after_a_lost_answer_carries_the_same_dedup_key() {
+    let bed = TestBed::start().await;
+    build_world(&bed, 3, SERVICES).await;
+    let queue = messaging::create_queue(bed.sqs(), "applied", QueueKind::Standard)
+        .await
+        .expect("queue");
+    messaging::create_event_bus(bed.eventbridge(), BUS)
+        .await
+        .expect("bus");
+    messaging::route_to_queue(
+        bed.eventbridge(),
+        bed.sqs(),
+        BUS,
+        "applied",
+        &serde_json::json!({"source": ["ecs-autoscale"], "detail-type": ["Scaling Plan Applied"]}),
+        &queue,
+    )
+    .await
+    .expect("rule");
+    let proxy = StrictAws::start(bed.endpoint())
+        .await
+        .expect("strict proxy");
+    proxy.fail("PutEvents", Fault::ServerErrorAfterForward, 2);
+    let deps = deps(aws_clients(
+        &fast_config(proxy.endpoint()).await,
+        &CallLog::new(),
+    ));
+    let p = plan(
+        "p-lost",
+        PlanActions {
+            services: vec![service("web", 2, 3)],
+            ..Default::default()
+        },
+    );
+    let response = handle(plan_event("m-lost", &p), &deps).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(proxy.forwarded("PutEvents"), 3, "published three times");
+
+    let keys: Vec<String> = messaging::receive_bodies(bed.sqs(), &queue)
+        .await
+        .expect("receive")
+        .iter()
+        .map(|body| {
+            let event: serde_json::Value = serde_json::from_str(body).expect("event JSON");
+            event["detail"]["dedup_key"]
+                .as_str()
+                .expect("a dedup_key")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert!(
+        keys.iter().all(|k| k == &keys[0] && k.len() == 64),
+        "{keys:?}"
+    );
+    assert_eq!(
+        keys[0],
+        shared::messages::report_dedup_key("p-lost", &p.delivery_id)
+    );
+}

@@ -1,7 +1,6 @@
 //! Delivering a plan once, three times, after a world change or after a crash.
 
 use executor::{apply, handle, ApplyError, ApplyOptions};
-use shared::definition::parse_definition;
 use shared::messages::{
     ActionStatus, CountChange, DrainTarget, GroupLimits, GroupLimitsChange, Outcome, PlanActions,
 };
@@ -296,14 +295,7 @@ async fn dry_run_changes_nothing_and_says_what_it_would_do() {
     let response = handle(plan_event("m2", &full()), &d).await;
     assert!(response.batch_item_failures.is_empty());
     d.dry_run_env = false;
-    let definition = parse_definition(
-        CLUSTER,
-        std::path::Path::new("prod.yml"),
-        "autoscale_group: prod-asg\ndry_run: true\n",
-        &|_| None,
-    )
-    .expect("definition");
-    d.definitions = vec![definition];
+    d.definitions = vec![definition("dry_run: true\n")];
     assert_eq!(
         d.dry_run_reason(&full()),
         Some("the cluster file says dry_run")

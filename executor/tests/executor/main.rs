@@ -7,9 +7,11 @@
 //!   and terminated in one plan;
 //! - `faults`: a fault-injecting proxy in front of moto (throttling, 5xx, lost answers);
 //! - `handler`: SQS batches (undecodable records, FIFO order) and the report on the bus;
+//! - `corpus`: the hostile plans of `tests/corpus/plans/`, each rejected, nothing changed;
 //! - `budget`: the number of calls per plan.
 
 mod budget;
+mod corpus;
 mod deadlines;
 mod faults;
 mod handler;

@@ -1,5 +1,6 @@
 //! Helpers of the executor's tests: worlds, plans, SQS events, clients with fast retries.
 
+use std::path::Path;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -7,6 +8,7 @@ use aws_config::SdkConfig;
 use aws_lambda_events::event::sqs::SqsEvent;
 use executor::Deps;
 use shared::aws::AwsClients;
+use shared::definition::{parse_definition, ClusterDefinition};
 use shared::messages::{
     ActionStatus, DrainTarget, ExecutionReport, InstanceRef, PlanActions, ScalingPlan,
     ServiceChange, SCHEMA_VERSION,
@@ -74,12 +76,22 @@ pub async fn counted(bed: &TestBed, log: &CallLog) -> AwsClients {
     aws_clients(&fast_config(bed.endpoint()).await, log)
 }
 
+/// The cluster file of `prod` the handler checks plans against: the group's limits 1..6 and
+/// the services of the tests' worlds, and `ghost`, which no world creates (`extra` is added to
+/// its top level).
+pub fn definition(extra: &str) -> ClusterDefinition {
+    let text = format!(
+        "autoscale_group: {GROUP}\nmin: 1\nmax: 6\n{extra}services:\n  web: {{min: 0, max: 20}}\n  api: {{min: 0, max: 20}}\n  ghost: {{min: 0, max: 20}}\n"
+    );
+    parse_definition(CLUSTER, Path::new("prod.yml"), &text, &|_| None).expect("a valid file")
+}
+
 pub fn deps(clients: AwsClients) -> Deps {
     Deps {
         clients,
         bus_name: BUS.into(),
         dry_run_env: false,
-        definitions: Vec::new(),
+        definitions: vec![definition("")],
     }
 }
 

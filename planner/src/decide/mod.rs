@@ -33,6 +33,8 @@ mod standing;
 mod task_listing;
 
 #[cfg(test)]
+mod checked;
+#[cfg(test)]
 mod cycles;
 #[cfg(test)]
 mod disruption_tests;

@@ -61,7 +61,7 @@ fn trouble(st: &mut ClusterState, n: usize, kind: u8) {
 }
 
 /// Generated clusters: busy ones whose services scale either way.
-fn world() -> impl Strategy<
+pub(super) fn world() -> impl Strategy<
     Value = (
         ClusterDefinition,
         ClusterState,

@@ -26,8 +26,12 @@ pub use disruption::{
 };
 pub use error::{DefinitionError, FileErrors, Position};
 pub use json_path::{JsonPath, PathSegment};
-pub use load::{load_dir, load_file, parse_definition, LoadReport};
+pub use load::{
+    load_dir, load_dir_with, load_file, load_file_with, parse_definition, parse_definition_with,
+    LoadReport, Vars, MAX_FILE_BYTES,
+};
 pub use vars::{substitute, VarError};
+pub use yaml::MAX_DEPTH;
 
 use crate::expr::Expr;
 use crate::resources::Resources;
@@ -182,6 +186,26 @@ pub struct HttpSource {
     pub timeout: Duration,
     /// Values read from the response.
     pub statistics: Vec<Statistic>,
+    /// What the source allows beyond the safe defaults (redirects, addresses).
+    pub allow: HttpAllowances,
+}
+
+/// What an HTTP source may do beyond the defaults, each a key of the source (`allow_...`).
+/// By default a source follows redirects only within its origin (scheme, host and port), never
+/// sends its payload again to another path, and never reaches a link-local or instance
+/// metadata address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash, PartialOrd, Ord)]
+pub struct HttpAllowances {
+    /// `allow_cross_origin_redirects`: follow a redirect to another origin (without the URL's
+    /// credentials and the source's headers, which are never sent to another origin).
+    pub cross_origin_redirects: bool,
+    /// `allow_post_redirects`: follow a 307/308 redirect of a POST to another path, sending
+    /// the payload again.
+    pub post_redirects: bool,
+    /// `allow_link_local`: the URL and its redirects may reach link-local and instance
+    /// metadata addresses (169.254.0.0/16, fe80::/10, fd00:ec2::/32), e.g. the ECS task
+    /// metadata endpoint.
+    pub link_local: bool,
 }
 
 impl std::fmt::Debug for HttpSource {
@@ -201,6 +225,7 @@ impl std::fmt::Debug for HttpSource {
             )
             .field("timeout", &self.timeout)
             .field("statistics", &self.statistics)
+            .field("allow", &self.allow)
             .finish()
     }
 }

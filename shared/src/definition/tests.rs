@@ -657,3 +657,129 @@ fn merge_keys_and_anchors_work_like_pyyaml() {
     let def = load(text).unwrap();
     assert_eq!((def.services[1].min, def.services[1].max), (1, 4));
 }
+
+/// `--allow-unset-vars` (the layer build checks the files without the functions' variables):
+/// every documented place a quoted `%(VAR)` may stand passes, its checks deferred; a value
+/// that is wrong whatever the variable holds is still an error. On main the reference was
+/// left as text and `min: "%(MIN_TASKS)"` failed as "not a number".
+#[test]
+fn unset_variables_pass_in_every_documented_place_when_allowed() {
+    let text = r#"autoscale_group: "%(WORKERS_ASG)"
+enabled: "%(ENABLED)"
+min: "%(MIN_INSTANCES)"
+max: "%(MAX_INSTANCES)"
+instance_capacity: {cpu: "%(CPU)", memory: "%(MEMORY)"}
+services:
+  worker:
+    min: "%(MIN_TASKS)"
+    max: "%(MAX_TASKS)"
+    metric_sources:
+      third_party:
+        - url: https://%(RABBITMQ_USER):%(RABBITMQ_PASS)@rabbitmq.example.com/api/queues/%2F/celery
+          method: "%(METHOD)"
+          headers: {Authorization: "Bearer %(TOKEN)"}
+          timeout: "%(TIMEOUT)"
+          statistics:
+            - {name: messages_ready, alias: queue_length, default: 0}
+    target_tracking: {metric: queue_length, target: "%(TARGET)"}
+"#;
+    let nothing = |_: &str| None;
+    let lenient = Vars {
+        lookup: &nothing,
+        allow_unset: true,
+    };
+    let def = parse_definition_with("t", Path::new("t.yml"), text, lenient)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(def.services[0].name, "worker");
+    // Strict, every reference is an error.
+    let strict = parse_definition_with("t", Path::new("t.yml"), text, Vars::strict(&nothing))
+        .expect_err("unset variables");
+    assert!(strict.errors.len() >= 10, "{strict}");
+    // Still refused: what no variable can fix.
+    let broken = text.replace("max: \"%(MAX_TASKS)\"", "max: many");
+    let e = parse_definition_with("t", Path::new("t.yml"), &broken, lenient)
+        .expect_err("`many` is not a number");
+    assert!(e.to_string().contains("services.worker.max"), "{e}");
+}
+
+/// The duplicate-service check and the alias lookups are linear: on main, 200,000 services
+/// took over a minute (a function has 10 s to start). Four times the services take well
+/// under eight times as long (a quadratic check takes sixteen).
+#[test]
+fn validation_time_is_linear_in_the_number_of_services() {
+    let file = |n: usize| {
+        let mut text = String::from("autoscale_group: g\nservices:\n");
+        for i in 0..n {
+            text.push_str(&format!("  s{i}: {{min: 0, max: 1}}\n"));
+        }
+        text
+    };
+    let time = |text: &str| {
+        (0..3)
+            .map(|_| {
+                let started = std::time::Instant::now();
+                let def = load(text).expect("valid");
+                assert!(!def.services.is_empty());
+                started.elapsed()
+            })
+            .min()
+            .unwrap_or_default()
+    };
+    let (small, large) = (file(5_000), file(20_000));
+    let (t_small, t_large) = (time(&small), time(&large));
+    assert!(
+        t_large < t_small * 8 + Duration::from_millis(50),
+        "5,000 services: {t_small:?}; 20,000: {t_large:?}"
+    );
+}
+
+/// The fuzz targets' nesting-depth seeds (`fuzz/seeds/`), run here too so that they keep
+/// meaning what their names say: past the limit, an error at a position; at it, no depth error.
+#[test]
+fn the_fuzz_seeds_nest_as_their_names_say() {
+    let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds");
+    let read = |target: &str| {
+        let mut files: Vec<_> = std::fs::read_dir(seeds.join(target))
+            .expect("the seeds")
+            .map(|e| e.expect("an entry").path())
+            .collect();
+        files.sort();
+        assert!(!files.is_empty(), "{target}: no seeds");
+        files
+            .into_iter()
+            .map(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read_to_string(&p).expect("UTF-8"))
+            })
+            .collect::<Vec<_>>()
+    };
+    let depth = "nest more than 64 levels deep";
+    for (name, text) in read("loader") {
+        let result = parse_definition("fuzz", Path::new("fuzz.yml"), &text, &env);
+        let errors: Vec<String> = result
+            .err()
+            .map(|e| e.errors.iter().map(ToString::to_string).collect())
+            .unwrap_or_default();
+        if name.contains("past_the_limit") {
+            assert!(
+                errors
+                    .iter()
+                    .any(|e| e.contains(depth) && !e.starts_with("fuzz.yml: ")),
+                "{name}: {errors:#?}"
+            );
+        } else {
+            assert!(
+                !errors.iter().any(|e| e.contains(depth)),
+                "{name}: {errors:#?}"
+            );
+        }
+    }
+    for (name, text) in read("expr_parse") {
+        let parsed = crate::expr::Expr::parse(&text);
+        assert_eq!(
+            parsed.is_err(),
+            name.contains("past_the_limit"),
+            "{name}: {parsed:?}"
+        );
+    }
+}

@@ -34,6 +34,14 @@ pub fn delivery_id<S: AsRef<str>>(cluster: &str, cycle_ids: &[S]) -> String {
     )
 }
 
+/// An execution report's `dedup_key`: the plan and the delivery it answers. Every publication
+/// of a report about the same delivery of the same plan carries the same key — a PutEvents
+/// whose answer was lost and is sent again, a plan redelivered after its report was published —
+/// so a subscriber keeps the first report of a key and drops the rest.
+pub fn report_dedup_key(plan_id: &str, delivery_id: &str) -> String {
+    hash(["outcome", plan_id, delivery_id])
+}
+
 /// Each part followed by a NUL, which no part contains in practice; the part count goes first
 /// so that no two lists hash alike by shifting a separator.
 fn hash<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {

@@ -11,6 +11,16 @@ pub struct ExecutionReport {
     pub schema_version: u32,
     /// The plan applied.
     pub plan_id: String,
+    /// The plan's `delivery_id` (empty in reports of executors older than this field, and for
+    /// a rejected message that has none).
+    #[serde(default)]
+    pub delivery_id: String,
+    /// The same for every publication of the report of one delivery of one plan
+    /// ([`super::report_dedup_key`]): EventBridge delivers at least once, and a publication
+    /// whose answer was lost is made again, so subscribers drop a report whose key they have
+    /// seen (empty in reports of older executors).
+    #[serde(default)]
+    pub dedup_key: String,
     /// ECS cluster name.
     pub cluster: String,
     /// When it finished (RFC 3339, UTC, to the microsecond: see [`crate::time`]).
@@ -20,6 +30,9 @@ pub struct ExecutionReport {
     pub outcome: Outcome,
     /// Each action with its status, in the order applied.
     pub actions: Vec<ActionOutcome>,
+    /// Why the plan was rejected (outcome `rejected`; omitted otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
 }
 
 impl Versioned for ExecutionReport {
@@ -29,6 +42,12 @@ impl Versioned for ExecutionReport {
 }
 
 impl ExecutionReport {
+    /// The report's `dedup_key` from its `plan_id` and `delivery_id`.
+    pub fn with_dedup_key(mut self) -> Self {
+        self.dedup_key = super::report_dedup_key(&self.plan_id, &self.delivery_id);
+        self
+    }
+
     /// Read a report from JSON, checking its version.
     pub fn from_json(text: &str) -> Result<Self, DecodeError> {
         decode("execution report", text)
@@ -51,6 +70,10 @@ pub enum Outcome {
     Failed,
     /// Nothing attempted: the plan was read after its `expires_at` (every action `skipped`).
     Expired,
+    /// Nothing attempted: the plan asks what its cluster file does not allow, or does not
+    /// decode (`reasons` says why; every action `skipped`). It cannot become valid by waiting:
+    /// it is removed from the queue at once.
+    Rejected,
 }
 
 /// One action's status.
@@ -63,7 +86,7 @@ pub enum ActionStatus {
     AlreadyApplied,
     /// The live value is neither `from` nor `to`; left for the next plan.
     Stale,
-    /// Not attempted (dry run, an expired plan, or a guard said no).
+    /// Not attempted (dry run, an expired or rejected plan, or a guard said no).
     Skipped,
     /// Failed with an error.
     Failed,

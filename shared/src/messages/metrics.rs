@@ -140,6 +140,9 @@ pub enum MissingReason {
         /// The status code.
         status: u16,
     },
+    /// The server (or something on the way) reset the connection: it answered, with a TCP
+    /// reset rather than a response. Not a timeout: retrying at once may well work.
+    Reset,
     /// The request failed (connection, TLS, ...).
     Request {
         /// What failed.
@@ -176,6 +179,7 @@ impl std::fmt::Display for MissingReason {
         match self {
             MissingReason::Timeout { after_secs } => write!(f, "timed out after {after_secs} s"),
             MissingReason::HttpStatus { status } => write!(f, "HTTP status {status}"),
+            MissingReason::Reset => write!(f, "the connection was reset"),
             MissingReason::Request { error } => write!(f, "request failed: {error}"),
             MissingReason::InvalidJson { error } => write!(f, "response is not JSON: {error}"),
             MissingReason::MissingField { path } => write!(f, "no field at `{path}`"),

@@ -34,11 +34,15 @@ fn execution(finished_at: Timestamp) -> ExecutionReport {
     ExecutionReport {
         schema_version: SCHEMA_VERSION,
         plan_id: "p-1".into(),
+        delivery_id: "d-1".into(),
+        dedup_key: String::new(),
         cluster: "prod".into(),
         finished_at,
         outcome: Outcome::Applied,
         actions: vec![],
+        reasons: vec![],
     }
+    .with_dedup_key()
 }
 
 fn field(value: &impl serde::Serialize, name: &str) -> Value {

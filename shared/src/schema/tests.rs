@@ -239,6 +239,8 @@ fn execution() -> ExecutionReport {
     ExecutionReport {
         schema_version: SCHEMA_VERSION,
         plan_id: "9f2c".into(),
+        delivery_id: "d41f".into(),
+        dedup_key: String::new(),
         cluster: "prod".into(),
         finished_at: at(1_764_412_052, 125),
         outcome: Outcome::PartiallyApplied,
@@ -258,7 +260,9 @@ fn execution() -> ExecutionReport {
                 error: Some("throttled".into()),
             },
         ],
+        reasons: vec![],
     }
+    .with_dedup_key()
 }
 
 /// The three messages as the functions write them, with their schema.

@@ -2,6 +2,8 @@
 //! or clamped as AWS does, launches to reach the desired capacity, and its own terminations of
 //! instances of its choosing when the desired capacity falls below the instances it has.
 
+use shared::resources::Resources;
+
 use super::{Status, Violation, World};
 
 /// Why Auto Scaling refused a call (AWS answers `ValidationError`).
@@ -120,6 +122,40 @@ impl World {
             .ok_or_else(|| Refused(format!("container instance {arn} not found")))?;
         instance.status = Status::Active;
         instance.drained_at = None;
+        self.schedule();
+        Ok(())
+    }
+
+    /// A drain past its deadline aborted: the abort recorded, then ACTIVE again without the
+    /// drain record (the executor's `abort_drain`).
+    pub fn abort_drain(&mut self, arn: &str, record_at: u64) -> Result<(), Refused> {
+        let instance = self
+            .instances
+            .iter_mut()
+            .find(|i| i.registered && i.arn == arn)
+            .ok_or_else(|| Refused(format!("container instance {arn} not found")))?;
+        instance.drain_aborted_at = Some(record_at);
+        instance.status = Status::Active;
+        instance.drained_at = None;
+        self.schedule();
+        Ok(())
+    }
+
+    /// StopTask on every task still on a DRAINING instance (the executor's `force_drain`:
+    /// every task here belongs to a service, which replaces it elsewhere); the stopped tasks
+    /// count as moved.
+    pub fn force_drain(&mut self, arn: &str) -> Result<(), Refused> {
+        let sizes: Vec<Resources> = self.services.iter().map(|s| s.size).collect();
+        let instance = self
+            .instances
+            .iter_mut()
+            .find(|i| i.registered && i.arn == arn && i.draining())
+            .ok_or_else(|| Refused(format!("no DRAINING container instance {arn}")))?;
+        let stopped = instance.tasks.len() as u64;
+        for task in instance.tasks.drain(..) {
+            instance.free = instance.free.saturating_add(sizes[task.service]);
+        }
+        self.tasks_moved += stopped;
         self.schedule();
         Ok(())
     }

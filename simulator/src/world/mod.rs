@@ -158,6 +158,9 @@ pub struct Instance {
     pub status: Status,
     /// The executor's drain record (`ecs-autoscale.drained-at`), epoch seconds.
     pub drained_at: Option<u64>,
+    /// The executor's record of an aborted drain (`ecs-autoscale.drain-aborted-at`), epoch
+    /// seconds.
+    pub drain_aborted_at: Option<u64>,
     /// Room left.
     pub free: Resources,
     /// Tasks placed on it.
@@ -400,6 +403,7 @@ impl World {
             registered: false,
             status: Status::Active,
             drained_at: None,
+            drain_aborted_at: None,
             free: self.timings.instance,
             tasks: Vec::new(),
         });

@@ -117,6 +117,34 @@ fn a_drain_replaces_tasks_before_stopping_them() {
 }
 
 #[test]
+fn an_aborted_drain_is_recorded_and_takes_tasks_again() {
+    let mut w = world("  a: {desired: 2, cpu: 2048, memory: 1024}\n", 1);
+    let arn = w.instances[0].arn.clone();
+    w.drain(&arn, T0).expect("registered");
+    w.advance_to(T0 + 600);
+    assert_eq!(w.task_counts()[0].running, 2, "nowhere to go: they stay");
+    w.abort_drain(&arn, T0 + 600).expect("registered");
+    let i = &w.instances[0];
+    assert!(!i.draining());
+    assert_eq!((i.drained_at, i.drain_aborted_at), (None, Some(T0 + 600)));
+    assert_eq!(w.tasks_moved, 0);
+}
+
+#[test]
+fn a_forced_drain_stops_the_tasks_which_start_again_elsewhere_if_they_can() {
+    let mut w = world("  a: {desired: 2, cpu: 2048, memory: 1024}\n", 1);
+    let arn = w.instances[0].arn.clone();
+    assert!(w.force_drain(&arn).is_err(), "only a DRAINING instance");
+    w.drain(&arn, T0).expect("registered");
+    w.advance_to(T0 + 600);
+    w.force_drain(&arn).expect("draining");
+    assert!(w.instances[0].tasks.is_empty());
+    assert_eq!(w.instances[0].free, Resources::new(4096, 8192));
+    assert_eq!(w.tasks_moved, 2);
+    assert_eq!(w.task_counts()[0].active, 0, "no ACTIVE instance to go to");
+}
+
+#[test]
 fn a_drain_without_room_elsewhere_keeps_the_tasks_running() {
     let mut w = world("  a: {desired: 2, cpu: 2048, memory: 1024}\n", 1);
     let arn = w.instances[0].arn.clone();

@@ -33,6 +33,7 @@ impl World {
                 .map(|i| self.container_instance(i))
                 .collect(),
             group: Some(self.group_state()),
+            task_protection_unread: None,
         }
     }
 
@@ -59,6 +60,7 @@ impl World {
             gpu: 0,
             distinct_instance: service.distinct,
             last_scaling: service.last_scaling,
+            do_not_disrupt: false,
         }
     }
 
@@ -82,6 +84,7 @@ impl World {
                     ),
                     service: Some(service.name.clone()),
                     size: service.size,
+                    protected_until_epoch_secs: None,
                 }
             })
             .collect();
@@ -98,6 +101,7 @@ impl World {
             pending_tasks: pending,
             tasks,
             draining_since_epoch_secs: i.drained_at,
+            drain_aborted_at_epoch_secs: i.drain_aborted_at,
             agent_connected: true,
         }
     }

@@ -1,9 +1,12 @@
 //! The cluster and its services: keys, limits, cooldowns, and the service's aliases checked before its rules.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use super::disruption::{disruption, service_disruption};
-use super::fields::{boolean, count, fields, join, list, opt, req, seconds, string, text, Ctx};
+use super::fields::{
+    boolean, count, fields, join, list, opt, req, seconds, shown, string, text, Ctx,
+};
 use super::rules::{event, target_tracking};
 use super::sources::metric_sources;
 use crate::definition::yaml::{Node, NodeKind};
@@ -36,14 +39,14 @@ pub(super) const CLUSTER_KEYS: &[&str] = &[
 
 pub(super) fn cluster(ctx: &mut Ctx, name: &str, root: &Node) -> Option<ClusterDefinition> {
     let f = fields(ctx, root, "", CLUSTER_KEYS)?;
-    let autoscale_group = req(ctx, &f, "autoscale_group", "", string);
+    let autoscale_group = req(ctx, &f, "autoscale_group", "", group_name);
     let enabled = opt(ctx, &f, "enabled", "", boolean).unwrap_or(true);
     let cpu_buffer = opt(ctx, &f, "cpu_buffer", "", count).unwrap_or(0);
     let mem_buffer = opt(ctx, &f, "mem_buffer", "", count).unwrap_or(0);
     let min = opt(ctx, &f, "min", "", count);
     let max = opt(ctx, &f, "max", "", count);
     if let (Some(lo), Some(hi)) = (min, max) {
-        if lo > hi {
+        if lo > hi && !unresolved_any(ctx, &[f.get("min"), f.get("max")]) {
             let node = f.get("min").unwrap_or(root);
             ctx.at(
                 node,
@@ -90,7 +93,7 @@ fn capacity(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Resources> {
     let cpu = req(ctx, &f, "cpu", path, count);
     let memory = req(ctx, &f, "memory", path, count);
     for (key, v) in [("cpu", cpu), ("memory", memory)] {
-        if v == Some(0) {
+        if v == Some(0) && !unresolved_any(ctx, &[f.get(key)]) {
             let n = f.get(key).unwrap_or(node);
             ctx.at(n, &join(path, key), "must be greater than 0");
         }
@@ -111,20 +114,80 @@ fn services(ctx: &mut Ctx, node: &Node, path: &str) -> Vec<ServiceDefinition> {
         return Vec::new();
     };
     let mut out: Vec<ServiceDefinition> = Vec::new();
+    // Names seen, in constant time each: a file may define many thousands of services.
+    let mut seen: HashSet<String> = HashSet::with_capacity(entries.len());
     for (key, value) in entries {
         let Some(name) = text(ctx, key, path) else {
             continue;
         };
         let spath = join(path, &name);
-        if out.iter().any(|s| s.name == name) {
-            ctx.at(key, &spath, format!("service `{name}` is defined twice"));
+        if !seen.insert(name.clone()) {
+            ctx.at(
+                key,
+                &spath,
+                format!("service `{}` is defined twice", shown(&name)),
+            );
             continue;
+        }
+        if !ctx.unresolved(key) {
+            if let Err(why) = check_service_name(&name) {
+                ctx.at(key, &spath, why);
+            }
         }
         if let Some(s) = service(ctx, &name, value, &spath) {
             out.push(s);
         }
     }
     out
+}
+
+/// What ECS accepts as a service name: 1 to 255 letters, digits, hyphens and underscores.
+fn check_service_name(name: &str) -> Result<(), String> {
+    let valid_chars = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !name.is_empty() && name.len() <= 255 && valid_chars {
+        return Ok(());
+    }
+    Err(format!(
+        "`{}` is not a valid ECS service name: 1 to 255 letters, digits, hyphens and underscores",
+        shown(name)
+    ))
+}
+
+/// The Auto Scaling group's name: what the API accepts, 1 to 255 characters without control
+/// characters (a newline or a NUL would reach every call and every log line).
+fn group_name(ctx: &mut Ctx, node: &Node, path: &str) -> Option<String> {
+    let name = string(ctx, node, path)?;
+    if ctx.unresolved(node) {
+        return Some(name);
+    }
+    let length = name.chars().count();
+    if length > 255 {
+        ctx.at(
+            node,
+            path,
+            format!("an Auto Scaling group name has at most 255 characters; this one has {length}"),
+        );
+        return None;
+    }
+    if name.chars().any(char::is_control) {
+        ctx.at(
+            node,
+            path,
+            format!(
+                "an Auto Scaling group name has no control characters (newline, tab, NUL, …): `{}`",
+                shown(&name)
+            ),
+        );
+        return None;
+    }
+    Some(name)
+}
+
+/// Whether any of these (present) nodes was left unresolved (their relation is not checked).
+pub(super) fn unresolved_any(ctx: &Ctx, nodes: &[Option<&Node>]) -> bool {
+    nodes.iter().flatten().any(|n| ctx.unresolved(n))
 }
 
 pub(super) const SERVICE_KEYS: &[&str] = &[
@@ -145,7 +208,7 @@ fn service(ctx: &mut Ctx, name: &str, node: &Node, path: &str) -> Option<Service
     let min = req(ctx, &f, "min", path, count);
     let max = req(ctx, &f, "max", path, count);
     if let (Some(lo), Some(hi)) = (min, max) {
-        if lo > hi {
+        if lo > hi && !unresolved_any(ctx, &[f.get("min"), f.get("max")]) {
             let n = f.get("min").unwrap_or(node);
             ctx.at(
                 n,
@@ -195,13 +258,19 @@ fn service(ctx: &mut Ctx, name: &str, node: &Node, path: &str) -> Option<Service
     })
 }
 
-/// Checks the aliases `statistics` recorded for the service (valid, unique) and returns them.
+/// Checks the aliases `statistics` recorded for the service (valid, unique) and returns them, sorted.
 fn check_aliases(ctx: &mut Ctx) -> Vec<String> {
     let mut aliases: Vec<String> = Vec::new();
+    let mut known: HashSet<String> = HashSet::new();
     for seen in std::mem::take(&mut ctx.aliases) {
         if let Err(why) = crate::expr::check_alias(&seen.name) {
+            let why = if seen.name.chars().nth(64).is_some() {
+                format!("`{}` is not a valid alias", shown(&seen.name))
+            } else {
+                why
+            };
             ctx.error(Some(seen.pos), &seen.path, why);
-        } else if aliases.contains(&seen.name) {
+        } else if !known.insert(seen.name.clone()) {
             ctx.error(
                 Some(seen.pos),
                 &seen.path,
@@ -211,5 +280,7 @@ fn check_aliases(ctx: &mut Ctx) -> Vec<String> {
             aliases.push(seen.name);
         }
     }
+    // Sorted, so that expressions look their names up in logarithmic time.
+    aliases.sort();
     aliases
 }

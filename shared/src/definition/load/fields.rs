@@ -1,10 +1,12 @@
 //! The field-reading context (where errors go, mappings checked against their keys) and the scalar readers.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
+use super::Vars;
 use crate::definition::error::{DefinitionError, Position};
-use crate::definition::vars::substitute;
+use crate::definition::vars::{substitute, VarError};
 use crate::definition::yaml::{Node, NodeKind};
 
 pub(super) struct Ctx<'a> {
@@ -14,6 +16,11 @@ pub(super) struct Ctx<'a> {
     /// The aliases of the service being read, recorded by `statistics` as it reads them, so
     /// the service can check them and its expressions against them.
     pub(super) aliases: Vec<AliasSeen>,
+    /// [`Vars::allow_unset`].
+    allow_unset: bool,
+    /// The scalars left as written because they reference an unset variable (by address:
+    /// the tree is not moved while it is read). Their checks are skipped.
+    unresolved: HashSet<*const Node>,
 }
 
 /// An alias as written, with where it was written.
@@ -23,7 +30,24 @@ pub(super) struct AliasSeen {
     pub(super) path: String,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    pub(super) fn new(file: &'a Path, vars: Vars<'a>) -> Self {
+        Ctx {
+            file,
+            env: vars.lookup,
+            errors: Vec::new(),
+            aliases: Vec::new(),
+            allow_unset: vars.allow_unset,
+            unresolved: HashSet::new(),
+        }
+    }
+
+    /// Whether `node` was left as written because it references an unset variable (only with
+    /// [`Vars::allow_unset`]): checks of its value are skipped.
+    pub(super) fn unresolved(&self, node: &Node) -> bool {
+        !self.unresolved.is_empty() && self.unresolved.contains(&std::ptr::from_ref(node))
+    }
+
     pub(super) fn error(
         &mut self,
         position: Option<Position>,
@@ -43,9 +67,12 @@ impl Ctx<'_> {
     }
 }
 
+/// A field path one key deeper; the key as [`shown`] (cut, control characters escaped): a
+/// path is printed, and a key may be anything a hostile file holds.
 pub(super) fn join(path: &str, key: &str) -> String {
+    let key = shown(key);
     if path.is_empty() {
-        key.to_string()
+        key
     } else {
         format!("{path}.{key}")
     }
@@ -89,22 +116,7 @@ pub(super) fn fields<'n>(
             continue;
         };
         if k == "<<" {
-            // YAML merge keys, as PyYAML supported them: merged keys never override.
-            let sources: Vec<&Node> = match &value.kind {
-                NodeKind::Seq(items) => items.iter().collect(),
-                _ => vec![value],
-            };
-            for source in sources {
-                if let NodeKind::Map(m) = &source.kind {
-                    for (mk, mv) in m {
-                        if let NodeKind::Scalar { text, .. } = &mk.kind {
-                            merged.push((text.clone(), mv));
-                        }
-                    }
-                } else {
-                    ctx.at(source, path, "`<<` merges mappings only");
-                }
-            }
+            merge(ctx, value, path, allowed, &mut merged);
             continue;
         }
         let key_path = join(path, k);
@@ -113,10 +125,7 @@ pub(super) fn fields<'n>(
             continue;
         }
         if !allowed.contains(&k.as_str()) {
-            let hint = did_you_mean(k, allowed)
-                .map(|s| format!("; did you mean `{s}`?"))
-                .unwrap_or_else(|| format!("; expected one of: {}", allowed.join(", ")));
-            ctx.at(key, &key_path, format!("unknown key `{k}`{hint}"));
+            unknown_key(ctx, key, k, &key_path, allowed, "");
             continue;
         }
         entries.push((k.clone(), value));
@@ -132,7 +141,84 @@ pub(super) fn fields<'n>(
     })
 }
 
+fn unknown_key(ctx: &mut Ctx, key: &Node, k: &str, path: &str, allowed: &[&str], how: &str) {
+    let hint = did_you_mean(k, allowed)
+        .map(|s| format!("; did you mean `{s}`?"))
+        .unwrap_or_else(|| format!("; expected one of: {}", allowed.join(", ")));
+    ctx.at(key, path, format!("unknown key `{}`{how}{hint}", shown(k)));
+}
+
+/// The entries a merge key (`<<: *base`, `<<: [*a, *b]`) brings, appended to `merged` in the
+/// order they take precedence (PyYAML's): the first mapping's before the next's, and a merged
+/// mapping's own keys before those of its own merge keys. Their keys are checked like the
+/// mapping's own: an unknown key is an error at the key where it is written.
+fn merge<'n>(
+    ctx: &mut Ctx,
+    value: &'n Node,
+    path: &str,
+    allowed: &[&str],
+    merged: &mut Vec<(String, &'n Node)>,
+) {
+    let sources: Vec<&Node> = match &value.kind {
+        NodeKind::Seq(items) => items.iter().collect(),
+        _ => vec![value],
+    };
+    for source in sources {
+        let NodeKind::Map(entries) = &source.kind else {
+            ctx.at(source, path, "`<<` merges mappings only");
+            continue;
+        };
+        let mut nested = Vec::new();
+        for (mk, mv) in entries {
+            let NodeKind::Scalar { text, .. } = &mk.kind else {
+                ctx.at(mk, path, "keys must be plain names, not lists or mappings");
+                continue;
+            };
+            let key_path = join(path, text);
+            if text == "<<" {
+                nested.push(mv);
+            } else if allowed.contains(&text.as_str()) {
+                merged.push((text.clone(), mv));
+            } else {
+                unknown_key(ctx, mk, text, &key_path, allowed, " (merged with `<<`)");
+            }
+        }
+        // Recursion is bounded by the tree's depth (`yaml::MAX_DEPTH`).
+        for mv in nested {
+            merge(ctx, mv, path, allowed, merged);
+        }
+    }
+}
+
+/// The longest text quoted whole in a message; longer text is cut (a key or a name may be
+/// megabytes long in a hostile file).
+const SHOWN_CHARS: usize = 64;
+
+/// `text` for a message: at most [`SHOWN_CHARS`] characters, control characters escaped.
+pub(super) fn shown(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(SHOWN_CHARS)
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect();
+    if text.chars().nth(SHOWN_CHARS).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// The candidate closest to `word`, if close enough to be a typo. Words longer than any
+/// name of the format are not compared (the distance costs their length times the name's).
 pub(super) fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    if word.len() > SHOWN_CHARS {
+        return None;
+    }
     candidates
         .iter()
         .map(|c| (strsim::damerau_levenshtein(word, c), *c))
@@ -170,6 +256,12 @@ pub(super) fn text(ctx: &mut Ctx, node: &Node, path: &str) -> Option<String> {
     };
     match substitute(text, ctx.env) {
         Ok(s) => Some(s),
+        Err(errors)
+            if ctx.allow_unset && errors.iter().all(|e| matches!(e, VarError::Missing { .. })) =>
+        {
+            ctx.unresolved.insert(std::ptr::from_ref(node));
+            Some(text.clone())
+        }
         Err(errors) => {
             for e in errors {
                 let pos = offset_position(node.pos, text, *plain, e.offset());
@@ -203,6 +295,9 @@ pub(super) fn string(ctx: &mut Ctx, node: &Node, path: &str) -> Option<String> {
 
 pub(super) fn boolean(ctx: &mut Ctx, node: &Node, path: &str) -> Option<bool> {
     let s = text(ctx, node, path)?;
+    if ctx.unresolved(node) {
+        return None; // the key's default stands in
+    }
     // PyYAML (YAML 1.1) read these as booleans; files written for the original use them.
     match s.as_str() {
         "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Some(true),
@@ -218,8 +313,12 @@ pub(super) fn boolean(ctx: &mut Ctx, node: &Node, path: &str) -> Option<bool> {
     }
 }
 
+/// A number. An unresolved value reads as 0, which the callers' checks then skip.
 pub(super) fn number(ctx: &mut Ctx, node: &Node, path: &str) -> Option<f64> {
     let s = text(ctx, node, path)?;
+    if ctx.unresolved(node) {
+        return Some(0.0);
+    }
     match parse_yaml_number(&s) {
         Some(v) if v.is_finite() => Some(v),
         _ => {

@@ -1,7 +1,8 @@
 //! The scaling rules: expressions checked against the service's aliases, step events, target tracking.
 
+use super::cluster::unresolved_any;
 use super::fields::{
-    did_you_mean, fields, integer, join, number, offset_position, opt, req, string, Ctx,
+    did_you_mean, fields, integer, join, number, offset_position, opt, req, shown, string, Ctx,
 };
 use crate::definition::yaml::{Node, NodeKind};
 use crate::definition::{StepEvent, TargetTracking, TrackingKind, DEFAULT_TRACKING_TOLERANCE};
@@ -30,26 +31,42 @@ fn expression(ctx: &mut Ctx, node: &Node, path: &str, aliases: &[String]) -> Opt
     };
     let mut ok = true;
     for alias in expr.aliases() {
-        if !aliases.contains(&alias) {
+        // `aliases` is sorted (see `check_aliases`).
+        if aliases.binary_search(&alias).is_err() {
             ok = false;
             let col = token_offset(raw, &alias).unwrap_or(0);
             let pos = offset_position(node.pos, raw, *plain, col);
-            let hint = did_you_mean(
-                &alias,
-                &aliases.iter().map(String::as_str).collect::<Vec<_>>(),
-            )
-            .map(|s| format!("; did you mean `{s}`?"))
-            .unwrap_or_else(|| {
-                if aliases.is_empty() {
-                    "; this service defines no aliases under `metric_sources`".to_string()
-                } else {
-                    format!("; this service defines: {}", aliases.join(", "))
-                }
-            });
+            let hint = unknown_alias_hint(&alias, aliases);
             ctx.error(Some(pos), path, format!("unknown metric `{alias}`{hint}"));
         }
     }
     ok.then_some(expr)
+}
+
+/// Aliases listed in a hint at most; suggestions are looked for among this many at most.
+const HINTED_ALIASES: usize = 20;
+const SUGGESTED_AMONG: usize = 1000;
+
+fn unknown_alias_hint(alias: &str, aliases: &[String]) -> String {
+    let close = (aliases.len() <= SUGGESTED_AMONG)
+        .then(|| {
+            did_you_mean(
+                alias,
+                &aliases.iter().map(String::as_str).collect::<Vec<_>>(),
+            )
+        })
+        .flatten();
+    if let Some(s) = close {
+        return format!("; did you mean `{s}`?");
+    }
+    match aliases.len() {
+        0 => "; this service defines no aliases under `metric_sources`".to_string(),
+        n if n <= HINTED_ALIASES => format!("; this service defines: {}", aliases.join(", ")),
+        n => format!(
+            "; this service defines {n} aliases: {}, …",
+            aliases[..HINTED_ALIASES].join(", ")
+        ),
+    }
 }
 
 /// Character offset of `word` as a whole token in `text`.
@@ -80,7 +97,7 @@ pub(super) fn event(
     let min = opt(ctx, &f, "min", path, number);
     let max = opt(ctx, &f, "max", path, number);
     if let (Some(lo), Some(hi)) = (min, max) {
-        if lo > hi {
+        if lo > hi && !unresolved_any(ctx, &[f.get("min"), f.get("max")]) {
             let n = f.get("min").unwrap_or(node);
             ctx.at(
                 n,
@@ -110,7 +127,7 @@ pub(super) fn target_tracking(
         expression(ctx, n, p, aliases)
     });
     let target = req(ctx, &f, "target", path, number).and_then(|t| {
-        if t > 0.0 {
+        if t > 0.0 || unresolved_any(ctx, &[f.get("target")]) {
             Some(t)
         } else {
             let n = f.get("target").unwrap_or(node);
@@ -125,13 +142,16 @@ pub(super) fn target_tracking(
     let kind = opt(ctx, &f, "kind", path, string).and_then(|k| match k.as_str() {
         "total" => Some(Kind::Total),
         "average" => Some(Kind::Average),
+        // Unknown until the variable is set: the tolerance is checked as `average`'s.
+        _ if unresolved_any(ctx, &[f.get("kind")]) => Some(Kind::Average),
         other => {
             let n = f.get("kind").unwrap_or(node);
             ctx.at(
                 n,
                 &join(path, "kind"),
                 format!(
-                    "unknown kind `{other}`: expected `total` (⌈value ÷ target⌉, for totals such as a queue length) or `average` (⌈running × value ÷ target⌉, for per-task averages such as CPUUtilization)"
+                    "unknown kind `{}`: expected `total` (⌈value ÷ target⌉, for totals such as a queue length) or `average` (⌈running × value ÷ target⌉, for per-task averages such as CPUUtilization)",
+                    shown(other)
                 ),
             );
             None
@@ -154,7 +174,7 @@ pub(super) fn target_tracking(
         }
         (Some(Kind::Average), tolerance) => {
             let tolerance = tolerance.unwrap_or(DEFAULT_TRACKING_TOLERANCE);
-            if (0.0..1.0).contains(&tolerance) {
+            if (0.0..1.0).contains(&tolerance) || unresolved_any(ctx, &[f.get("tolerance")]) {
                 Some(TrackingKind::Average { tolerance })
             } else {
                 ctx.at(

@@ -3,13 +3,13 @@
 use std::time::Duration;
 
 use super::fields::{
-    count, did_you_mean, fields, join, list, number, opt, parse_yaml_number, req, seconds, string,
-    text, AliasSeen, Ctx,
+    boolean, count, did_you_mean, fields, join, list, number, opt, parse_yaml_number, req, seconds,
+    shown, string, text, AliasSeen, Ctx,
 };
 use crate::definition::json_path::JsonPath;
 use crate::definition::yaml::{Node, NodeKind};
 use crate::definition::{
-    CloudWatchSource, Dimension, HttpMethod, HttpSource, MetricSources, Statistic,
+    CloudWatchSource, Dimension, HttpAllowances, HttpMethod, HttpSource, MetricSources, Statistic,
     DEFAULT_CLOUDWATCH_NAMESPACE, DEFAULT_CLOUDWATCH_PERIOD_SECS, DEFAULT_HTTP_TIMEOUT_SECS,
 };
 use crate::redact::{has_at_after_authority, redact_url};
@@ -45,16 +45,24 @@ pub(super) const HTTP_SOURCE_KEYS: &[&str] = &[
     "statistics",
     "headers",
     "timeout",
+    "allow_cross_origin_redirects",
+    "allow_post_redirects",
+    "allow_link_local",
 ];
 
 fn http_source(ctx: &mut Ctx, node: &Node, path: &str) -> Option<HttpSource> {
     let f = fields(ctx, node, path, HTTP_SOURCE_KEYS)?;
-    let url = req(ctx, &f, "url", path, string).and_then(|u| match check_url(&u) {
-        Ok(()) => Some(u),
-        Err(message) => {
-            let n = f.get("url").unwrap_or(node);
-            ctx.at(n, &join(path, "url"), message);
-            None
+    let url = req(ctx, &f, "url", path, |ctx, n, p| {
+        let u = string(ctx, n, p)?;
+        if ctx.unresolved(n) {
+            return Some(u);
+        }
+        match check_url(&u) {
+            Ok(()) => Some(u),
+            Err(message) => {
+                ctx.at(n, p, message);
+                None
+            }
         }
     });
     let method = opt(ctx, &f, "method", path, |ctx, n, p| {
@@ -62,8 +70,13 @@ fn http_source(ctx: &mut Ctx, node: &Node, path: &str) -> Option<HttpSource> {
         match m.to_ascii_uppercase().as_str() {
             "GET" => Some(HttpMethod::Get),
             "POST" => Some(HttpMethod::Post),
+            _ if ctx.unresolved(n) => None,
             _ => {
-                ctx.at(n, p, format!("method must be GET or POST, found `{m}`"));
+                ctx.at(
+                    n,
+                    p,
+                    format!("method must be GET or POST, found `{}`", shown(&m)),
+                );
                 None
             }
         }
@@ -75,6 +88,9 @@ fn http_source(ctx: &mut Ctx, node: &Node, path: &str) -> Option<HttpSource> {
     let headers = opt(ctx, &f, "headers", path, headers).unwrap_or_default();
     let timeout = opt(ctx, &f, "timeout", path, |ctx, n, p| {
         let t = seconds(ctx, n, p)?;
+        if ctx.unresolved(n) {
+            return None; // the default stands in
+        }
         if t.is_zero() || t > Duration::from_secs(300) {
             ctx.at(n, p, "timeout must be more than 0 and at most 300 seconds");
             return None;
@@ -85,6 +101,12 @@ fn http_source(ctx: &mut Ctx, node: &Node, path: &str) -> Option<HttpSource> {
     let statistics = req(ctx, &f, "statistics", path, |ctx, n, p| {
         statistics(ctx, n, p, StatKind::Http)
     });
+    let mut flag = |key: &str| opt(ctx, &f, key, path, boolean).unwrap_or(false);
+    let allow = HttpAllowances {
+        cross_origin_redirects: flag("allow_cross_origin_redirects"),
+        post_redirects: flag("allow_post_redirects"),
+        link_local: flag("allow_link_local"),
+    };
     Some(HttpSource {
         url: url?,
         method,
@@ -92,6 +114,7 @@ fn http_source(ctx: &mut Ctx, node: &Node, path: &str) -> Option<HttpSource> {
         headers,
         timeout,
         statistics: statistics?,
+        allow,
     })
 }
 
@@ -100,6 +123,15 @@ fn http_source(ctx: &mut Ctx, node: &Node, path: &str) -> Option<HttpSource> {
 /// character, which is what the hint is about.
 fn check_url(text: &str) -> Result<(), String> {
     let shown = redact_url(text);
+    // The URL parser drops tabs and newlines silently, and other control characters have no
+    // place in a URL: refused rather than sent differently than written.
+    if let Some(c) = text.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "the URL `{}` contains the control character {}; percent-encode it (a newline as `%0A`) or remove it",
+            redact_url(&text.replace(|c: char| c.is_control(), "")),
+            c.escape_default()
+        ));
+    }
     if !(text.starts_with("http://") || text.starts_with("https://")) {
         return Err(format!(
             "expected an http:// or https:// URL, found `{shown}`"
@@ -142,21 +174,32 @@ fn headers(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Vec<(String, String
             continue;
         };
         let hpath = join(path, &name);
+        // RFC 9110's token; the limit is far above any real header name.
         let token = !name.is_empty()
+            && name.len() <= 256
             && name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c));
-        if !token {
+        if !token && !ctx.unresolved(k) {
             ctx.at(
                 k,
                 &hpath,
-                format!("`{name}` is not a valid HTTP header name"),
+                format!(
+                    "`{}` is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~)",
+                    shown(&name)
+                ),
             );
             continue;
         }
         if let Some(value) = text(ctx, v, &hpath) {
-            if value.contains(['\r', '\n']) {
-                ctx.at(v, &hpath, "header values must be on one line");
+            // What HTTP allows in a field value: no control character but the tab. The value
+            // may be a secret: never quoted.
+            if value.chars().any(|c| c.is_control() && c != '\t') {
+                ctx.at(
+                    v,
+                    &hpath,
+                    "a header value must not contain control characters (newline, carriage return, NUL, …)",
+                );
                 continue;
             }
             out.push((name, value));
@@ -221,12 +264,24 @@ pub(super) const CLOUDWATCH_SOURCE_KEYS: &[&str] = &[
 
 fn cloudwatch_source(ctx: &mut Ctx, node: &Node, path: &str) -> Option<CloudWatchSource> {
     let f = fields(ctx, node, path, CLOUDWATCH_SOURCE_KEYS)?;
-    let namespace = opt(ctx, &f, "namespace", path, string)
-        .unwrap_or_else(|| DEFAULT_CLOUDWATCH_NAMESPACE.to_string());
-    let metric_name = req(ctx, &f, "metric_name", path, string);
+    let namespace = opt(ctx, &f, "namespace", path, |ctx, n, p| {
+        let namespace = cloudwatch_name(ctx, n, p, 255)?;
+        if namespace.starts_with(':') && !ctx.unresolved(n) {
+            ctx.at(n, p, "a CloudWatch namespace does not start with `:`");
+            return None;
+        }
+        Some(namespace)
+    })
+    .unwrap_or_else(|| DEFAULT_CLOUDWATCH_NAMESPACE.to_string());
+    let metric_name = req(ctx, &f, "metric_name", path, |ctx, n, p| {
+        cloudwatch_name(ctx, n, p, 255)
+    });
     let dimensions = opt(ctx, &f, "dimensions", path, dimensions).unwrap_or_default();
     let period = opt(ctx, &f, "period", path, |ctx, n, p| {
         let v = count(ctx, n, p)?;
+        if ctx.unresolved(n) {
+            return None; // the default stands in
+        }
         if (v > 0 && v % 60 == 0) || matches!(v, 1 | 5 | 10 | 30) {
             Some(v)
         } else {
@@ -264,13 +319,47 @@ fn dimensions(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Vec<Dimension>> 
         let Some(f) = fields(ctx, d, &p, DIMENSION_KEYS) else {
             continue;
         };
-        let name = req(ctx, &f, "name", &p, string);
-        let value = req(ctx, &f, "value", &p, string);
+        let name = req(ctx, &f, "name", &p, |ctx, n, p| {
+            cloudwatch_name(ctx, n, p, 255)
+        });
+        let value = req(ctx, &f, "value", &p, |ctx, n, p| {
+            cloudwatch_name(ctx, n, p, 1024)
+        });
         if let (Some(name), Some(value)) = (name, value) {
             out.push(Dimension { name, value });
         }
     }
     Some(out)
+}
+
+/// A CloudWatch namespace, metric name or dimension: what the API accepts, 1 to `max`
+/// characters without control characters.
+fn cloudwatch_name(ctx: &mut Ctx, node: &Node, path: &str, max: usize) -> Option<String> {
+    let name = string(ctx, node, path)?;
+    if ctx.unresolved(node) {
+        return Some(name);
+    }
+    let length = name.chars().count();
+    if length > max {
+        ctx.at(
+            node,
+            path,
+            format!("CloudWatch allows at most {max} characters here; found {length}"),
+        );
+        return None;
+    }
+    if name.chars().any(char::is_control) {
+        ctx.at(
+            node,
+            path,
+            format!(
+                "control characters (newline, tab, NUL, …) are not allowed here: `{}`",
+                shown(&name)
+            ),
+        );
+        return None;
+    }
+    Some(name)
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -297,6 +386,9 @@ fn statistics(ctx: &mut Ctx, node: &Node, path: &str, kind: StatKind) -> Option<
         let name = req(ctx, &f, "name", &p, string);
         let alias = req(ctx, &f, "alias", &p, string);
         if let (Some(name), Some(node)) = (&alias, f.get("alias")) {
+            if ctx.unresolved(node) {
+                continue; // no expression can name an alias unknown until then
+            }
             ctx.aliases.push(AliasSeen {
                 name: name.clone(),
                 pos: node.pos,
@@ -308,13 +400,14 @@ fn statistics(ctx: &mut Ctx, node: &Node, path: &str, kind: StatKind) -> Option<
         let name_node = f.get("name").unwrap_or(s);
         let npath = join(&p, "name");
         let path_parsed = match kind {
+            _ if ctx.unresolved(name_node) => None,
             StatKind::Http => match JsonPath::parse(&name) {
                 Ok(jp) => Some(jp),
                 Err(e) => {
                     ctx.at(
                         name_node,
                         &npath,
-                        format!("invalid field path `{name}`: {e}"),
+                        format!("invalid field path `{}`: {e}", shown(&name)),
                     );
                     continue;
                 }
@@ -357,7 +450,8 @@ fn check_cloudwatch_statistic(name: &str) -> Result<(), String> {
         .map(|s| format!("did you mean `{s}`? "))
         .unwrap_or_default();
     Err(format!(
-        "unknown CloudWatch statistic `{name}`; {hint}expected one of {} or a percentile like `p99`",
+        "unknown CloudWatch statistic `{}`; {hint}expected one of {} or a percentile like `p99`",
+        shown(name),
         CLOUDWATCH_STATISTICS.join(", ")
     ))
 }
@@ -398,6 +492,9 @@ mod tests {
         ("percent", "100%off", true),
         ("percent-encoded slash", "pa%2Fss", true),
         ("non-ASCII", "pässwörd€", true),
+        // The URL parser percent-encodes a space in the user information.
+        ("space", "pa ss", true),
+        ("space and slash", "p s/x", false),
     ];
 
     #[test]

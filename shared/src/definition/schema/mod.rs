@@ -157,6 +157,17 @@ pub struct HttpSource {
     /// (`message_stats.publish_details.rate`, `items.0.messages_ready`).
     #[schemars(length(min = 1))]
     pub statistics: Vec<Statistic>,
+    /// Follow a redirect to another origin (scheme, host and port); the URL's credentials and
+    /// the headers are never sent there.
+    #[schemars(extend("default" = false))]
+    pub allow_cross_origin_redirects: Option<Flag>,
+    /// Follow a 307/308 redirect of a POST to another path, sending the payload again.
+    #[schemars(extend("default" = false))]
+    pub allow_post_redirects: Option<Flag>,
+    /// Let the URL and its redirects reach link-local and instance metadata addresses
+    /// (169.254.0.0/16, fe80::/10, fd00:ec2::/32), e.g. the ECS task metadata endpoint.
+    #[schemars(extend("default" = false))]
+    pub allow_link_local: Option<Flag>,
 }
 
 /// A CloudWatch metric.
