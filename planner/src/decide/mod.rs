@@ -9,7 +9,8 @@
 //! - `rules`: per service, the rules (`step_events`, `target_tracking`) combined, cooldowns.
 //! - `capacity`: the instance plan around one `packing` simulation, whose bins are the
 //!   `instances`, whose items are the `demand`, and whose services are numbered by `services`;
-//!   then `consolidation`. `standing` says which instances are ours to count and act on.
+//!   then `consolidation`. `standing` says which instances are ours to count and act on;
+//!   `lower_bound` how few instances any placement of the demand needs (the record's bound).
 //! - `plan_id`: the deterministic id.
 //! - `task_listing`: which instances' tasks the core can use (the shell lists only those).
 //! - `delivery` and `report_age`: a delivery of reports planned — the current ones merged
@@ -20,6 +21,7 @@ mod consolidation;
 mod delivery;
 mod demand;
 mod instances;
+mod lower_bound;
 mod metrics;
 mod packing;
 mod plan_id;
