@@ -293,6 +293,7 @@ fn large_tasks_2d(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decide::packing::{Item, ItemKind, Packer};
     use proptest::prelude::*;
 
     fn demand(tasks: &[(u32, u32)]) -> Demand {
@@ -456,6 +457,40 @@ mod tests {
             };
             prop_assert!(b.cpu >= volume(|s| s.cpu, size.cpu));
             prop_assert!(b.memory >= volume(|s| s.memory, size.memory));
+        }
+
+        /// Never above what the packer (with its improvement pass) launches for workloads
+        /// too large for the exact optimum, `distinctInstance` services included.
+        #[test]
+        fn the_bound_never_exceeds_what_the_packer_launches(
+            services in prop::collection::vec((1u32..=64, 1u32..=64, 1u64..40, any::<bool>()), 1..12),
+        ) {
+            let size = Resources::new(64, 64);
+            let mut packer = Packer {
+                bins: Vec::new(),
+                items: Vec::new(),
+                new_size: Some(size),
+                new_limit: u32::MAX,
+                new_opened: 0,
+            };
+            let mut d = Demand::default();
+            let mut indices = Vec::new();
+            for (service, &(cpu, memory, count, distinct)) in services.iter().enumerate() {
+                let task = Resources::new(cpu, memory);
+                d.add_tasks(task, count);
+                for _ in 0..count {
+                    indices.push(packer.add(Item {
+                        size: task,
+                        service: service as u32,
+                        distinct,
+                        origin: None,
+                        kind: ItemKind::Task,
+                    }));
+                }
+            }
+            prop_assert!(packer.place(&indices, |_| true, true).is_empty());
+            let b = bound(&d, size);
+            prop_assert!(b.instances <= packer.new_opened, "bound {:?} > {} launched", b, packer.new_opened);
         }
     }
 }

@@ -7,8 +7,9 @@
 //!
 //! - `metrics`: several reports merged; aliases resolved (value, default, or why missing).
 //! - `rules`: per service, the rules (`step_events`, `target_tracking`) combined, cooldowns.
-//! - `capacity`: the instance plan around one `packing` simulation, whose bins are the
-//!   `instances`, whose items are the `demand`, and whose services are numbered by `services`;
+//! - `capacity`: the instance plan around one `packing` simulation (with its `improve` pass),
+//!   whose bins are the `instances`, whose items are the `demand`, and whose services are
+//!   numbered by `services`;
 //!   then `consolidation`. `standing` says which instances are ours to count and act on;
 //!   `lower_bound` how few instances any placement of the demand needs (the record's bound).
 //! - `plan_id`: the deterministic id.
@@ -20,6 +21,7 @@ mod capacity;
 mod consolidation;
 mod delivery;
 mod demand;
+mod improve;
 mod instances;
 mod lower_bound;
 mod metrics;
