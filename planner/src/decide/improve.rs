@@ -43,8 +43,10 @@ impl Packer {
     /// Tries to empty the last bin: its items become *free*; then, in rounds, free items go
     /// where they fit (heaviest first, each on the bin it leaves with the least room), and
     /// each bin may exchange one or two of its items for one or two free ones that fill it
-    /// more (the bins get fuller, the free items lighter, until they fit in the gaps). On
-    /// success the bin is dropped; otherwise nothing changes.
+    /// more (the bins get fuller, the free items lighter, until they fit in the gaps); when
+    /// no exchange does, moves between bins merge gaps ([`Packer::concentrate`]). Each round
+    /// makes the free items lighter or, at the same weight, Σ load² larger, so the rounds end.
+    /// On success the bin is dropped; otherwise nothing changes.
     fn empty_last(
         &mut self,
         movable: &[bool],
