@@ -353,13 +353,15 @@ impl Set {
     }
 }
 
+/// What tells items apart in an exchange: size, service if `distinctInstance`, origin.
+type KindKey = (Resources, Option<u32>, Option<usize>);
+
 /// Every set of one or two of `indices`, one per combination of kinds: items of the same size
 /// that placement cannot tell apart (the same service if `distinctInstance`, the same origin)
 /// make the same exchanges.
 fn sets(items: &[Item], indices: impl Iterator<Item = usize>, weight: &Weight) -> Vec<Set> {
     // Up to two indices per kind, kinds in the order of their lowest index.
-    let mut groups: BTreeMap<(Resources, Option<u32>, Option<usize>), [Option<usize>; 2]> =
-        BTreeMap::new();
+    let mut groups: BTreeMap<KindKey, [Option<usize>; 2]> = BTreeMap::new();
     let mut order: Vec<usize> = indices.collect();
     order.sort_unstable();
     for i in order {

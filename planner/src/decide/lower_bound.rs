@@ -267,8 +267,8 @@ fn large_tasks_2d(
         .collect();
     let b_count: u64 = b_kinds.iter().map(|&(_, n)| n).sum();
     let mut extra = 0u64;
-    for d in 0..2 {
-        if loads[d] == 0 {
+    for (d, &load) in loads.iter().enumerate() {
+        if load == 0 {
             continue;
         }
         let (mut r_sum, mut r0_sum, mut room) = (0u64, 0u64, 0u64);
@@ -280,12 +280,12 @@ fn large_tasks_2d(
         }
         for &(b, n) in &b_kinds {
             if r_kinds.iter().any(|&(r, _)| together(r, b)) {
-                room += loads[d].saturating_sub(dim(b, d)) * n;
+                room += load.saturating_sub(dim(b, d)) * n;
             }
         }
         extra = extra
-            .max(r0_sum.div_ceil(loads[d]))
-            .max(r_sum.saturating_sub(room).div_ceil(loads[d]));
+            .max(r0_sum.div_ceil(load))
+            .max(r_sum.saturating_sub(room).div_ceil(load));
     }
     b_count + extra
 }
@@ -453,7 +453,7 @@ mod tests {
             let p = bound(&partly, size);
             prop_assert!(p.instances <= opt, "partly known: {:?} > {}", p, opt);
             let volume = |d: fn(&Resources) -> u32, cap: u32| -> u32 {
-                all.iter().map(|s| d(s)).sum::<u32>().div_ceil(cap)
+                all.iter().map(d).sum::<u32>().div_ceil(cap)
             };
             prop_assert!(b.cpu >= volume(|s| s.cpu, size.cpu));
             prop_assert!(b.memory >= volume(|s| s.memory, size.memory));
