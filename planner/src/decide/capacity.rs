@@ -22,7 +22,7 @@ use super::deadlines::deadlines;
 use super::packing::{Bin, BinKind, ItemKind, Packer, Unplaced};
 use super::services::ServiceTable;
 use super::standing::{standing, Standing};
-use super::{demand, instances};
+use super::{demand, instances, lower_bound};
 
 /// The instance side of a plan.
 #[derive(Debug)]
@@ -537,7 +537,8 @@ fn terminations(
     terminate
 }
 
-/// Demand against planned capacity per dimension, and the lower bound on instances.
+/// Demand against planned capacity per dimension, and the lower bound on instances (see
+/// [`lower_bound`]: tasks on instances whose tasks are not listed count as volume only).
 fn summarize(
     decision: &mut CapacityDecision,
     state: &ClusterState,
@@ -546,10 +547,17 @@ fn summarize(
     size: Option<Resources>,
 ) {
     let (mut demand_cpu, mut demand_mem) = (0u64, 0u64);
+    let mut demand = lower_bound::Demand::default();
     for ci in &state.instances {
         if matches!(ci.status, InstanceStatus::Active | InstanceStatus::Draining) {
             demand_cpu += u64::from(ci.used().cpu);
             demand_mem += u64::from(ci.used().memory);
+            let mut listed = Resources::ZERO;
+            for t in &ci.tasks {
+                demand.add_tasks(t.size, 1);
+                listed = listed.saturating_add(t.size);
+            }
+            demand.add_unknown(ci.used().saturating_sub(listed));
         }
     }
     for item in &packer.items {
@@ -558,6 +566,7 @@ fn summarize(
         if matches!(item.kind, ItemKind::Task | ItemKind::Buffer) && fits {
             demand_cpu += u64::from(item.size.cpu);
             demand_mem += u64::from(item.size.memory);
+            demand.add_tasks(item.size, 1);
         }
     }
     let (mut cap_cpu, mut cap_mem, mut planned) = (0u64, 0u64, 0u32);
@@ -574,26 +583,20 @@ fn summarize(
             planned += 1;
         }
     }
-    let bound = |demand: u64, per: Option<u32>| -> u32 {
-        match per {
-            Some(p) if p > 0 => u32::try_from(demand.div_ceil(u64::from(p))).unwrap_or(u32::MAX),
-            _ => 0,
-        }
-    };
+    let bound = size.map_or_else(lower_bound::Bound::default, |s| {
+        lower_bound::bound(&demand, s)
+    });
     decision.cpu = DimensionSummary {
         demand: demand_cpu,
         planned_capacity: cap_cpu,
-        lower_bound_instances: bound(demand_cpu, size.map(|s| s.cpu)),
+        lower_bound_instances: bound.cpu,
     };
     decision.memory = DimensionSummary {
         demand: demand_mem,
         planned_capacity: cap_mem,
-        lower_bound_instances: bound(demand_mem, size.map(|s| s.memory)),
+        lower_bound_instances: bound.memory,
     };
-    decision.lower_bound_instances = decision
-        .cpu
-        .lower_bound_instances
-        .max(decision.memory.lower_bound_instances);
+    decision.lower_bound_instances = bound.instances;
     decision.planned_instances = planned;
     decision.active = count(
         state

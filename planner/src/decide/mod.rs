@@ -7,11 +7,12 @@
 //!
 //! - `metrics`: several reports merged; aliases resolved (value, default, or why missing).
 //! - `rules`: per service, the rules (`step_events`, `target_tracking`) combined, cooldowns.
-//! - `capacity`: the instance plan around one `packing` simulation, whose bins are the
-//!   `instances`, whose items are the `demand`, and whose services are numbered by `services`;
-//!   then `consolidation` (within the disruption budget and windows); `deadlines` decides
-//!   what happens to drains past `drain_timeout`. `standing` says which instances are ours to
-//!   count and act on.
+//! - `capacity`: the instance plan around one `packing` simulation (with its `improve` pass),
+//!   whose bins are the `instances`, whose items are the `demand`, and whose services are
+//!   numbered by `services`; then `consolidation` (within the disruption budget and windows);
+//!   `deadlines` decides what happens to drains past `drain_timeout`. `standing` says which
+//!   instances are ours to count and act on; `lower_bound` how few instances any placement of
+//!   the demand needs (the record's bound).
 //! - `plan_id`: the deterministic id.
 //! - `task_listing`: which instances' tasks the core can use (the shell lists only those).
 //! - `delivery` and `report_age`: a delivery of reports planned — the current ones merged
@@ -22,7 +23,9 @@ mod consolidation;
 mod deadlines;
 mod delivery;
 mod demand;
+mod improve;
 mod instances;
+mod lower_bound;
 mod metrics;
 mod packing;
 mod plan_id;

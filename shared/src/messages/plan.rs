@@ -311,7 +311,8 @@ pub struct DimensionSummary {
     pub demand: u64,
     /// Registered on the instances the plan keeps ACTIVE, booting, reactivated and new.
     pub planned_capacity: u64,
-    /// ⌈demand ÷ instance size⌉ in this dimension.
+    /// The fewest instances this dimension alone needs: at least ⌈demand ÷ instance size⌉,
+    /// more when tasks larger than half an instance cannot share one.
     pub lower_bound_instances: u32,
 }
 
@@ -325,7 +326,8 @@ pub struct CapacityDecision {
     pub cpu: DimensionSummary,
     /// Memory (MiB).
     pub memory: DimensionSummary,
-    /// The larger of the two dimensions' lower bounds: no plan can do with fewer instances.
+    /// At least the larger of the two dimensions' lower bounds, more when tasks large in
+    /// different dimensions cannot share an instance: no plan can do with fewer instances.
     pub lower_bound_instances: u32,
     /// Instances the plan ends with: ACTIVE (not drained) + booting + reactivated + new.
     pub planned_instances: u32,
