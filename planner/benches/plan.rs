@@ -96,6 +96,7 @@ fn world(
             distinct_instance: s % 50 == 0,
             last_scaling: None,
             do_not_disrupt: false,
+            placement: Default::default(),
         });
     }
     // 20,000 tasks dealt round-robin: 20 per instance.
@@ -130,6 +131,7 @@ fn world(
                 draining_since_epoch_secs: None,
                 agent_connected: true,
                 drain_aborted_at_epoch_secs: None,
+                placement: Default::default(),
             }
         })
         .collect();

@@ -103,6 +103,7 @@ mod tests {
             distinct_instance: false,
             last_scaling: None,
             do_not_disrupt: false,
+            placement: Default::default(),
         }
     }
 

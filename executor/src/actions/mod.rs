@@ -171,6 +171,7 @@ pub(crate) mod fixtures {
             draining_since_epoch_secs: None,
             agent_connected: true,
             drain_aborted_at_epoch_secs: None,
+            placement: Default::default(),
         }
     }
 

@@ -119,6 +119,7 @@ pub(crate) fn service_state(name: &str, desired: u32, size: Resources) -> Servic
         distinct_instance: false,
         last_scaling: None,
         do_not_disrupt: false,
+        placement: Default::default(),
     }
 }
 
@@ -154,6 +155,7 @@ pub(crate) fn instance(
         draining_since_epoch_secs: (status_is_draining).then_some(NOW_SECS - 60),
         agent_connected: true,
         drain_aborted_at_epoch_secs: None,
+        placement: Default::default(),
     }
 }
 

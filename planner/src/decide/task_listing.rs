@@ -134,6 +134,7 @@ mod tests {
             draining_since_epoch_secs: ours,
             agent_connected: true,
             drain_aborted_at_epoch_secs: None,
+            placement: Default::default(),
         }
     }
 
@@ -300,6 +301,7 @@ mod tests {
             distinct_instance: true,
             last_scaling: None,
             do_not_disrupt: false,
+            placement: Default::default(),
         });
         assert_eq!(task_listing(&def(0), &s), TaskListing::All);
     }

@@ -78,6 +78,7 @@ use shared::aws::read;
 use shared::aws::state::{container_instance, group_state, service_state};
 use shared::aws::AwsClients;
 use shared::definition::ClusterDefinition;
+use shared::resources::Resources;
 use shared::state::{ClusterState, ContainerInstance, GroupState, InstanceStatus, ServiceState};
 
 pub use task_definitions::TaskDefinitionCache;
@@ -278,13 +279,21 @@ async fn read_services(
                 format!("service `{name}` has no taskDefinition"),
             )
         })?;
-        let size = cache.size(ecs, cluster, task_definition).await?;
-        let state = service_state(service, size.reservation)
+        // A task definition that cannot be read holds its service at its count (the
+        // core plans the rest of the cluster); it does not fail the read.
+        let size = cache.size(ecs, cluster, task_definition).await;
+        let reservation = size.as_ref().map_or(Resources::ZERO, |s| s.reservation);
+        let mut state = service_state(service, reservation)
             .map_err(|e| ReadError::invalid(cluster, OP, e.to_string()))?;
-        services.push(ServiceState {
-            gpu: size.gpu,
-            ..state
-        });
+        match size {
+            Ok(size) => size.apply_to(&mut state),
+            Err(why) => {
+                let why = format!("task definition `{task_definition}` not read: {why}");
+                tracing::warn!(cluster, service = name.as_str(), "{why}");
+                state.placement.unmodelled = Some(why);
+            }
+        }
+        services.push(state);
     }
     Ok((services, missing))
 }
