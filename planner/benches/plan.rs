@@ -162,6 +162,7 @@ fn world(
         max: None,
         dry_run: false,
         max_drain_per_cycle: Some(1),
+        max_tasks_per_instance: None,
         drain_timeout: Duration::from_secs(900),
         disruption: Default::default(),
         registration_grace: Duration::from_secs(600),

@@ -97,6 +97,7 @@ pub(crate) fn cluster(services: Vec<ServiceDefinition>) -> ClusterDefinition {
         max: None,
         dry_run: false,
         max_drain_per_cycle: None,
+        max_tasks_per_instance: None,
         drain_timeout: Duration::from_secs(DEFAULT_DRAIN_TIMEOUT_SECS),
         disruption: Disruption::default(),
         registration_grace: Duration::from_secs(DEFAULT_REGISTRATION_GRACE_SECS),

@@ -12,6 +12,8 @@
 //!   then `consolidation` (within the disruption budget and windows); `deadlines` decides
 //!   what happens to drains past `drain_timeout`. `standing` says which instances are ours to
 //!   count and act on.
+//!   `placement` says what a task needs from an instance besides CPU and memory (host ports,
+//!   GPUs, `memberOf`, ENIs) and what a new instance brings (after its daemons).
 //! - `plan_id`: the deterministic id.
 //! - `task_listing`: which instances' tasks the core can use (the shell lists only those).
 //! - `delivery` and `report_age`: a delivery of reports planned — the current ones merged
@@ -25,6 +27,7 @@ mod demand;
 mod instances;
 mod metrics;
 mod packing;
+mod placement;
 mod plan_id;
 mod report_age;
 mod rules;
@@ -40,6 +43,8 @@ mod cycles;
 mod disruption_tests;
 #[cfg(test)]
 mod fixtures;
+#[cfg(test)]
+mod placement_tests;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
