@@ -293,3 +293,95 @@ fn services_the_model_cannot_judge_are_held_and_the_rest_is_planned() {
     assert!(p.actions.services.is_empty());
     assert_eq!(launched(&p), 0);
 }
+
+mod invariants {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::decide::packing::{BinKind, ItemKind};
+    use crate::decide::plan_traced;
+
+    /// A service: (tasks wanted, CPU, host port or none, GPUs).
+    type Spec = (u32, u32, Option<u16>, u32);
+
+    fn cluster_of(
+        specs: &[Spec],
+        instances: usize,
+        gpus: u32,
+    ) -> (shared::definition::ClusterDefinition, ClusterState) {
+        let mut defs = Vec::new();
+        let mut services = Vec::new();
+        for (i, &(_, cpu, port, gpu)) in specs.iter().enumerate() {
+            let name = format!("s{i}");
+            let mut d = service(&name, 0, 40, &["q"]);
+            d.target_tracking = tracking("q", 1.0);
+            defs.push(d);
+            let mut s = service_state(&name, 0, Resources::new(cpu, 256));
+            s.running = 0;
+            s.placement.host_ports = port.map(HostPort::tcp).into_iter().collect();
+            s.gpu = gpu;
+            services.push(s);
+        }
+        let instances = (0..instances)
+            .map(|n| {
+                let mut ci = instance(
+                    u32::try_from(n).unwrap_or(0),
+                    InstanceStatus::Active,
+                    vec![],
+                );
+                ci.placement.gpus = gpus;
+                ci.placement.gpus_free = gpus;
+                ci.placement.ports_in_use = vec![HostPort::tcp(22)];
+                ci
+            })
+            .collect();
+        (cluster(defs), state(services, instances, 0, 30))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// No plan puts two tasks binding one host port on one instance (nor on a port in use
+        /// there), nor gives an instance more GPUs than it has free.
+        #[test]
+        fn plans_never_share_a_host_port_nor_exceed_gpus(
+            specs in proptest::collection::vec(
+                (1u32..8, 128u32..2048, proptest::option::of(prop_oneof![Just(22u16), Just(80), Just(443)]), 0u32..3),
+                1..5,
+            ),
+            instances in 0usize..4,
+            gpus in 0u32..4,
+        ) {
+            let (def, st) = cluster_of(&specs, instances, gpus);
+            let mut m = std::collections::BTreeMap::new();
+            for (i, &(wanted, ..)) in specs.iter().enumerate() {
+                m.extend(metrics(&format!("s{i}"), &[("q", f64::from(wanted))], &[]));
+            }
+            let (_, packer) = plan_traced(&def, &m, &st, now());
+            let Some(packer) = packer else { return Ok(()) };
+            for (b, bin) in packer.bins.iter().enumerate() {
+                let (mut ports, free_gpus) = match (bin.kind, bin.instance) {
+                    (BinKind::Active | BinKind::Draining, Some(i)) => (
+                        st.instances[i].placement.ports_in_use.clone(),
+                        st.instances[i].placement.gpus_free,
+                    ),
+                    _ => (packer.new_instance.offer.ports.clone(), packer.new_instance.offer.gpus),
+                };
+                let mut used_gpus = 0u32;
+                for &p in &bin.placed {
+                    let item = packer.items[p];
+                    if item.kind == ItemKind::Buffer || item.origin == Some(b) {
+                        continue;
+                    }
+                    let needs = packer.needs(&item);
+                    used_gpus += needs.gpus;
+                    for port in &needs.ports {
+                        prop_assert!(!ports.contains(port), "port {} twice on bin {}", port, b);
+                        ports.push(*port);
+                    }
+                }
+                prop_assert!(used_gpus <= free_gpus, "bin {} gives {} of {} GPUs", b, used_gpus, free_gpus);
+            }
+        }
+    }
+}

@@ -5,7 +5,7 @@
 use aws_sdk_autoscaling::types::AutoScalingGroup;
 use aws_sdk_ecs::types::{
     LaunchType, PlacementConstraintType, Resource, ResourceType, SchedulingStrategy, Service,
-    TaskDefinition, TransportProtocol,
+    TaskDefinition, TaskDefinitionPlacementConstraintType, TransportProtocol,
 };
 
 use crate::resources::Resources;
@@ -247,6 +247,9 @@ pub struct TaskSize {
     pub network_mode: NetworkMode,
     /// The static host ports it binds (see [`host_ports`]).
     pub host_ports: Vec<HostPort>,
+    /// The expressions of its `memberOf` placement constraints (a task definition may carry
+    /// them as well as its service).
+    pub member_of: Vec<String>,
 }
 
 impl TaskSize {
@@ -256,6 +259,11 @@ impl TaskSize {
         service.gpu = self.gpu;
         service.placement.network_mode = self.network_mode.clone();
         service.placement.host_ports = self.host_ports.clone();
+        for m in &self.member_of {
+            if !service.placement.member_of.contains(m) {
+                service.placement.member_of.push(m.clone());
+            }
+        }
         if let NetworkMode::Other(mode) = &self.network_mode {
             service
                 .placement
@@ -318,11 +326,18 @@ pub fn task_definition_size(td: &TaskDefinition) -> TaskSize {
         .filter_map(|r| r.value().trim().parse::<u32>().ok())
         .fold(0u32, u32::saturating_add);
     let network_mode = NetworkMode::from_ecs(td.network_mode().map(|m| m.as_str()));
+    let member_of = td
+        .placement_constraints()
+        .iter()
+        .filter(|c| c.r#type() == Some(&TaskDefinitionPlacementConstraintType::MemberOf))
+        .map(|c| c.expression().unwrap_or_default().trim().to_owned())
+        .collect();
     TaskSize {
         reservation: Resources::new(cpu, memory),
         gpu,
         host_ports: host_ports(td, &network_mode),
         network_mode,
+        member_of,
     }
 }
 
@@ -900,6 +915,26 @@ mod tests {
             Resources::ZERO,
         )
         .expect("valid");
+        let constrained = TaskDefinition::builder()
+            .placement_constraints(
+                aws_sdk_ecs::types::TaskDefinitionPlacementConstraint::builder()
+                    .r#type(TaskDefinitionPlacementConstraintType::MemberOf)
+                    .expression("attribute:ecs.instance-type == g4dn.xlarge")
+                    .build(),
+            )
+            .build();
+        let from_td = task_definition_size(&constrained);
+        assert_eq!(
+            from_td.member_of,
+            ["attribute:ecs.instance-type == g4dn.xlarge"]
+        );
+        from_td.apply_to(&mut service);
+        from_td.apply_to(&mut service);
+        assert_eq!(
+            service.placement.member_of,
+            ["attribute:ecs.instance-type == g4dn.xlarge"],
+            "the task definition's constraints join the service's, once"
+        );
         let mut odd = task_definition_size(&td(Some(Mode::from("nat"))));
         assert_eq!(odd.network_mode, NetworkMode::Other("nat".into()));
         odd.gpu = 2;
