@@ -136,6 +136,7 @@ fn world(
         })
         .collect();
     let group = GroupState {
+        ecs_managed: false,
         name: "big-asg".into(),
         min: 1,
         max: 2000,

@@ -151,6 +151,7 @@ mod tests {
             ],
             instances: vec![],
             group: Some(GroupState {
+                ecs_managed: false,
                 name: "prod-asg".into(),
                 min: 1,
                 max: 5,

@@ -488,7 +488,14 @@ pub struct GroupState {
     pub desired: u32,
     /// Its instances.
     pub instances: Vec<GroupInstance>,
+    /// It carries the [`ECS_MANAGED_TAG`]: an ECS capacity provider is attached to it, whose
+    /// managed scaling would fight this autoscaler over the desired capacity.
+    #[serde(default)]
+    pub ecs_managed: bool,
 }
+
+/// Tag ECS adds to an Auto Scaling group when a capacity provider is associated with it.
+pub const ECS_MANAGED_TAG: &str = "AmazonECSManaged";
 
 impl GroupState {
     /// The group's instance of that EC2 id.

@@ -178,6 +178,7 @@ pub(crate) mod fixtures {
     /// A group with those limits and members (EC2 id, lifecycle state).
     pub fn group(min: u32, max: u32, desired: u32, members: &[(&str, &str)]) -> GroupState {
         GroupState {
+            ecs_managed: false,
             name: "asg".into(),
             min,
             max,

@@ -178,6 +178,7 @@ pub(crate) fn state(
     max: u32,
 ) -> ClusterState {
     let group = GroupState {
+        ecs_managed: false,
         name: "asg".into(),
         min,
         max,

@@ -100,8 +100,14 @@ pub(crate) fn plan_traced(
     if definition.dry_run {
         detail.cluster.push(Reason::DryRun);
     }
+    let ecs_managed = state.group.as_ref().is_some_and(|g| g.ecs_managed);
     if !definition.enabled {
         detail.cluster.push(Reason::ClusterDisabled);
+    } else if ecs_managed {
+        // Two autoscalers on one group fight over its desired capacity: this one stands back.
+        detail.cluster.push(Reason::GroupManagedByEcs {
+            group: definition.autoscale_group.clone(),
+        });
     } else {
         let mut targets: HashMap<&str, u32> = HashMap::new();
         for def in &definition.services {

@@ -294,6 +294,24 @@ fn services_the_model_cannot_judge_are_held_and_the_rest_is_planned() {
     assert_eq!(launched(&p), 0);
 }
 
+#[test]
+fn a_group_with_an_ecs_capacity_provider_is_left_alone() {
+    let (def, mut st) = world(&[4], Resources::new(1024, 1024), |_| {});
+    let p = plan(&def, &wants(12.0), &st, now());
+    assert!(p.has_actions, "the same cluster without the tag scales");
+    if let Some(g) = st.group.as_mut() {
+        g.ecs_managed = true;
+    }
+    let p = plan(&def, &wants(12.0), &st, now());
+    assert!(!p.has_actions, "{:#?}", p.decisions.headlines);
+    assert_eq!(
+        p.decisions.detail.cluster,
+        vec![Reason::GroupManagedByEcs {
+            group: "asg".into()
+        }]
+    );
+}
+
 mod invariants {
     use proptest::prelude::*;
 

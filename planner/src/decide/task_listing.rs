@@ -141,6 +141,7 @@ mod tests {
     /// The instances, all InService in the group.
     fn state(instances: Vec<ContainerInstance>) -> ClusterState {
         let group = GroupState {
+            ecs_managed: false,
             name: "asg".into(),
             min: 0,
             max: 100,

@@ -80,6 +80,7 @@ mod tests {
                 placement: Default::default(),
             }],
             group: Some(GroupState {
+                ecs_managed: false,
                 name: "asg".into(),
                 min: 0,
                 max: 9,

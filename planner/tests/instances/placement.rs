@@ -239,6 +239,39 @@ async fn a_member_of_instance_type_no_instance_of_the_group_meets_launches_nothi
     assert!(converged.is_converged(), "{converged:?}");
 }
 
+#[tokio::test]
+async fn a_group_with_an_ecs_capacity_provider_is_left_alone() {
+    let w = World::build("", 1, 0, None).await;
+    // What ECS does when a capacity provider is associated with the group.
+    w.bed
+        .autoscaling()
+        .create_or_update_tags()
+        .tags(
+            aws_sdk_autoscaling::types::Tag::builder()
+                .resource_id(GROUP)
+                .resource_type("auto-scaling-group")
+                .key("AmazonECSManaged")
+                .value("")
+                .propagate_at_launch(true)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("tag the group");
+    let (plan, _) = w.cycle(&wanted(9)).await;
+    assert!(!plan.has_actions, "{:#?}", plan.decisions.headlines);
+    assert!(
+        plan.decisions
+            .headlines
+            .iter()
+            .any(|l| l.contains("AmazonECSManaged") && l.contains("left alone")),
+        "{:#?}",
+        plan.decisions.headlines
+    );
+    let (_, _, desired, _) = w.group_now().await;
+    assert_eq!(desired, 1);
+}
+
 /// The test file with `services` appended to `web`.
 fn definition_with(services: &str) -> ClusterDefinition {
     let yaml = format!("{YAML}{services}");

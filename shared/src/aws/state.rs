@@ -12,7 +12,8 @@ use crate::resources::Resources;
 use crate::state::{
     ContainerInstance, GroupInstance, GroupState, HostPort, InstancePlacement, InstanceStatus,
     Launch, NetworkMode, ScalingRecord, Scheduling, ServicePlacement, ServiceState, Task,
-    DO_NOT_DISRUPT_TAG, DRAINED_AT_ATTRIBUTE, DRAIN_ABORTED_AT_ATTRIBUTE, LAST_SCALING_TAG,
+    DO_NOT_DISRUPT_TAG, DRAINED_AT_ATTRIBUTE, DRAIN_ABORTED_AT_ATTRIBUTE, ECS_MANAGED_TAG,
+    LAST_SCALING_TAG,
 };
 
 /// An answer lacks something the model cannot do without (an identifier, mostly).
@@ -367,6 +368,10 @@ fn parse_amount(text: &str, units: &[&str], per_unit: f64) -> Option<u32> {
 /// without an id are left out.
 pub fn group_state(group: &AutoScalingGroup) -> GroupState {
     GroupState {
+        ecs_managed: group
+            .tags()
+            .iter()
+            .any(|t| t.key() == Some(ECS_MANAGED_TAG)),
         name: group
             .auto_scaling_group_name()
             .unwrap_or_default()
@@ -740,6 +745,17 @@ mod tests {
             Some("Healthy")
         );
         assert!(s.instance("i-2").is_none());
+        assert!(!s.ecs_managed);
+        let managed = AutoScalingGroup::builder()
+            .auto_scaling_group_name("asg")
+            .tags(
+                aws_sdk_autoscaling::types::TagDescription::builder()
+                    .key("AmazonECSManaged")
+                    .value("")
+                    .build(),
+            )
+            .build();
+        assert!(group_state(&managed).ecs_managed);
     }
 
     #[test]

@@ -376,6 +376,10 @@ pub enum Reason {
     DryRun,
     /// The Auto Scaling group does not exist: no instance actions.
     GroupNotFound { group: String },
+    /// The group carries the `AmazonECSManaged` tag: an ECS capacity provider is attached to it
+    /// (its managed scaling would fight this autoscaler over the desired capacity). The
+    /// cluster is left alone: no action at all.
+    GroupManagedByEcs { group: String },
     /// The file's `min`/`max` differ from the group's.
     GroupLimitsChanged { from: GroupLimits, to: GroupLimits },
     /// The file's limit contradicts the group's other limit; left unchanged.
@@ -807,6 +811,10 @@ impl std::fmt::Display for Reason {
         match self {
             ClusterDisabled => write!(f, "the cluster is disabled (`enabled: false`): nothing is changed"),
             DryRun => write!(f, "dry run: the plan is complete but nothing will be changed"),
+            GroupManagedByEcs { group } => write!(
+                f,
+                "group `{group}` carries the `AmazonECSManaged` tag: an ECS capacity provider is attached to it, whose managed scaling would fight this autoscaler over the desired capacity; the cluster is left alone (detach the capacity provider, or remove the cluster's file)"
+            ),
             GroupNotFound { group } => {
                 write!(f, "Auto Scaling group `{group}` not found: no instance actions")
             }

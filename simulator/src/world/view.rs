@@ -120,6 +120,7 @@ impl World {
     /// DescribeAutoScalingGroups: Pending until registered with ECS, InService after.
     pub fn group_state(&self) -> GroupState {
         GroupState {
+            ecs_managed: false,
             name: self.group.name.clone(),
             min: self.group.min,
             max: self.group.max,
