@@ -4,8 +4,8 @@
 //! unplaced here.
 
 use aws_sdk_ecs::types::{
-    ContainerDefinition, LaunchType, PortMapping, SchedulingStrategy,
-    TaskDefinitionPlacementConstraint, TaskDefinitionPlacementConstraintType,
+    ContainerDefinition, LaunchType, PortMapping, ResourceRequirement, ResourceType,
+    SchedulingStrategy, TaskDefinitionPlacementConstraint, TaskDefinitionPlacementConstraintType,
 };
 
 use super::*;
@@ -237,6 +237,65 @@ async fn a_member_of_instance_type_no_instance_of_the_group_meets_launches_nothi
     );
     let converged = w.bed.converge(CLUSTER).await.expect("converge");
     assert!(converged.is_converged(), "{converged:?}");
+}
+
+#[tokio::test]
+async fn a_gpu_service_gets_instances_with_free_gpus() {
+    let w = World::build("", 1, 0, None).await;
+    // Each instance registers one GPU (the proxy adds it: moto registers none).
+    w.strict.set_gpus_per_instance(1);
+    let container = ContainerDefinition::builder()
+        .name("app")
+        .image(world::CONTAINER_IMAGE)
+        .cpu(256)
+        .memory(512)
+        .essential(true)
+        .resource_requirements(
+            ResourceRequirement::builder()
+                .r#type(ResourceType::Gpu)
+                .value("1")
+                .build()
+                .expect("type and value"),
+        )
+        .build();
+    let out = w
+        .bed
+        .ecs()
+        .register_task_definition()
+        .family("web-gpu")
+        .container_definitions(container)
+        .send()
+        .await
+        .expect("register task definition");
+    let td = out
+        .task_definition()
+        .and_then(|td| td.task_definition_arn())
+        .expect("an ARN")
+        .to_owned();
+    web_runs(&w, &td).await;
+
+    // Three small tasks fit one instance by size; one GPU each needs three instances.
+    let (plan, report) = w.cycle(&wanted(3)).await;
+    assert_eq!(report.outcome, Outcome::Applied, "{report:?}");
+    assert_eq!(launched(&plan), 2, "{:#?}", plan.decisions.headlines);
+    // ECS (the test bed's scheduler, reading the GPUs through the proxy) places one per instance.
+    let through_proxy = aws_sdk_ecs::Client::new(w.strict.sdk_config());
+    let converged = scheduler::converge(&through_proxy, CLUSTER)
+        .await
+        .expect("converge");
+    assert!(converged.is_converged(), "{converged:?}");
+    let per = scheduler::tasks_per_instance(w.bed.ecs(), CLUSTER)
+        .await
+        .expect("tasks per instance");
+    assert_eq!(per.values().copied().collect::<Vec<_>>(), vec![1, 1, 1]);
+    // The proxy's remaining GPUs follow the tasks: the next plan sees none free, asks nothing.
+    let (plan, _) = w.cycle(&wanted(3)).await;
+    assert_eq!(launched(&plan), 0, "{:#?}", plan.decisions.headlines);
+    assert!(
+        plan.actions.drain.is_empty(),
+        "{:#?}",
+        plan.decisions.headlines
+    );
 }
 
 #[tokio::test]
