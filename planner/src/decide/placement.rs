@@ -150,8 +150,8 @@ pub(crate) fn not_modelled(s: &ServiceState) -> Option<String> {
     needs_of(s).not_understood
 }
 
-/// What an existing container instance offers, given the needs of the services whose tasks it
-/// runs (`eni_of`: whether a service name is `awsvpc`).
+/// What an existing container instance offers (`awsvpc`: whether a service's tasks take an
+/// ENI; counted only when `eni_limited`).
 pub(crate) fn offer_of(
     ci: &ContainerInstance,
     awsvpc: &dyn Fn(&str) -> bool,
@@ -263,8 +263,15 @@ pub(crate) fn new_instance(state: &ClusterState) -> NewInstance {
             && s.placement.launch.on_instances()
     }) {
         let needs = needs_of(s);
-        // A daemon whose constraints exclude the new instance does not run there.
-        if !needs.member_of.is_empty() && !needs.met_by(&new.offer, None) {
+        // A daemon whose constraints surely exclude the new instance does not run there; one
+        // that might run there (an attribute unknown) is reserved, so no plan counts on its room.
+        let attributes = &new.offer.attributes;
+        if needs
+            .member_of
+            .iter()
+            .any(|m| m.holds(attributes) == Some(false))
+            || new.offer.gpus < needs.gpus
+        {
             continue;
         }
         needs.take_from(&mut new.offer);
@@ -538,5 +545,69 @@ mod tests {
             Needs::default().met_by(&offer, Some(0)),
             "plain tasks take no ENI"
         );
+    }
+
+    #[test]
+    fn a_new_instance_reserves_the_daemons_that_may_run_there() {
+        use crate::decide::fixtures::*;
+        use shared::state::Scheduling;
+        let mut a = instance(1, InstanceStatus::Active, vec![]);
+        let mut b = instance(2, InstanceStatus::Active, vec![]);
+        a.placement
+            .attributes
+            .insert("ecs.availability-zone".into(), "us-east-1a".into());
+        b.placement
+            .attributes
+            .insert("ecs.availability-zone".into(), "us-east-1b".into());
+        for ci in [&mut a, &mut b] {
+            ci.placement
+                .attributes
+                .insert("ecs.instance-type".into(), "m5.large".into());
+            ci.placement.gpus = 1;
+        }
+        b.placement.gpus = 2;
+        let daemon = |name: &str, member_of: &str, gpu: u32, port: u16| {
+            let mut s = service_state(name, 1, Resources::new(128, 64));
+            s.placement.scheduling = Scheduling::Daemon;
+            s.placement.host_ports = vec![HostPort::udp(port)];
+            s.placement.member_of = (!member_of.is_empty())
+                .then(|| member_of.to_owned())
+                .into_iter()
+                .collect();
+            s.gpu = gpu;
+            s
+        };
+        let st = state(
+            vec![
+                daemon("everywhere", "", 0, 8125),
+                daemon(
+                    "zone-a",
+                    "attribute:ecs.availability-zone == us-east-1a",
+                    0,
+                    8126,
+                ),
+                daemon("not-m5", "attribute:ecs.instance-type != m5.large", 0, 8127),
+                daemon("two-gpus", "", 2, 8128),
+            ],
+            vec![a, b],
+            0,
+            5,
+        );
+        let new = new_instance(&st);
+        assert_eq!(new.offer.gpus, 1, "the smallest GPU count of the group");
+        assert_eq!(
+            new.daemon_services,
+            ["everywhere", "zone-a"],
+            "the zone is unknown (the instances disagree): reserved; m5 is known: not-m5 is not"
+        );
+        assert_eq!(new.daemons, Resources::new(256, 128));
+        assert_eq!(new.offer.ports, [HostPort::udp(8125), HostPort::udp(8126)]);
+        assert_eq!(
+            new.offer.attributes.get("ecs.instance-type"),
+            Some(Some("m5.large"))
+        );
+        assert_eq!(new.offer.attributes.get("ecs.availability-zone"), None);
+        let fresh = fresh_bin(BinKind::New, SIZE, &new);
+        assert_eq!(fresh.free, SIZE.saturating_sub(Resources::new(256, 128)));
     }
 }
