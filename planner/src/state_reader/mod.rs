@@ -62,7 +62,9 @@
 //! says why ([`ClusterState::task_protection_unread`]) and the core drains no busy instance.
 //!
 //! Services named in the definition but missing in ECS (or INACTIVE) are listed in
-//! [`StateRead::missing_services`], never an error. The group missing is `group: None`. The
+//! [`StateRead::missing_services`], never an error. A service whose task definition cannot be
+//! read (DescribeTaskDefinition fails) is kept with the reason in its
+//! `placement.unmodelled`: the core holds it at its count and plans the rest. The group missing is `group: None`. The
 //! launch times are read in `launch_times.rs`; an instance DescribeInstances does not return
 //! keeps none (the core counts it as booting, as within the grace period).
 

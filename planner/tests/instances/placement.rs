@@ -331,6 +331,34 @@ async fn a_group_with_an_ecs_capacity_provider_is_left_alone() {
     assert_eq!(desired, 1);
 }
 
+#[tokio::test]
+async fn a_task_definition_that_cannot_be_read_holds_its_service_and_the_rest_is_planned() {
+    let w = World::build("", 1, 2, None).await;
+    // Every attempt of the SDK (and its retries) fails.
+    w.strict.fail(
+        "DescribeTaskDefinition",
+        testbed::strict::Fault::Validation,
+        10,
+    );
+    let plan = w.plan_at(&wanted(9), time::now()).await;
+    assert!(
+        plan.actions.services.is_empty(),
+        "{:#?}",
+        plan.decisions.headlines
+    );
+    assert_eq!(launched(&plan), 0, "{:#?}", plan.decisions.headlines);
+    assert!(
+        plan.decisions
+            .headlines
+            .iter()
+            .any(|l| l.starts_with("service `web`")
+                && l.contains("not read")
+                && l.contains("left at its count")),
+        "{:#?}",
+        plan.decisions.headlines
+    );
+}
+
 /// The test file with `services` appended to `web`.
 fn definition_with(services: &str) -> ClusterDefinition {
     let yaml = format!("{YAML}{services}");
