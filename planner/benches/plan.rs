@@ -96,6 +96,7 @@ fn world(
             distinct_instance: s % 50 == 0,
             last_scaling: None,
             do_not_disrupt: false,
+            placement: Default::default(),
         });
     }
     // 20,000 tasks dealt round-robin: 20 per instance.
@@ -130,10 +131,12 @@ fn world(
                 draining_since_epoch_secs: None,
                 agent_connected: true,
                 drain_aborted_at_epoch_secs: None,
+                placement: Default::default(),
             }
         })
         .collect();
     let group = GroupState {
+        ecs_managed: false,
         name: "big-asg".into(),
         min: 1,
         max: 2000,
@@ -160,6 +163,7 @@ fn world(
         max: None,
         dry_run: false,
         max_drain_per_cycle: Some(1),
+        max_tasks_per_instance: None,
         drain_timeout: Duration::from_secs(900),
         disruption: Default::default(),
         registration_grace: Duration::from_secs(600),

@@ -103,6 +103,7 @@ mod tests {
             distinct_instance: false,
             last_scaling: None,
             do_not_disrupt: false,
+            placement: Default::default(),
         }
     }
 
@@ -150,6 +151,7 @@ mod tests {
             ],
             instances: vec![],
             group: Some(GroupState {
+                ecs_managed: false,
                 name: "prod-asg".into(),
                 min: 1,
                 max: 5,

@@ -7,7 +7,8 @@
 //! the test bed's scheduler converges the services (moving tasks off DRAINING instances).
 //!
 //! `disruption`: the disruption controls and fast scale-in over cycles (task protection, drain
-//! deadlines, consolidation windows, budgets).
+//! deadlines, consolidation windows, budgets). `placement`: host ports, Fargate, daemons and
+//! `memberOf` against the test bed's scheduler.
 //!
 //! One test binary, so one moto server; `TestBed::start` serialises the tests.
 
@@ -30,6 +31,8 @@ use testbed::{scheduler, TestBed};
 
 #[path = "instances/disruption.rs"]
 mod disruption;
+#[path = "instances/placement.rs"]
+mod placement;
 
 const CLUSTER: &str = "prod";
 const GROUP: &str = "prod-asg";

@@ -77,12 +77,15 @@ pub struct ServiceState {
     /// Reservation of one task (task-level size, else the sum over containers);
     /// [`Resources::ZERO`] where the reader had no use for it (the executor's re-read).
     pub task_size: Resources,
-    /// GPUs one task reserves (`resourceRequirements` of type `GPU`); carried for GPU-aware
-    /// placement, not packed yet. 0 where the reader had no use for it.
+    /// GPUs one task reserves (`resourceRequirements` of type `GPU`), an instance resource
+    /// like CPU and memory. 0 where the reader had no use for it.
     #[serde(default)]
     pub gpu: u32,
     /// Placement constraint `distinctInstance`: at most one task per instance.
     pub distinct_instance: bool,
+    /// What placement needs to know: launch type, scheduling strategy, constraints, ports.
+    #[serde(default)]
+    pub placement: ServicePlacement,
     /// The last scaling recorded by the executor.
     pub last_scaling: Option<ScalingRecord>,
     /// Tagged [`DO_NOT_DISRUPT_TAG`]`=true`: instances running its tasks are not drained for
@@ -90,6 +93,157 @@ pub struct ServiceState {
     #[serde(default)]
     pub do_not_disrupt: bool,
 }
+
+/// What the placement of a service's tasks depends on, besides their size.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ServicePlacement {
+    /// Where its tasks run: only [`Launch::Ec2`] tasks take room on the group's instances.
+    #[serde(default)]
+    pub launch: Launch,
+    /// REPLICA (the desired count is scaled) or DAEMON (one task per instance, never scaled).
+    #[serde(default)]
+    pub scheduling: Scheduling,
+    /// The expressions of its `memberOf` placement constraints, as ECS gives them (every one
+    /// must hold on an instance that receives a task).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub member_of: Vec<String>,
+    /// Its placement strategy, `type:field` per entry (e.g. `spread:attribute:ecs.availability-zone`);
+    /// carried for the record, not simulated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub placement_strategy: Vec<String>,
+    /// The task definition's network mode.
+    #[serde(default)]
+    pub network_mode: NetworkMode,
+    /// Static host ports one task binds on its instance (bridge and host networking): two
+    /// tasks binding the same port never share an instance.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_ports: Vec<HostPort>,
+    /// Why its placement cannot be modelled (an unknown constraint type, an unknown network
+    /// mode, an unreadable task definition): the planner leaves it at its count and places
+    /// none of its tasks. `None` for a service it understands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unmodelled: Option<String>,
+}
+
+/// Where a service's tasks run.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Launch {
+    /// Launch type EC2 (or none given, and no capacity provider strategy): the cluster's
+    /// container instances.
+    #[default]
+    Ec2,
+    /// Launch type FARGATE, or a capacity provider strategy of FARGATE / FARGATE_SPOT only.
+    Fargate,
+    /// A capacity provider strategy naming other providers: their managed scaling places and
+    /// launches for these tasks, not this autoscaler.
+    CapacityProviders {
+        /// The providers named.
+        providers: Vec<String>,
+    },
+    /// Launch type EXTERNAL (ECS Anywhere): instances outside the group.
+    External,
+}
+
+impl Launch {
+    /// Whether its tasks need room on the group's instances.
+    pub fn on_instances(&self) -> bool {
+        *self == Launch::Ec2
+    }
+}
+
+/// ECS's scheduling strategy of a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Scheduling {
+    /// A desired count of tasks placed by the placement rules.
+    #[default]
+    Replica,
+    /// One task on every container instance that satisfies its constraints.
+    Daemon,
+}
+
+/// A task definition's network mode.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NetworkMode {
+    /// `bridge`, ECS's default on Linux EC2 instances: a `hostPort` other than 0 is static.
+    #[default]
+    Bridge,
+    /// `host`: every container port is a host port.
+    Host,
+    /// `awsvpc`: an elastic network interface per task, no host ports.
+    Awsvpc,
+    /// `none`: no networking.
+    None,
+    /// A mode this model does not know.
+    Other(String),
+}
+
+impl NetworkMode {
+    /// The mode of ECS's spelling (absent: `bridge`).
+    pub fn from_ecs(mode: Option<&str>) -> Self {
+        match mode.map(str::trim) {
+            None | Some("bridge") => NetworkMode::Bridge,
+            Some("host") => NetworkMode::Host,
+            Some("awsvpc") => NetworkMode::Awsvpc,
+            Some("none") => NetworkMode::None,
+            Some(other) => NetworkMode::Other(other.to_owned()),
+        }
+    }
+}
+
+/// A transport protocol of a host port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    /// TCP (ECS's `PORTS` resource).
+    Tcp,
+    /// UDP (ECS's `PORTS_UDP` resource).
+    Udp,
+}
+
+/// A port bound on a container instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct HostPort {
+    /// The port number.
+    pub port: u16,
+    /// Its protocol.
+    pub protocol: Protocol,
+}
+
+impl HostPort {
+    /// A TCP port.
+    pub fn tcp(port: u16) -> Self {
+        HostPort {
+            port,
+            protocol: Protocol::Tcp,
+        }
+    }
+
+    /// A UDP port.
+    pub fn udp(port: u16) -> Self {
+        HostPort {
+            port,
+            protocol: Protocol::Udp,
+        }
+    }
+}
+
+impl std::fmt::Display for HostPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let p = match self.protocol {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        };
+        write!(f, "{}/{p}", self.port)
+    }
+}
+
+/// ECS attribute of a container instance's EC2 instance type.
+pub const INSTANCE_TYPE_ATTRIBUTE: &str = "ecs.instance-type";
+/// ECS attribute of a container instance's availability zone.
+pub const AVAILABILITY_ZONE_ATTRIBUTE: &str = "ecs.availability-zone";
 
 /// Status of a container instance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -234,6 +388,35 @@ pub struct ContainerInstance {
     /// not drain it again for the cluster's `drain_abort_cooldown`.
     #[serde(default)]
     pub drain_aborted_at_epoch_secs: Option<u64>,
+    /// Ports, GPUs and attributes: what placement checks besides CPU and memory.
+    #[serde(default)]
+    pub placement: InstancePlacement,
+}
+
+/// What placement checks on a container instance besides CPU and memory.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct InstancePlacement {
+    /// Host ports in use (remainingResources `PORTS` and `PORTS_UDP`: the agent's reserved
+    /// ports and those its tasks bind): a task binding one of them cannot go there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports_in_use: Vec<HostPort>,
+    /// GPUs registered (registeredResources `GPU`).
+    #[serde(default)]
+    pub gpus: u32,
+    /// GPUs not reserved by its tasks (remainingResources `GPU`).
+    #[serde(default)]
+    pub gpus_free: u32,
+    /// Its attributes, name to value (empty for an attribute without one): ECS's own
+    /// (`ecs.instance-type`, `ecs.availability-zone`, `ecs.os-type`, ...) and custom ones.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub attributes: std::collections::BTreeMap<String, String>,
+}
+
+impl InstancePlacement {
+    /// The value of an attribute, when it has one.
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes.get(name).map(String::as_str)
+    }
 }
 
 fn connected() -> bool {
@@ -305,7 +488,14 @@ pub struct GroupState {
     pub desired: u32,
     /// Its instances.
     pub instances: Vec<GroupInstance>,
+    /// It carries the [`ECS_MANAGED_TAG`]: an ECS capacity provider is attached to it, whose
+    /// managed scaling would fight this autoscaler over the desired capacity.
+    #[serde(default)]
+    pub ecs_managed: bool,
 }
+
+/// Tag ECS adds to an Auto Scaling group when a capacity provider is associated with it.
+pub const ECS_MANAGED_TAG: &str = "AmazonECSManaged";
 
 impl GroupState {
     /// The group's instance of that EC2 id.
@@ -393,6 +583,7 @@ mod tests {
             draining_since_epoch_secs: None,
             agent_connected: true,
             drain_aborted_at_epoch_secs: None,
+            placement: InstancePlacement::default(),
         };
         assert_eq!(i.used(), Resources::new(3072, 7000));
         assert!(i.has_tasks());

@@ -10,12 +10,15 @@
 //! from the planner's packing, and accounted as ECS does ([`reservation`]): an instance's room
 //! is its registered resources minus the reservations of its live tasks, not moto's
 //! `remainingResources` (which count container `memory` before `memoryReservation` and
-//! ignore task-level sizes).
+//! ignore task-level sizes). It places as ECS does beyond CPU and memory too ([`ask`]): host
+//! ports, GPUs, the task definition's `memberOf` on the instance's attributes, DAEMON services
+//! on every instance, Fargate services on no instance, nothing on an instance whose agent is
+//! disconnected.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use anyhow::{bail, Context, Result};
-use aws_sdk_ecs::types::{Service, TaskDefinition};
+use aws_sdk_ecs::types::{LaunchType, SchedulingStrategy, Service, TaskDefinition};
 use aws_sdk_ecs::Client as EcsClient;
 use shared::aws::read::{self, TaskFilter};
 use shared::aws::state::{container_instance, task};
@@ -29,9 +32,10 @@ use crate::world::{self, service_group, started_by};
 pub struct ServiceReport {
     /// Service name.
     pub service: String,
-    /// Desired count (0 for a service that is not ACTIVE).
+    /// Desired count (0 for a service that is not ACTIVE; for a DAEMON service, the ACTIVE
+    /// instances with a connected agent that meet its constraints).
     pub desired: usize,
-    /// Live tasks after converging.
+    /// Live tasks after converging (a Fargate service: its desired count, run elsewhere).
     pub running: usize,
     /// Tasks started.
     pub started: usize,
@@ -39,6 +43,8 @@ pub struct ServiceReport {
     pub stopped: usize,
     /// Tasks that fit on no ACTIVE instance (desired - running after converging).
     pub unplaced: usize,
+    /// Its tasks run on Fargate, not on the cluster's instances.
+    pub fargate: bool,
 }
 
 /// What [`converge`] did for the cluster, one entry per service, sorted by name.
@@ -65,56 +71,162 @@ impl ConvergeReport {
     }
 }
 
+/// Ports the ECS agent reserves on every container instance (TCP).
+const AGENT_PORTS: [u16; 5] = [22, 2375, 2376, 51678, 51679];
+
+/// What one task of a task definition asks of a container instance, as ECS places it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Ask {
+    /// CPU and memory reserved ([`reservation`]).
+    pub size: Resources,
+    /// GPUs (`resourceRequirements` of type GPU).
+    pub gpus: u32,
+    /// Host ports bound, `(port, udp)`.
+    pub ports: Vec<(u16, bool)>,
+    /// `memberOf` expressions of the task definition.
+    pub member_of: Vec<String>,
+}
+
+/// What a container instance has left, as ECS accounts it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct Room {
+    free: Resources,
+    ports: HashSet<(u16, bool)>,
+    gpus: u32,
+}
+
+impl Room {
+    fn takes(&self, ask: &Ask) -> bool {
+        self.free.fits(ask.size)
+            && self.gpus >= ask.gpus
+            && ask.ports.iter().all(|p| !self.ports.contains(p))
+    }
+
+    fn take(&mut self, ask: &Ask) {
+        self.free = self.free.saturating_sub(ask.size);
+        self.gpus = self.gpus.saturating_sub(ask.gpus);
+        self.ports.extend(ask.ports.iter().copied());
+    }
+
+    fn give_back(&mut self, ask: &Ask) {
+        self.free = self.free.saturating_add(ask.size);
+        self.gpus = self.gpus.saturating_add(ask.gpus);
+        for p in &ask.ports {
+            self.ports.remove(p);
+        }
+    }
+}
+
+/// Whether a `memberOf` expression holds on an instance of these attributes: `attribute:NAME`
+/// with `==`, `!=`, `in [..]` or `not_in [..]`. `None`: an expression the test bed does not
+/// evaluate (it then places nothing, as no instance can be shown to match).
+pub fn member_of_holds(expression: &str, attributes: &BTreeMap<String, String>) -> Option<bool> {
+    let rest = expression.trim().strip_prefix("attribute:")?;
+    let mut words = rest.splitn(3, ' ');
+    let (name, op, value) = (words.next()?, words.next()?, words.next()?.trim());
+    let have = attributes.get(name).map(String::as_str);
+    let list = || -> Option<Vec<&str>> {
+        Some(
+            value
+                .strip_prefix('[')?
+                .strip_suffix(']')?
+                .split(',')
+                .map(str::trim)
+                .collect(),
+        )
+    };
+    match op {
+        "==" => Some(have == Some(value)),
+        "!=" => Some(have != Some(value)),
+        "in" => Some(have.is_some_and(|h| list().is_some_and(|l| l.contains(&h)))),
+        "not_in" => {
+            let l = list()?;
+            Some(have.is_none_or(|h| !l.contains(&h)))
+        }
+        _ => None,
+    }
+}
+
 /// Plays the ECS service scheduler once for `cluster` (name or ARN):
 ///
 /// 1. stops every service task on a container instance that is not ACTIVE (DRAINING or gone);
 /// 2. stops surplus tasks when a service runs more than desired, taking them first from the
 ///    instance running the fewest tasks;
-/// 3. starts missing tasks, first-fit over ACTIVE instances (in ListContainerInstances order)
-///    by remaining CPU and memory as ECS accounts them ([`reservation`]); a task that fits
-///    nowhere is reported as unplaced.
+/// 3. DAEMON services first: one task on every ACTIVE instance with a connected agent that
+///    meets the task definition's `memberOf` constraints and has room;
+/// 4. starts missing tasks of the other EC2 services, first-fit over ACTIVE instances with a
+///    connected agent (in ListContainerInstances order) by what ECS checks: remaining CPU and
+///    memory as ECS accounts them ([`reservation`]), free GPUs (registered less the live tasks'),
+///    host ports (the agent's and those of the live tasks), and the task definition's
+///    `memberOf` on the instance's attributes; a task that fits nowhere is reported unplaced.
 ///
-/// Only tasks in group `service:NAME` are touched.
+/// Fargate services (launch type FARGATE) run nowhere in the cluster: reported as running
+/// their desired count. Only tasks in group `service:NAME` are touched.
 pub async fn converge(ecs: &EcsClient, cluster: &str) -> Result<ConvergeReport> {
     let cluster_arn = cluster_arn(ecs, cluster).await?;
     let mut services = services(ecs, cluster).await?;
     services.sort_by(|a, b| a.service_name().cmp(&b.service_name()));
+    // Daemons first, as ECS places them before the replicas that would take their room.
+    services.sort_by_key(|s| s.scheduling_strategy() != Some(&SchedulingStrategy::Daemon));
     let mut instances = container_instances(ecs, cluster).await?;
     let tasks = live_tasks(ecs, cluster, &cluster_arn, None).await?;
 
     let mut per_instance: HashMap<String, usize> = HashMap::new();
-    let mut used: HashMap<String, Resources> = HashMap::new();
-    let mut reservations = ReservationCache::default();
+    let mut asks = AskCache::default();
+    // The room the scheduler places into is ECS's: registered minus what the live tasks take
+    // (moto's remainingResources follow moto's accounting, see `reservation`).
+    let mut rooms: HashMap<String, Room> = instances
+        .iter()
+        .map(|i| {
+            let room = Room {
+                free: i.registered,
+                ports: AGENT_PORTS.iter().map(|&p| (p, false)).collect(),
+                gpus: i.placement.gpus,
+            };
+            (i.arn.clone(), room)
+        })
+        .collect();
     for task in &tasks {
         if let Some(ci) = &task.container_instance_arn {
             *per_instance.entry(ci.clone()).or_default() += 1;
-            let size = reservations.get(ecs, &task.task_definition_arn).await?;
-            let sum = used.entry(ci.clone()).or_default();
-            *sum = sum.saturating_add(size);
+            let ask = asks.get(ecs, &task.task_definition_arn).await?;
+            if let Some(room) = rooms.get_mut(ci) {
+                room.take(&ask);
+            }
         }
     }
-    // moto's remainingResources follow moto's accounting (see `reservation`); the room the
-    // scheduler places into is ECS's: registered minus what the live tasks reserve.
     for instance in &mut instances {
-        let reserved = used.get(&instance.arn).copied().unwrap_or_default();
-        instance.remaining = instance.registered.saturating_sub(reserved);
+        if let Some(room) = rooms.get(&instance.arn) {
+            instance.remaining = room.free;
+        }
     }
     let mut reports = Vec::new();
     let mut service_tasks: Vec<Vec<Task>> = Vec::new();
+    let open = |i: &ContainerInstance| i.status == InstanceStatus::Active && i.agent_connected;
 
     // Stops first (draining, then surplus) so that freed capacity is available to placement.
     for service in &services {
         let name = service.service_name().unwrap_or_default().to_owned();
-        let desired = if service.status() == Some("ACTIVE") {
-            usize::try_from(service.desired_count()).unwrap_or(0)
-        } else {
+        let fargate = service.launch_type() == Some(&LaunchType::Fargate);
+        let daemon = service.scheduling_strategy() == Some(&SchedulingStrategy::Daemon);
+        let task_definition = service.task_definition().unwrap_or_default().to_owned();
+        let desired = if service.status() != Some("ACTIVE") {
             0
+        } else if daemon {
+            let ask = asks.get(ecs, &task_definition).await?;
+            instances
+                .iter()
+                .filter(|i| open(i) && meets(&ask, i))
+                .count()
+        } else {
+            usize::try_from(service.desired_count()).unwrap_or(0)
         };
         let group = service_group(&name);
         let mut mine: Vec<Task> = tasks.iter().filter(|t| t.group == group).cloned().collect();
         let mut report = ServiceReport {
             service: name,
             desired,
+            fargate,
             ..ServiceReport::default()
         };
 
@@ -133,8 +245,9 @@ pub async fn converge(ecs: &EcsClient, cluster: &str) -> Result<ConvergeReport> 
                 &task,
                 "testbed scheduler: container instance is not ACTIVE",
                 &mut instances,
+                &mut rooms,
                 &mut per_instance,
-                &mut reservations,
+                &mut asks,
             )
             .await?;
             report.stopped += 1;
@@ -163,8 +276,9 @@ pub async fn converge(ecs: &EcsClient, cluster: &str) -> Result<ConvergeReport> 
                 &task,
                 "testbed scheduler: scale-in",
                 &mut instances,
+                &mut rooms,
                 &mut per_instance,
-                &mut reservations,
+                &mut asks,
             )
             .await?;
             report.stopped += 1;
@@ -174,22 +288,37 @@ pub async fn converge(ecs: &EcsClient, cluster: &str) -> Result<ConvergeReport> 
     }
 
     for ((service, report), mine) in services.iter().zip(&mut reports).zip(&service_tasks) {
+        if report.fargate {
+            report.running = report.desired;
+            continue;
+        }
+        let daemon = service.scheduling_strategy() == Some(&SchedulingStrategy::Daemon);
         let missing = report.desired.saturating_sub(mine.len());
         let mut placed = Vec::new();
         if missing > 0 {
             let task_definition = service
                 .task_definition()
                 .with_context(|| format!("service {} has no task definition", report.service))?;
-            let need = reservations.get(ecs, task_definition).await?;
+            let ask = asks.get(ecs, task_definition).await?;
+            let holding: HashSet<&str> = mine
+                .iter()
+                .filter_map(|t| t.container_instance_arn.as_deref())
+                .collect();
             for _ in 0..missing {
                 let Some(instance) = instances.iter_mut().find(|i| {
-                    i.status == InstanceStatus::Active
-                        && i.remaining.cpu >= need.cpu
-                        && i.remaining.memory >= need.memory
+                    open(i)
+                        && meets(&ask, i)
+                        && rooms.get(&i.arn).is_some_and(|r| r.takes(&ask))
+                        // A daemon runs one task per instance.
+                        && !(daemon
+                            && (holding.contains(i.arn.as_str()) || placed.contains(&i.arn)))
                 }) else {
                     break;
                 };
-                instance.remaining = instance.remaining.saturating_sub(need);
+                if let Some(room) = rooms.get_mut(&instance.arn) {
+                    room.take(&ask);
+                    instance.remaining = room.free;
+                }
                 instance.running_tasks += 1;
                 *per_instance.entry(instance.arn.clone()).or_default() += 1;
                 placed.push(instance.arn.clone());
@@ -205,6 +334,13 @@ pub async fn converge(ecs: &EcsClient, cluster: &str) -> Result<ConvergeReport> 
     Ok(ConvergeReport { services: reports })
 }
 
+/// Whether `instance` meets every `memberOf` of `ask` (an expression not evaluated: no).
+fn meets(ask: &Ask, instance: &ContainerInstance) -> bool {
+    ask.member_of
+        .iter()
+        .all(|e| member_of_holds(e, &instance.placement.attributes) == Some(true))
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn stop(
     ecs: &EcsClient,
@@ -212,8 +348,9 @@ async fn stop(
     task: &Task,
     reason: &str,
     instances: &mut [ContainerInstance],
+    rooms: &mut HashMap<String, Room>,
     per_instance: &mut HashMap<String, usize>,
-    reservations: &mut ReservationCache,
+    asks: &mut AskCache,
 ) -> Result<()> {
     ecs.stop_task()
         .cluster(cluster)
@@ -223,9 +360,12 @@ async fn stop(
         .await
         .with_context(|| format!("StopTask {}", task.arn))?;
     if let Some(ci) = &task.container_instance_arn {
-        let freed = reservations.get(ecs, &task.task_definition_arn).await?;
+        let freed = asks.get(ecs, &task.task_definition_arn).await?;
+        if let Some(room) = rooms.get_mut(ci) {
+            room.give_back(&freed);
+        }
         if let Some(instance) = instances.iter_mut().find(|i| &i.arn == ci) {
-            instance.remaining = instance.remaining.saturating_add(freed);
+            instance.remaining = instance.remaining.saturating_add(freed.size);
             instance.running_tasks = instance.running_tasks.saturating_sub(1);
         }
         if let Some(count) = per_instance.get_mut(ci) {
@@ -235,14 +375,14 @@ async fn stop(
     Ok(())
 }
 
-/// Task definition ARN -> reservation, filled lazily with DescribeTaskDefinition.
+/// Task definition ARN -> what its task asks, filled lazily with DescribeTaskDefinition.
 #[derive(Default)]
-struct ReservationCache(HashMap<String, Resources>);
+struct AskCache(HashMap<String, Ask>);
 
-impl ReservationCache {
-    async fn get(&mut self, ecs: &EcsClient, task_definition: &str) -> Result<Resources> {
+impl AskCache {
+    async fn get(&mut self, ecs: &EcsClient, task_definition: &str) -> Result<Ask> {
         if let Some(found) = self.0.get(task_definition) {
-            return Ok(*found);
+            return Ok(found.clone());
         }
         let out = ecs
             .describe_task_definition()
@@ -253,10 +393,57 @@ impl ReservationCache {
         let td = out
             .task_definition()
             .with_context(|| format!("DescribeTaskDefinition {task_definition}: empty answer"))?;
-        let found = reservation(td)?;
-        self.0.insert(task_definition.to_owned(), found);
+        let found = ask(td)?;
+        self.0.insert(task_definition.to_owned(), found.clone());
         Ok(found)
     }
+}
+
+/// What a task of `td` asks of an instance: its [`reservation`], GPUs, host ports (`host`
+/// networking: each container port; `bridge`, the default: each non-zero `hostPort`; `awsvpc`:
+/// none) and `memberOf` constraints.
+pub fn ask(td: &TaskDefinition) -> Result<Ask> {
+    let mode = td.network_mode().map_or("bridge", |m| m.as_str());
+    let mut ports = Vec::new();
+    let mut gpus = 0u32;
+    for c in td.container_definitions() {
+        for m in c.port_mappings() {
+            let port = match mode {
+                "host" => m.container_port(),
+                "bridge" => m.host_port(),
+                _ => None,
+            };
+            if let Some(p) = port.filter(|p| *p > 0) {
+                let p = u16::try_from(p).with_context(|| format!("host port {p}"))?;
+                let udp = m.protocol().is_some_and(|p| p.as_str() == "udp");
+                if !ports.contains(&(p, udp)) {
+                    ports.push((p, udp));
+                }
+            }
+        }
+        for r in c.resource_requirements() {
+            if r.r#type().as_str() == "GPU" {
+                let n: u32 = r
+                    .value()
+                    .trim()
+                    .parse()
+                    .with_context(|| format!("GPU count {:?}", r.value()))?;
+                gpus += n;
+            }
+        }
+    }
+    let member_of = td
+        .placement_constraints()
+        .iter()
+        .filter(|c| c.r#type().is_some_and(|t| t.as_str() == "memberOf"))
+        .filter_map(|c| c.expression().map(str::to_owned))
+        .collect();
+    Ok(Ask {
+        size: reservation(td)?,
+        gpus,
+        ports,
+        member_of,
+    })
 }
 
 /// What a task of `td` reserves on an EC2 container instance, as ECS accounts it: the
@@ -420,4 +607,141 @@ pub async fn tasks_per_instance(ecs: &EcsClient, cluster: &str) -> Result<BTreeM
         }
     }
     Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ecs::types::{
+        ContainerDefinition, NetworkMode, PortMapping, ResourceRequirement, ResourceType,
+        TaskDefinitionPlacementConstraint, TaskDefinitionPlacementConstraintType,
+        TransportProtocol,
+    };
+
+    #[test]
+    fn member_of_reads_the_simple_forms_and_refuses_the_rest() {
+        let attributes: BTreeMap<String, String> = [
+            ("ecs.instance-type", "m5.large"),
+            ("ecs.availability-zone", "us-east-1a"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let holds = |e: &str| member_of_holds(e, &attributes);
+        assert_eq!(holds("attribute:ecs.instance-type == m5.large"), Some(true));
+        assert_eq!(
+            holds("attribute:ecs.instance-type != m5.large"),
+            Some(false)
+        );
+        assert_eq!(
+            holds("attribute:ecs.availability-zone in [us-east-1b, us-east-1a]"),
+            Some(true)
+        );
+        assert_eq!(
+            holds("attribute:ecs.availability-zone not_in [us-east-1a]"),
+            Some(false)
+        );
+        assert_eq!(holds("attribute:team == ml"), Some(false));
+        assert_eq!(holds("attribute:ecs.instance-type =~ m5.*"), None);
+        assert_eq!(holds("task:group == service:web"), None);
+    }
+
+    #[test]
+    fn ask_reads_ports_by_network_mode_gpus_and_member_of() {
+        let container = ContainerDefinition::builder()
+            .name("app")
+            .cpu(256)
+            .memory(512)
+            .port_mappings(
+                PortMapping::builder()
+                    .container_port(8080)
+                    .host_port(80)
+                    .build(),
+            )
+            .port_mappings(
+                PortMapping::builder()
+                    .container_port(9000)
+                    .host_port(0)
+                    .build(),
+            )
+            .port_mappings(
+                PortMapping::builder()
+                    .container_port(53)
+                    .host_port(53)
+                    .protocol(TransportProtocol::Udp)
+                    .build(),
+            )
+            .resource_requirements(
+                ResourceRequirement::builder()
+                    .r#type(ResourceType::Gpu)
+                    .value("2")
+                    .build()
+                    .expect("type and value"),
+            )
+            .build();
+        let td = |mode: Option<NetworkMode>| {
+            TaskDefinition::builder()
+                .set_network_mode(mode)
+                .container_definitions(container.clone())
+                .placement_constraints(
+                    TaskDefinitionPlacementConstraint::builder()
+                        .r#type(TaskDefinitionPlacementConstraintType::MemberOf)
+                        .expression("attribute:ecs.instance-type == g4dn.xlarge")
+                        .build(),
+                )
+                .build()
+        };
+        let bridge = ask(&td(None)).expect("readable");
+        assert_eq!(bridge.ports, vec![(80, false), (53, true)]);
+        assert_eq!(bridge.gpus, 2);
+        assert_eq!(bridge.size, Resources::new(256, 512));
+        assert_eq!(
+            bridge.member_of,
+            vec!["attribute:ecs.instance-type == g4dn.xlarge"]
+        );
+        let host = ask(&td(Some(NetworkMode::Host))).expect("readable");
+        assert_eq!(host.ports, vec![(8080, false), (9000, false), (53, true)]);
+        assert!(ask(&td(Some(NetworkMode::Awsvpc)))
+            .expect("readable")
+            .ports
+            .is_empty());
+    }
+
+    #[test]
+    fn room_refuses_taken_ports_and_missing_gpus() {
+        let mut room = Room {
+            free: Resources::new(1024, 1024),
+            ports: AGENT_PORTS.iter().map(|&p| (p, false)).collect(),
+            gpus: 1,
+        };
+        let web = Ask {
+            size: Resources::new(256, 256),
+            gpus: 1,
+            ports: vec![(80, false)],
+            member_of: vec![],
+        };
+        assert!(room.takes(&web));
+        room.take(&web);
+        assert!(
+            !room.takes(&Ask {
+                gpus: 0,
+                ..web.clone()
+            }),
+            "80 is taken"
+        );
+        assert!(
+            !room.takes(&Ask {
+                ports: vec![],
+                ..web.clone()
+            }),
+            "no GPU left"
+        );
+        assert!(!room.takes(&Ask {
+            gpus: 0,
+            ports: vec![(22, false)],
+            ..web.clone()
+        }));
+        room.give_back(&web);
+        assert!(room.takes(&web));
+    }
 }

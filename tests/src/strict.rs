@@ -11,6 +11,7 @@
 //! | an instance Auto Scaling terminates (MaxSize lowered below desired, desired lowered) dies with its tasks, and ECS deregisters its container instance | terminates the EC2 instance only | stops the tasks on it and force-deregisters the container instance, and records [`StrictEvent::InstanceTerminated`] |
 //! | instances pass through lifecycle states such as `Terminating:Wait` (lifecycle hooks), `Standby` | rarely | [`StrictAws::set_lifecycle_state`] rewrites an instance's state in `DescribeAutoScalingGroups` and `DescribeAutoScalingInstances` answers |
 //! | ECS `DeleteAttributes` of a custom attribute takes its name and target, without the value (as AWS documents it) | deletes only when the request's value equals the attribute's: without one, silently nothing | fills in the attribute's current value before forwarding |
+//! | a container instance on a GPU instance registers its GPUs (`GPU` resources) | ignores `totalResources`: no GPU | [`StrictAws::set_gpus_per_instance`] adds them to `DescribeContainerInstances` answers, remaining as the live tasks leave them |
 //! | ECS task scale-in protection: `UpdateTaskProtection` sets it per task (1 to 10 tasks, `expiresInMinutes` 1 to 2880, default 120), `GetTaskProtection` reads it; it lapses at its expiry; a stopped or unknown task is a failure | answers both with HTTP 500 (not implemented) | answers both itself, keeping each task's protection and expiry (on the proxy's clock, see [`StrictAws::advance`]); tasks are looked up in moto |
 //!
 //! It also injects faults like the executor's fault proxy ([`StrictAws::fail`]), and lets a
@@ -116,6 +117,8 @@ struct State {
     /// Task ARN → when its scale-in protection lapses (proxy clock).
     protected: HashMap<String, SystemTime>,
     hooks: HashMap<String, VecDeque<Hook>>,
+    /// GPUs every container instance registers (see [`StrictAws::set_gpus_per_instance`]).
+    gpus_per_instance: Option<u32>,
 }
 
 struct Strict {
@@ -180,6 +183,14 @@ impl StrictAws {
             .lock()
             .lifecycle
             .insert(instance_id.to_owned(), lifecycle_state.to_owned());
+    }
+
+    /// Every container instance shows `gpus` registered GPUs in DescribeContainerInstances
+    /// answers from now on (as an agent on a GPU instance registers them; moto ignores
+    /// `totalResources`), and as remaining those its live tasks do not reserve
+    /// (`resourceRequirements` of type GPU of their task definitions, read from moto).
+    pub fn set_gpus_per_instance(&self, gpus: u32) {
+        self.strict.lock().gpus_per_instance = Some(gpus);
     }
 
     /// Answers the next `times` requests of `operation` with `fault`.
@@ -312,6 +323,10 @@ impl Strict {
                 self.change_group(&operation, &request, upstream).await?
             }
             "DeleteAttributes" => self.delete_attributes(&request, upstream).await?,
+            "DescribeContainerInstances" => {
+                let raw = self.forward(&operation, &request, upstream).await?;
+                self.add_gpus(raw).await?
+            }
             "DescribeAutoScalingGroups" | "DescribeAutoScalingInstances" => {
                 let raw = self.forward(&operation, &request, upstream).await?;
                 self.rewrite_lifecycle(raw)
@@ -809,6 +824,84 @@ impl Strict {
             }
         }
         Ok(stopped)
+    }
+
+    /// Adds the GPUs of [`StrictAws::set_gpus_per_instance`] to a DescribeContainerInstances
+    /// answer: `GPU` string sets of ids, registered all of them, remaining those no live task
+    /// on the instance reserves.
+    async fn add_gpus(&self, raw: Vec<u8>) -> io::Result<Vec<u8>> {
+        let Some(gpus) = self.lock().gpus_per_instance else {
+            return Ok(raw);
+        };
+        let mut answer = Answer::parse(&raw);
+        let Ok(mut body) = serde_json::from_slice::<Value>(&answer.body) else {
+            return Ok(raw);
+        };
+        let Some(instances) = body
+            .get_mut("containerInstances")
+            .and_then(Value::as_array_mut)
+        else {
+            return Ok(raw);
+        };
+        for ci in instances {
+            let arn = ci["containerInstanceArn"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let used = self.gpus_used(&arn).await.map_err(io::Error::other)?;
+            let ids = |n: u32| -> Vec<String> { (0..n).map(|k| format!("GPU-{k:04}")).collect() };
+            let resource =
+                |n: u32| json!({"name": "GPU", "type": "STRINGSET", "stringSetValue": ids(n)});
+            for (field, n) in [
+                ("registeredResources", gpus),
+                ("remainingResources", gpus.saturating_sub(used)),
+            ] {
+                if let Some(list) = ci.get_mut(field).and_then(Value::as_array_mut) {
+                    list.push(resource(n));
+                }
+            }
+        }
+        answer.body = serde_json::to_vec(&body).map_err(io::Error::other)?;
+        Ok(answer.into_bytes())
+    }
+
+    /// GPUs the live tasks on a container instance reserve.
+    async fn gpus_used(&self, container_instance_arn: &str) -> Result<u32> {
+        // Long ARN: `...:container-instance/CLUSTER/ID`.
+        let cluster = container_instance_arn
+            .rsplit('/')
+            .nth(1)
+            .context("a container instance ARN without its cluster")?;
+        let filter = shared::aws::read::TaskFilter {
+            container_instance: Some(container_instance_arn),
+            ..Default::default()
+        };
+        let arns = shared::aws::read::list_tasks(&self.ecs, cluster, filter)
+            .await
+            .context("ListTasks")?;
+        let tasks = shared::aws::read::describe_tasks(&self.ecs, cluster, &arns)
+            .await
+            .context("DescribeTasks")?;
+        let mut used = 0u32;
+        for t in &tasks.found {
+            if t.last_status() == Some("STOPPED") {
+                continue;
+            }
+            let Some(td) = t.task_definition_arn() else {
+                continue;
+            };
+            let out = self
+                .ecs
+                .describe_task_definition()
+                .task_definition(td)
+                .send()
+                .await
+                .context("DescribeTaskDefinition")?;
+            if let Some(td) = out.task_definition() {
+                used += crate::scheduler::ask(td)?.gpus;
+            }
+        }
+        Ok(used)
     }
 
     /// Replaces `<LifecycleState>` of the overridden instances in an Auto Scaling answer.

@@ -171,12 +171,14 @@ pub(crate) mod fixtures {
             draining_since_epoch_secs: None,
             agent_connected: true,
             drain_aborted_at_epoch_secs: None,
+            placement: Default::default(),
         }
     }
 
     /// A group with those limits and members (EC2 id, lifecycle state).
     pub fn group(min: u32, max: u32, desired: u32, members: &[(&str, &str)]) -> GroupState {
         GroupState {
+            ecs_managed: false,
             name: "asg".into(),
             min,
             max,

@@ -166,6 +166,7 @@ mod tests {
                 at_epoch_secs: at,
             }),
             do_not_disrupt: false,
+            placement: Default::default(),
         }
     }
 

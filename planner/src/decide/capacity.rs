@@ -19,7 +19,7 @@ use shared::time::{self, Timestamp};
 
 use super::consolidation::{consolidate, BusyLimit, Limits};
 use super::deadlines::deadlines;
-use super::packing::{Bin, BinKind, ItemKind, Packer, Unplaced};
+use super::packing::{Bin, BinKind, Item, ItemKind, Packer, Unplaced};
 use super::services::ServiceTable;
 use super::standing::{standing, Standing};
 use super::{demand, instances, lower_bound};
@@ -86,7 +86,7 @@ pub(crate) fn plan_capacity(
     let booting = instances::booting(def, state, group, now_secs);
     let in_flight = booting.count.saturating_add(raised_by_limits);
 
-    let (mut packer, bin_of) = instances::bins(state, &standings, &table, size, in_flight);
+    let (mut packer, bin_of) = instances::bins(def, state, &standings, &table, size, in_flight);
     packer.new_limit = limits.max.saturating_sub(base_desired);
     for (i, _) in &deadlines.force {
         if let Some(&b) = bin_of.get(i) {
@@ -118,6 +118,13 @@ pub(crate) fn plan_capacity(
     };
     if size.is_none() {
         decision.notes.push(Reason::InstanceSizeUnknown);
+    }
+    let daemons = &packer.new_instance;
+    if !daemons.daemon_services.is_empty() {
+        decision.notes.push(Reason::DaemonsReserved {
+            services: daemons.daemon_services.clone(),
+            reserved: daemons.daemons,
+        });
     }
     decision.notes.extend(booting.not_counted);
     decision.unplaced = unplaced_reasons(&packer, &table, &unplaced, size, limits.max);
@@ -189,7 +196,10 @@ pub(crate) fn plan_capacity(
             .filter(|(s, r)| **s == Standing::Draining && !**r),
     );
     let surplus_to_drain = surplus.saturating_sub(leaving);
-    let short = unplaced.iter().any(|(_, why)| *why != Unplaced::TooLarge);
+    // Tasks no instance can ever take do not hold consolidation back.
+    let short = unplaced
+        .iter()
+        .any(|(_, why)| !matches!(why, Unplaced::TooLarge | Unplaced::Constraint));
     let window_open = def.disruption.window_open(now);
     window_notes(def, window_open, now, &mut decision.notes);
     let mut drain = Vec::new();
@@ -451,6 +461,21 @@ fn unplaced_reasons(
                 },
                 Unplaced::NoInstanceSize | Unplaced::NoRoom => {
                     Reason::NoInstanceToLaunch { service, count }
+                }
+                Unplaced::Constraint => {
+                    let needs = packer.needs(&Item {
+                        service: s,
+                        kind: ItemKind::Task,
+                        size: task,
+                        distinct: false,
+                        origin: None,
+                    });
+                    let fresh = &packer.new_instance.offer;
+                    Reason::TaskUnplaceable {
+                        service,
+                        count,
+                        why: needs.why_not(fresh, packer.eni_limit),
+                    }
                 }
             }
         })

@@ -1,10 +1,10 @@
 //! What the placement simulation places: tasks to start, tasks that must move, the buffer.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use shared::definition::ClusterDefinition;
 use shared::resources::Resources;
-use shared::state::ClusterState;
+use shared::state::{ClusterState, Scheduling};
 
 use super::packing::{Item, ItemKind, Packer};
 use super::services::{ServiceTable, BUFFER};
@@ -27,7 +27,21 @@ pub(crate) fn items(
     // Tasks beyond desired (a deployment or a drain in progress): their replacements
     // already run, so that many tasks on DRAINING instances need no new room.
     let mut excess: HashMap<u32, u32> = HashMap::new();
-    for s in state.services.iter().filter(|s| s.status == "ACTIVE") {
+    // Only EC2 REPLICA services take room the plan provides: Fargate and capacity provider
+    // tasks run elsewhere, daemons are placed by ECS on every instance (their reservation on
+    // new instances is in the bins, see `placement::new_instance`).
+    let on_instances = |s: &&shared::state::ServiceState| {
+        s.status == "ACTIVE"
+            && s.placement.launch.on_instances()
+            && s.placement.scheduling == Scheduling::Replica
+    };
+    let daemons: HashSet<&str> = state
+        .services
+        .iter()
+        .filter(|s| s.placement.scheduling == Scheduling::Daemon)
+        .map(|s| s.name.as_str())
+        .collect();
+    for s in state.services.iter().filter(on_instances) {
         let idx = table.index_of(&s.name);
         let placed = s.running.saturating_add(s.pending);
         let target = targets.get(s.name.as_str()).copied().unwrap_or(s.desired);
@@ -59,6 +73,10 @@ pub(crate) fn items(
             let Some(name) = t.service.as_deref() else {
                 continue;
             };
+            // A daemon's task stops with its instance; it is not moved.
+            if daemons.contains(name) {
+                continue;
+            }
             let s = table.index_of(name);
             if let Some(e) = excess.get_mut(&s).filter(|e| **e > 0) {
                 *e -= 1;

@@ -97,6 +97,7 @@ pub(crate) fn cluster(services: Vec<ServiceDefinition>) -> ClusterDefinition {
         max: None,
         dry_run: false,
         max_drain_per_cycle: None,
+        max_tasks_per_instance: None,
         drain_timeout: Duration::from_secs(DEFAULT_DRAIN_TIMEOUT_SECS),
         disruption: Disruption::default(),
         registration_grace: Duration::from_secs(DEFAULT_REGISTRATION_GRACE_SECS),
@@ -119,6 +120,7 @@ pub(crate) fn service_state(name: &str, desired: u32, size: Resources) -> Servic
         distinct_instance: false,
         last_scaling: None,
         do_not_disrupt: false,
+        placement: Default::default(),
     }
 }
 
@@ -154,6 +156,7 @@ pub(crate) fn instance(
         draining_since_epoch_secs: (status_is_draining).then_some(NOW_SECS - 60),
         agent_connected: true,
         drain_aborted_at_epoch_secs: None,
+        placement: Default::default(),
     }
 }
 
@@ -175,6 +178,7 @@ pub(crate) fn state(
     max: u32,
 ) -> ClusterState {
     let group = GroupState {
+        ecs_managed: false,
         name: "asg".into(),
         min,
         max,

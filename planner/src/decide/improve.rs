@@ -1,7 +1,8 @@
 //! The improvement pass after a placement that launched instances: empties the last instances
 //! it opened into the room left on the other bins, swapping items between bins to make room.
 //!
-//! Every move keeps the bins' rules ([`Bin::accepts`]: room, `distinctInstance`, a closed bin
+//! Only for placements whose tasks need nothing but CPU and memory (and `distinctInstance`):
+//! every move keeps the bins' rules ([`Bin::accepts`]: room, `distinctInstance`, a closed bin
 //! takes nothing), uses only bins the placement could use (and a DRAINING one only if the
 //! placement already reactivates it), moves only the items of that placement, and never
 //! takes a task off the DRAINING instance it runs on. Deterministic; bounded by [`BUDGET`].
@@ -31,6 +32,12 @@ impl Packer {
         usable: &impl Fn(&Bin) -> bool,
         first_new: usize,
     ) {
+        // The moves below check room and `distinctInstance` only (`Bin::accepts`), not what
+        // `Packer::may_place` adds (host ports, GPUs, `memberOf`, ENIs), nor give those back
+        // when an item leaves a bin: with any such need in play the placement stands as made.
+        if self.items.iter().any(|item| !self.needs(item).is_plain()) {
+            return;
+        }
         let weight = Weight::new(&self.items, movable, self.scale());
         let mut budget = BUDGET;
         while self.bins.len() > first_new.max(1)
@@ -405,6 +412,8 @@ fn sets(items: &[Item], indices: impl Iterator<Item = usize>, weight: &Weight) -
 mod tests {
     use super::*;
     use crate::decide::packing::ItemKind;
+    use crate::decide::placement::{Needs, NewInstance};
+    use shared::state::HostPort;
 
     /// Memory is what counts: CPU never runs out.
     const SIZE: Resources = Resources::new(1000, 10);
@@ -426,6 +435,9 @@ mod tests {
             new_size: Some(SIZE),
             new_limit: 10,
             new_opened: 0,
+            needs: Vec::new(),
+            new_instance: NewInstance::default(),
+            eni_limit: None,
         }
     }
 
@@ -468,6 +480,24 @@ mod tests {
         assert_eq!(p.new_opened, 2);
         assert_eq!(loads(&p), vec![vec![3, 3, 4], vec![3, 3, 4]]);
         assert!(p.bins.iter().all(|b| b.free.memory == 0));
+    }
+
+    #[test]
+    fn tasks_with_host_ports_are_not_rearranged() {
+        // The same workload as above, but its service binds a host port: the pass does not
+        // move it (its moves check room only), so the fill's three instances stand.
+        let mut p = packer();
+        p.needs = vec![Needs {
+            ports: vec![HostPort::tcp(8080)],
+            ..Needs::default()
+        }];
+        let idx: Vec<usize> = [4, 4, 3, 3, 3, 3].map(|m| p.add(task(m))).to_vec();
+        let left = p.place(&idx, |_| true, true);
+        assert_eq!(left.len(), 0, "one task per instance fits: {left:?}");
+        assert!(
+            p.bins.iter().all(|b| b.placed.len() <= 1),
+            "one port-8080 task per instance"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ use shared::resources::Resources;
 use shared::state::{ClusterState, ContainerInstance, GroupState, InstanceStatus};
 
 use super::packing::{Bin, BinKind, Packer};
+use super::placement::{fresh_bin, needs_of, offer_of};
 use super::services::ServiceTable;
 use super::standing::Standing;
 
@@ -108,14 +109,26 @@ pub(crate) fn booting(
 
 /// Bins in the order they are tried: ACTIVE (busiest first, so scale-ups fill them and
 /// leave the emptiest free to consolidate), booting, DRAINING (roomiest first). Only
-/// instances that are ours ([`Standing`]) are bins: nothing else is capacity.
+/// instances that are ours ([`Standing`]) are bins: nothing else is capacity. Booting bins
+/// offer what a new instance does (after its daemons); each service's needs are indexed as
+/// `table` numbers them.
 pub(crate) fn bins(
+    def: &ClusterDefinition,
     state: &ClusterState,
     standings: &[Standing],
     table: &ServiceTable,
     size: Option<Resources>,
     booting: u32,
 ) -> (Packer, HashMap<usize, usize>) {
+    let new_instance = super::placement::new_instance(state);
+    let awsvpc: std::collections::HashSet<&str> = state
+        .services
+        .iter()
+        .filter(|s| s.placement.network_mode == shared::state::NetworkMode::Awsvpc)
+        .map(|s| s.name.as_str())
+        .collect();
+    let is_awsvpc = |name: &str| awsvpc.contains(name);
+    let eni_limited = def.max_tasks_per_instance.is_some();
     let scale = size.unwrap_or(Resources::new(1, 1));
     let by_standing = |standing: Standing| -> Vec<usize> {
         (0..state.instances.len())
@@ -143,6 +156,7 @@ pub(crate) fn bins(
         bin.instance = Some(i);
         bin.free = ci.remaining;
         bin.hosts_unknown = !tasks_known(ci);
+        bin.offer = offer_of(ci, &is_awsvpc, eni_limited);
         if any_distinct {
             for t in &ci.tasks {
                 if let Some(s) = t.service.as_deref().and_then(|n| table.get(n)) {
@@ -159,7 +173,7 @@ pub(crate) fn bins(
         .map(|&i| instance_bin(i, BinKind::Active))
         .collect();
     if let Some(size) = size {
-        bins.extend((0..booting).map(|_| Bin::empty(BinKind::Booting, size)));
+        bins.extend((0..booting).map(|_| fresh_bin(BinKind::Booting, size, &new_instance)));
     }
     bins.extend(draining.iter().map(|&i| instance_bin(i, BinKind::Draining)));
     let bin_of = bins
@@ -173,8 +187,27 @@ pub(crate) fn bins(
         new_size: size,
         new_limit: 0,
         new_opened: 0,
+        needs: needs_table(state, table),
+        new_instance,
+        eni_limit: def.max_tasks_per_instance,
     };
     (packer, bin_of)
+}
+
+/// Each service's needs, by its index in `table` (services of the table not in the state need
+/// nothing beyond CPU and memory).
+fn needs_table(state: &ClusterState, table: &ServiceTable) -> Vec<super::placement::Needs> {
+    let mut needs = Vec::new();
+    for s in &state.services {
+        if let Some(i) = table.get(&s.name) {
+            let i = i as usize;
+            if needs.len() <= i {
+                needs.resize(i + 1, Default::default());
+            }
+            needs[i] = needs_of(s);
+        }
+    }
+    needs
 }
 
 /// Whether the instance's tasks are listed: ECS gives `runningTasksCount`, the reader lists

@@ -294,6 +294,7 @@ fn large_tasks_2d(
 mod tests {
     use super::*;
     use crate::decide::packing::{Item, ItemKind, Packer};
+    use crate::decide::placement::NewInstance;
     use proptest::prelude::*;
 
     fn demand(tasks: &[(u32, u32)]) -> Demand {
@@ -472,6 +473,9 @@ mod tests {
                 new_size: Some(size),
                 new_limit: u32::MAX,
                 new_opened: 0,
+                needs: Vec::new(),
+                new_instance: NewInstance::default(),
+                eni_limit: None,
             };
             let mut d = Demand::default();
             let mut indices = Vec::new();

@@ -12,7 +12,9 @@
 //!   numbered by `services`; then `consolidation` (within the disruption budget and windows);
 //!   `deadlines` decides what happens to drains past `drain_timeout`. `standing` says which
 //!   instances are ours to count and act on; `lower_bound` how few instances any placement of
-//!   the demand needs (the record's bound).
+//!   the demand needs (the record's bound); `placement` what a task needs from an instance
+//!   besides CPU and memory (host ports, GPUs, `memberOf`, ENIs) and what a new instance brings
+//!   (after its daemons).
 //! - `plan_id`: the deterministic id.
 //! - `task_listing`: which instances' tasks the core can use (the shell lists only those).
 //! - `delivery` and `report_age`: a delivery of reports planned — the current ones merged
@@ -28,6 +30,7 @@ mod instances;
 mod lower_bound;
 mod metrics;
 mod packing;
+mod placement;
 mod plan_id;
 mod report_age;
 mod rules;
@@ -43,6 +46,8 @@ mod cycles;
 mod disruption_tests;
 #[cfg(test)]
 mod fixtures;
+#[cfg(test)]
+mod placement_tests;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
@@ -98,8 +103,14 @@ pub(crate) fn plan_traced(
     if definition.dry_run {
         detail.cluster.push(Reason::DryRun);
     }
+    let ecs_managed = state.group.as_ref().is_some_and(|g| g.ecs_managed);
     if !definition.enabled {
         detail.cluster.push(Reason::ClusterDisabled);
+    } else if ecs_managed {
+        // Two autoscalers on one group fight over its desired capacity: this one stands back.
+        detail.cluster.push(Reason::GroupManagedByEcs {
+            group: definition.autoscale_group.clone(),
+        });
     } else {
         let mut targets: HashMap<&str, u32> = HashMap::new();
         for def in &definition.services {

@@ -1,5 +1,6 @@
 //! The placement simulation: tasks onto instances in two dimensions (CPU, memory),
-//! honouring `distinctInstance`.
+//! honouring `distinctInstance`, host ports, GPUs, `memberOf` and ENIs ([`Packer::may_place`],
+//! the one check of every placement).
 //!
 //! Bins are filled in the order the caller built them (ACTIVE, booting, DRAINING, then new
 //! instances opened on demand), so reactivation comes before launching; each bin takes the
@@ -8,6 +9,8 @@
 //! could not place, with the reason: failures are data.
 
 use shared::resources::Resources;
+
+use super::placement::{fresh_bin, Needs, NewInstance, Offer};
 
 /// The simulation's state.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,9 +25,50 @@ pub(crate) struct Packer {
     pub new_limit: u32,
     /// How many were launched.
     pub new_opened: u32,
+    /// What each service's tasks need besides CPU and memory, by service index (none beyond).
+    pub needs: Vec<Needs>,
+    /// What a new instance offers besides CPU and memory, and its daemons' reservation.
+    pub new_instance: NewInstance,
+    /// `max_tasks_per_instance`: `awsvpc` tasks per instance.
+    pub eni_limit: Option<u32>,
 }
 
 impl Packer {
+    /// Whether `item` may go on bin `b`: room, `distinctInstance`, host ports, GPUs, `memberOf`
+    /// and ENIs. Every placement path asks this, and only this.
+    pub(crate) fn may_place(&self, b: usize, item: &Item) -> bool {
+        let Some(bin) = self.bins.get(b) else {
+            return false;
+        };
+        bin.accepts(b, item)
+            && (item.origin == Some(b) || self.needs(item).met_by(&bin.offer, self.eni_limit))
+    }
+
+    /// What `item` needs besides CPU and memory.
+    pub(crate) fn needs(&self, item: &Item) -> &Needs {
+        static NONE: Needs = Needs {
+            ports: Vec::new(),
+            gpus: 0,
+            member_of: Vec::new(),
+            eni: false,
+            not_understood: None,
+        };
+        match item.kind {
+            ItemKind::Buffer => &NONE,
+            _ => self.needs.get(item.service as usize).unwrap_or(&NONE),
+        }
+    }
+
+    /// Puts item `index` on bin `b`.
+    fn put(&mut self, b: usize, index: usize, item: &Item) {
+        if item.origin != Some(b) && item.kind != ItemKind::Buffer {
+            if let Some(needs) = self.needs.get(item.service as usize) {
+                needs.take_from(&mut self.bins[b].offer);
+            }
+        }
+        self.bins[b].take(b, index, item);
+    }
+
     /// Adds an item; returns its index.
     pub fn add(&mut self, item: Item) -> usize {
         self.items.push(item);
@@ -103,8 +147,16 @@ impl Packer {
                     break;
                 }
             };
-            let too_large = kinds.drain(|item| !size.fits(item.size));
+            let fresh = fresh_bin(BinKind::New, size, &self.new_instance);
+            let too_large = kinds.drain(|item| !fresh.free.fits(item.size));
             unplaced.extend(too_large.into_iter().map(|i| (i, Unplaced::TooLarge)));
+            let (needs, eni_limit) = (&self.needs, self.eni_limit);
+            let refused = kinds.drain(|item| {
+                let n = needs.get(item.service as usize);
+                item.kind != ItemKind::Buffer
+                    && n.is_some_and(|n| !n.met_by(&fresh.offer, eni_limit))
+            });
+            unplaced.extend(refused.into_iter().map(|i| (i, Unplaced::Constraint)));
             if kinds.remaining == 0 {
                 break;
             }
@@ -117,7 +169,7 @@ impl Packer {
                 );
                 break;
             }
-            self.bins.push(Bin::empty(BinKind::New, size));
+            self.bins.push(fresh);
             self.new_opened += 1;
             let b = self.bins.len() - 1;
             self.fill(b, &mut kinds, scale, balance);
@@ -150,7 +202,7 @@ impl Packer {
             };
             let mut best: Option<(usize, f64)> = None;
             for (k, kind) in kinds.kinds.iter().enumerate() {
-                if kind.indices.is_empty() || !bin.accepts(b, &kind.item) {
+                if kind.indices.is_empty() || !self.may_place(b, &kind.item) {
                     continue;
                 }
                 // Its own instance takes a moved task back for free: always first.
@@ -174,7 +226,7 @@ impl Packer {
                 return;
             };
             let item = kinds.kinds[k].item;
-            self.bins[b].take(b, index, &item);
+            self.put(b, index, &item);
             kinds.remaining = kinds.remaining.saturating_sub(1);
             kinds.demand_cpu = kinds.demand_cpu.saturating_sub(u64::from(item.size.cpu));
             kinds.demand_mem = kinds.demand_mem.saturating_sub(u64::from(item.size.memory));
@@ -209,6 +261,9 @@ pub(crate) enum Unplaced {
     NoInstanceSize,
     /// Fits on no open bin and the caller allowed no launch (consolidation trials).
     NoRoom,
+    /// A new instance cannot take it whatever its room: ports, GPUs, `memberOf`, ENIs, or a
+    /// constraint not understood (see [`Packer::needs`]).
+    Constraint,
 }
 
 /// Something to place.
@@ -256,6 +311,8 @@ pub(crate) struct Bin {
     pub placed: Vec<usize>,
     /// Taken out of the simulation (being drained).
     pub closed: bool,
+    /// Ports, GPUs, attributes and ENIs, after what the simulation placed on it.
+    pub offer: Offer,
 }
 
 impl Bin {
@@ -270,6 +327,7 @@ impl Bin {
             hosts_unknown: false,
             placed: Vec::new(),
             closed: false,
+            offer: Offer::default(),
         }
     }
 
@@ -442,6 +500,9 @@ mod tests {
             new_size: Some(size),
             new_limit: limit,
             new_opened: 0,
+            needs: Vec::new(),
+            new_instance: NewInstance::default(),
+            eni_limit: None,
         }
     }
 

@@ -51,6 +51,9 @@ fn workload(seed: u64) -> (u32, u32) {
         new_size: Some(INSTANCE),
         new_limit: u32::MAX,
         new_opened: 0,
+        needs: Vec::new(),
+        new_instance: Default::default(),
+        eni_limit: None,
     };
     let mut indices = Vec::new();
     let mut demand = Demand::default();

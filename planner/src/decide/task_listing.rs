@@ -134,12 +134,14 @@ mod tests {
             draining_since_epoch_secs: ours,
             agent_connected: true,
             drain_aborted_at_epoch_secs: None,
+            placement: Default::default(),
         }
     }
 
     /// The instances, all InService in the group.
     fn state(instances: Vec<ContainerInstance>) -> ClusterState {
         let group = GroupState {
+            ecs_managed: false,
             name: "asg".into(),
             min: 0,
             max: 100,
@@ -300,6 +302,7 @@ mod tests {
             distinct_instance: true,
             last_scaling: None,
             do_not_disrupt: false,
+            placement: Default::default(),
         });
         assert_eq!(task_listing(&def(0), &s), TaskListing::All);
     }

@@ -187,6 +187,7 @@ impl WorldModel {
             draining_since_epoch_secs: None,
             agent_connected: true,
             drain_aborted_at_epoch_secs: None,
+            placement: Default::default(),
         });
         if let Some(g) = self.state.group.as_mut() {
             g.instances.push(group_instance(&id, "InService"));

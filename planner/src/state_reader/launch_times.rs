@@ -77,8 +77,10 @@ mod tests {
                 draining_since_epoch_secs: None,
                 agent_connected: true,
                 drain_aborted_at_epoch_secs: None,
+                placement: Default::default(),
             }],
             group: Some(GroupState {
+                ecs_managed: false,
                 name: "asg".into(),
                 min: 0,
                 max: 9,

@@ -62,7 +62,9 @@
 //! says why ([`ClusterState::task_protection_unread`]) and the core drains no busy instance.
 //!
 //! Services named in the definition but missing in ECS (or INACTIVE) are listed in
-//! [`StateRead::missing_services`], never an error. The group missing is `group: None`. The
+//! [`StateRead::missing_services`], never an error. A service whose task definition cannot be
+//! read (DescribeTaskDefinition fails) is kept with the reason in its
+//! `placement.unmodelled`: the core holds it at its count and plans the rest. The group missing is `group: None`. The
 //! launch times are read in `launch_times.rs`; an instance DescribeInstances does not return
 //! keeps none (the core counts it as booting, as within the grace period).
 
@@ -78,6 +80,7 @@ use shared::aws::read;
 use shared::aws::state::{container_instance, group_state, service_state};
 use shared::aws::AwsClients;
 use shared::definition::ClusterDefinition;
+use shared::resources::Resources;
 use shared::state::{ClusterState, ContainerInstance, GroupState, InstanceStatus, ServiceState};
 
 pub use task_definitions::TaskDefinitionCache;
@@ -278,13 +281,21 @@ async fn read_services(
                 format!("service `{name}` has no taskDefinition"),
             )
         })?;
-        let size = cache.size(ecs, cluster, task_definition).await?;
-        let state = service_state(service, size.reservation)
+        // A task definition that cannot be read holds its service at its count (the
+        // core plans the rest of the cluster); it does not fail the read.
+        let size = cache.size(ecs, cluster, task_definition).await;
+        let reservation = size.as_ref().map_or(Resources::ZERO, |s| s.reservation);
+        let mut state = service_state(service, reservation)
             .map_err(|e| ReadError::invalid(cluster, OP, e.to_string()))?;
-        services.push(ServiceState {
-            gpu: size.gpu,
-            ..state
-        });
+        match size {
+            Ok(size) => size.apply_to(&mut state),
+            Err(why) => {
+                let why = format!("task definition `{task_definition}` not read: {why}");
+                tracing::warn!(cluster, service = name.as_str(), "{why}");
+                state.placement.unmodelled = Some(why);
+            }
+        }
+        services.push(state);
     }
     Ok((services, missing))
 }

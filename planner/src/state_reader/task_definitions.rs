@@ -24,7 +24,7 @@ impl TaskDefinitionCache {
 
     /// The cached size of a revision.
     pub fn get(&self, arn: &str) -> Option<TaskSize> {
-        self.lock().get(arn).copied()
+        self.lock().get(arn).cloned()
     }
 
     /// Records the size of a revision.
@@ -68,7 +68,7 @@ impl TaskDefinitionCache {
             ReadError::invalid(cluster, OP, format!("no task definition for `{arn}`"))
         })?;
         let size = task_definition_size(td);
-        self.insert(arn, size);
+        self.insert(arn, size.clone());
         Ok(size)
     }
 }
@@ -82,6 +82,7 @@ mod tests {
         TaskSize {
             reservation: Resources::new(cpu, memory),
             gpu,
+            ..TaskSize::default()
         }
     }
 

@@ -196,6 +196,7 @@ mod tests {
             draining_since_epoch_secs: None,
             agent_connected: true,
             drain_aborted_at_epoch_secs: None,
+            placement: Default::default(),
         }
     }
 

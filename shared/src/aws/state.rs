@@ -4,13 +4,16 @@
 
 use aws_sdk_autoscaling::types::AutoScalingGroup;
 use aws_sdk_ecs::types::{
-    PlacementConstraintType, Resource, ResourceType, Service, TaskDefinition,
+    LaunchType, PlacementConstraintType, Resource, ResourceType, SchedulingStrategy, Service,
+    TaskDefinition, TaskDefinitionPlacementConstraintType, TransportProtocol,
 };
 
 use crate::resources::Resources;
 use crate::state::{
-    ContainerInstance, GroupInstance, GroupState, InstanceStatus, ScalingRecord, ServiceState,
-    Task, DO_NOT_DISRUPT_TAG, DRAINED_AT_ATTRIBUTE, DRAIN_ABORTED_AT_ATTRIBUTE, LAST_SCALING_TAG,
+    ContainerInstance, GroupInstance, GroupState, HostPort, InstancePlacement, InstanceStatus,
+    Launch, NetworkMode, ScalingRecord, Scheduling, ServicePlacement, ServiceState, Task,
+    DO_NOT_DISRUPT_TAG, DRAINED_AT_ATTRIBUTE, DRAIN_ABORTED_AT_ATTRIBUTE, ECS_MANAGED_TAG,
+    LAST_SCALING_TAG,
 };
 
 /// An answer lacks something the model cannot do without (an identifier, mostly).
@@ -18,7 +21,9 @@ use crate::state::{
 #[error("{0}")]
 pub struct Incomplete(pub String);
 
-/// A [`ServiceState`] from a DescribeServices entry and the size of one of its tasks.
+/// A [`ServiceState`] from a DescribeServices entry and the size of one of its tasks. The
+/// placement fields of the task definition ([`TaskSize::network_mode`], host ports) are the
+/// caller's to set (see [`TaskSize::apply_to`]).
 pub fn service_state(service: &Service, task_size: Resources) -> Result<ServiceState, Incomplete> {
     let name = service
         .service_name()
@@ -37,10 +42,44 @@ pub fn service_state(service: &Service, task_size: Resources) -> Result<ServiceS
             && t.value()
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
     });
-    let distinct_instance = service
-        .placement_constraints()
-        .iter()
-        .any(|c| c.r#type() == Some(&PlacementConstraintType::DistinctInstance));
+    let mut distinct_instance = false;
+    let mut member_of = Vec::new();
+    let mut unmodelled = None;
+    for c in service.placement_constraints() {
+        match c.r#type() {
+            Some(PlacementConstraintType::DistinctInstance) => distinct_instance = true,
+            Some(PlacementConstraintType::MemberOf) => {
+                member_of.push(c.expression().unwrap_or_default().trim().to_owned())
+            }
+            other => {
+                let what = other.map_or("none", |t| t.as_str());
+                unmodelled = Some(format!(
+                    "placement constraint of type `{what}` not understood"
+                ));
+            }
+        }
+    }
+    let placement = ServicePlacement {
+        launch: launch(service),
+        scheduling: match service.scheduling_strategy() {
+            Some(SchedulingStrategy::Daemon) => Scheduling::Daemon,
+            _ => Scheduling::Replica,
+        },
+        member_of,
+        placement_strategy: service
+            .placement_strategy()
+            .iter()
+            .map(|p| {
+                let kind = p.r#type().map_or("", |t| t.as_str());
+                match p.field() {
+                    Some(field) => format!("{kind}:{field}"),
+                    None => kind.to_owned(),
+                }
+            })
+            .collect(),
+        unmodelled,
+        ..ServicePlacement::default()
+    };
     Ok(ServiceState {
         name: name.to_owned(),
         arn: arn.to_owned(),
@@ -54,7 +93,32 @@ pub fn service_state(service: &Service, task_size: Resources) -> Result<ServiceS
         distinct_instance,
         last_scaling,
         do_not_disrupt,
+        placement,
     })
+}
+
+/// Where a service's tasks run: its capacity provider strategy when it has one (FARGATE and
+/// FARGATE_SPOT only: Fargate), else its launch type (none: EC2).
+fn launch(service: &Service) -> Launch {
+    let strategy = service.capacity_provider_strategy();
+    if !strategy.is_empty() {
+        let providers: Vec<String> = strategy
+            .iter()
+            .map(|p| p.capacity_provider().to_owned())
+            .collect();
+        if providers
+            .iter()
+            .all(|p| p == "FARGATE" || p == "FARGATE_SPOT")
+        {
+            return Launch::Fargate;
+        }
+        return Launch::CapacityProviders { providers };
+    }
+    match service.launch_type() {
+        Some(LaunchType::Fargate) => Launch::Fargate,
+        Some(LaunchType::External) => Launch::External,
+        _ => Launch::Ec2,
+    }
 }
 
 /// A [`ContainerInstance`] (without tasks) from a DescribeContainerInstances entry, with the
@@ -76,6 +140,26 @@ pub fn container_instance(
             .and_then(|a| a.value())
             .and_then(|v| v.trim().parse().ok())
     };
+    let mut ports_in_use: Vec<HostPort> = ports(ci.remaining_resources(), "PORTS", HostPort::tcp)
+        .chain(ports(ci.remaining_resources(), "PORTS_UDP", HostPort::udp))
+        .collect();
+    ports_in_use.sort_unstable();
+    ports_in_use.dedup();
+    let placement = InstancePlacement {
+        ports_in_use,
+        gpus: gpus(ci.registered_resources()),
+        gpus_free: gpus(ci.remaining_resources()),
+        attributes: ci
+            .attributes()
+            .iter()
+            .map(|a| {
+                (
+                    a.name().to_owned(),
+                    a.value().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect(),
+    };
     let draining_since_epoch_secs = epoch_attribute(DRAINED_AT_ATTRIBUTE);
     let drain_aborted_at_epoch_secs = epoch_attribute(DRAIN_ABORTED_AT_ATTRIBUTE);
     Ok(ContainerInstance {
@@ -90,7 +174,35 @@ pub fn container_instance(
         draining_since_epoch_secs,
         agent_connected: ci.agent_connected(),
         drain_aborted_at_epoch_secs,
+        placement,
     })
+}
+
+/// The ports of a `STRINGSET` resource (`PORTS`, `PORTS_UDP`); entries that are not port
+/// numbers are left out.
+fn ports<'a>(
+    list: &'a [Resource],
+    name: &'a str,
+    make: fn(u16) -> HostPort,
+) -> impl Iterator<Item = HostPort> + 'a {
+    list.iter()
+        .filter(move |r| r.name() == Some(name))
+        .flat_map(|r| r.string_set_value())
+        .filter_map(move |p| p.trim().parse::<u16>().ok().map(make))
+}
+
+/// The GPUs of a resources list: ECS gives them as a `STRINGSET` of GPU ids; an `INTEGER`
+/// count is read too.
+fn gpus(list: &[Resource]) -> u32 {
+    list.iter()
+        .find(|r| r.name() == Some("GPU"))
+        .map_or(0, |r| {
+            if r.string_set_value().is_empty() {
+                count(r.integer_value())
+            } else {
+                u32::try_from(r.string_set_value().len()).unwrap_or(u32::MAX)
+            }
+        })
 }
 
 /// CPU and MEMORY (integer resources) from a resources list; absent or negative ones are 0.
@@ -126,12 +238,69 @@ pub fn task(task: &aws_sdk_ecs::types::Task) -> Result<Task, Incomplete> {
 }
 
 /// What one task of a task definition takes on an EC2 container instance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TaskSize {
     /// CPU units and MiB, as ECS reserves them (see [`task_definition_size`]).
     pub reservation: Resources,
     /// GPUs: the `resourceRequirements` of type `GPU`, summed over the containers.
     pub gpu: u32,
+    /// Its network mode (absent: `bridge`).
+    pub network_mode: NetworkMode,
+    /// The static host ports it binds (see [`host_ports`]).
+    pub host_ports: Vec<HostPort>,
+    /// The expressions of its `memberOf` placement constraints (a task definition may carry
+    /// them as well as its service).
+    pub member_of: Vec<String>,
+}
+
+impl TaskSize {
+    /// Sets the service's fields that come from its task definition: GPUs, network mode and
+    /// host ports (an unknown network mode makes the service unmodelled).
+    pub fn apply_to(&self, service: &mut ServiceState) {
+        service.gpu = self.gpu;
+        service.placement.network_mode = self.network_mode.clone();
+        service.placement.host_ports = self.host_ports.clone();
+        for m in &self.member_of {
+            if !service.placement.member_of.contains(m) {
+                service.placement.member_of.push(m.clone());
+            }
+        }
+        if let NetworkMode::Other(mode) = &self.network_mode {
+            service
+                .placement
+                .unmodelled
+                .get_or_insert_with(|| format!("network mode `{mode}` not understood"));
+        }
+    }
+}
+
+/// The static host ports a task of `td` binds on its instance: with `host` networking every
+/// container port (its `containerPort`, which a `hostPort` must equal there), with `bridge` each non-zero
+/// `hostPort` (0 or none is a dynamic port, never a conflict); none with `awsvpc` or `none`.
+/// Sorted, without duplicates.
+pub fn host_ports(td: &TaskDefinition, mode: &NetworkMode) -> Vec<HostPort> {
+    let mut out = Vec::new();
+    for m in td
+        .container_definitions()
+        .iter()
+        .flat_map(|c| c.port_mappings())
+    {
+        let port = match mode {
+            NetworkMode::Host => m.container_port().or(m.host_port()),
+            NetworkMode::Bridge => m.host_port(),
+            _ => None,
+        };
+        let Some(port) = port.and_then(|p| u16::try_from(p).ok()).filter(|p| *p > 0) else {
+            continue;
+        };
+        out.push(match m.protocol() {
+            Some(TransportProtocol::Udp) => HostPort::udp(port),
+            _ => HostPort::tcp(port),
+        });
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// The size of one task of `td`, as ECS reserves it on an EC2 instance. CPU: the task-level
@@ -157,9 +326,19 @@ pub fn task_definition_size(td: &TaskDefinition) -> TaskSize {
         .filter(|r| *r.r#type() == ResourceType::Gpu)
         .filter_map(|r| r.value().trim().parse::<u32>().ok())
         .fold(0u32, u32::saturating_add);
+    let network_mode = NetworkMode::from_ecs(td.network_mode().map(|m| m.as_str()));
+    let member_of = td
+        .placement_constraints()
+        .iter()
+        .filter(|c| c.r#type() == Some(&TaskDefinitionPlacementConstraintType::MemberOf))
+        .map(|c| c.expression().unwrap_or_default().trim().to_owned())
+        .collect();
     TaskSize {
         reservation: Resources::new(cpu, memory),
         gpu,
+        host_ports: host_ports(td, &network_mode),
+        network_mode,
+        member_of,
     }
 }
 
@@ -189,6 +368,10 @@ fn parse_amount(text: &str, units: &[&str], per_unit: f64) -> Option<u32> {
 /// without an id are left out.
 pub fn group_state(group: &AutoScalingGroup) -> GroupState {
     GroupState {
+        ecs_managed: group
+            .tags()
+            .iter()
+            .any(|t| t.key() == Some(ECS_MANAGED_TAG)),
         name: group
             .auto_scaling_group_name()
             .unwrap_or_default()
@@ -562,5 +745,292 @@ mod tests {
             Some("Healthy")
         );
         assert!(s.instance("i-2").is_none());
+        assert!(!s.ecs_managed);
+        let managed = AutoScalingGroup::builder()
+            .auto_scaling_group_name("asg")
+            .tags(
+                aws_sdk_autoscaling::types::TagDescription::builder()
+                    .key("AmazonECSManaged")
+                    .value("")
+                    .build(),
+            )
+            .build();
+        assert!(group_state(&managed).ecs_managed);
+    }
+
+    #[test]
+    fn service_state_reads_launch_scheduling_and_placement() {
+        use aws_sdk_ecs::types::{
+            CapacityProviderStrategyItem, PlacementStrategy, PlacementStrategyType,
+        };
+        let member_of = |e: &str| {
+            PlacementConstraint::builder()
+                .r#type(PlacementConstraintType::MemberOf)
+                .expression(e)
+                .build()
+        };
+        let base = || Service::builder().service_name("s").service_arn("arn:s");
+        let gpu = base()
+            .launch_type(LaunchType::Ec2)
+            .scheduling_strategy(SchedulingStrategy::Replica)
+            .placement_constraints(member_of("attribute:ecs.instance-type =~ g4dn.*"))
+            .placement_constraints(member_of(
+                " attribute:ecs.availability-zone in [us-east-1a, us-east-1b] ",
+            ))
+            .placement_strategy(
+                PlacementStrategy::builder()
+                    .r#type(PlacementStrategyType::Spread)
+                    .field("attribute:ecs.availability-zone")
+                    .build(),
+            )
+            .placement_strategy(
+                PlacementStrategy::builder()
+                    .r#type(PlacementStrategyType::Binpack)
+                    .field("memory")
+                    .build(),
+            )
+            .build();
+        let p = service_state(&gpu, Resources::ZERO)
+            .expect("valid")
+            .placement;
+        assert_eq!(p.launch, Launch::Ec2);
+        assert_eq!(p.scheduling, Scheduling::Replica);
+        assert_eq!(
+            p.member_of,
+            [
+                "attribute:ecs.instance-type =~ g4dn.*",
+                "attribute:ecs.availability-zone in [us-east-1a, us-east-1b]"
+            ]
+        );
+        assert_eq!(
+            p.placement_strategy,
+            ["spread:attribute:ecs.availability-zone", "binpack:memory"]
+        );
+        assert_eq!(p.unmodelled, None);
+
+        let provider = |name: &str| {
+            CapacityProviderStrategyItem::builder()
+                .capacity_provider(name)
+                .weight(1)
+                .build()
+                .expect("provider named")
+        };
+        let fargate = base()
+            .capacity_provider_strategy(provider("FARGATE"))
+            .capacity_provider_strategy(provider("FARGATE_SPOT"))
+            .build();
+        let p = service_state(&fargate, Resources::ZERO)
+            .expect("valid")
+            .placement;
+        assert_eq!(p.launch, Launch::Fargate);
+        assert!(!p.launch.on_instances());
+        let mixed = base()
+            .capacity_provider_strategy(provider("FARGATE"))
+            .capacity_provider_strategy(provider("prod-cp"))
+            .build();
+        assert_eq!(
+            service_state(&mixed, Resources::ZERO)
+                .expect("valid")
+                .placement
+                .launch,
+            Launch::CapacityProviders {
+                providers: vec!["FARGATE".into(), "prod-cp".into()]
+            }
+        );
+        let by_type = base().launch_type(LaunchType::Fargate).build();
+        assert_eq!(
+            service_state(&by_type, Resources::ZERO)
+                .expect("valid")
+                .placement
+                .launch,
+            Launch::Fargate
+        );
+        let daemon = base()
+            .scheduling_strategy(SchedulingStrategy::Daemon)
+            .placement_constraints(
+                PlacementConstraint::builder()
+                    .r#type(PlacementConstraintType::from("spreadAcross"))
+                    .build(),
+            )
+            .build();
+        let p = service_state(&daemon, Resources::ZERO)
+            .expect("valid")
+            .placement;
+        assert_eq!(p.scheduling, Scheduling::Daemon);
+        assert_eq!(p.launch, Launch::Ec2, "no launch type: EC2");
+        assert_eq!(
+            p.unmodelled.as_deref(),
+            Some("placement constraint of type `spreadAcross` not understood")
+        );
+    }
+
+    #[test]
+    fn task_definitions_give_host_ports_by_network_mode() {
+        use aws_sdk_ecs::types::{NetworkMode as Mode, PortMapping};
+        let mapping = |container: i32, host: Option<i32>, udp: bool| {
+            PortMapping::builder()
+                .container_port(container)
+                .set_host_port(host)
+                .protocol(if udp {
+                    TransportProtocol::Udp
+                } else {
+                    TransportProtocol::Tcp
+                })
+                .build()
+        };
+        let td = |mode: Option<Mode>| {
+            TaskDefinition::builder()
+                .set_network_mode(mode)
+                .container_definitions(
+                    ContainerDefinition::builder()
+                        .name("web")
+                        .memory(512)
+                        .port_mappings(mapping(8080, Some(80), false))
+                        .port_mappings(mapping(9000, Some(0), false))
+                        .port_mappings(mapping(9001, None, false))
+                        .port_mappings(mapping(53, Some(53), true))
+                        .build(),
+                )
+                .container_definitions(
+                    ContainerDefinition::builder()
+                        .name("sidecar")
+                        .memory(64)
+                        .port_mappings(mapping(8080, Some(80), false))
+                        .build(),
+                )
+                .build()
+        };
+        let bridge = task_definition_size(&td(None));
+        assert_eq!(bridge.network_mode, NetworkMode::Bridge);
+        assert_eq!(
+            bridge.host_ports,
+            [HostPort::udp(53), HostPort::tcp(80)],
+            "dynamic ports (0, none) conflict with nothing; duplicates once"
+        );
+        // (ECS registers host mode only with hostPort equal to containerPort, or none.)
+        let host = task_definition_size(&td(Some(Mode::Host)));
+        assert_eq!(host.network_mode, NetworkMode::Host);
+        assert_eq!(
+            host.host_ports,
+            [
+                HostPort::udp(53),
+                HostPort::tcp(8080),
+                HostPort::tcp(9000),
+                HostPort::tcp(9001)
+            ]
+        );
+        let vpc = task_definition_size(&td(Some(Mode::Awsvpc)));
+        assert_eq!(vpc.network_mode, NetworkMode::Awsvpc);
+        assert!(vpc.host_ports.is_empty(), "each task has its own ENI");
+
+        let mut service = service_state(
+            &Service::builder()
+                .service_name("s")
+                .service_arn("a")
+                .build(),
+            Resources::ZERO,
+        )
+        .expect("valid");
+        let constrained = TaskDefinition::builder()
+            .placement_constraints(
+                aws_sdk_ecs::types::TaskDefinitionPlacementConstraint::builder()
+                    .r#type(TaskDefinitionPlacementConstraintType::MemberOf)
+                    .expression("attribute:ecs.instance-type == g4dn.xlarge")
+                    .build(),
+            )
+            .build();
+        let from_td = task_definition_size(&constrained);
+        assert_eq!(
+            from_td.member_of,
+            ["attribute:ecs.instance-type == g4dn.xlarge"]
+        );
+        from_td.apply_to(&mut service);
+        from_td.apply_to(&mut service);
+        assert_eq!(
+            service.placement.member_of,
+            ["attribute:ecs.instance-type == g4dn.xlarge"],
+            "the task definition's constraints join the service's, once"
+        );
+        let mut odd = task_definition_size(&td(Some(Mode::from("nat"))));
+        assert_eq!(odd.network_mode, NetworkMode::Other("nat".into()));
+        odd.gpu = 2;
+        odd.apply_to(&mut service);
+        assert_eq!(service.gpu, 2);
+        assert_eq!(
+            service.placement.unmodelled.as_deref(),
+            Some("network mode `nat` not understood")
+        );
+        host.apply_to(&mut service);
+        assert_eq!(service.placement.host_ports.len(), 4);
+    }
+
+    #[test]
+    fn container_instance_reads_ports_gpus_and_attributes() {
+        let set = |name: &str, values: &[&str]| {
+            Resource::builder()
+                .name(name)
+                .r#type("STRINGSET")
+                .set_string_set_value(Some(values.iter().map(|v| v.to_string()).collect()))
+                .build()
+        };
+        let attribute = |name: &str, value: Option<&str>| {
+            Attribute::builder()
+                .name(name)
+                .set_value(value.map(str::to_owned))
+                .build()
+                .expect("attribute")
+        };
+        // As the agent registers a g4dn.12xlarge: four GPU ids; its reserved ports in use.
+        let ci = aws_sdk_ecs::types::ContainerInstance::builder()
+            .container_instance_arn("arn:ci/1")
+            .ec2_instance_id("i-1")
+            .status("ACTIVE")
+            .registered_resources(set("PORTS", &["22", "2375", "2376", "51678", "51679"]))
+            .registered_resources(set("GPU", &["GPU-a", "GPU-b", "GPU-c", "GPU-d"]))
+            .remaining_resources(set(
+                "PORTS",
+                &["22", "2375", "2376", "51678", "51679", "80", "x"],
+            ))
+            .remaining_resources(set("PORTS_UDP", &["53"]))
+            .remaining_resources(set("GPU", &["GPU-c"]))
+            .attributes(attribute("ecs.instance-type", Some("g4dn.12xlarge")))
+            .attributes(attribute("ecs.availability-zone", Some("us-east-1a")))
+            .attributes(attribute(
+                "com.amazonaws.ecs.capability.docker-remote-api.1.17",
+                None,
+            ))
+            .attributes(attribute("team", Some("ml")))
+            .build();
+        let p = container_instance(&ci).expect("valid").placement;
+        assert_eq!((p.gpus, p.gpus_free), (4, 1));
+        assert!(p.ports_in_use.contains(&HostPort::tcp(80)));
+        assert!(p.ports_in_use.contains(&HostPort::udp(53)));
+        assert!(!p.ports_in_use.contains(&HostPort::udp(80)));
+        assert_eq!(
+            p.ports_in_use.len(),
+            7,
+            "an entry that is no port is left out"
+        );
+        assert_eq!(p.attribute("ecs.instance-type"), Some("g4dn.12xlarge"));
+        assert_eq!(p.attribute("team"), Some("ml"));
+        assert_eq!(
+            p.attribute("com.amazonaws.ecs.capability.docker-remote-api.1.17"),
+            Some("")
+        );
+        assert_eq!(p.attribute("ecs.os-type"), None);
+
+        let counted = aws_sdk_ecs::types::ContainerInstance::builder()
+            .container_instance_arn("arn:ci/2")
+            .ec2_instance_id("i-2")
+            .registered_resources(
+                Resource::builder()
+                    .name("GPU")
+                    .r#type("INTEGER")
+                    .integer_value(2)
+                    .build(),
+            )
+            .build();
+        let p = container_instance(&counted).expect("valid").placement;
+        assert_eq!((p.gpus, p.gpus_free), (2, 0));
     }
 }

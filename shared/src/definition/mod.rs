@@ -79,6 +79,8 @@ pub struct ClusterDefinition {
     /// Instances the planner may start draining in one plan, when the file sets it: then it
     /// replaces the disruption budget (`0` disables consolidation).
     pub max_drain_per_cycle: Option<u32>,
+    /// At most this many `awsvpc` tasks per instance (ENIs), when the file sets it.
+    pub max_tasks_per_instance: Option<u32>,
     /// An instance this system drained that still runs tasks this long after its drain gets
     /// [`Disruption::drain_timeout_action`].
     pub drain_timeout: Duration,

@@ -143,6 +143,7 @@ fn every_extension_loads() {
 autoscale_group: g
 dry_run: true
 max_drain_per_cycle: 3
+max_tasks_per_instance: 3
 drain_timeout: 600
 registration_grace: 300
 instance_capacity: {cpu: 2048, memory: 3928}
@@ -173,6 +174,7 @@ services:
     let def = load(text).unwrap();
     assert!(def.dry_run);
     assert_eq!(def.max_drain_per_cycle, Some(3));
+    assert_eq!(def.max_tasks_per_instance, Some(3));
     assert_eq!(def.drain_timeout, Duration::from_secs(600));
     assert_eq!(def.registration_grace, Duration::from_secs(300));
     assert_eq!(
@@ -782,4 +784,18 @@ fn the_fuzz_seeds_nest_as_their_names_say() {
             "{name}: {parsed:?}"
         );
     }
+}
+
+#[test]
+fn max_tasks_per_instance_is_at_least_one() {
+    assert_eq!(
+        one_error("autoscale_group: g\nmax_tasks_per_instance: 0\n"),
+        "t.yml:2:25: max_tasks_per_instance: must be at least 1 (an instance has at least one ENI for tasks)"
+    );
+    assert!(
+        one_error("autoscale_group: g\nmax_tasks_per_instance: -2\n")
+            .contains("must not be negative")
+    );
+    let def = load("autoscale_group: g\n").expect("loads");
+    assert_eq!(def.max_tasks_per_instance, None);
 }

@@ -378,6 +378,10 @@ pub enum Reason {
     DryRun,
     /// The Auto Scaling group does not exist: no instance actions.
     GroupNotFound { group: String },
+    /// The group carries the `AmazonECSManaged` tag: an ECS capacity provider is attached to it
+    /// (its managed scaling would fight this autoscaler over the desired capacity). The
+    /// cluster is left alone: no action at all.
+    GroupManagedByEcs { group: String },
     /// The file's `min`/`max` differ from the group's.
     GroupLimitsChanged { from: GroupLimits, to: GroupLimits },
     /// The file's limit contradicts the group's other limit; left unchanged.
@@ -414,6 +418,15 @@ pub enum Reason {
     ServiceNotActive { status: String },
     /// The service has no events and no target tracking.
     NoRules,
+    /// A DAEMON service: ECS runs one task per instance; its count is never changed (its
+    /// reservation is kept free on new instances).
+    DaemonNotScaled,
+    /// Its placement cannot be modelled (a constraint or network mode not understood, a task
+    /// definition not read): left at its count, none of its tasks placed.
+    ServiceNotModelled { why: String },
+    /// Its tasks do not run on the group's instances (Fargate, capacity providers): scaled,
+    /// but no instance demand.
+    NoInstanceDemand { launch: String },
     /// desiredCount was outside the service's [min, max]: set to the bound, and no rule ran
     /// this cycle (the original's semantics).
     BroughtWithinBounds {
@@ -522,6 +535,19 @@ pub enum Reason {
         count: u32,
         size: crate::resources::Resources,
         instance_size: crate::resources::Resources,
+    },
+    /// Tasks of a service no instance can take whatever its room: host ports, GPUs,
+    /// `memberOf`, ENIs, or a constraint not understood. Never a reason to launch.
+    TaskUnplaceable {
+        service: String,
+        count: u32,
+        why: String,
+    },
+    /// DAEMON services run a task on every instance: their reservation is subtracted from
+    /// every new instance's room.
+    DaemonsReserved {
+        services: Vec<String>,
+        reserved: crate::resources::Resources,
     },
     /// Tasks left unplaced because the group is at its MaxSize.
     GroupAtMax {
@@ -787,6 +813,10 @@ impl std::fmt::Display for Reason {
         match self {
             ClusterDisabled => write!(f, "the cluster is disabled (`enabled: false`): nothing is changed"),
             DryRun => write!(f, "dry run: the plan is complete but nothing will be changed"),
+            GroupManagedByEcs { group } => write!(
+                f,
+                "group `{group}` carries the `AmazonECSManaged` tag: an ECS capacity provider is attached to it, whose managed scaling would fight this autoscaler over the desired capacity; the cluster is left alone (detach the capacity provider, or remove the cluster's file)"
+            ),
             GroupNotFound { group } => {
                 write!(f, "Auto Scaling group `{group}` not found: no instance actions")
             }
@@ -816,6 +846,17 @@ impl std::fmt::Display for Reason {
             ServiceNotInCluster => write!(f, "not found in the cluster: skipped"),
             ServiceNotActive { status } => write!(f, "status {status}, not ACTIVE: skipped"),
             NoRules => write!(f, "no events and no target tracking: hold"),
+            DaemonNotScaled => write!(
+                f,
+                "a DAEMON service (one task per instance): its count is never changed; remove it from the file"
+            ),
+            ServiceNotModelled { why } => {
+                write!(f, "{why}: left at its count, none of its tasks placed")
+            }
+            NoInstanceDemand { launch } => write!(
+                f,
+                "its tasks run on {launch}, not on the group's instances: scaled, no instance demand"
+            ),
             BroughtWithinBounds { from, to, min, max } => {
                 write!(f, "desired count {from} is outside [{min}, {max}]: set to {to}; no rule runs this cycle")
             }
@@ -886,6 +927,19 @@ impl std::fmt::Display for Reason {
             TaskUnschedulable { service, count, size, instance_size } => write!(
                 f,
                 "{count} task(s) of `{service}` ({size}) are larger than an instance ({instance_size}): unschedulable, no launch"
+            ),
+            TaskUnplaceable { service, count, why } => write!(
+                f,
+                "{count} task(s) of `{service}` unplaceable: {why}; no launch"
+            ),
+            DaemonsReserved { services, reserved } => write!(
+                f,
+                "daemon(s) {} reserve {reserved} on every new instance",
+                services
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             GroupAtMax { service, count, max } => write!(
                 f,

@@ -61,6 +61,7 @@ impl World {
             distinct_instance: service.distinct,
             last_scaling: service.last_scaling,
             do_not_disrupt: false,
+            placement: Default::default(),
         }
     }
 
@@ -103,6 +104,7 @@ impl World {
             draining_since_epoch_secs: i.drained_at,
             drain_aborted_at_epoch_secs: i.drain_aborted_at,
             agent_connected: true,
+            placement: Default::default(),
         }
     }
 
@@ -118,6 +120,7 @@ impl World {
     /// DescribeAutoScalingGroups: Pending until registered with ECS, InService after.
     pub fn group_state(&self) -> GroupState {
         GroupState {
+            ecs_managed: false,
             name: self.group.name.clone(),
             min: self.group.min,
             max: self.group.max,

@@ -7,7 +7,7 @@
 use shared::definition::ServiceDefinition;
 use shared::expr::{EvalError, Expr};
 use shared::messages::{Reason, RuleOutcome, ServiceChange, ServiceDecision, ServiceMetrics};
-use shared::state::{Direction, ServiceState};
+use shared::state::{Direction, Launch, Scheduling, ServiceState};
 use shared::time::{self, Timestamp};
 
 mod step_events;
@@ -112,6 +112,18 @@ pub(crate) struct ServiceOutcome {
     pub change: Option<ServiceChange>,
 }
 
+/// How the record names where a service's tasks run.
+fn launch_name(launch: &Launch) -> String {
+    match launch {
+        Launch::Ec2 => "EC2".into(),
+        Launch::Fargate => "Fargate".into(),
+        Launch::External => "EXTERNAL".into(),
+        Launch::CapacityProviders { providers } => {
+            format!("capacity providers {}", providers.join(", "))
+        }
+    }
+}
+
 /// Decides one service of the definition. `state` is `None` when the service is not in
 /// the cluster; `now` (whole seconds) is for the cooldowns.
 pub(crate) fn decide_service(
@@ -144,6 +156,17 @@ pub(crate) fn decide_service(
     if state.status != "ACTIVE" {
         let status = state.status.clone();
         return unchanged(decision, Reason::ServiceNotActive { status });
+    }
+    if state.placement.scheduling == Scheduling::Daemon {
+        return unchanged(decision, Reason::DaemonNotScaled);
+    }
+    if let Some(why) = super::placement::not_modelled(state) {
+        return unchanged(decision, Reason::ServiceNotModelled { why });
+    }
+    if !state.placement.launch.on_instances() {
+        decision.reasons.push(Reason::NoInstanceDemand {
+            launch: launch_name(&state.placement.launch),
+        });
     }
     let values = resolve(def, reported, now);
     decision.metrics = values.used.clone();

@@ -27,6 +27,7 @@ pub(super) const CLUSTER_KEYS: &[&str] = &[
     "services",
     "dry_run",
     "max_drain_per_cycle",
+    "max_tasks_per_instance",
     "drain_timeout",
     "registration_grace",
     "instance_capacity",
@@ -57,6 +58,16 @@ pub(super) fn cluster(ctx: &mut Ctx, name: &str, root: &Node) -> Option<ClusterD
     }
     let dry_run = opt(ctx, &f, "dry_run", "", boolean).unwrap_or(false);
     let max_drain_per_cycle = opt(ctx, &f, "max_drain_per_cycle", "", count);
+    let max_tasks_per_instance = opt(ctx, &f, "max_tasks_per_instance", "", count);
+    if max_tasks_per_instance == Some(0) && !unresolved_any(ctx, &[f.get("max_tasks_per_instance")])
+    {
+        let node = f.get("max_tasks_per_instance").unwrap_or(root);
+        ctx.at(
+            node,
+            "max_tasks_per_instance",
+            "must be at least 1 (an instance has at least one ENI for tasks)",
+        );
+    }
     let drain_timeout = opt(ctx, &f, "drain_timeout", "", seconds)
         .unwrap_or(Duration::from_secs(DEFAULT_DRAIN_TIMEOUT_SECS));
     let registration_grace = opt(ctx, &f, "registration_grace", "", seconds)
@@ -78,6 +89,7 @@ pub(super) fn cluster(ctx: &mut Ctx, name: &str, root: &Node) -> Option<ClusterD
         max,
         dry_run,
         max_drain_per_cycle,
+        max_tasks_per_instance,
         drain_timeout,
         disruption,
         registration_grace,

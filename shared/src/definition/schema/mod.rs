@@ -53,6 +53,10 @@ pub struct Cluster {
     /// Busy instances the planner may start draining in one plan, the original's limit: when
     /// set, it replaces `disruption_budget` (`0` disables consolidation). Unset by default.
     pub max_drain_per_cycle: Option<Count>,
+    /// At most this many `awsvpc` tasks on one instance (each takes an elastic network interface:
+    /// the instance type's ENIs less its primary one, without ENI trunking); at least 1. Unset:
+    /// no limit is modelled.
+    pub max_tasks_per_instance: Option<Count>,
     /// Seconds: an instance this system drained that still runs tasks this long after its drain
     /// gets `drain_timeout_action`.
     #[schemars(extend("default" = DEFAULT_DRAIN_TIMEOUT_SECS))]

@@ -357,7 +357,7 @@ const VARIATIONS: &[Edit] = &[
     edit("a variable in a service's bounds", "    max: 3  # Max number of tasks.", "    max: \"%(WORKER_MAX)\""),
     edit("YAML 1.1 booleans", "enabled: true\n", "enabled: yes\ndry_run: off\n"),
     edit("null as absent", "cpu_buffer: 0", "cpu_buffer: null\ninstance_capacity: ~\ndry_run:"),
-    edit("every new key", "min: 1\nmax: 4", "min: 1\nmax: 4\ndry_run: true\nmax_drain_per_cycle: 0\ndrain_timeout: 1800\ninstance_capacity: {cpu: 4096, memory: 7482}"),
+    edit("every new key", "min: 1\nmax: 4", "min: 1\nmax: 4\ndry_run: true\nmax_drain_per_cycle: 0\nmax_tasks_per_instance: 2\ndrain_timeout: 1800\ninstance_capacity: {cpu: 4096, memory: 7482}"),
     edit("target tracking and cooldowns", "    min: 1  # Min number of tasks.", "    min: 1\n    target_tracking: {metric: queue_length / 2, target: 10}\n    scale_up_cooldown: 0\n    scale_down_cooldown: 600.5"),
     edit("HTTP source extensions", "method: GET  # Either GET or POST", "method: post\n          headers: {Authorization: Bearer %(TOKEN), X-Count: 3}\n          timeout: 2.5"),
     edit("a statistic default", "alias: queue_length", "alias: queue_length\n              default: 0"),
