@@ -1,0 +1,134 @@
+//! A function's real binary run as Lambda runs it: a child process with the environment Lambda
+//! gives a `provided.al2023` function, pointed at a [`RuntimeApi`] emulator; its output kept,
+//! its peak memory read, and the process killed when dropped (also when a test fails).
+
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::lambda_runtime_api::RuntimeApi;
+
+/// The variables Lambda sets for every function (besides the function's own environment).
+/// Credentials and the region are the test bed's; `AWS_ENDPOINT_URL` is left to the caller.
+pub fn lambda_environment(function: &str, api: &RuntimeApi) -> Vec<(String, String)> {
+    [
+        ("AWS_LAMBDA_RUNTIME_API", api.address()),
+        ("AWS_LAMBDA_FUNCTION_NAME", function),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
+        (
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            &format!("/aws/lambda/{function}"),
+        ),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/30/[$LATEST]emulated"),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
+        ("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023"),
+        ("_HANDLER", "bootstrap"),
+        ("LAMBDA_TASK_ROOT", "/var/task"),
+        ("LAMBDA_RUNTIME_DIR", "/var/runtime"),
+        ("TZ", ":UTC"),
+        ("AWS_REGION", crate::REGION),
+        ("AWS_DEFAULT_REGION", crate::REGION),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_SESSION_TOKEN", "testing"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+/// A function process; killed when dropped.
+pub struct FunctionProcess {
+    child: Child,
+    pid: u32,
+    started: Instant,
+    output: Arc<Mutex<String>>,
+}
+
+impl FunctionProcess {
+    /// Starts `program` with exactly `env` (nothing inherited: Lambda's environment is the
+    /// function's configuration plus the variables of [`lambda_environment`]).
+    pub fn spawn(program: &Path, env: &[(String, String)]) -> std::io::Result<FunctionProcess> {
+        let started = Instant::now();
+        let mut child = Command::new(program)
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        let pid = child.id().unwrap_or(0);
+        let output = Arc::new(Mutex::new(String::new()));
+        if let Some(stdout) = child.stdout.take() {
+            collect(stdout, Arc::clone(&output));
+        }
+        if let Some(stderr) = child.stderr.take() {
+            collect(stderr, Arc::clone(&output));
+        }
+        Ok(FunctionProcess {
+            child,
+            pid,
+            started,
+            output,
+        })
+    }
+
+    /// When the process was started.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// Everything it wrote to standard output and error so far (lines in arrival order).
+    pub fn output(&self) -> String {
+        self.output
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Whether it is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Waits at most `within` for it to exit.
+    pub async fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        tokio::time::timeout(within, self.child.wait())
+            .await
+            .ok()
+            .and_then(Result::ok)
+    }
+
+    /// Its peak resident set size so far (`VmHWM` of `/proc/PID/status`), in KiB; `None` once it
+    /// has exited or where `/proc` has no such line.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
+    /// Kills it and waits for it to exit.
+    pub async fn kill(&mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// Appends every line of `stream` to `output`.
+fn collect(stream: impl AsyncRead + Unpin + Send + 'static, output: Arc<Mutex<String>>) {
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stream).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let mut out = output.lock().unwrap_or_else(|e| e.into_inner());
+            out.push_str(&line);
+            out.push('\n');
+        }
+    });
+}
