@@ -132,3 +132,48 @@ fn collect(stream: impl AsyncRead + Unpin + Send + 'static, output: Arc<Mutex<St
         }
     });
 }
+
+/// A function's binary started under its own runtime API emulator.
+pub struct LambdaFunction {
+    /// The emulator the process polls.
+    pub api: RuntimeApi,
+    /// The process.
+    pub process: FunctionProcess,
+}
+
+impl LambdaFunction {
+    /// Starts `program` as the function `name` with Lambda's environment plus `function_env`
+    /// (the function's configuration, `AWS_ENDPOINT_URL`, ...).
+    pub async fn start(
+        program: &Path,
+        name: &str,
+        function_env: &[(&str, &str)],
+    ) -> std::io::Result<LambdaFunction> {
+        let api = RuntimeApi::start(name).await?;
+        let mut env = lambda_environment(name, &api);
+        env.extend(
+            function_env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        let process = FunctionProcess::spawn(program, &env)?;
+        Ok(LambdaFunction { api, process })
+    }
+
+    /// Invokes it with `event` and returns its JSON response; an error, a timeout or a response
+    /// that is not JSON is an `Err` with the process's output, for the test's message.
+    pub async fn invoke_json(
+        &self,
+        event: &serde_json::Value,
+        timeout: Duration,
+    ) -> Result<serde_json::Value, String> {
+        let invocation = self
+            .api
+            .invoke(event, timeout)
+            .await
+            .map_err(|e| format!("{e}\n--- output ---\n{}", self.process.output()))?;
+        invocation
+            .json()
+            .map_err(|e| format!("{e}\n--- output ---\n{}", self.process.output()))
+    }
+}

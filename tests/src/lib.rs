@@ -22,6 +22,7 @@
 
 pub mod bed;
 pub mod calls;
+pub mod lambda_events;
 pub mod lambda_process;
 pub mod lambda_runtime_api;
 pub mod messaging;

@@ -5,11 +5,13 @@
 //! - `lifecycle`: drain → the scheduler moves the tasks → terminate;
 //! - `faults`: a fault-injecting proxy in front of moto (throttling, 5xx, lost answers);
 //! - `handler`: SQS batches (undecodable records, FIFO order) and the report on the bus;
-//! - `budget`: the number of calls per plan.
+//! - `budget`: the number of calls per plan;
+//! - `runtime`: the real binary under the runtime API emulator (`main.rs`'s wiring).
 
 mod budget;
 mod faults;
 mod handler;
 mod idempotence;
 mod lifecycle;
+mod runtime;
 mod support;
