@@ -108,6 +108,8 @@ struct Shared {
     init_error: watch::Sender<Option<ErrorReport>>,
     /// How many `invocation/next` requests arrived (the first one ends the function's init).
     polls: watch::Sender<u64>,
+    /// When the first `invocation/next` arrived.
+    first_poll: std::sync::OnceLock<Instant>,
     /// Request ids handed out so far.
     counter: Mutex<u64>,
 }
@@ -145,6 +147,7 @@ impl RuntimeApi {
             in_flight: Mutex::new(HashMap::new()),
             init_error: watch::channel(None).0,
             polls: watch::channel(0).0,
+            first_poll: std::sync::OnceLock::new(),
             counter: Mutex::new(0),
         });
         let serving = Arc::clone(&shared);
@@ -177,6 +180,11 @@ impl RuntimeApi {
     /// How many `invocation/next` requests have arrived so far.
     pub fn polls(&self) -> u64 {
         *self.shared.polls.borrow()
+    }
+
+    /// When the function first asked for an event: the end of its initialisation.
+    pub fn first_poll(&self) -> Option<Instant> {
+        self.shared.first_poll.get().copied()
     }
 
     /// The init error, if one was reported.
@@ -323,6 +331,7 @@ async fn route(request: &Request, shared: &Shared) -> Vec<u8> {
 
 /// `invocation/next`: waits for an event and hands it out with its headers.
 async fn next(shared: &Shared) -> Vec<u8> {
+    let _ = shared.first_poll.set(Instant::now());
     shared.polls.send_modify(|n| *n += 1);
     let queued = {
         let mut events = shared.events.lock().await;
@@ -558,6 +567,7 @@ mod tests {
     async fn an_event_reaches_the_runtime_with_the_documented_headers_and_its_response_returns() {
         let api = RuntimeApi::start("collector").await.expect("emulator");
         assert_eq!(api.polls(), 0);
+        assert!(api.first_poll().is_none());
         let event = json!({"id": "cycle-1", "detail-type": "Scheduled Event"});
         let invoking = api.invoke(&event, Duration::from_secs(50));
         let playing = runtime_step(&api, |event| {
@@ -588,6 +598,7 @@ mod tests {
         let trace = headers["lambda-runtime-trace-id"].to_str().expect("ascii");
         assert!(trace.starts_with("Root=1-"), "{trace}");
         assert_eq!(api.polls(), 1);
+        assert!(api.first_poll().is_some());
         assert!(api.init_error().is_none());
     }
 
