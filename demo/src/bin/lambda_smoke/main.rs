@@ -15,12 +15,14 @@
 //! that invocation's calls to moto); `init_ms`: to its first request for an event; `warm_ms`:
 //! the median of the next 20 invocations; `rss_mb`: the peak resident set (`VmHWM`).
 //!
-//!     lambda-smoke [--bin-dir DIR] [--large]
+//!     lambda-smoke [--bin-dir DIR] [--large] [--many]
 //!
 //! `--bin-dir`: where the binaries are (default target/lambda: DIR/NAME/bootstrap, else
 //! DIR/NAME). `--large`: then also the planner on a cluster of 1,000 instances, 200 services and
 //! 20,000 tasks (seeded on moto first, about a minute), three invocations, and its peak RSS:
 //! `footprint: planner cluster=1000i/200s/20000t rss_mb=<MB> invocations_ms=<ms>,<ms>,<ms>`.
+//! `--many`: the collector on 100 clusters × 50 services (HTTP sources answering after 50 ms,
+//! CloudWatch sources) and the planner on 50 clusters' reports (`many:` lines; see `many.rs`).
 //!
 //! Stops everything it started: the function processes (killed when done or on error), moto
 //! (when this process exits), the temporary cluster directory.
@@ -37,6 +39,7 @@ use testbed::lambda_process::LambdaFunction;
 use testbed::{messaging, world, TestBed};
 
 mod large;
+mod many;
 
 const CLUSTER: &str = "smoke";
 const GROUP: &str = "smoke-asg";
@@ -71,19 +74,23 @@ struct Footprint {
 #[tokio::main]
 async fn main() -> ExitCode {
     let mut bin_dir = PathBuf::from("target/lambda");
-    let mut large = false;
+    let (mut large, mut many) = (false, false);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--bin-dir", Some(dir)) => bin_dir = PathBuf::from(dir),
+        match (
+            arg.as_str(),
+            arg.starts_with("--bin-dir").then(|| args.next()),
+        ) {
+            ("--bin-dir", Some(Some(dir))) => bin_dir = PathBuf::from(dir),
             ("--large", None) => large = true,
+            ("--many", None) => many = true,
             _ => {
-                eprintln!("usage: lambda-smoke [--bin-dir DIR] [--large]");
+                eprintln!("usage: lambda-smoke [--bin-dir DIR] [--large] [--many]");
                 return ExitCode::from(2);
             }
         }
     }
-    match run(&bin_dir, large).await {
+    match run(&bin_dir, large, many).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("lambda-smoke: {e:#}");
@@ -114,7 +121,7 @@ impl Drop for ClustersDir {
     }
 }
 
-async fn run(bin_dir: &Path, large: bool) -> Result<()> {
+async fn run(bin_dir: &Path, large: bool, many: bool) -> Result<()> {
     let collector = binary(bin_dir, "collector")?;
     let planner = binary(bin_dir, "planner")?;
     let executor = binary(bin_dir, "executor")?;
@@ -273,6 +280,9 @@ async fn run(bin_dir: &Path, large: bool) -> Result<()> {
     }
     if large {
         large::large_planner(&bed, &planner, &stack, bed.endpoint()).await?;
+    }
+    if many {
+        many::many_clusters(&bed, &collector, &planner, &stack).await?;
     }
     Ok(())
 }
