@@ -76,26 +76,31 @@ impl SlowServers {
 }
 
 /// Cluster `many-NNN`'s file: 50 services, each with its own HTTP URL (on the cluster's host)
-/// and a CloudWatch CPU source.
-fn cluster_file(cluster: usize, port: u16, services: usize) -> String {
+/// and, with `cloudwatch`, a CloudWatch CPU source.
+fn cluster_file(cluster: usize, port: u16, cloudwatch: bool) -> String {
     let mut file = format!("autoscale_group: many-{cluster:03}-asg\nservices:\n");
-    for s in 0..services {
+    for s in 0..SERVICES {
         file.push_str(&format!(
             "  svc-{s:02}:\n    min: 1\n    max: 10\n    metric_sources:\n      third_party:\n\
              \x20       - url: http://127.0.0.1:{port}/c{cluster:03}/s{s:02}\n\
-             \x20         statistics:\n            - {{name: messages_ready, alias: queue}}\n\
-             \x20     cloudwatch:\n        - metric_name: CPUUtilization\n\
-             \x20         namespace: AWS/ECS\n          dimensions:\n\
-             \x20           - {{name: ClusterName, value: many-{cluster:03}}}\n\
-             \x20           - {{name: ServiceName, value: svc-{s:02}}}\n\
-             \x20         period: 60\n          statistics:\n            - {{name: Average, alias: cpu}}\n\
-             \x20   target_tracking: {{metric: queue, target: 10}}\n"
+             \x20         statistics:\n            - {{name: messages_ready, alias: queue}}\n"
         ));
+        if cloudwatch {
+            file.push_str(&format!(
+                "      cloudwatch:\n        - metric_name: CPUUtilization\n\
+                 \x20         namespace: AWS/ECS\n          dimensions:\n\
+                 \x20           - {{name: ClusterName, value: many-{cluster:03}}}\n\
+                 \x20           - {{name: ServiceName, value: svc-{s:02}}}\n\
+                 \x20         period: 60\n          statistics:\n            - {{name: Average, alias: cpu}}\n"
+            ));
+        }
+        file.push_str("    target_tracking: {metric: queue, target: 10}\n");
     }
     file
 }
 
-/// The collector on 100 × 50, then the planner on 50 clusters' reports.
+/// The collector on 100 × 50 (HTTP and CloudWatch sources, then HTTP alone: what moto's
+/// CloudWatch adds), then the planner on 50 clusters' reports.
 pub async fn many_clusters(
     bed: &TestBed,
     collector: &Path,
@@ -103,51 +108,10 @@ pub async fn many_clusters(
     stack: &ecs_autoscale_demo::stack::Stack,
 ) -> Result<()> {
     let servers = SlowServers::start(HOSTS).await?;
-    let dir = ClustersDir(std::env::temp_dir().join(format!(
-        "ecs-autoscale-lambda-smoke-many-{}",
-        std::process::id()
-    )));
-    std::fs::create_dir_all(&dir.0).context("creating the cluster directory")?;
-    for c in 0..CLUSTERS {
-        let file = cluster_file(c, servers.ports[c % HOSTS], SERVICES);
-        std::fs::write(dir.0.join(format!("many-{c:03}.yml")), file)
-            .context("writing a cluster file")?;
-    }
+    let http_only = collect(bed, collector, stack, &servers, false).await?;
+    drop(http_only);
+    let (dir, reports) = collect(bed, collector, stack, &servers, true).await?;
     let clusters_dir = dir.0.display().to_string();
-    let env = [
-        ("CLUSTERS_DIR", clusters_dir.as_str()),
-        ("AWS_ENDPOINT_URL", bed.endpoint()),
-        ("METRICS_QUEUE_URL", stack.metrics_queue_url.as_str()),
-        ("LOG_LEVEL", "warning"),
-    ];
-    let mut function = LambdaFunction::start(collector, "collector", &env).await?;
-    let mut times = Vec::new();
-    let mut reports = Vec::new();
-    for i in 0..3 {
-        let event = scheduled_event(&format!("many-cycle-{i}"), "collect");
-        let invocation = function
-            .api
-            .invoke(&event, Duration::from_secs(50))
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}\n{}", function.process.output()))?;
-        let summary = invocation.json().map_err(anyhow::Error::msg)?;
-        let reported = summary["reported"].as_array().map_or(0, Vec::len);
-        ensure!(
-            reported == CLUSTERS && summary["values"] == CLUSTERS * SERVICES,
-            "cycle {i}: {reported} clusters reported, summary {summary}"
-        );
-        times.push(invocation.elapsed.as_millis().to_string());
-        reports = messaging::receive_bodies(bed.sqs(), &stack.metrics_queue_url).await?;
-    }
-    let rss = function.process.peak_rss_kib().unwrap_or(0);
-    function.process.kill().await;
-    println!(
-        "many: collector clusters={CLUSTERS} services={} http_latency_ms={} hosts={HOSTS} invocations_ms={} rss_mb={:.1}",
-        CLUSTERS * SERVICES,
-        LATENCY.as_millis(),
-        times.join(","),
-        rss as f64 / 1024.0
-    );
 
     // The planner: the last cycle's reports of the first 50 clusters, 10 per FIFO batch, each
     // cluster seeded small on moto (2 instances, its 50 services with 1 task each).
@@ -202,6 +166,64 @@ pub async fn many_clusters(
         rss as f64 / 1024.0
     );
     Ok(())
+}
+
+/// Three collection cycles of 100 clusters' files (in the returned directory) by one collector
+/// process; the last cycle's reports.
+async fn collect(
+    bed: &TestBed,
+    collector: &Path,
+    stack: &ecs_autoscale_demo::stack::Stack,
+    servers: &SlowServers,
+    cloudwatch: bool,
+) -> Result<(ClustersDir, Vec<String>)> {
+    let dir = ClustersDir(std::env::temp_dir().join(format!(
+        "ecs-autoscale-lambda-smoke-many-{cloudwatch}-{}",
+        std::process::id()
+    )));
+    std::fs::create_dir_all(&dir.0).context("creating the cluster directory")?;
+    for c in 0..CLUSTERS {
+        let file = cluster_file(c, servers.ports[c % HOSTS], cloudwatch);
+        std::fs::write(dir.0.join(format!("many-{c:03}.yml")), file)
+            .context("writing a cluster file")?;
+    }
+    let clusters_dir = dir.0.display().to_string();
+    let env = [
+        ("CLUSTERS_DIR", clusters_dir.as_str()),
+        ("AWS_ENDPOINT_URL", bed.endpoint()),
+        ("METRICS_QUEUE_URL", stack.metrics_queue_url.as_str()),
+        ("LOG_LEVEL", "warning"),
+    ];
+    let mut function = LambdaFunction::start(collector, "collector", &env).await?;
+    let mut times = Vec::new();
+    let mut reports = Vec::new();
+    for i in 0..3 {
+        let event = scheduled_event(&format!("many-{cloudwatch}-cycle-{i}"), "collect");
+        let invocation = function
+            .api
+            .invoke(&event, Duration::from_secs(50))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}\n{}", function.process.output()))?;
+        let summary = invocation.json().map_err(anyhow::Error::msg)?;
+        let reported = summary["reported"].as_array().map_or(0, Vec::len);
+        ensure!(
+            reported == CLUSTERS && summary["values"] == CLUSTERS * SERVICES,
+            "cycle {i}: {reported} clusters reported, summary {summary}"
+        );
+        times.push(invocation.elapsed.as_millis().to_string());
+        reports = messaging::receive_bodies(bed.sqs(), &stack.metrics_queue_url).await?;
+    }
+    let rss = function.process.peak_rss_kib().unwrap_or(0);
+    function.process.kill().await;
+    println!(
+        "many: collector clusters={CLUSTERS} services={} sources={} http_latency_ms={} hosts={HOSTS} invocations_ms={} rss_mb={:.1}",
+        CLUSTERS * SERVICES,
+        if cloudwatch { "http+cloudwatch" } else { "http" },
+        LATENCY.as_millis(),
+        times.join(","),
+        rss as f64 / 1024.0
+    );
+    Ok((dir, reports))
 }
 
 /// Cluster `name`: 2 instances, services `svc-00`..`svc-49` with one small task each.
