@@ -2,8 +2,9 @@
 //! HTTP source answering after 50 ms and a CloudWatch source), and the planner's on batches of
 //! reports for 50 clusters (FIFO batches hold at most 10 messages: 5 invocations of 10).
 //!
-//! The HTTP sources are spread over 10 loopback servers (10 hosts, as 100 clusters' brokers
-//! would be at least), each answering every request after 50 ms.
+//! The HTTP sources are spread over 10 loopback servers (10 hosts), each answering every
+//! request after 50 ms; then all on one host (one cycle), where `HTTP_PER_HOST_CONCURRENCY`
+//! bounds the cycle; and with the CloudWatch sources (moto's answer time included).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -108,9 +109,10 @@ pub async fn many_clusters(
     stack: &ecs_autoscale_demo::stack::Stack,
 ) -> Result<()> {
     let servers = SlowServers::start(HOSTS).await?;
-    let http_only = collect(bed, collector, stack, &servers, false).await?;
-    drop(http_only);
-    let (dir, reports) = collect(bed, collector, stack, &servers, true).await?;
+    // Every source on one host: HTTP_PER_HOST_CONCURRENCY (8) requests at a time (one cycle).
+    drop(collect(bed, collector, stack, &servers.ports[..1], false, 1).await?);
+    drop(collect(bed, collector, stack, &servers.ports, false, 3).await?);
+    let (dir, reports) = collect(bed, collector, stack, &servers.ports, true, 3).await?;
     let clusters_dir = dir.0.display().to_string();
 
     // The planner: the last cycle's reports of the first 50 clusters, 10 per FIFO batch, each
@@ -168,22 +170,25 @@ pub async fn many_clusters(
     Ok(())
 }
 
-/// Three collection cycles of 100 clusters' files (in the returned directory) by one collector
-/// process; the last cycle's reports.
+/// `cycles` collection cycles of 100 clusters' files (in the returned directory, their HTTP
+/// sources spread over the servers at `ports`) by one collector process; the last cycle's
+/// reports.
 async fn collect(
     bed: &TestBed,
     collector: &Path,
     stack: &ecs_autoscale_demo::stack::Stack,
-    servers: &SlowServers,
+    ports: &[u16],
     cloudwatch: bool,
+    cycles: usize,
 ) -> Result<(ClustersDir, Vec<String>)> {
     let dir = ClustersDir(std::env::temp_dir().join(format!(
-        "ecs-autoscale-lambda-smoke-many-{cloudwatch}-{}",
+        "ecs-autoscale-lambda-smoke-many-{cloudwatch}-{}-{}",
+        ports.len(),
         std::process::id()
     )));
     std::fs::create_dir_all(&dir.0).context("creating the cluster directory")?;
     for c in 0..CLUSTERS {
-        let file = cluster_file(c, servers.ports[c % HOSTS], cloudwatch);
+        let file = cluster_file(c, ports[c % ports.len()], cloudwatch);
         std::fs::write(dir.0.join(format!("many-{c:03}.yml")), file)
             .context("writing a cluster file")?;
     }
@@ -197,8 +202,11 @@ async fn collect(
     let mut function = LambdaFunction::start(collector, "collector", &env).await?;
     let mut times = Vec::new();
     let mut reports = Vec::new();
-    for i in 0..3 {
-        let event = scheduled_event(&format!("many-{cloudwatch}-cycle-{i}"), "collect");
+    for i in 0..cycles {
+        let event = scheduled_event(
+            &format!("many-{cloudwatch}-{}-cycle-{i}", ports.len()),
+            "collect",
+        );
         let invocation = function
             .api
             .invoke(&event, Duration::from_secs(50))
@@ -216,10 +224,11 @@ async fn collect(
     let rss = function.process.peak_rss_kib().unwrap_or(0);
     function.process.kill().await;
     println!(
-        "many: collector clusters={CLUSTERS} services={} sources={} http_latency_ms={} hosts={HOSTS} invocations_ms={} rss_mb={:.1}",
+        "many: collector clusters={CLUSTERS} services={} sources={} http_latency_ms={} hosts={} invocations_ms={} rss_mb={:.1}",
         CLUSTERS * SERVICES,
         if cloudwatch { "http+cloudwatch" } else { "http" },
         LATENCY.as_millis(),
+        ports.len(),
         times.join(","),
         rss as f64 / 1024.0
     );
