@@ -177,3 +177,85 @@ impl LambdaFunction {
             .map_err(|e| format!("{e}\n--- output ---\n{}", self.process.output()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// An executable script in a temporary directory (removed when the test ends).
+    struct Script(std::path::PathBuf);
+
+    impl Script {
+        fn new(tag: &str, body: &str) -> Script {
+            let dir = std::env::temp_dir().join(format!(
+                "ecs-autoscale-lambda-process-{tag}-{}",
+                std::process::id()
+            ));
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            let path = dir.join("bootstrap");
+            std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("script");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+            Script(path)
+        }
+    }
+
+    impl Drop for Script {
+        fn drop(&mut self) {
+            if let Some(dir) = self.0.parent() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn output_exit_status_and_only_the_given_environment_are_seen() {
+        let script = Script::new(
+            "env",
+            "echo \"ONLY=$ONLY HOME=${HOME:-unset}\"\necho problem >&2\nexit 3",
+        );
+        let mut process =
+            FunctionProcess::spawn(&script.0, &[("ONLY".to_owned(), "this".to_owned())])
+                .expect("spawn");
+        let status = process.wait_exit(Duration::from_secs(10)).await;
+        assert_eq!(status.and_then(|s| s.code()), Some(3));
+        assert!(!process.is_running());
+        // The readers finish once the pipes close.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !process.output().contains("problem") && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let output = process.output();
+        assert!(output.contains("ONLY=this HOME=unset"), "{output}");
+        assert!(output.contains("problem"), "{output}");
+        assert_eq!(process.peak_rss_kib(), None, "it has exited");
+    }
+
+    #[tokio::test]
+    async fn dropping_it_kills_the_process() {
+        let script = Script::new("kill", "exec sleep 30");
+        let mut process = FunctionProcess::spawn(&script.0, &[]).expect("spawn");
+        let pid = process.pid;
+        assert!(process.is_running());
+        assert!(process.peak_rss_kib().is_some_and(|kib| kib > 0));
+        drop(process);
+        // Killed: gone, or a zombie until tokio reaps it.
+        let state = || {
+            std::fs::read_to_string(format!("/proc/{pid}/status"))
+                .ok()
+                .and_then(|s| {
+                    s.lines()
+                        .find_map(|l| l.strip_prefix("State:").map(|v| v.trim().to_owned()))
+                })
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while state().is_some_and(|s| !s.starts_with('Z')) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let left = state();
+        assert!(
+            left.as_deref().is_none_or(|s| s.starts_with('Z')),
+            "{left:?}"
+        );
+    }
+}
