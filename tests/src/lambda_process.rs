@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::lambda_runtime_api::RuntimeApi;
+use crate::lambda_runtime_api::{Invocation, RuntimeApi};
 
 /// The variables Lambda sets for every function (besides the function's own environment).
 /// Credentials and the region are the test bed's; `AWS_ENDPOINT_URL` is left to the caller.
@@ -160,18 +160,31 @@ impl LambdaFunction {
         Ok(LambdaFunction { api, process })
     }
 
-    /// Invokes it with `event` and returns its JSON response; an error, a timeout or a response
-    /// that is not JSON is an `Err` with the process's output, for the test's message.
+    /// Invokes it with `event`; an invocation the process cannot answer — it exits first, or
+    /// the emulator gives up — is an `Err` with the process's output, for the caller's message.
+    pub async fn invoke(
+        &mut self,
+        event: &serde_json::Value,
+        timeout: Duration,
+    ) -> Result<Invocation, String> {
+        let invoking = self.api.invoke(event, timeout);
+        let answered = tokio::select! {
+            answered = invoking => answered.map_err(|e| e.to_string()),
+            status = self.process.child.wait() => {
+                Err(format!("the process exited before answering ({status:?})"))
+            }
+        };
+        answered.map_err(|e| format!("{e}\n--- output ---\n{}", self.process.output()))
+    }
+
+    /// Invokes it with `event` and returns its JSON response; an error outcome or a response
+    /// that is not JSON is an `Err` too (see [`LambdaFunction::invoke`]).
     pub async fn invoke_json(
-        &self,
+        &mut self,
         event: &serde_json::Value,
         timeout: Duration,
     ) -> Result<serde_json::Value, String> {
-        let invocation = self
-            .api
-            .invoke(event, timeout)
-            .await
-            .map_err(|e| format!("{e}\n--- output ---\n{}", self.process.output()))?;
+        let invocation = self.invoke(event, timeout).await?;
         invocation
             .json()
             .map_err(|e| format!("{e}\n--- output ---\n{}", self.process.output()))

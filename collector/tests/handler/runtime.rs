@@ -33,7 +33,7 @@ async fn the_binary_serves_a_schedule_event_then_a_synthetic_batch() {
     dir.write("prod.yml", &cluster_file(true, &server.url("/q")));
     let clusters_dir = dir.0.display().to_string();
 
-    let function = LambdaFunction::start(
+    let mut function = LambdaFunction::start(
         Path::new(BINARY),
         "collector",
         &[

@@ -100,7 +100,7 @@ async fn the_binary_applies_two_batches_of_the_plans_queue() {
     let dir = ClustersDir::new("runtime");
     let clusters_dir = dir.path();
 
-    let function = LambdaFunction::start(
+    let mut function = LambdaFunction::start(
         Path::new(BINARY),
         "executor",
         &[

@@ -72,7 +72,7 @@ async fn the_binary_plans_two_batches_of_the_metrics_queue() {
     let dir = ClustersDir::new("runtime");
     let clusters_dir = dir.path();
 
-    let function = LambdaFunction::start(
+    let mut function = LambdaFunction::start(
         Path::new(BINARY),
         "planner",
         &[

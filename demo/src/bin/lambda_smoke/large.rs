@@ -64,10 +64,9 @@ pub async fn large_planner(
             )],
         );
         let answered = function
-            .api
             .invoke(&batch, Duration::from_secs(60))
             .await
-            .map_err(|e| anyhow::anyhow!("{e}\n{}", function.process.output()))?;
+            .map_err(anyhow::Error::msg)?;
         let response = answered.json().map_err(anyhow::Error::msg)?;
         if let Err(e) = no_failures(i, &response) {
             bail!(

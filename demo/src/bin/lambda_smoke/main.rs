@@ -336,7 +336,7 @@ async fn measure(
     let mut function = LambdaFunction::start(binary, name, env)
         .await
         .with_context(|| format!("starting {}", binary.display()))?;
-    let result = invoke_all(&function, events, timeout, &check).await;
+    let result = invoke_all(&mut function, events, timeout, &check).await;
     let rss_kib = function.process.peak_rss_kib();
     let running = function.process.is_running();
     function.process.kill().await;
@@ -371,7 +371,7 @@ async fn measure(
 
 /// The cold invocation's time from the process start, and each warm invocation's.
 async fn invoke_all(
-    function: &LambdaFunction,
+    function: &mut LambdaFunction,
     events: &[Value],
     timeout: Duration,
     check: &impl Fn(usize, &Value) -> Result<()>,
@@ -379,7 +379,10 @@ async fn invoke_all(
     let mut cold = Duration::ZERO;
     let mut warm = Vec::new();
     for (i, event) in events.iter().enumerate() {
-        let invocation = function.api.invoke(event, timeout).await?;
+        let invocation = function
+            .invoke(event, timeout)
+            .await
+            .map_err(anyhow::Error::msg)?;
         let answered = Instant::now();
         let response = invocation.json().map_err(anyhow::Error::msg)?;
         check(i, &response)?;
