@@ -62,7 +62,7 @@ SAM_RUN  := PATH="$(CURDIR)/$(VENV_SAM)/bin:$$PATH" SAM_CLI_TELEMETRY=0
 # `rustup target add aarch64-unknown-linux-gnu`). Deploy with the same Architecture parameter.
 SAM_ARCH ?= x86_64
 
-.PHONY: infra-lint infra-test sam-venv sam-build
+.PHONY: infra-lint infra-test sam-venv sam-build lambda-smoke
 
 ## The SAM CLI and cargo-lambda, in a venv of their own (aws-sam-cli pins an older boto3 than moto).
 sam-venv: $(SAM)
@@ -88,3 +88,14 @@ sam-build: validate sam-venv
 	cd infra && $(SAM_RUN) sam build --parameter-overrides Architecture=$(SAM_ARCH)
 	@echo "built for $(SAM_ARCH): deploy with Architecture=$(SAM_ARCH) (cd infra && sam deploy --guided)"
 
+
+## make lambda-smoke: the three functions built in release as `sam build` builds them
+## (`cargo lambda build --release`, x86_64: target/lambda/NAME/bootstrap), each run under the test
+## bed's Lambda Runtime API emulator against moto and the stack from infra/template.yaml, invoked
+## with real events (its answers checked), then one `footprint:` line per function. Minutes (the
+## release build); not part of `make test`. The driver is built with the tests (`cargo test
+## --no-run`: the features of `make test`, so no second build of the dependencies).
+lambda-smoke: venv sam-venv
+	$(SAM_RUN) CARGO_INCREMENTAL=0 cargo lambda build --release --bin collector --bin planner --bin executor
+	CARGO_INCREMENTAL=0 cargo test --workspace --no-run --quiet
+	target/debug/lambda-smoke --bin-dir target/lambda

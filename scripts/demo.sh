@@ -8,7 +8,7 @@
 #   2. .venv-sam with aws-sam-translator, which expands         make sam-venv
 #      infra/template.yaml exactly as the deploy test does
 #   3. RabbitMQ from the Debian packages, if absent             scripts/rabbitmq.sh (root or sudo)
-#   4. the release build of the demo and of `ecs-autoscale`     cargo build --release (niced)
+#   4. the optimized build of the demo and of `ecs-autoscale`   cargo build --profile demo (niced)
 # The demo starts moto and RabbitMQ on 127.0.0.1, creates the stack from the template, runs the
 # pipeline for a few cycles, prints a summary and a chart (and writes it as SVG), and stops
 # everything it started, also on Ctrl-C or an error.
@@ -36,9 +36,9 @@ if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || ! command -v epmd >/dev/nul
 fi
 
 step "release build of the demo and the CLI (the first time takes several minutes)"
-nice -n 19 cargo build --release --quiet -p ecs-autoscale-demo -p ecs-autoscale-cli
+nice -n 19 cargo build --profile demo --quiet -p ecs-autoscale-demo -p ecs-autoscale-cli
 
 step "the demo"
-target/release/ecs-autoscale-demo "$@"
+target/demo/ecs-autoscale-demo "$@"
 echo >&2
-echo "the command line: target/release/ecs-autoscale --help (plan, inject, watch, run, validate)" >&2
+echo "the command line: target/demo/ecs-autoscale --help (plan, inject, watch, run, validate)" >&2

@@ -1,4 +1,5 @@
 //! The collector Lambda's entry point: logging, clients, definitions (once), then the runtime.
+//! A failed start is reported to the runtime API (`shared::init_error`).
 
 use anyhow::Context;
 use collector::{invoke, CollectorConfig, Deps, Invocation};
@@ -8,7 +9,11 @@ use shared::logging::{self, LogFormat};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     logging::init(LogFormat::detect());
-    let deps = init().await?;
+    let deps = match init().await {
+        Ok(deps) => deps,
+        // Reported to the runtime API: Lambda shows it as the init error.
+        Err(error) => return Err(shared::init_error::report(error).await.into()),
+    };
     let deps = &deps;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<Invocation>| async move {

@@ -5,6 +5,10 @@
 
 mod support;
 
+// The real binary under the runtime API emulator.
+#[path = "handler/runtime.rs"]
+mod runtime;
+
 use std::path::PathBuf;
 use std::time::Duration;
 

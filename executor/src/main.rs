@@ -1,5 +1,6 @@
 //! The executor Lambda's entry point: logging, configuration (`executor::config`), clients and
-//! deps built once, then the runtime.
+//! deps built once, then the runtime. A configuration that is not allowed is reported to the
+//! runtime API as the init error (`shared::init_error`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +16,14 @@ use shared::logging::{self, LogFormat};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     logging::init(LogFormat::detect());
-    let config = Config::read(&Env::process())?;
+    let config = match Config::read(&Env::process()) {
+        Ok(config) => config,
+        // Reported to the runtime API: Lambda shows it as the init error.
+        Err(error) => {
+            let error = anyhow::Error::new(error).context("reading the executor's configuration");
+            return Err(shared::init_error::report(error).await.into());
+        }
+    };
     // A hung call must end as a (retryable) timeout well before the Lambda's own timeout.
     let aws = shared::aws::load_config()
         .await

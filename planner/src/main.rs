@@ -1,7 +1,8 @@
 //! The planner Lambda's entry point: wiring only (see `planner::handler`).
 //!
 //! Environment: `planner::handler::config` (the README's table lists every variable), the
-//! `AWS_*` variables of `aws-config`, and `LOG_LEVEL` / `RUST_LOG`.
+//! `AWS_*` variables of `aws-config`, and `LOG_LEVEL` / `RUST_LOG`. A configuration that is not
+//! allowed is reported to the runtime API as the init error (`shared::init_error`).
 
 use anyhow::Context;
 use aws_lambda_events::event::sqs::SqsEvent;
@@ -15,7 +16,12 @@ use shared::logging::{self, LogFormat};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     logging::init(LogFormat::detect());
-    let config = Config::read(&Env::process()).context("reading the planner's configuration")?;
+    let config = match Config::read(&Env::process()).context("reading the planner's configuration")
+    {
+        Ok(config) => config,
+        // Reported to the runtime API: Lambda shows it as the init error.
+        Err(error) => return Err(shared::init_error::report(error).await),
+    };
 
     let definitions = load_dir(&config.clusters_dir, &shared::process_env);
     for file in &definitions.errors {

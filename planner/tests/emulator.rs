@@ -3,7 +3,8 @@
 //! - `state_*`: the state reader on seeded clusters — what it reads, and how many calls;
 //! - `handler_*`: the Lambda handler end to end — SQS batch in, plans on the FIFO queue and
 //!   `Scaling Plan` events on the bus out, batch item failures for what can't be planned;
-//! - `serialization`: two invocations on the FIFO metrics queue never plan one cluster at once.
+//! - `serialization`: two invocations on the FIFO metrics queue never plan one cluster at once;
+//! - `runtime`: the real binary under the runtime API emulator (`main.rs`'s wiring).
 //!
 //! One test binary, so one moto server; `TestBed::start` serialises the tests.
 
@@ -30,6 +31,9 @@ use testbed::{CallLog, Clients, TestBed};
 
 #[path = "emulator/serialization.rs"]
 mod serialization;
+
+#[path = "emulator/runtime.rs"]
+mod runtime;
 
 // ---------------------------------------------------------------------------------------
 // Helpers

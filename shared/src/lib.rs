@@ -5,7 +5,7 @@
 //! the JSON Schemas of the cluster file and the messages ([`schema`]).
 //!
 //! **Invariant:** nothing here performs I/O except [`aws`] (client construction, and the
-//! reads of a cluster in [`aws::read`]), [`logging`] (the subscriber) and
+//! reads of a cluster in [`aws::read`]), [`logging`] (the subscriber), `init_error` (a report to the Lambda Runtime API) and
 //! [`definition::load_dir`] / [`definition::load_file`] (reading cluster files).
 
 #[cfg(feature = "aws")]
@@ -14,6 +14,8 @@ pub mod definition;
 pub mod emf;
 pub mod expr;
 pub mod function_config;
+#[cfg(feature = "lambda")]
+pub mod init_error;
 pub mod logging;
 pub mod messages;
 pub mod plan_check;

@@ -22,6 +22,9 @@
 
 pub mod bed;
 pub mod calls;
+pub mod lambda_events;
+pub mod lambda_process;
+pub mod lambda_runtime_api;
 pub mod messaging;
 pub mod moto;
 pub mod proxy;
@@ -32,6 +35,8 @@ pub mod world;
 
 pub use bed::{sdk_config, Clients, TestBed, REGION};
 pub use calls::{Call, CallCounter, CallLog};
+pub use lambda_process::FunctionProcess;
+pub use lambda_runtime_api::RuntimeApi;
 pub use moto::Moto;
 pub use rabbitmq::RabbitMq;
 pub use scheduler::{converge, ConvergeReport, ServiceReport};

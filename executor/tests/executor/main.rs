@@ -8,7 +8,8 @@
 //! - `faults`: a fault-injecting proxy in front of moto (throttling, 5xx, lost answers);
 //! - `handler`: SQS batches (undecodable records, FIFO order) and the report on the bus;
 //! - `corpus`: the hostile plans of `tests/corpus/plans/`, each rejected, nothing changed;
-//! - `budget`: the number of calls per plan.
+//! - `budget`: the number of calls per plan;
+//! - `runtime`: the real binary under the runtime API emulator (`main.rs`'s wiring).
 
 mod budget;
 mod corpus;
@@ -17,4 +18,5 @@ mod faults;
 mod handler;
 mod idempotence;
 mod lifecycle;
+mod runtime;
 mod support;

@@ -1,0 +1,142 @@
+//! The collector's real binary (`main.rs`) run as Lambda runs it: started under the test bed's
+//! runtime API emulator with the function's environment, invoked with the EventBridge schedule
+//! event and then with a batch of the synthetic queue, serving both from one process; and a
+//! broken configuration reported to the runtime API as the init error.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::json;
+use shared::messages::MetricsReport;
+use testbed::lambda_events::{batch_item_failures, scheduled_event, sqs_batch, SqsRecord};
+use testbed::lambda_process::LambdaFunction;
+use testbed::messaging::{self, QueueKind};
+use testbed::TestBed;
+
+use super::support::http_server::{Reply, TestServer};
+use super::{cluster_file, ClustersDir};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_collector");
+/// The stack's timeout of the collector.
+const TIMEOUT: Duration = Duration::from_secs(50);
+/// A debug build starts well within this.
+const START: Duration = Duration::from_secs(30);
+
+#[tokio::test]
+async fn the_binary_serves_a_schedule_event_then_a_synthetic_batch() {
+    let bed = TestBed::start().await;
+    let server = TestServer::start(|_| Reply::json(json!({"messages_ready": 4}))).await;
+    let queue = messaging::create_queue(bed.sqs(), "metrics.fifo", QueueKind::Fifo)
+        .await
+        .expect("queue");
+    let dir = ClustersDir::new("runtime");
+    dir.write("prod.yml", &cluster_file(true, &server.url("/q")));
+    let clusters_dir = dir.0.display().to_string();
+
+    let mut function = LambdaFunction::start(
+        Path::new(BINARY),
+        "collector",
+        &[
+            ("METRICS_QUEUE_URL", queue.as_str()),
+            ("CLUSTERS_DIR", clusters_dir.as_str()),
+            ("AWS_ENDPOINT_URL", bed.endpoint()),
+        ],
+    )
+    .await
+    .expect("collector process");
+    if let Err(e) = function.api.ready(START).await {
+        panic!(
+            "the collector did not start: {e}\n{}",
+            function.process.output()
+        );
+    }
+
+    let summary = function
+        .invoke_json(&scheduled_event("cycle-runtime-1", "collect"), TIMEOUT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(summary["cycle_id"], "cycle-runtime-1", "{summary}");
+    assert_eq!(summary["reported"], json!(["prod"]), "{summary}");
+    let reports: Vec<MetricsReport> = messaging::receive_bodies(bed.sqs(), &queue)
+        .await
+        .expect("receive")
+        .iter()
+        .map(|body| MetricsReport::from_json(body).expect("a report"))
+        .collect();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].cycle_id, "cycle-runtime-1");
+    assert_eq!(
+        reports[0].services["worker"].values.get("queue_length"),
+        Some(&4.0),
+        "the HTTP source's value: {:?}",
+        reports[0].services
+    );
+
+    // The same process: a batch of the synthetic queue, one report and one undecodable record.
+    let mut synthetic = MetricsReport::new("prod", "synthetic-1", shared::time::now());
+    synthetic.origin = "synthetic".into();
+    let batch = sqs_batch(
+        "stack-synthetic",
+        &[
+            SqsRecord::standard("m-good", serde_json::to_string(&synthetic).expect("JSON")),
+            SqsRecord::standard("m-junk", "not json"),
+        ],
+    );
+    let response = function
+        .invoke_json(&batch, TIMEOUT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        batch_item_failures(&response),
+        Some(vec!["m-junk".to_owned()]),
+        "{response}"
+    );
+    let forwarded = messaging::receive_bodies(bed.sqs(), &queue)
+        .await
+        .expect("receive");
+    assert_eq!(forwarded.len(), 1, "{forwarded:?}");
+    assert_eq!(
+        MetricsReport::from_json(&forwarded[0])
+            .expect("a report")
+            .cycle_id,
+        "synthetic-1"
+    );
+
+    let mut process = function.process;
+    assert!(process.is_running(), "{}", process.output());
+    assert_eq!(function.api.polls(), 3, "waiting for a third event");
+    assert!(
+        !process.output().contains("panicked"),
+        "{}",
+        process.output()
+    );
+}
+
+#[tokio::test]
+async fn a_missing_queue_url_is_reported_as_the_init_error() {
+    let bed = TestBed::start().await;
+    let dir = ClustersDir::new("runtime-init");
+    let clusters_dir = dir.0.display().to_string();
+    let mut function = LambdaFunction::start(
+        Path::new(BINARY),
+        "collector",
+        &[
+            ("CLUSTERS_DIR", clusters_dir.as_str()),
+            ("AWS_ENDPOINT_URL", bed.endpoint()),
+        ],
+    )
+    .await
+    .expect("collector process");
+    let report = function.api.wait_init_error(START).await;
+    let output = function.process.output();
+    let report = report.unwrap_or_else(|| panic!("no init error reported\n{output}"));
+    assert_eq!(report.header_type.as_deref(), Some("Runtime.InitError"));
+    assert!(
+        report.error_message.contains("METRICS_QUEUE_URL"),
+        "{report:?}"
+    );
+    let status = function.process.wait_exit(Duration::from_secs(10)).await;
+    assert!(status.is_some_and(|s| !s.success()), "{status:?}");
+    assert_eq!(function.api.polls(), 0, "no event asked for");
+    assert!(!function.process.output().contains("panicked"), "{output}");
+}
