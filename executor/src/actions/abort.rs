@@ -12,7 +12,7 @@ use shared::state::{ContainerInstance, GroupState, InstanceStatus, DRAIN_ABORTED
 
 use super::drain::{put_attribute, ATTRIBUTES_PER_CALL};
 use super::reactivate::remove_records;
-use super::{approve, check_instance, set_live_status, update_instances_state, Verdict};
+use super::{approve, set_live_status, update_instances_state, Verdict};
 use crate::run::{ApplyError, Run};
 
 /// `kind` in the report.
@@ -27,37 +27,11 @@ pub fn guard(
     live: Option<&ContainerInstance>,
     group: Option<&GroupState>,
 ) -> Verdict {
-    let live = match check_instance(target, live) {
-        Ok(live) => live,
-        Err(verdict) => return verdict,
+    // Everything a reactivation requires of the instance, then the tasks still on it.
+    let verdict = super::reactivate::guard(target, live, group);
+    let (Verdict::Apply(_), Some(live)) = (&verdict, live) else {
+        return verdict;
     };
-    match &live.status {
-        InstanceStatus::Active => {
-            return Verdict::AlreadyApplied("container instance is already ACTIVE".into())
-        }
-        InstanceStatus::Draining => {}
-        other @ InstanceStatus::Other(_) => {
-            return Verdict::Stale(format!("container instance is {other}"))
-        }
-    }
-    if !live.drained_by_us() {
-        return Verdict::Skip(
-            "DRAINING by someone else (no ecs-autoscale drain record): left to its owner".into(),
-        );
-    }
-    match group.and_then(|g| g.instance(&target.ec2_instance_id)) {
-        None => return Verdict::Stale(format!("{} is not in the group", target.ec2_instance_id)),
-        Some(m) if !m.in_service() => {
-            return Verdict::Stale(format!(
-                "{} is {}, not InService",
-                target.ec2_instance_id, m.lifecycle_state
-            ))
-        }
-        Some(_) => {}
-    }
-    if !live.agent_connected {
-        return Verdict::Stale("its ECS agent is disconnected".into());
-    }
     if !live.has_tasks() {
         return Verdict::Stale(
             "no task is left on it: the drain finished, it is terminated instead".into(),
