@@ -35,7 +35,7 @@ if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || ! command -v epmd >/dev/nul
     bash scripts/rabbitmq.sh
 fi
 
-step "release build of the demo and the CLI (the first time takes several minutes)"
+step "optimized build (profile demo) of the demo and the CLI (the first time takes several minutes)"
 nice -n 19 cargo build --profile demo --quiet -p ecs-autoscale-demo -p ecs-autoscale-cli
 
 step "the demo"
