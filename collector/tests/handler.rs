@@ -9,7 +9,6 @@ mod support;
 #[path = "handler/runtime.rs"]
 mod runtime;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use aws_sdk_sqs::types::MessageSystemAttributeName as Attribute;
@@ -23,32 +22,7 @@ use shared::messages::{report_deduplication_id, MetricsReport};
 use support::http_server::{Reply, TestServer};
 use testbed::messaging::{self, QueueKind};
 use testbed::strict::StrictAws;
-use testbed::{CallLog, TestBed};
-
-/// A directory of cluster files, removed when dropped.
-struct ClustersDir(PathBuf);
-
-impl ClustersDir {
-    fn new(tag: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "ecs-autoscale-collector-{tag}-{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        ClustersDir(dir)
-    }
-
-    fn write(&self, name: &str, text: &str) {
-        std::fs::write(self.0.join(name), text).expect("cluster file");
-    }
-}
-
-impl Drop for ClustersDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use testbed::{CallLog, ClustersDir, TestBed};
 
 fn cluster_file(enabled: bool, url: &str) -> String {
     format!(
@@ -85,7 +59,7 @@ async fn a_scheduled_event_sends_one_report_per_enabled_cluster() {
         .await
         .expect("queue");
 
-    let dir = ClustersDir::new("handler");
+    let dir = ClustersDir::new("collector", "handler");
     // 11 enabled clusters (two SendMessageBatch calls), a disabled one, a broken one.
     let enabled: Vec<String> = (0..11).map(|i| format!("prod-{i:02}")).collect();
     for name in &enabled {
@@ -102,7 +76,7 @@ async fn a_scheduled_event_sends_one_report_per_enabled_cluster() {
 
     let log = CallLog::new();
     let clients = bed.counted_clients(&log);
-    let config = CollectorConfig::new(queue.clone(), dir.0.clone());
+    let config = CollectorConfig::new(queue.clone(), dir.path().to_path_buf());
     let deps = Deps::new(clients.cloudwatch.clone(), clients.sqs.clone(), config).expect("deps");
     assert_eq!(deps.definitions.clusters.len(), 12);
     assert_eq!(deps.definitions.errors.len(), 1);
@@ -168,14 +142,14 @@ async fn a_direct_invoke_collects_only_the_named_clusters() {
     let queue = messaging::create_queue(bed.sqs(), "metrics", QueueKind::Standard)
         .await
         .expect("queue");
-    let dir = ClustersDir::new("direct");
+    let dir = ClustersDir::new("collector", "direct");
     for name in ["a", "b", "c"] {
         dir.write(
             &format!("{name}.yml"),
             &cluster_file(true, &server.url("/q")),
         );
     }
-    let config = CollectorConfig::new(queue.clone(), dir.0.clone());
+    let config = CollectorConfig::new(queue.clone(), dir.path().to_path_buf());
     let deps = Deps::new(bed.cloudwatch().clone(), bed.sqs().clone(), config).expect("deps");
     let payload: CollectorEvent =
         serde_json::from_value(json!({"clusters": ["b", "nope"]})).expect("direct");
@@ -233,7 +207,7 @@ async fn reports_to_the_fifo_queue_are_grouped_by_cluster_and_deduplicated_by_cy
     let queue = messaging::create_queue(bed.sqs(), "metrics.fifo", QueueKind::Fifo)
         .await
         .expect("queue");
-    let dir = ClustersDir::new("fifo");
+    let dir = ClustersDir::new("collector", "fifo");
     for name in ["a", "b"] {
         dir.write(
             &format!("{name}.yml"),
@@ -241,7 +215,7 @@ async fn reports_to_the_fifo_queue_are_grouped_by_cluster_and_deduplicated_by_cy
         );
     }
     let sqs = aws_sdk_sqs::Client::new(strict.sdk_config());
-    let config = CollectorConfig::new(queue.clone(), dir.0.clone());
+    let config = CollectorConfig::new(queue.clone(), dir.path().to_path_buf());
     let deps = Deps::new(bed.cloudwatch().clone(), sqs, config).expect("deps");
     let expected = |cycle: &str| -> Vec<(String, String, String, String)> {
         ["a", "b"]
@@ -301,14 +275,14 @@ async fn synthetic_reports_are_forwarded_with_their_group_and_bad_ones_fail_alon
     let queue = messaging::create_queue(bed.sqs(), "metrics.fifo", QueueKind::Fifo)
         .await
         .expect("queue");
-    let dir = ClustersDir::new("forward");
+    let dir = ClustersDir::new("collector", "forward");
     for name in ["a", "b"] {
         dir.write(
             &format!("{name}.yml"),
             &cluster_file(true, "http://127.0.0.1:9/q"),
         );
     }
-    let config = CollectorConfig::new(queue.clone(), dir.0.clone());
+    let config = CollectorConfig::new(queue.clone(), dir.path().to_path_buf());
     let deps = Deps::new(bed.cloudwatch().clone(), bed.sqs().clone(), config).expect("deps");
 
     let report = |cluster: &str, cycle: &str| {

@@ -191,6 +191,35 @@ impl LambdaFunction {
     }
 }
 
+impl LambdaFunction {
+    /// Asserts that the process is still running, has asked for event number `polls` (it
+    /// serves the next invocation) and has not panicked.
+    pub fn assert_serving(&mut self, polls: u64) {
+        assert!(self.process.is_running(), "{}", self.process.output());
+        assert_eq!(self.api.polls(), polls, "waiting for the next event");
+        let output = self.process.output();
+        assert!(!output.contains("panicked"), "{output}");
+    }
+
+    /// Asserts that the process reported a failed start naming `naming` to the runtime API
+    /// within `start`, then exited unsuccessfully without asking for an event or panicking.
+    pub async fn assert_init_error(&mut self, start: Duration, naming: &[&str]) {
+        let report = self.api.wait_init_error(start).await;
+        let output = self.process.output();
+        let report = report.unwrap_or_else(|| panic!("no init error reported\n{output}"));
+        assert_eq!(report.header_type.as_deref(), Some("Runtime.InitError"));
+        assert!(
+            naming.iter().all(|n| report.error_message.contains(n)),
+            "{report:?}"
+        );
+        let status = self.process.wait_exit(Duration::from_secs(10)).await;
+        assert!(status.is_some_and(|s| !s.success()), "{status:?}");
+        assert_eq!(self.api.polls(), 0, "no event asked for");
+        let output = self.process.output();
+        assert!(!output.contains("panicked"), "{output}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

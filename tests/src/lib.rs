@@ -22,6 +22,7 @@
 
 pub mod bed;
 pub mod calls;
+pub mod clusters_dir;
 pub mod lambda_events;
 pub mod lambda_process;
 pub mod lambda_runtime_api;
@@ -35,6 +36,7 @@ pub mod world;
 
 pub use bed::{sdk_config, Clients, TestBed, REGION};
 pub use calls::{Call, CallCounter, CallLog};
+pub use clusters_dir::ClustersDir;
 pub use lambda_process::FunctionProcess;
 pub use lambda_runtime_api::RuntimeApi;
 pub use moto::Moto;

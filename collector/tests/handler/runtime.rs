@@ -11,10 +11,10 @@ use shared::messages::MetricsReport;
 use testbed::lambda_events::{batch_item_failures, scheduled_event, sqs_batch, SqsRecord};
 use testbed::lambda_process::LambdaFunction;
 use testbed::messaging::{self, QueueKind};
-use testbed::TestBed;
+use testbed::{ClustersDir, TestBed};
 
+use super::cluster_file;
 use super::support::http_server::{Reply, TestServer};
-use super::{cluster_file, ClustersDir};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_collector");
 /// The stack's timeout of the collector.
@@ -29,9 +29,9 @@ async fn the_binary_serves_a_schedule_event_then_a_synthetic_batch() {
     let queue = messaging::create_queue(bed.sqs(), "metrics.fifo", QueueKind::Fifo)
         .await
         .expect("queue");
-    let dir = ClustersDir::new("runtime");
+    let dir = ClustersDir::new("collector", "runtime");
     dir.write("prod.yml", &cluster_file(true, &server.url("/q")));
-    let clusters_dir = dir.0.display().to_string();
+    let clusters_dir = dir.display();
 
     let mut function = LambdaFunction::start(
         Path::new(BINARY),
@@ -102,21 +102,14 @@ async fn the_binary_serves_a_schedule_event_then_a_synthetic_batch() {
         "synthetic-1"
     );
 
-    let mut process = function.process;
-    assert!(process.is_running(), "{}", process.output());
-    assert_eq!(function.api.polls(), 3, "waiting for a third event");
-    assert!(
-        !process.output().contains("panicked"),
-        "{}",
-        process.output()
-    );
+    function.assert_serving(3);
 }
 
 #[tokio::test]
 async fn a_missing_queue_url_is_reported_as_the_init_error() {
     let bed = TestBed::start().await;
-    let dir = ClustersDir::new("runtime-init");
-    let clusters_dir = dir.0.display().to_string();
+    let dir = ClustersDir::new("collector", "runtime-init");
+    let clusters_dir = dir.display();
     let mut function = LambdaFunction::start(
         Path::new(BINARY),
         "collector",
@@ -127,16 +120,7 @@ async fn a_missing_queue_url_is_reported_as_the_init_error() {
     )
     .await
     .expect("collector process");
-    let report = function.api.wait_init_error(START).await;
-    let output = function.process.output();
-    let report = report.unwrap_or_else(|| panic!("no init error reported\n{output}"));
-    assert_eq!(report.header_type.as_deref(), Some("Runtime.InitError"));
-    assert!(
-        report.error_message.contains("METRICS_QUEUE_URL"),
-        "{report:?}"
-    );
-    let status = function.process.wait_exit(Duration::from_secs(10)).await;
-    assert!(status.is_some_and(|s| !s.success()), "{status:?}");
-    assert_eq!(function.api.polls(), 0, "no event asked for");
-    assert!(!function.process.output().contains("panicked"), "{output}");
+    function
+        .assert_init_error(START, &["METRICS_QUEUE_URL"])
+        .await;
 }

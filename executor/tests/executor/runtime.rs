@@ -4,13 +4,14 @@
 //! answered in `batchItemFailures`) by one process, each outcome published on the bus; and a
 //! broken configuration reported to the runtime API as the init error.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use shared::messages::{ExecutionReport, Outcome, PlanActions};
 use testbed::lambda_events::{batch_item_failures, sqs_batch, SqsRecord};
 use testbed::lambda_process::LambdaFunction;
 use testbed::messaging::{self, QueueKind};
+use testbed::ClustersDir;
 use testbed::TestBed;
 
 use crate::support::{build_world, desired_count, plan, service, ServiceSpec, CLUSTER, GROUP};
@@ -21,34 +22,6 @@ const TIMEOUT: Duration = Duration::from_secs(120);
 /// A debug build starts well within this.
 const START: Duration = Duration::from_secs(30);
 const SERVICES: &[ServiceSpec] = &[("web", 1024, 1024, 2)];
-
-/// A directory holding the cluster's file, removed when dropped.
-struct ClustersDir(PathBuf);
-
-impl ClustersDir {
-    fn new(tag: &str) -> ClustersDir {
-        let dir = std::env::temp_dir().join(format!(
-            "ecs-autoscale-executor-{tag}-{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let file =
-            format!("autoscale_group: {GROUP}\nservices:\n  web:\n    min: 1\n    max: 10\n");
-        std::fs::write(dir.join(format!("{CLUSTER}.yml")), file).expect("cluster file");
-        ClustersDir(dir)
-    }
-
-    fn path(&self) -> String {
-        self.0.display().to_string()
-    }
-}
-
-impl Drop for ClustersDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn web(id: &str, from: u32, to: u32) -> String {
     let plan = plan(
@@ -97,8 +70,8 @@ async fn the_binary_applies_two_batches_of_the_plans_queue() {
     )
     .await
     .expect("rule");
-    let dir = ClustersDir::new("runtime");
-    let clusters_dir = dir.path();
+    let dir = clusters_dir("runtime");
+    let clusters_dir = dir.display();
 
     let mut function = LambdaFunction::start(
         Path::new(BINARY),
@@ -154,21 +127,14 @@ async fn the_binary_applies_two_batches_of_the_plans_queue() {
         [("p-2".to_owned(), Outcome::Applied)]
     );
 
-    let mut process = function.process;
-    assert!(process.is_running(), "{}", process.output());
-    assert_eq!(function.api.polls(), 3, "waiting for a third event");
-    assert!(
-        !process.output().contains("panicked"),
-        "{}",
-        process.output()
-    );
+    function.assert_serving(3);
 }
 
 #[tokio::test]
 async fn a_dry_run_value_not_allowed_is_reported_as_the_init_error() {
     let bed = TestBed::start().await;
-    let dir = ClustersDir::new("runtime-init");
-    let clusters_dir = dir.path();
+    let dir = clusters_dir("runtime-init");
+    let clusters_dir = dir.display();
     let mut function = LambdaFunction::start(
         Path::new(BINARY),
         "executor",
@@ -181,16 +147,17 @@ async fn a_dry_run_value_not_allowed_is_reported_as_the_init_error() {
     )
     .await
     .expect("executor process");
-    let report = function.api.wait_init_error(START).await;
-    let output = function.process.output();
-    let report = report.unwrap_or_else(|| panic!("no init error reported\n{output}"));
-    assert_eq!(report.header_type.as_deref(), Some("Runtime.InitError"));
-    assert!(
-        report.error_message.contains("DRY_RUN") && report.error_message.contains("perhaps"),
-        "{report:?}"
+    function
+        .assert_init_error(START, &["DRY_RUN", "perhaps"])
+        .await;
+}
+
+/// A clusters directory holding the cluster's file.
+fn clusters_dir(tag: &str) -> ClustersDir {
+    let dir = ClustersDir::new("executor", tag);
+    dir.write(
+        &format!("{CLUSTER}.yml"),
+        &format!("autoscale_group: {GROUP}\nservices:\n  web:\n    min: 1\n    max: 10\n"),
     );
-    let status = function.process.wait_exit(Duration::from_secs(10)).await;
-    assert!(status.is_some_and(|s| !s.success()), "{status:?}");
-    assert_eq!(function.api.polls(), 0, "no event asked for");
-    assert!(!function.process.output().contains("panicked"), "{output}");
+    dir
 }

@@ -4,13 +4,14 @@
 //! undecodable record beside a good report, answered in `batchItemFailures`) by one process; and
 //! a broken configuration reported to the runtime API as the init error.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use shared::messages::ServiceChange;
 use testbed::lambda_events::{batch_item_failures, sqs_batch, SqsRecord};
 use testbed::lambda_process::LambdaFunction;
 use testbed::messaging::{self, QueueKind};
+use testbed::ClustersDir;
 use testbed::TestBed;
 
 use super::{queued_plans, seed_prod, MetricsReport, ToJsonString, PROD_YAML};
@@ -20,32 +21,6 @@ const BINARY: &str = env!("CARGO_BIN_EXE_planner");
 const TIMEOUT: Duration = Duration::from_secs(60);
 /// A debug build starts well within this.
 const START: Duration = Duration::from_secs(30);
-
-/// A directory holding `prod.yml`, removed when dropped.
-struct ClustersDir(PathBuf);
-
-impl ClustersDir {
-    fn new(tag: &str) -> ClustersDir {
-        let dir = std::env::temp_dir().join(format!(
-            "ecs-autoscale-planner-{tag}-{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        std::fs::write(dir.join("prod.yml"), PROD_YAML).expect("cluster file");
-        ClustersDir(dir)
-    }
-
-    fn path(&self) -> String {
-        self.0.display().to_string()
-    }
-}
-
-impl Drop for ClustersDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A report of `web`'s queue, collected 30 s ago (the binary plans at its own clock).
 fn report(cycle: &str, queue: f64) -> String {
@@ -69,8 +44,8 @@ async fn the_binary_plans_two_batches_of_the_metrics_queue() {
     messaging::create_event_bus(bed.eventbridge(), "autoscale")
         .await
         .expect("bus");
-    let dir = ClustersDir::new("runtime");
-    let clusters_dir = dir.path();
+    let dir = clusters_dir("runtime");
+    let clusters_dir = dir.display();
 
     let mut function = LambdaFunction::start(
         Path::new(BINARY),
@@ -135,21 +110,14 @@ async fn the_binary_plans_two_batches_of_the_metrics_queue() {
     assert_eq!(queued.len(), 1, "{queued:?}");
     assert_eq!(queued[0].0.metrics_cycle_ids, ["cycle-2"]);
 
-    let mut process = function.process;
-    assert!(process.is_running(), "{}", process.output());
-    assert_eq!(function.api.polls(), 3, "waiting for a third event");
-    assert!(
-        !process.output().contains("panicked"),
-        "{}",
-        process.output()
-    );
+    function.assert_serving(3);
 }
 
 #[tokio::test]
 async fn a_missing_plans_queue_is_reported_as_the_init_error() {
     let bed = TestBed::start().await;
-    let dir = ClustersDir::new("runtime-init");
-    let clusters_dir = dir.path();
+    let dir = clusters_dir("runtime-init");
+    let clusters_dir = dir.display();
     let mut function = LambdaFunction::start(
         Path::new(BINARY),
         "planner",
@@ -161,16 +129,14 @@ async fn a_missing_plans_queue_is_reported_as_the_init_error() {
     )
     .await
     .expect("planner process");
-    let report = function.api.wait_init_error(START).await;
-    let output = function.process.output();
-    let report = report.unwrap_or_else(|| panic!("no init error reported\n{output}"));
-    assert_eq!(report.header_type.as_deref(), Some("Runtime.InitError"));
-    assert!(
-        report.error_message.contains("PLANS_QUEUE_URL"),
-        "{report:?}"
-    );
-    let status = function.process.wait_exit(Duration::from_secs(10)).await;
-    assert!(status.is_some_and(|s| !s.success()), "{status:?}");
-    assert_eq!(function.api.polls(), 0, "no event asked for");
-    assert!(!function.process.output().contains("panicked"), "{output}");
+    function
+        .assert_init_error(START, &["PLANS_QUEUE_URL"])
+        .await;
+}
+
+/// A clusters directory holding `prod.yml`.
+fn clusters_dir(tag: &str) -> ClustersDir {
+    let dir = ClustersDir::new("planner", tag);
+    dir.write("prod.yml", PROD_YAML);
+    dir
 }
