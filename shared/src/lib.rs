@@ -22,6 +22,7 @@ pub mod plan_check;
 pub mod redact;
 pub mod resources;
 pub mod schema;
+pub mod shown;
 pub mod state;
 pub mod time;
 

@@ -189,21 +189,7 @@ fn shown_limit(limit: Option<u32>) -> String {
 
 /// `text` for a reason: cut, with control characters escaped.
 fn shown(text: &str) -> String {
-    let mut out: String = text
-        .chars()
-        .take(SHOWN_CHARS)
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect();
-    if text.chars().nth(SHOWN_CHARS).is_some() {
-        out.push('…');
-    }
-    out
+    crate::shown::shown(text, SHOWN_CHARS)
 }
 
 #[cfg(test)]

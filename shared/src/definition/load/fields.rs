@@ -196,21 +196,7 @@ const SHOWN_CHARS: usize = 64;
 
 /// `text` for a message: at most [`SHOWN_CHARS`] characters, control characters escaped.
 pub(super) fn shown(text: &str) -> String {
-    let mut out: String = text
-        .chars()
-        .take(SHOWN_CHARS)
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect();
-    if text.chars().nth(SHOWN_CHARS).is_some() {
-        out.push('…');
-    }
-    out
+    crate::shown::shown(text, SHOWN_CHARS)
 }
 
 /// The candidate closest to `word`, if close enough to be a typo. Words longer than any
