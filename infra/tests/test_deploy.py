@@ -377,8 +377,10 @@ class StackTest(unittest.TestCase):
         # The schema registry is not even sent to it (NOT_EMULATED); EventSchemaTest checks it.
         unsupported = {"AWS::SQS::QueuePolicy", "AWS::CloudWatch::Alarm", "AWS::SNS::Subscription", "AWS::SNS::TopicPolicy"}
         unsupported |= NOT_EMULATED
+        # Created only with parameters this stack does not set; ConditionTest deploys them.
+        off_here = {f"HasCollectorShard{i}" for i in range(1, 6)}
         for logical_id, resource in Env.template["Resources"].items():
-            if resource["Type"] in unsupported:
+            if resource["Type"] in unsupported or resource.get("Condition") in off_here:
                 continue
             with self.subTest(resource=logical_id):
                 self.assertIn(logical_id, Env.resources)
@@ -538,6 +540,8 @@ class FunctionTest(unittest.TestCase):
         self.assertEqual(rule["State"], "ENABLED")
         (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
         self.assertEqual(target["Arn"], function("collector")["FunctionArn"])
+        # Not sharded (CollectorShard1..5 empty): no per-shard schedule.
+        self.assertFalse([r for r in Env.resources if r.startswith("CollectorShard")])
 
 
 class BusTest(unittest.TestCase):
@@ -926,6 +930,60 @@ class ConditionTest(unittest.TestCase):
             self.assertEqual(len(rules), 1, "only the synthetic-metrics rule")
         finally:
             cfn.delete_stack(StackName=name)
+
+    def test_a_sharded_collector_has_one_target_per_shard_and_the_single_schedule_off(self):
+        # A second stack with two of the five shard slots set (the first and the third).
+        cfn = client("cloudformation")
+        events = client("events")
+        name = f"{STACK}-sharded"
+        params = {
+            **PARAMETERS,
+            "EventBusName": "ecs-autoscale-sharded",
+            "CollectorShard1": "prod",
+            "CollectorShard3": "staging,qa-1,qa_2",
+        }
+        cfn.create_stack(
+            StackName=name,
+            TemplateBody=json.dumps(Env.deployed),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
+            Capabilities=["CAPABILITY_IAM"],
+        )
+        try:
+            stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+            self.assertEqual(stack["StackStatus"], "CREATE_COMPLETE", stack.get("StackStatusReason"))
+            created = {
+                r["LogicalResourceId"]: r["PhysicalResourceId"]
+                for r in cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]
+            }
+            single = events.describe_rule(Name=created["CollectorFunctionSchedule"])
+            self.assertEqual(single["State"], "DISABLED", "every cluster is in a shard's invocation instead")
+            self.assertFalse({"CollectorShard2Schedule", "CollectorShard4Schedule", "CollectorShard5Schedule"} & set(created))
+            collector_arn = client("lambda").get_function(FunctionName=f"{name}-collector")["Configuration"][
+                "FunctionArn"
+            ]
+            inputs = {}
+            for shard in [1, 3]:
+                rule = events.describe_rule(Name=created[f"CollectorShard{shard}Schedule"])
+                self.assertEqual(rule["State"], "ENABLED")
+                self.assertEqual(rule["ScheduleExpression"], "rate(1 minute)")
+                self.assertIn(f"CollectorShard{shard}SchedulePermission", created)
+                (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+                self.assertEqual(target["Arn"], collector_arn)
+                inputs[shard] = json.loads(target["Input"])
+            # Each input is the collector's direct-invoke form (collector/src/handler.rs).
+            self.assertEqual(inputs, {1: {"clusters": ["prod"]}, 3: {"clusters": ["staging", "qa-1", "qa_2"]}})
+        finally:
+            cfn.delete_stack(StackName=name)
+
+    def test_shard_parameters_take_only_cluster_names(self):
+        # The names go into a JSON string unescaped: the pattern keeps quotes and
+        # backslashes (and spaces) out.
+        for i in range(1, 6):
+            pattern = re.compile(Env.template["Parameters"][f"CollectorShard{i}"]["AllowedPattern"])
+            for ok in ["", "prod", "prod-a,prod_b,C1"]:
+                self.assertTrue(pattern.fullmatch(ok), ok)
+            for bad in ['a"b', "a\\b", "a, b", "a;b"]:
+                self.assertFalse(pattern.fullmatch(bad), bad)
 
 
 def main() -> int:
