@@ -195,6 +195,7 @@ impl TestBed {
 /// SDK configuration pointing every service at `endpoint`, region `us-east-1`, test credentials.
 pub async fn sdk_config(endpoint: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(shared::aws::tls::https_client())
         .region(Region::new(REGION))
         .credentials_provider(Credentials::new(
             "testing", "testing", None, None, "testbed",

@@ -532,7 +532,7 @@ mod tests {
             &serde_json::Value,
         ) -> (&'static str, Vec<(&'static str, &'static str)>, String),
     ) -> reqwest::header::HeaderMap {
-        let http = reqwest::Client::new();
+        let http = crate::http_client();
         let next = http
             .get(url(api, "invocation/next"))
             .send()
@@ -630,7 +630,7 @@ mod tests {
     async fn an_init_error_is_recorded_and_ends_a_pending_invocation() {
         let api = RuntimeApi::start("executor").await.expect("emulator");
         let report = async {
-            let posted = reqwest::Client::new()
+            let posted = crate::http_client()
                 .post(url(&api, "init/error"))
                 .header("Lambda-Runtime-Function-Error-Type", "Runtime.InitError")
                 .body(r#"{"errorType":"Runtime.InitError","errorMessage":"EVENT_BUS_NAME is not set"}"#)
@@ -679,7 +679,7 @@ mod tests {
 
         let invoking = api.invoke(&json!({"n": 1}), Duration::from_secs(5));
         let playing = async {
-            let http = reqwest::Client::new();
+            let http = crate::http_client();
             let next = http
                 .get(url(&api, "invocation/next"))
                 .send()

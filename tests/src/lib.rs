@@ -43,3 +43,10 @@ pub use moto::Moto;
 pub use rabbitmq::RabbitMq;
 pub use scheduler::{converge, ConvergeReport, ServiceReport};
 pub use strict::{StrictAws, StrictEvent};
+
+/// An HTTP client for the test bed's own requests, on the functions' TLS stack (reqwest is built
+/// without a crypto provider of its own: see `shared::aws::tls`).
+pub fn http_client() -> reqwest::Client {
+    shared::aws::tls::install_default_provider();
+    reqwest::Client::new()
+}

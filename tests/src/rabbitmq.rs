@@ -48,7 +48,7 @@ impl RabbitMq {
             server: None,
             epmd: None,
             management_port,
-            http: reqwest::Client::new(),
+            http: crate::http_client(),
         };
         node.epmd = Some(
             Command::new(&epmd)

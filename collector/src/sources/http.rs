@@ -235,6 +235,7 @@ pub struct HttpCollector {
 impl HttpCollector {
     /// A collector with its client.
     pub fn new(config: HttpConfig) -> Result<Self, ClientError> {
+        shared::aws::tls::install_default_provider();
         let builder = || {
             reqwest::Client::builder()
                 // Followed in `send`, under the source's rules.

@@ -49,6 +49,7 @@ pub fn unused_cloudwatch() -> aws_sdk_cloudwatch::Client {
         .behavior_version(aws_sdk_cloudwatch::config::BehaviorVersion::latest())
         .region(aws_sdk_cloudwatch::config::Region::new("us-east-1"))
         .endpoint_url("http://127.0.0.1:9")
+        .http_client(shared::aws::tls::https_client())
         .credentials_provider(aws_sdk_cloudwatch::config::Credentials::new(
             "x", "x", None, None, "test",
         ))

@@ -10,10 +10,14 @@ use aws_config::{BehaviorVersion, SdkConfig};
 
 pub mod read;
 pub mod state;
+pub mod tls;
 
 /// The configuration from the environment (region, credentials, endpoints).
 pub async fn load_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(tls::https_client())
+        .load()
+        .await
 }
 
 /// Every client the pipeline uses.
