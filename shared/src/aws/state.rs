@@ -10,10 +10,10 @@ use aws_sdk_ecs::types::{
 
 use crate::resources::Resources;
 use crate::state::{
-    ContainerInstance, GroupInstance, GroupState, HostPort, InstancePlacement, InstanceStatus,
-    Launch, NetworkMode, ScalingRecord, Scheduling, ServicePlacement, ServiceState, Task,
-    DO_NOT_DISRUPT_TAG, DRAINED_AT_ATTRIBUTE, DRAIN_ABORTED_AT_ATTRIBUTE, ECS_MANAGED_TAG,
-    LAST_SCALING_TAG,
+    type_capacity, CapacityProviderLink, ContainerInstance, GroupInstance, GroupState, HostPort,
+    InstancePlacement, InstanceStatus, Launch, NetworkMode, ScalingRecord, Scheduling,
+    ServicePlacement, ServiceState, Task, TypeCapacity, DO_NOT_DISRUPT_TAG, DRAINED_AT_ATTRIBUTE,
+    DRAIN_ABORTED_AT_ATTRIBUTE, ECS_MANAGED_TAG, LAST_SCALING_TAG,
 };
 
 /// An answer lacks something the model cannot do without (an identifier, mostly).
@@ -372,6 +372,8 @@ pub fn group_state(group: &AutoScalingGroup) -> GroupState {
             .tags()
             .iter()
             .any(|t| t.key() == Some(ECS_MANAGED_TAG)),
+        launch: Default::default(),
+        capacity_provider: None,
         name: group
             .auto_scaling_group_name()
             .unwrap_or_default()
@@ -396,6 +398,120 @@ pub fn group_state(group: &AutoScalingGroup) -> GroupState {
             })
             .collect(),
     }
+}
+
+/// Where a group's instance types are to be read, as DescribeAutoScalingGroups tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LaunchSource {
+    /// The mixed instances policy's overrides name them (no further call).
+    Types(Vec<String>),
+    /// A launch template's version gives it (EC2 DescribeLaunchTemplateVersions).
+    Template {
+        /// `LaunchTemplateId`, when given.
+        id: Option<String>,
+        /// `LaunchTemplateName`, when given.
+        name: Option<String>,
+        /// The version: a number, `$Latest` or `$Default` (the default when not given).
+        version: String,
+    },
+    /// A launch configuration gives it (DescribeLaunchConfigurations).
+    Configuration(String),
+    /// Not knowable: attribute-based instance selection (overrides without an instance type),
+    /// or no launch template or configuration at all.
+    Unknown,
+}
+
+/// Where `group`'s instance types come from: the mixed instances policy's overrides when each
+/// names a type (an override by instance requirements makes them unknown), else the policy's
+/// or the group's launch template, else its launch configuration.
+pub fn launch_source(group: &AutoScalingGroup) -> LaunchSource {
+    let template =
+        |spec: &aws_sdk_autoscaling::types::LaunchTemplateSpecification| LaunchSource::Template {
+            id: spec.launch_template_id().map(str::to_owned),
+            name: spec.launch_template_name().map(str::to_owned),
+            version: spec.version().unwrap_or("$Default").to_owned(),
+        };
+    if let Some(mixed) = group
+        .mixed_instances_policy()
+        .and_then(|p| p.launch_template())
+    {
+        let overrides = mixed.overrides();
+        if !overrides.is_empty() {
+            let types: Option<Vec<String>> = overrides
+                .iter()
+                .map(|o| o.instance_type().map(str::to_owned))
+                .collect();
+            return types.map_or(LaunchSource::Unknown, LaunchSource::Types);
+        }
+        return mixed
+            .launch_template_specification()
+            .map_or(LaunchSource::Unknown, template);
+    }
+    if let Some(spec) = group.launch_template() {
+        return template(spec);
+    }
+    group
+        .launch_configuration_name()
+        .map_or(LaunchSource::Unknown, |n| {
+            LaunchSource::Configuration(n.to_owned())
+        })
+}
+
+/// The instance type a launch template version gives, `None` when it names none (attribute-based
+/// selection in the template, or a type left to the group).
+pub fn template_instance_type(
+    version: &aws_sdk_ec2::types::LaunchTemplateVersion,
+) -> Option<String> {
+    version
+        .launch_template_data()
+        .and_then(|d| d.instance_type())
+        .map(|t| t.as_str().to_owned())
+}
+
+/// The capacity of each type EC2 describes, by [`crate::state::type_capacity`]; a type whose
+/// vCPUs or memory are not given is left out.
+pub fn described_capacities(
+    types: &[aws_sdk_ec2::types::InstanceTypeInfo],
+) -> std::collections::BTreeMap<String, TypeCapacity> {
+    types
+        .iter()
+        .filter_map(|t| {
+            let name = t.instance_type()?.as_str().to_owned();
+            let vcpus = count(t.v_cpu_info()?.default_v_cpus()?);
+            let memory = u32::try_from(t.memory_info()?.size_in_mib()?.max(0)).unwrap_or(u32::MAX);
+            let gpus = t.gpu_info().map_or(0, |g| {
+                g.gpus()
+                    .iter()
+                    .map(|d| count(d.count().unwrap_or(0)))
+                    .fold(0u32, u32::saturating_add)
+            });
+            Some((name, type_capacity(vcpus, memory, gpus)))
+        })
+        .collect()
+}
+
+/// The capacity provider among `providers` whose Auto Scaling group is `group` (by ARN, or by
+/// name where a provider names the group so), with whether its managed scaling is `ENABLED`.
+pub fn provider_on_group(
+    providers: &[aws_sdk_ecs::types::CapacityProvider],
+    group_name: &str,
+    group_arn: Option<&str>,
+) -> Option<CapacityProviderLink> {
+    providers.iter().find_map(|p| {
+        let asg = p.auto_scaling_group_provider()?;
+        let target = asg.auto_scaling_group_arn();
+        let by_name = target
+            .rsplit_once(":autoScalingGroupName/")
+            .map_or(target, |(_, name)| name);
+        let ours = group_arn == Some(target) || by_name == group_name;
+        ours.then(|| CapacityProviderLink {
+            name: p.name().unwrap_or_default().to_owned(),
+            managed_scaling: asg
+                .managed_scaling()
+                .and_then(|m| m.status())
+                .is_some_and(|s| *s == aws_sdk_ecs::types::ManagedScalingStatus::Enabled),
+        })
+    })
 }
 
 /// Launch times (seconds since the epoch) by EC2 instance id, from DescribeInstances
