@@ -47,6 +47,8 @@ mod disruption_tests;
 #[cfg(test)]
 mod fixtures;
 #[cfg(test)]
+mod launch_tests;
+#[cfg(test)]
 mod placement_tests;
 #[cfg(test)]
 mod proptests;

@@ -1149,4 +1149,184 @@ mod tests {
         let p = container_instance(&counted).expect("valid").placement;
         assert_eq!((p.gpus, p.gpus_free), (2, 0));
     }
+
+    #[test]
+    fn launch_sources_prefer_the_overrides_then_a_template_then_a_configuration() {
+        use aws_sdk_autoscaling::types::{
+            InstanceRequirements, LaunchTemplate, LaunchTemplateOverrides,
+            LaunchTemplateSpecification, MixedInstancesPolicy, VCpuCountRequest,
+        };
+        let spec = LaunchTemplateSpecification::builder()
+            .launch_template_name("lt")
+            .build();
+        let mixed = |overrides: Vec<LaunchTemplateOverrides>| {
+            MixedInstancesPolicy::builder()
+                .launch_template(
+                    LaunchTemplate::builder()
+                        .launch_template_specification(spec.clone())
+                        .set_overrides(Some(overrides))
+                        .build(),
+                )
+                .build()
+        };
+        let by_type = |t: &str| LaunchTemplateOverrides::builder().instance_type(t).build();
+        let group = AutoScalingGroup::builder()
+            .launch_configuration_name("lc")
+            .mixed_instances_policy(mixed(vec![by_type("c5.large"), by_type("m5.large")]))
+            .build();
+        assert_eq!(
+            launch_source(&group),
+            LaunchSource::Types(vec!["c5.large".into(), "m5.large".into()])
+        );
+        // One override by attributes: the types are not known.
+        let by_attributes = LaunchTemplateOverrides::builder()
+            .instance_requirements(
+                InstanceRequirements::builder()
+                    .v_cpu_count(VCpuCountRequest::builder().min(2).build())
+                    .build(),
+            )
+            .build();
+        let group = AutoScalingGroup::builder()
+            .mixed_instances_policy(mixed(vec![by_type("c5.large"), by_attributes]))
+            .build();
+        assert_eq!(launch_source(&group), LaunchSource::Unknown);
+        // No override: the policy's template, at its default version.
+        let group = AutoScalingGroup::builder()
+            .mixed_instances_policy(mixed(vec![]))
+            .build();
+        assert_eq!(
+            launch_source(&group),
+            LaunchSource::Template {
+                id: None,
+                name: Some("lt".into()),
+                version: "$Default".into()
+            }
+        );
+        let group = AutoScalingGroup::builder()
+            .launch_template(
+                LaunchTemplateSpecification::builder()
+                    .launch_template_id("lt-1")
+                    .version("3")
+                    .build(),
+            )
+            .build();
+        assert_eq!(
+            launch_source(&group),
+            LaunchSource::Template {
+                id: Some("lt-1".into()),
+                name: None,
+                version: "3".into()
+            }
+        );
+        let group = AutoScalingGroup::builder()
+            .launch_configuration_name("lc")
+            .build();
+        assert_eq!(
+            launch_source(&group),
+            LaunchSource::Configuration("lc".into())
+        );
+        assert_eq!(
+            launch_source(&AutoScalingGroup::builder().build()),
+            LaunchSource::Unknown
+        );
+    }
+
+    #[test]
+    fn ec2_sizes_become_what_ecs_may_count_on() {
+        use aws_sdk_ec2::types::{
+            GpuDeviceInfo, GpuInfo, InstanceType, InstanceTypeInfo, MemoryInfo, VCpuInfo,
+        };
+        let info = |t: InstanceType, vcpus: i32, mib: i64, gpus: Option<i32>| {
+            let mut b = InstanceTypeInfo::builder()
+                .instance_type(t)
+                .v_cpu_info(VCpuInfo::builder().default_v_cpus(vcpus).build())
+                .memory_info(MemoryInfo::builder().size_in_mib(mib).build());
+            if let Some(n) = gpus {
+                b = b.gpu_info(
+                    GpuInfo::builder()
+                        .gpus(GpuDeviceInfo::builder().count(n).build())
+                        .build(),
+                );
+            }
+            b.build()
+        };
+        let sizes = described_capacities(&[
+            info(InstanceType::C5Large, 2, 4096, None),
+            info(InstanceType::G4dnXlarge, 4, 16384, Some(1)),
+            // Without its memory: left out.
+            InstanceTypeInfo::builder()
+                .instance_type(InstanceType::M5Large)
+                .build(),
+        ]);
+        // 4,096 MiB: 512 MiB kept back (a tenth would be less); 16,384 MiB: a tenth.
+        assert_eq!(
+            sizes.get("c5.large"),
+            Some(&TypeCapacity {
+                resources: Resources::new(2048, 3584),
+                gpus: 0
+            })
+        );
+        assert_eq!(
+            sizes.get("g4dn.xlarge"),
+            Some(&TypeCapacity {
+                resources: Resources::new(4096, 14746),
+                gpus: 1
+            })
+        );
+        assert_eq!(sizes.len(), 2);
+    }
+
+    #[test]
+    fn the_provider_on_the_group_is_found_by_arn_or_name() {
+        use aws_sdk_ecs::types::{
+            AutoScalingGroupProvider, CapacityProvider, ManagedScaling, ManagedScalingStatus,
+        };
+        let arn = |g: &str| {
+            format!("arn:aws:autoscaling:us-east-1:1:autoScalingGroup:abc:autoScalingGroupName/{g}")
+        };
+        let provider = |name: &str, target: &str, status: Option<ManagedScalingStatus>| {
+            let mut scaling = ManagedScaling::builder();
+            if let Some(s) = status {
+                scaling = scaling.status(s);
+            }
+            CapacityProvider::builder()
+                .name(name)
+                .auto_scaling_group_provider(
+                    AutoScalingGroupProvider::builder()
+                        .auto_scaling_group_arn(target)
+                        .managed_scaling(scaling.build())
+                        .build()
+                        .expect("an ARN"),
+                )
+                .build()
+        };
+        let providers = [
+            provider(
+                "other",
+                &arn("other-asg"),
+                Some(ManagedScalingStatus::Enabled),
+            ),
+            provider("ours", &arn("asg"), Some(ManagedScalingStatus::Enabled)),
+        ];
+        let found = provider_on_group(&providers, "asg", Some(&arn("asg")));
+        assert_eq!(
+            found,
+            Some(CapacityProviderLink {
+                name: "ours".into(),
+                managed_scaling: true
+            })
+        );
+        // The group's ARN not known: its name in the provider's ARN.
+        assert_eq!(provider_on_group(&providers, "asg", None), found);
+        assert_eq!(provider_on_group(&providers, "third-asg", None), None);
+        // A name where an ARN belongs, managed scaling not given: not ENABLED.
+        let by_name = [provider("named", "asg", None)];
+        assert_eq!(
+            provider_on_group(&by_name, "asg", Some(&arn("asg"))),
+            Some(CapacityProviderLink {
+                name: "named".into(),
+                managed_scaling: false
+            })
+        );
+    }
 }
