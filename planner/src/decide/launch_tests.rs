@@ -60,7 +60,7 @@ fn describe(st: &mut ClusterState, instance_type: &str, resources: Resources, gp
 }
 
 fn launched(p: &shared::messages::ScalingPlan) -> Option<CountChange> {
-    p.actions.group_desired.clone()
+    p.actions.group_desired
 }
 
 #[test]
