@@ -19,6 +19,7 @@ pub mod aws;
 pub mod clusters;
 pub mod error;
 pub mod inject;
+pub mod live_checks;
 pub mod pipeline;
 pub mod plan;
 pub mod render;

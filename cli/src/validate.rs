@@ -1,4 +1,5 @@
-//! `ecs-autoscale validate [PATH]...`
+//! `ecs-autoscale validate [PATH]... [--live]`: the cluster files, and with `--live` what their
+//! live clusters tell ([`crate::live_checks`]).
 
 use std::path::PathBuf;
 
@@ -20,6 +21,11 @@ pub struct Args {
     /// are not set, e.g. at build time; the functions still need them in their environment).
     #[arg(long)]
     allow_unset_vars: bool,
+    /// Also check each valid cluster against its live state (read-only AWS calls, from the
+    /// standard environment): a warning for each DAEMON service the file names, a group that
+    /// does not exist, and an ECS capacity provider with managed scaling on the group.
+    #[arg(long)]
+    live: bool,
 }
 
 /// Exit 0 when every file is valid, 1 otherwise.
@@ -48,11 +54,28 @@ pub fn run(args: &Args) -> Result<u8> {
     for name in unset.borrow().iter() {
         eprintln!("note: `%({name})` is not set here; the functions need it in their environment");
     }
+    let warnings = if args.live && !report.clusters.is_empty() {
+        tokio::runtime::Runtime::new()?.block_on(live_warnings(&report.clusters))?
+    } else {
+        Vec::new()
+    };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&as_json(&report))?);
+        let mut json = as_json(&report);
+        if args.live {
+            json["warnings"] = serde_json::json!(warnings
+                .iter()
+                .map(
+                    |(cluster, message)| serde_json::json!({"cluster": cluster, "message": message})
+                )
+                .collect::<Vec<_>>());
+        }
+        println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         for c in &report.clusters {
             println!("{}", summary(c));
+        }
+        for (cluster, message) in &warnings {
+            println!("warning: {cluster}: {message}");
         }
         for file in &report.errors {
             for e in &file.errors {
@@ -76,6 +99,18 @@ pub fn run(args: &Args) -> Result<u8> {
     } else {
         exit::PROBLEMS
     })
+}
+
+/// (cluster, warning) of every valid cluster against its live state (read-only clients).
+async fn live_warnings(clusters: &[ClusterDefinition]) -> Result<Vec<(String, String)>> {
+    let clients = crate::aws::clients(crate::aws::Access::ReadOnly).await?;
+    let mut out = Vec::new();
+    for c in clusters {
+        for w in crate::live_checks::warnings(&clients, c).await? {
+            out.push((c.name.clone(), w));
+        }
+    }
+    Ok(out)
 }
 
 fn summary(c: &ClusterDefinition) -> String {

@@ -71,6 +71,7 @@ SDK_OPERATIONS = {
     "update_service": "ecs:UpdateService",
     "list_services": "ecs:ListServices",
     "describe_clusters": "ecs:DescribeClusters",
+    "describe_capacity_providers": "ecs:DescribeCapacityProviders",
     "describe_task_definition": "ecs:DescribeTaskDefinition",
     "list_container_instances": "ecs:ListContainerInstances",
     "describe_container_instances": "ecs:DescribeContainerInstances",
@@ -90,7 +91,10 @@ SDK_OPERATIONS = {
     "update_task_protection": "ecs:UpdateTaskProtection",
     # EC2
     "describe_instances": "ec2:DescribeInstances",
+    "describe_launch_template_versions": "ec2:DescribeLaunchTemplateVersions",
+    "describe_instance_types": "ec2:DescribeInstanceTypes",
     # Auto Scaling
+    "describe_launch_configurations": "autoscaling:DescribeLaunchConfigurations",
     "describe_auto_scaling_groups": "autoscaling:DescribeAutoScalingGroups",
     "describe_auto_scaling_instances": "autoscaling:DescribeAutoScalingInstances",
     "describe_scaling_activities": "autoscaling:DescribeScalingActivities",
@@ -134,6 +138,11 @@ EXPECTED_ACTIONS = {
         "ecs:GetTaskProtection",
         "autoscaling:DescribeAutoScalingGroups",
         "ec2:DescribeInstances",
+        "ecs:DescribeClusters",
+        "ecs:DescribeCapacityProviders",
+        "ec2:DescribeLaunchTemplateVersions",
+        "ec2:DescribeInstanceTypes",
+        "autoscaling:DescribeLaunchConfigurations",
         "sqs:SendMessage",
         "events:PutEvents",
     },
@@ -165,6 +174,10 @@ ALLOWED_ON_ANY_RESOURCE = {
     "ecs:ListTasks",
     "autoscaling:DescribeAutoScalingGroups",
     "ec2:DescribeInstances",
+    "ec2:DescribeLaunchTemplateVersions",
+    "ec2:DescribeInstanceTypes",
+    "autoscaling:DescribeLaunchConfigurations",
+    "ecs:DescribeCapacityProviders",
 }
 ROLE_OF_CRATE = {"collector": "CollectorRole", "planner": "PlannerRole", "executor": "ExecutorRole"}
 
@@ -691,6 +704,7 @@ class IamTest(unittest.TestCase):
                 "ecs:DescribeContainerInstances": [ecs("container-instance", c) for c in CLUSTERS],
                 "ecs:DescribeTasks": [ecs("task", c) for c in CLUSTERS],
                 "ecs:GetTaskProtection": [ecs("task", c) for c in CLUSTERS],
+                "ecs:DescribeClusters": [f"arn:*:ecs:*:*:cluster/{c}" for c in CLUSTERS],
             },
             "ExecutorRole": {
                 "ecs:DescribeServices": [ecs("service", c) for c in CLUSTERS],

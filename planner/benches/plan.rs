@@ -137,6 +137,8 @@ fn world(
         .collect();
     let group = GroupState {
         ecs_managed: false,
+        launch: Default::default(),
+        capacity_provider: None,
         name: "big-asg".into(),
         min: 1,
         max: 2000,

@@ -152,6 +152,8 @@ mod tests {
             instances: vec![],
             group: Some(GroupState {
                 ecs_managed: false,
+                launch: Default::default(),
+                capacity_provider: None,
                 name: "prod-asg".into(),
                 min: 1,
                 max: 5,

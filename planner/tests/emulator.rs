@@ -4,7 +4,8 @@
 //! - `handler_*`: the Lambda handler end to end — SQS batch in, plans on the FIFO queue and
 //!   `Scaling Plan` events on the bus out, batch item failures for what can't be planned;
 //! - `serialization`: two invocations on the FIFO metrics queue never plan one cluster at once;
-//! - `runtime`: the real binary under the runtime API emulator (`main.rs`'s wiring).
+//! - `runtime`: the real binary under the runtime API emulator (`main.rs`'s wiring);
+//! - `launch`: the reads of what the group launches and of the cluster's capacity providers.
 //!
 //! One test binary, so one moto server; `TestBed::start` serialises the tests.
 
@@ -34,6 +35,9 @@ mod serialization;
 
 #[path = "emulator/runtime.rs"]
 mod runtime;
+
+#[path = "emulator/launch.rs"]
+mod launch;
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -331,9 +335,10 @@ async fn state_reader_reads_services_instances_tasks_and_group() {
 }
 
 /// The budget of `state_reader`'s docs when the whole cluster's tasks are listed:
-/// ⌈S/10⌉ + max(1, ⌈I/100⌉) + ⌈I/100⌉ + 1 + D + max(1, ⌈T/100⌉) + ⌈T/100⌉ + P, with D the
+/// ⌈S/10⌉ + max(1, ⌈I/100⌉) + ⌈I/100⌉ + 1 + D + max(1, ⌈T/100⌉) + ⌈T/100⌉ + P + 2, with D the
 /// revisions not cached and P the GetTaskProtection calls, ⌈t/10⌉ for the t tasks of the busy
-/// drain candidates (at most ⌈S/10⌉ + 2⌈I/100⌉ + 2⌈T/100⌉ + D + P + 3).
+/// drain candidates (at most ⌈S/10⌉ + 2⌈I/100⌉ + 2⌈T/100⌉ + D + P + 5); the 2 are the group's
+/// launch configuration and DescribeClusters (its type registered, no capacity provider).
 fn budget(
     services: usize,
     instances: usize,
@@ -349,6 +354,7 @@ fn budget(
         + revisions
         + protected.div_ceil(10)
         + 1
+        + 2
 }
 
 #[tokio::test]
@@ -401,6 +407,10 @@ async fn state_reader_stays_within_the_call_budget() {
     assert_eq!(log.count("ListContainerInstances"), 1);
     assert_eq!(log.count("DescribeContainerInstances"), 1);
     assert_eq!(log.count("DescribeAutoScalingGroups"), 1);
+    // The group's launch configuration; its m5.large is registered: no DescribeInstanceTypes.
+    assert_eq!(log.count("DescribeLaunchConfigurations"), 1);
+    assert_eq!(log.count("DescribeInstanceTypes"), 0);
+    assert_eq!(log.count("DescribeClusters"), 1);
     assert_eq!(log.count("ListTasks"), 1);
     assert_eq!(log.count("DescribeTasks"), 1);
     assert!(
@@ -429,7 +439,9 @@ async fn state_reader_stays_within_the_call_budget() {
     assert!(!read.tasks_listed);
     assert!(read.state.instances.iter().all(|i| i.tasks.is_empty()));
     assert_eq!((log.count("ListTasks"), log.count("DescribeTasks")), (0, 0));
-    assert_eq!(log.total(), 1 + 1 + 1 + 1, "{:?}", log.ops());
+    // DescribeServices, List- and DescribeContainerInstances, DescribeAutoScalingGroups, the
+    // launch configuration, DescribeClusters.
+    assert_eq!(log.total(), 1 + 1 + 1 + 1 + 2, "{:?}", log.ops());
 
     // Straight to moto, which answers GetTaskProtection with a 500: the read goes on, says why,
     // and the plan drains no busy instance.

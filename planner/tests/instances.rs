@@ -8,7 +8,8 @@
 //!
 //! `disruption`: the disruption controls and fast scale-in over cycles (task protection, drain
 //! deadlines, consolidation windows, budgets). `placement`: host ports, Fargate, daemons and
-//! `memberOf` against the test bed's scheduler.
+//! `memberOf` against the test bed's scheduler. `launch`: the new instance's size from the
+//! group's mixed instances policy, and an ECS capacity provider on the group.
 //!
 //! One test binary, so one moto server; `TestBed::start` serialises the tests.
 
@@ -31,6 +32,8 @@ use testbed::{scheduler, TestBed};
 
 #[path = "instances/disruption.rs"]
 mod disruption;
+#[path = "instances/launch.rs"]
+mod launch;
 #[path = "instances/placement.rs"]
 mod placement;
 

@@ -492,6 +492,65 @@ pub struct GroupState {
     /// managed scaling would fight this autoscaler over the desired capacity.
     #[serde(default)]
     pub ecs_managed: bool,
+    /// What the group may launch: its instance types and what EC2 says of their sizes.
+    #[serde(default)]
+    pub launch: GroupLaunch,
+    /// The cluster's ECS capacity provider on this group, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_provider: Option<CapacityProviderLink>,
+}
+
+/// The instance types a group may launch, from its mixed instances policy's overrides, its
+/// launch template or its launch configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GroupLaunch {
+    /// The instance types, in the group's order; empty when they are not known (attribute-based
+    /// instance selection, a launch template without an instance type, an unreadable template).
+    #[serde(default)]
+    pub instance_types: Vec<String>,
+    /// What an instance of each type registers in ECS by EC2's description of the type
+    /// ([`type_capacity`]); read only for types with no registered instance.
+    #[serde(default)]
+    pub described: std::collections::BTreeMap<String, TypeCapacity>,
+}
+
+/// The resources an instance type brings to ECS, as EC2 describes the type.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypeCapacity {
+    /// CPU units and MiB ECS can reserve ([`type_capacity`]).
+    pub resources: Resources,
+    /// GPUs.
+    #[serde(default)]
+    pub gpus: u32,
+}
+
+/// MiB of an instance's memory never counted as ECS's to reserve: what the OS, the ECS agent
+/// and Docker take before ECS registers the instance. ECS registers a bit less memory than EC2
+/// sells (about 5% on Amazon Linux 2023); this takes 10%, at least 512 MiB, so a capacity read
+/// from EC2 is never above what the instance registers.
+pub fn memory_not_registered(memory_mib: u32) -> u32 {
+    (memory_mib / 10).max(512)
+}
+
+/// What an instance of `vcpus` vCPUs, `memory_mib` MiB and `gpus` GPUs offers ECS: 1,024 CPU
+/// units per vCPU (as ECS registers them) and the memory less [`memory_not_registered`].
+pub fn type_capacity(vcpus: u32, memory_mib: u32, gpus: u32) -> TypeCapacity {
+    TypeCapacity {
+        resources: Resources::new(
+            vcpus.saturating_mul(1024),
+            memory_mib.saturating_sub(memory_not_registered(memory_mib)),
+        ),
+        gpus,
+    }
+}
+
+/// An ECS capacity provider of the cluster whose Auto Scaling group is this group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapacityProviderLink {
+    /// The provider's name.
+    pub name: String,
+    /// Its managed scaling is `ENABLED`: ECS sets the group's desired capacity.
+    pub managed_scaling: bool,
 }
 
 /// Tag ECS adds to an Auto Scaling group when a capacity provider is associated with it.

@@ -12,6 +12,7 @@
 //! | instances pass through lifecycle states such as `Terminating:Wait` (lifecycle hooks), `Standby` | rarely | [`StrictAws::set_lifecycle_state`] rewrites an instance's state in `DescribeAutoScalingGroups` and `DescribeAutoScalingInstances` answers |
 //! | ECS `DeleteAttributes` of a custom attribute takes its name and target, without the value (as AWS documents it) | deletes only when the request's value equals the attribute's: without one, silently nothing | fills in the attribute's current value before forwarding |
 //! | a container instance on a GPU instance registers its GPUs (`GPU` resources) | ignores `totalResources`: no GPU | [`StrictAws::set_gpus_per_instance`] adds them to `DescribeContainerInstances` answers, remaining as the live tasks leave them |
+//! | an instance registers what its type has (CPU units, memory less what the OS and agent take) | ignores `totalResources`: CPU 4096 / MEMORY 7482 whatever the type | [`StrictAws::set_registered_for_type`] shows another size in `DescribeContainerInstances` answers for instances of a type (`ecs.instance-type`), remaining less the same difference |
 //! | ECS task scale-in protection: `UpdateTaskProtection` sets it per task (1 to 10 tasks, `expiresInMinutes` 1 to 2880, default 120), `GetTaskProtection` reads it; it lapses at its expiry; a stopped or unknown task is a failure | answers both with HTTP 500 (not implemented) | answers both itself, keeping each task's protection and expiry (on the proxy's clock, see [`StrictAws::advance`]); tasks are looked up in moto |
 //!
 //! It also injects faults like the executor's fault proxy ([`StrictAws::fail`]), and lets a
@@ -119,6 +120,8 @@ struct State {
     hooks: HashMap<String, VecDeque<Hook>>,
     /// GPUs every container instance registers (see [`StrictAws::set_gpus_per_instance`]).
     gpus_per_instance: Option<u32>,
+    /// CPU and memory instances of a type register (see [`StrictAws::set_registered_for_type`]).
+    registered_by_type: HashMap<String, (i64, i64)>,
 }
 
 struct Strict {
@@ -191,6 +194,17 @@ impl StrictAws {
     /// (`resourceRequirements` of type GPU of their task definitions, read from moto).
     pub fn set_gpus_per_instance(&self, gpus: u32) {
         self.strict.lock().gpus_per_instance = Some(gpus);
+    }
+
+    /// Container instances of `instance_type` (their `ecs.instance-type` attribute) show `cpu`
+    /// units and `memory` MiB registered in DescribeContainerInstances answers from now on (as
+    /// the agent registers what the type has; moto gives every instance CPU 4096 / MEMORY 7482),
+    /// and remaining what moto counts less the same difference (never below 0).
+    pub fn set_registered_for_type(&self, instance_type: &str, cpu: u32, memory: u32) {
+        self.strict.lock().registered_by_type.insert(
+            instance_type.to_owned(),
+            (i64::from(cpu), i64::from(memory)),
+        );
     }
 
     /// Answers the next `times` requests of `operation` with `fault`.
@@ -325,7 +339,8 @@ impl Strict {
             "DeleteAttributes" => self.delete_attributes(&request, upstream).await?,
             "DescribeContainerInstances" => {
                 let raw = self.forward(&operation, &request, upstream).await?;
-                self.add_gpus(raw).await?
+                let raw = self.add_gpus(raw).await?;
+                self.resize_by_type(raw)
             }
             "DescribeAutoScalingGroups" | "DescribeAutoScalingInstances" => {
                 let raw = self.forward(&operation, &request, upstream).await?;
@@ -863,6 +878,65 @@ impl Strict {
         }
         answer.body = serde_json::to_vec(&body).map_err(io::Error::other)?;
         Ok(answer.into_bytes())
+    }
+
+    /// Applies [`StrictAws::set_registered_for_type`] to a DescribeContainerInstances answer.
+    fn resize_by_type(&self, raw: Vec<u8>) -> Vec<u8> {
+        let sizes = self.lock().registered_by_type.clone();
+        if sizes.is_empty() {
+            return raw;
+        }
+        let mut answer = Answer::parse(&raw);
+        let Ok(mut body) = serde_json::from_slice::<Value>(&answer.body) else {
+            return raw;
+        };
+        let Some(instances) = body
+            .get_mut("containerInstances")
+            .and_then(Value::as_array_mut)
+        else {
+            return raw;
+        };
+        for ci in instances {
+            let instance_type = ci["attributes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|a| a["name"] == "ecs.instance-type")
+                .and_then(|a| a["value"].as_str())
+                .unwrap_or_default()
+                .to_owned();
+            let Some(&(cpu, memory)) = sizes.get(&instance_type) else {
+                continue;
+            };
+            for (name, size) in [("CPU", cpu), ("MEMORY", memory)] {
+                let amount = |ci: &Value, field: &str| -> Option<i64> {
+                    ci[field].as_array()?.iter().find(|r| r["name"] == name)?["integerValue"]
+                        .as_i64()
+                };
+                let Some(moto) = amount(ci, "registeredResources") else {
+                    continue;
+                };
+                let remaining = amount(ci, "remainingResources").unwrap_or(moto);
+                for (field, value) in [
+                    ("registeredResources", size),
+                    ("remainingResources", (remaining - (moto - size)).max(0)),
+                ] {
+                    if let Some(r) = ci[field]
+                        .as_array_mut()
+                        .and_then(|l| l.iter_mut().find(|r| r["name"] == name))
+                    {
+                        r["integerValue"] = json!(value);
+                    }
+                }
+            }
+        }
+        match serde_json::to_vec(&body) {
+            Ok(bytes) => {
+                answer.body = bytes;
+                answer.into_bytes()
+            }
+            Err(_) => raw,
+        }
     }
 
     /// GPUs the live tasks on a container instance reserve.

@@ -18,4 +18,5 @@ mod saw;
 mod simulate;
 mod support;
 mod unreachable;
+mod validate_live;
 mod watch;

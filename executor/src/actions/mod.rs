@@ -179,6 +179,8 @@ pub(crate) mod fixtures {
     pub fn group(min: u32, max: u32, desired: u32, members: &[(&str, &str)]) -> GroupState {
         GroupState {
             ecs_managed: false,
+            launch: Default::default(),
+            capacity_provider: None,
             name: "asg".into(),
             min,
             max,

@@ -179,6 +179,8 @@ pub(crate) fn state(
 ) -> ClusterState {
     let group = GroupState {
         ecs_managed: false,
+        launch: Default::default(),
+        capacity_provider: None,
         name: "asg".into(),
         min,
         max,

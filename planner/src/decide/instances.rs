@@ -1,37 +1,133 @@
 //! The cluster's instances as the placement simulation sees them: a new one's size, those booting, the bins.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use shared::definition::ClusterDefinition;
 use shared::messages::Reason;
 use shared::resources::Resources;
-use shared::state::{ClusterState, ContainerInstance, GroupState, InstanceStatus};
+use shared::state::{
+    ClusterState, ContainerInstance, GroupState, InstanceStatus, INSTANCE_TYPE_ATTRIBUTE,
+};
 
 use super::packing::{Bin, BinKind, Packer};
 use super::placement::{fresh_bin, needs_of, offer_of};
 use super::services::ServiceTable;
 use super::standing::Standing;
 
-/// The size of a new instance: the file's `instance_capacity` when set (the operator knows
-/// what the launch template gives), else the most common `registered` value of the cluster's
-/// instances (ties: the larger).
+/// The size of a new instance ([`new_size`]'s CPU and memory).
 pub(crate) fn instance_size(def: &ClusterDefinition, state: &ClusterState) -> Option<Resources> {
-    if let Some(size) = def.instance_capacity {
-        return Some(size);
-    }
-    let mut counts: BTreeMap<Resources, u32> = BTreeMap::new();
-    for ci in &state.instances {
-        if matches!(ci.status, InstanceStatus::Active | InstanceStatus::Draining)
-            && !ci.registered.is_zero()
-        {
-            *counts.entry(ci.registered).or_default() += 1;
+    new_size(def, state).resources
+}
+
+/// What a new instance is counted on to bring: the least, dimension by dimension, of what each
+/// instance type the group may launch brings, so that no plan counts on room a launch might
+/// not bring.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct NewSize {
+    /// CPU and memory; `None` when nothing tells.
+    pub resources: Option<Resources>,
+    /// GPUs.
+    pub gpus: u32,
+    /// The instance type, when the group launches only one.
+    pub instance_type: Option<String>,
+    /// The group may launch several types (or it is not known which).
+    pub type_unknown: bool,
+    /// The group's types are known (from its launch template, configuration or overrides).
+    pub types_known: bool,
+}
+
+/// A new instance's size. A type's size is that of the registered instances of that type
+/// (their least), else the file's `instance_capacity`, else EC2's description of the type
+/// (`shared::state::type_capacity`). When the group's types are not known (attribute-based
+/// selection), or a type's size cannot be told, the registered instances stand for what the
+/// group launches: the file's `instance_capacity` when set, else the least of the registered
+/// instances.
+pub(crate) fn new_size(def: &ClusterDefinition, state: &ClusterState) -> NewSize {
+    let registered: Vec<&ContainerInstance> = state
+        .instances
+        .iter()
+        .filter(|ci| {
+            matches!(ci.status, InstanceStatus::Active | InstanceStatus::Draining)
+                && !ci.registered.is_zero()
+        })
+        .collect();
+    let least = |of: &[&ContainerInstance]| -> Option<(Resources, u32)> {
+        of.iter().fold(None, |acc, ci| {
+            let this = (ci.registered, ci.placement.gpus);
+            Some(acc.map_or(this, |a: (Resources, u32)| smaller(a, this)))
+        })
+    };
+    let fallback = || -> Option<(Resources, u32)> {
+        let seen = least(&registered);
+        match def.instance_capacity {
+            Some(size) => Some((size, seen.map_or(0, |(_, g)| g))),
+            None => seen,
+        }
+    };
+    let types = state
+        .group
+        .as_ref()
+        .map(|g| g.launch.instance_types.as_slice())
+        .unwrap_or_default();
+    let mut size = None;
+    let mut unknown_type = types.is_empty();
+    for t in types {
+        let of_type: Vec<&ContainerInstance> = registered
+            .iter()
+            .copied()
+            .filter(|ci| ci.placement.attributes.get(INSTANCE_TYPE_ATTRIBUTE) == Some(t))
+            .collect();
+        let described = state
+            .group
+            .as_ref()
+            .and_then(|g| g.launch.described.get(t))
+            .map(|c| (c.resources, c.gpus));
+        let this = least(&of_type).or_else(|| {
+            def.instance_capacity
+                .map(|c| (c, described.map_or(0, |d| d.1)))
+                .or(described)
+        });
+        match this {
+            Some(this) => size = Some(size.map_or(this, |s| smaller(s, this))),
+            None => unknown_type = true,
         }
     }
-    // max_by_key returns the last maximum: the largest size among equal counts.
-    counts
-        .into_iter()
-        .max_by_key(|(_, n)| *n)
-        .map(|(size, _)| size)
+    if unknown_type {
+        if let Some(this) = fallback() {
+            size = Some(size.map_or(this, |s| smaller(s, this)));
+        }
+    }
+    NewSize {
+        resources: size.map(|(r, _)| r),
+        gpus: size.map_or(0, |(_, g)| g),
+        instance_type: match types {
+            [only] => Some(only.clone()),
+            _ => None,
+        },
+        type_unknown: types.len() != 1,
+        types_known: !types.is_empty(),
+    }
+}
+
+/// A new instance's `ecs.instance-type`: the group's only type, unknown when it may launch
+/// several; when the types are not known, what the registered instances agree on stands.
+pub(crate) fn launch_type_onto(attributes: &mut super::placement::Attributes, launch: &NewSize) {
+    let name = INSTANCE_TYPE_ATTRIBUTE.to_owned();
+    if let Some(t) = &launch.instance_type {
+        attributes.unknown.remove(&name);
+        attributes.values.insert(name, t.clone());
+    } else if launch.type_unknown && launch.types_known {
+        attributes.values.remove(&name);
+        attributes.unknown.insert(name);
+    }
+}
+
+/// The least of two sizes, dimension by dimension.
+fn smaller(a: (Resources, u32), b: (Resources, u32)) -> (Resources, u32) {
+    (
+        Resources::new(a.0.cpu.min(b.0.cpu), a.0.memory.min(b.0.memory)),
+        a.1.min(b.1),
+    )
 }
 
 /// Capacity on its way: instances of the group that will become container instances.
@@ -120,7 +216,7 @@ pub(crate) fn bins(
     size: Option<Resources>,
     booting: u32,
 ) -> (Packer, HashMap<usize, usize>) {
-    let new_instance = super::placement::new_instance(state);
+    let new_instance = super::placement::new_instance(state, &new_size(def, state));
     let awsvpc: std::collections::HashSet<&str> = state
         .services
         .iter()

@@ -47,6 +47,8 @@ mod disruption_tests;
 #[cfg(test)]
 mod fixtures;
 #[cfg(test)]
+mod launch_tests;
+#[cfg(test)]
 mod placement_tests;
 #[cfg(test)]
 mod proptests;
@@ -103,15 +105,32 @@ pub(crate) fn plan_traced(
     if definition.dry_run {
         detail.cluster.push(Reason::DryRun);
     }
-    let ecs_managed = state.group.as_ref().is_some_and(|g| g.ecs_managed);
+    let provider = state
+        .group
+        .as_ref()
+        .and_then(|g| g.capacity_provider.as_ref());
+    // The tag alone tells of a provider somewhere; the cluster's provider on the group, read,
+    // tells whether it scales the group.
+    let ecs_managed = state.group.as_ref().is_some_and(|g| g.ecs_managed) && provider.is_none();
     if !definition.enabled {
         detail.cluster.push(Reason::ClusterDisabled);
+    } else if let Some(p) = provider.filter(|p| p.managed_scaling) {
+        detail.cluster.push(Reason::ManagedScalingOnGroup {
+            group: definition.autoscale_group.clone(),
+            provider: p.name.clone(),
+        });
     } else if ecs_managed {
         // Two autoscalers on one group fight over its desired capacity: this one stands back.
         detail.cluster.push(Reason::GroupManagedByEcs {
             group: definition.autoscale_group.clone(),
         });
     } else {
+        if let Some(p) = provider {
+            detail.cluster.push(Reason::ProviderWithoutManagedScaling {
+                group: definition.autoscale_group.clone(),
+                provider: p.name.clone(),
+            });
+        }
         let mut targets: HashMap<&str, u32> = HashMap::new();
         for def in &definition.services {
             let outcome =

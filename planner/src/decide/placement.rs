@@ -211,21 +211,21 @@ pub(crate) struct NewInstance {
     pub daemon_services: Vec<String>,
 }
 
-/// A new instance of the group: GPUs, the smallest count among the registered (ACTIVE or
-/// DRAINING) instances, so that a plan never counts on GPUs a launch might not bring;
+/// A new instance of the group: GPUs, those of `launch` (the least the group may launch, see
+/// `instances::new_size`), so that a plan never counts on GPUs a launch might not bring;
 /// attributes, those on which every registered instance agrees (the others unknown, all unknown
-/// without any registered instance); then every ACTIVE EC2 DAEMON service's task on it.
-pub(crate) fn new_instance(state: &ClusterState) -> NewInstance {
+/// without any registered instance), `ecs.instance-type` that of `launch` (unknown when the
+/// group may launch several); then every ACTIVE EC2 DAEMON service's task on it.
+pub(crate) fn new_instance(
+    state: &ClusterState,
+    launch: &super::instances::NewSize,
+) -> NewInstance {
     let registered: Vec<&ContainerInstance> = state
         .instances
         .iter()
         .filter(|ci| matches!(ci.status, InstanceStatus::Active | InstanceStatus::Draining))
         .collect();
-    let gpus = registered
-        .iter()
-        .map(|ci| ci.placement.gpus)
-        .min()
-        .unwrap_or(0);
+    let gpus = launch.gpus;
     let mut attributes = Attributes {
         all_unknown: registered.is_empty(),
         ..Attributes::default()
@@ -257,6 +257,7 @@ pub(crate) fn new_instance(state: &ClusterState) -> NewInstance {
             attributes.unknown.remove(own);
         }
     }
+    super::instances::launch_type_onto(&mut attributes, launch);
     let mut new = NewInstance {
         offer: Offer {
             ports: Vec::new(),
@@ -602,7 +603,9 @@ mod tests {
             0,
             5,
         );
-        let new = new_instance(&st);
+        let launch =
+            super::super::instances::new_size(&super::super::fixtures::cluster(vec![]), &st);
+        let new = new_instance(&st, &launch);
         assert_eq!(new.offer.gpus, 1, "the smallest GPU count of the group");
         assert_eq!(
             new.daemon_services,

@@ -142,6 +142,8 @@ mod tests {
     fn state(instances: Vec<ContainerInstance>) -> ClusterState {
         let group = GroupState {
             ecs_managed: false,
+            launch: Default::default(),
+            capacity_provider: None,
             name: "asg".into(),
             min: 0,
             max: 100,

@@ -81,6 +81,8 @@ mod tests {
             }],
             group: Some(GroupState {
                 ecs_managed: false,
+                launch: Default::default(),
+                capacity_provider: None,
                 name: "asg".into(),
                 min: 0,
                 max: 9,

@@ -20,11 +20,17 @@
 //! | E | `DescribeInstances` (EC2), ⌈U/100⌉ calls for the U InService instances of the group that have no container instance (their launch times, for the registration grace period); 0 in the common case, where every InService instance is registered |
 //! | L | `ListTasks` + `DescribeTasks`, only for the tasks the core can use (below) |
 //! | P | `GetTaskProtection`, ⌈t/10⌉ calls (10 tasks per call, the API's maximum) for the t tasks of the busy instances consolidation may drain (below); 0 when no busy instance may be drained now |
+//! | G | what the group launches (`launch.rs`): 1 `DescribeLaunchTemplateVersions` (EC2) for a launch template, or 1 `DescribeLaunchConfigurations` for a launch configuration; 0 when the mixed instances policy's overrides name the types (or select them by attributes) |
+//! | Y | `DescribeInstanceTypes` (EC2), ⌈y/100⌉ calls for the y types of the group no ACTIVE or DRAINING container instance shows; 0 when every type shows, or the file sets `instance_capacity` |
+//! | 1 + C | `DescribeClusters` (the cluster's capacity providers), then C = ⌈c/100⌉ `DescribeCapacityProviders` for its c providers other than `FARGATE`/`FARGATE_SPOT`; C = 0 without such providers |
 //!
-//! that is ⌈S/10⌉ + max(1, ⌈I/100⌉) + ⌈I/100⌉ + 1 + E + D + L + P, where L is 0, or at most
+//! (G, Y and 1 + C only when the group exists.) That is ⌈S/10⌉ + max(1, ⌈I/100⌉) + ⌈I/100⌉ + 1 +
+//! E + D + L + P + G + Y + 1 + C, where L is 0, or at most
 //! max(1, ⌈T/100⌉) + ⌈T/100⌉ (the whole cluster's listing; a listing per instance is chosen
 //! only when it is estimated cheaper), and P at most ⌈t/10⌉ for the tasks t of at most 16
-//! instances. So a read never costs more than ⌈S/10⌉ + 2⌈I/100⌉ + 2⌈T/100⌉ + E + D + P + 3. The listing of container instances is paged at 100
+//! instances. So a read never costs more than ⌈S/10⌉ + 2⌈I/100⌉ + 2⌈T/100⌉ + E + D + P + Y + C + 5;
+//! in the common case (a launch template or configuration, its types registered, no capacity
+//! provider but Fargate's) G + Y + 1 + C = 2. The listing of container instances is paged at 100
 //! ARNs, so `I` instances need ⌈I/100⌉ list pages *and* ⌈I/100⌉ describe calls: the issue's
 //! "⌈S/10⌉ + ⌈I/100⌉ + a few" is met up to 100 instances and is otherwise the floor plus
 //! ⌈I/100⌉. Revisions never change, so the task definition cache may live as long as the
@@ -42,8 +48,8 @@
 //! follows 100 at a time. So for K instances holding t tasks in all, L ≤ min(max(1, ⌈T/100⌉) +
 //! ⌈T/100⌉, Σ max(1, ⌈tᵢ/100⌉) + ⌈t/100⌉) — about 20 calls for 16 instances of 20 tasks in a cluster
 //! of 1,000 such instances, where listing the cluster would take 400. Measured against the
-//! emulator (`tests/emulator.rs`): S = 13, I = 3, T = 5 takes 10 calls with a cold cache
-//! (3 revisions), 7 with a warm one; one DRAINING instance of 2 tasks in a cluster of 255
+//! emulator (`tests/emulator.rs`): S = 13, I = 3, T = 5 takes 12 calls with a cold cache
+//! (3 revisions), 9 with a warm one; one DRAINING instance of 2 tasks in a cluster of 255
 //! tasks takes one ListTasks and one DescribeTasks. Instances whose tasks were not listed keep
 //! an empty [`ContainerInstance::tasks`]; the core reads that as "tasks unknown" and never
 //! drains them.
@@ -68,6 +74,7 @@
 //! launch times are read in `launch_times.rs`; an instance DescribeInstances does not return
 //! keeps none (the core counts it as booting, as within the grace period).
 
+mod launch;
 mod launch_times;
 mod protection;
 mod task_definitions;
@@ -81,7 +88,7 @@ use shared::aws::state::{container_instance, group_state, service_state};
 use shared::aws::AwsClients;
 use shared::definition::ClusterDefinition;
 use shared::resources::Resources;
-use shared::state::{ClusterState, ContainerInstance, GroupState, InstanceStatus, ServiceState};
+use shared::state::{ClusterState, ContainerInstance, InstanceStatus, ServiceState};
 
 pub use task_definitions::TaskDefinitionCache;
 pub use tasks::{choose_listing, Listing};
@@ -190,7 +197,11 @@ pub async fn read_cluster_state_at(
     );
     let (services, missing_services) = services?;
     let instances = instances?;
-    let group = group?;
+    let raw_group = group?;
+    let mut group = raw_group.as_ref().map(group_state);
+    if let (Some(raw), Some(group)) = (&raw_group, group.as_mut()) {
+        group.launch.instance_types = launch::instance_types(clients, cluster, raw).await;
+    }
 
     let mut state = ClusterState {
         cluster: cluster.to_owned(),
@@ -199,6 +210,11 @@ pub async fn read_cluster_state_at(
         group,
         task_protection_unread: None,
     };
+    if state.group.is_some() {
+        let arn = raw_group.as_ref().and_then(|g| g.auto_scaling_group_arn());
+        launch::provider_onto(&clients.ecs, arn, &mut state).await?;
+        launch::describe_onto(&clients.ec2, definition, &mut state).await;
+    }
     launch_times::read_onto(&clients.ec2, &mut state).await?;
     let listing = crate::task_listing(definition, &state);
     let chosen = choose_listing(&listing, &state.instances);
@@ -340,9 +356,8 @@ async fn read_group(
     autoscaling: &aws_sdk_autoscaling::Client,
     cluster: &str,
     name: &str,
-) -> Result<Option<GroupState>, ReadError> {
-    let group = read::describe_group(autoscaling, name)
+) -> Result<Option<aws_sdk_autoscaling::types::AutoScalingGroup>, ReadError> {
+    read::describe_group(autoscaling, name)
         .await
-        .map_err(|e| ReadError::call(cluster, "DescribeAutoScalingGroups", e))?;
-    Ok(group.as_ref().map(group_state))
+        .map_err(|e| ReadError::call(cluster, "DescribeAutoScalingGroups", e))
 }

@@ -211,3 +211,134 @@ pub async fn describe_group(
         .find(|g| g.auto_scaling_group_name() == Some(name))
         .cloned())
 }
+
+/// EC2 errors, as the EC2 client gives them.
+pub type Ec2Error<E> = aws_sdk_ec2::error::SdkError<E, aws_sdk_ec2::config::http::HttpResponse>;
+
+/// The instance type of one launch template version (one DescribeLaunchTemplateVersions);
+/// `None` when the version names none. `id` or `name` identifies the template.
+pub async fn launch_template_instance_type(
+    ec2: &aws_sdk_ec2::Client,
+    id: Option<&str>,
+    name: Option<&str>,
+    version: &str,
+) -> Result<
+    Option<String>,
+    Ec2Error<aws_sdk_ec2::operation::describe_launch_template_versions::DescribeLaunchTemplateVersionsError>,
+>{
+    let out = Box::pin(
+        ec2.describe_launch_template_versions()
+            .set_launch_template_id(id.map(str::to_owned))
+            .set_launch_template_name(name.map(str::to_owned))
+            .versions(version)
+            .send(),
+    )
+    .await?;
+    Ok(out
+        .launch_template_versions()
+        .first()
+        .and_then(super::state::template_instance_type))
+}
+
+/// The instance type of a launch configuration (one DescribeLaunchConfigurations); `None` when
+/// it does not exist.
+pub async fn launch_configuration_instance_type(
+    autoscaling: &aws_sdk_autoscaling::Client,
+    name: &str,
+) -> Result<
+    Option<String>,
+    SdkError<
+        aws_sdk_autoscaling::operation::describe_launch_configurations::DescribeLaunchConfigurationsError,
+        HttpResponse,
+    >,
+>{
+    let out = Box::pin(
+        autoscaling
+            .describe_launch_configurations()
+            .launch_configuration_names(name)
+            .send(),
+    )
+    .await?;
+    Ok(out
+        .launch_configurations()
+        .iter()
+        .find(|c| c.launch_configuration_name() == Some(name))
+        .and_then(|c| c.instance_type())
+        .map(str::to_owned))
+}
+
+/// Instance types per DescribeInstanceTypes call (the API's maximum).
+pub const INSTANCE_TYPES_PER_CALL: usize = 100;
+
+/// EC2's description of `types` (DescribeInstanceTypes, 100 per call, paginated; none for no
+/// type).
+pub async fn describe_instance_types(
+    ec2: &aws_sdk_ec2::Client,
+    types: &[String],
+) -> Result<
+    Vec<aws_sdk_ec2::types::InstanceTypeInfo>,
+    Ec2Error<aws_sdk_ec2::operation::describe_instance_types::DescribeInstanceTypesError>,
+> {
+    let mut described = Vec::new();
+    for chunk in types.chunks(INSTANCE_TYPES_PER_CALL) {
+        let names = chunk
+            .iter()
+            .map(|t| aws_sdk_ec2::types::InstanceType::from(t.as_str()))
+            .collect();
+        let mut pages = ec2
+            .describe_instance_types()
+            .set_instance_types(Some(names))
+            .into_paginator()
+            .send();
+        while let Some(page) = Box::pin(pages.next()).await {
+            described.extend(page?.instance_types().iter().cloned());
+        }
+    }
+    Ok(described)
+}
+
+/// The capacity providers `cluster` lists (one DescribeClusters), `FARGATE` and `FARGATE_SPOT`
+/// left out (they have no Auto Scaling group); none for a cluster ECS does not have.
+pub async fn cluster_capacity_providers(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+) -> Result<
+    Vec<String>,
+    SdkError<aws_sdk_ecs::operation::describe_clusters::DescribeClustersError, HttpResponse>,
+> {
+    let out = Box::pin(ecs.describe_clusters().clusters(cluster).send()).await?;
+    Ok(out
+        .clusters()
+        .iter()
+        .flat_map(|c| c.capacity_providers())
+        .filter(|p| !matches!(p.as_str(), "FARGATE" | "FARGATE_SPOT"))
+        .cloned()
+        .collect())
+}
+
+/// Capacity providers per DescribeCapacityProviders call (the API's maximum).
+pub const CAPACITY_PROVIDERS_PER_CALL: usize = 100;
+
+/// DescribeCapacityProviders for `names`, 100 per call (none for no name).
+pub async fn describe_capacity_providers(
+    ecs: &aws_sdk_ecs::Client,
+    names: &[String],
+) -> Result<
+    Vec<aws_sdk_ecs::types::CapacityProvider>,
+    SdkError<
+        aws_sdk_ecs::operation::describe_capacity_providers::DescribeCapacityProvidersError,
+        HttpResponse,
+    >,
+> {
+    let mut providers = Vec::new();
+    for chunk in names.chunks(CAPACITY_PROVIDERS_PER_CALL) {
+        let out = Box::pin(
+            ecs.describe_capacity_providers()
+                .set_capacity_providers(Some(chunk.to_vec()))
+                .send(),
+        )
+        .await?;
+        providers.extend(out.capacity_providers().iter().cloned());
+    }
+    Ok(providers)
+}

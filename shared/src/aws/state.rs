@@ -10,10 +10,10 @@ use aws_sdk_ecs::types::{
 
 use crate::resources::Resources;
 use crate::state::{
-    ContainerInstance, GroupInstance, GroupState, HostPort, InstancePlacement, InstanceStatus,
-    Launch, NetworkMode, ScalingRecord, Scheduling, ServicePlacement, ServiceState, Task,
-    DO_NOT_DISRUPT_TAG, DRAINED_AT_ATTRIBUTE, DRAIN_ABORTED_AT_ATTRIBUTE, ECS_MANAGED_TAG,
-    LAST_SCALING_TAG,
+    type_capacity, CapacityProviderLink, ContainerInstance, GroupInstance, GroupState, HostPort,
+    InstancePlacement, InstanceStatus, Launch, NetworkMode, ScalingRecord, Scheduling,
+    ServicePlacement, ServiceState, Task, TypeCapacity, DO_NOT_DISRUPT_TAG, DRAINED_AT_ATTRIBUTE,
+    DRAIN_ABORTED_AT_ATTRIBUTE, ECS_MANAGED_TAG, LAST_SCALING_TAG,
 };
 
 /// An answer lacks something the model cannot do without (an identifier, mostly).
@@ -372,6 +372,8 @@ pub fn group_state(group: &AutoScalingGroup) -> GroupState {
             .tags()
             .iter()
             .any(|t| t.key() == Some(ECS_MANAGED_TAG)),
+        launch: Default::default(),
+        capacity_provider: None,
         name: group
             .auto_scaling_group_name()
             .unwrap_or_default()
@@ -396,6 +398,120 @@ pub fn group_state(group: &AutoScalingGroup) -> GroupState {
             })
             .collect(),
     }
+}
+
+/// Where a group's instance types are to be read, as DescribeAutoScalingGroups tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LaunchSource {
+    /// The mixed instances policy's overrides name them (no further call).
+    Types(Vec<String>),
+    /// A launch template's version gives it (EC2 DescribeLaunchTemplateVersions).
+    Template {
+        /// `LaunchTemplateId`, when given.
+        id: Option<String>,
+        /// `LaunchTemplateName`, when given.
+        name: Option<String>,
+        /// The version: a number, `$Latest` or `$Default` (the default when not given).
+        version: String,
+    },
+    /// A launch configuration gives it (DescribeLaunchConfigurations).
+    Configuration(String),
+    /// Not knowable: attribute-based instance selection (overrides without an instance type),
+    /// or no launch template or configuration at all.
+    Unknown,
+}
+
+/// Where `group`'s instance types come from: the mixed instances policy's overrides when each
+/// names a type (an override by instance requirements makes them unknown), else the policy's
+/// or the group's launch template, else its launch configuration.
+pub fn launch_source(group: &AutoScalingGroup) -> LaunchSource {
+    let template =
+        |spec: &aws_sdk_autoscaling::types::LaunchTemplateSpecification| LaunchSource::Template {
+            id: spec.launch_template_id().map(str::to_owned),
+            name: spec.launch_template_name().map(str::to_owned),
+            version: spec.version().unwrap_or("$Default").to_owned(),
+        };
+    if let Some(mixed) = group
+        .mixed_instances_policy()
+        .and_then(|p| p.launch_template())
+    {
+        let overrides = mixed.overrides();
+        if !overrides.is_empty() {
+            let types: Option<Vec<String>> = overrides
+                .iter()
+                .map(|o| o.instance_type().map(str::to_owned))
+                .collect();
+            return types.map_or(LaunchSource::Unknown, LaunchSource::Types);
+        }
+        return mixed
+            .launch_template_specification()
+            .map_or(LaunchSource::Unknown, template);
+    }
+    if let Some(spec) = group.launch_template() {
+        return template(spec);
+    }
+    group
+        .launch_configuration_name()
+        .map_or(LaunchSource::Unknown, |n| {
+            LaunchSource::Configuration(n.to_owned())
+        })
+}
+
+/// The instance type a launch template version gives, `None` when it names none (attribute-based
+/// selection in the template, or a type left to the group).
+pub fn template_instance_type(
+    version: &aws_sdk_ec2::types::LaunchTemplateVersion,
+) -> Option<String> {
+    version
+        .launch_template_data()
+        .and_then(|d| d.instance_type())
+        .map(|t| t.as_str().to_owned())
+}
+
+/// The capacity of each type EC2 describes, by [`crate::state::type_capacity`]; a type whose
+/// vCPUs or memory are not given is left out.
+pub fn described_capacities(
+    types: &[aws_sdk_ec2::types::InstanceTypeInfo],
+) -> std::collections::BTreeMap<String, TypeCapacity> {
+    types
+        .iter()
+        .filter_map(|t| {
+            let name = t.instance_type()?.as_str().to_owned();
+            let vcpus = count(t.v_cpu_info()?.default_v_cpus()?);
+            let memory = u32::try_from(t.memory_info()?.size_in_mib()?.max(0)).unwrap_or(u32::MAX);
+            let gpus = t.gpu_info().map_or(0, |g| {
+                g.gpus()
+                    .iter()
+                    .map(|d| count(d.count().unwrap_or(0)))
+                    .fold(0u32, u32::saturating_add)
+            });
+            Some((name, type_capacity(vcpus, memory, gpus)))
+        })
+        .collect()
+}
+
+/// The capacity provider among `providers` whose Auto Scaling group is `group` (by ARN, or by
+/// name where a provider names the group so), with whether its managed scaling is `ENABLED`.
+pub fn provider_on_group(
+    providers: &[aws_sdk_ecs::types::CapacityProvider],
+    group_name: &str,
+    group_arn: Option<&str>,
+) -> Option<CapacityProviderLink> {
+    providers.iter().find_map(|p| {
+        let asg = p.auto_scaling_group_provider()?;
+        let target = asg.auto_scaling_group_arn();
+        let by_name = target
+            .rsplit_once(":autoScalingGroupName/")
+            .map_or(target, |(_, name)| name);
+        let ours = group_arn == Some(target) || by_name == group_name;
+        ours.then(|| CapacityProviderLink {
+            name: p.name().unwrap_or_default().to_owned(),
+            managed_scaling: asg
+                .managed_scaling()
+                .and_then(|m| m.status())
+                .is_some_and(|s| *s == aws_sdk_ecs::types::ManagedScalingStatus::Enabled),
+        })
+    })
 }
 
 /// Launch times (seconds since the epoch) by EC2 instance id, from DescribeInstances
@@ -1032,5 +1148,185 @@ mod tests {
             .build();
         let p = container_instance(&counted).expect("valid").placement;
         assert_eq!((p.gpus, p.gpus_free), (2, 0));
+    }
+
+    #[test]
+    fn launch_sources_prefer_the_overrides_then_a_template_then_a_configuration() {
+        use aws_sdk_autoscaling::types::{
+            InstanceRequirements, LaunchTemplate, LaunchTemplateOverrides,
+            LaunchTemplateSpecification, MixedInstancesPolicy, VCpuCountRequest,
+        };
+        let spec = LaunchTemplateSpecification::builder()
+            .launch_template_name("lt")
+            .build();
+        let mixed = |overrides: Vec<LaunchTemplateOverrides>| {
+            MixedInstancesPolicy::builder()
+                .launch_template(
+                    LaunchTemplate::builder()
+                        .launch_template_specification(spec.clone())
+                        .set_overrides(Some(overrides))
+                        .build(),
+                )
+                .build()
+        };
+        let by_type = |t: &str| LaunchTemplateOverrides::builder().instance_type(t).build();
+        let group = AutoScalingGroup::builder()
+            .launch_configuration_name("lc")
+            .mixed_instances_policy(mixed(vec![by_type("c5.large"), by_type("m5.large")]))
+            .build();
+        assert_eq!(
+            launch_source(&group),
+            LaunchSource::Types(vec!["c5.large".into(), "m5.large".into()])
+        );
+        // One override by attributes: the types are not known.
+        let by_attributes = LaunchTemplateOverrides::builder()
+            .instance_requirements(
+                InstanceRequirements::builder()
+                    .v_cpu_count(VCpuCountRequest::builder().min(2).build())
+                    .build(),
+            )
+            .build();
+        let group = AutoScalingGroup::builder()
+            .mixed_instances_policy(mixed(vec![by_type("c5.large"), by_attributes]))
+            .build();
+        assert_eq!(launch_source(&group), LaunchSource::Unknown);
+        // No override: the policy's template, at its default version.
+        let group = AutoScalingGroup::builder()
+            .mixed_instances_policy(mixed(vec![]))
+            .build();
+        assert_eq!(
+            launch_source(&group),
+            LaunchSource::Template {
+                id: None,
+                name: Some("lt".into()),
+                version: "$Default".into()
+            }
+        );
+        let group = AutoScalingGroup::builder()
+            .launch_template(
+                LaunchTemplateSpecification::builder()
+                    .launch_template_id("lt-1")
+                    .version("3")
+                    .build(),
+            )
+            .build();
+        assert_eq!(
+            launch_source(&group),
+            LaunchSource::Template {
+                id: Some("lt-1".into()),
+                name: None,
+                version: "3".into()
+            }
+        );
+        let group = AutoScalingGroup::builder()
+            .launch_configuration_name("lc")
+            .build();
+        assert_eq!(
+            launch_source(&group),
+            LaunchSource::Configuration("lc".into())
+        );
+        assert_eq!(
+            launch_source(&AutoScalingGroup::builder().build()),
+            LaunchSource::Unknown
+        );
+    }
+
+    #[test]
+    fn ec2_sizes_become_what_ecs_may_count_on() {
+        use aws_sdk_ec2::types::{
+            GpuDeviceInfo, GpuInfo, InstanceType, InstanceTypeInfo, MemoryInfo, VCpuInfo,
+        };
+        let info = |t: InstanceType, vcpus: i32, mib: i64, gpus: Option<i32>| {
+            let mut b = InstanceTypeInfo::builder()
+                .instance_type(t)
+                .v_cpu_info(VCpuInfo::builder().default_v_cpus(vcpus).build())
+                .memory_info(MemoryInfo::builder().size_in_mib(mib).build());
+            if let Some(n) = gpus {
+                b = b.gpu_info(
+                    GpuInfo::builder()
+                        .gpus(GpuDeviceInfo::builder().count(n).build())
+                        .build(),
+                );
+            }
+            b.build()
+        };
+        let sizes = described_capacities(&[
+            info(InstanceType::C5Large, 2, 4096, None),
+            info(InstanceType::G4dnXlarge, 4, 16384, Some(1)),
+            // Without its memory: left out.
+            InstanceTypeInfo::builder()
+                .instance_type(InstanceType::M5Large)
+                .build(),
+        ]);
+        // 4,096 MiB: 512 MiB kept back (a tenth would be less); 16,384 MiB: a tenth.
+        assert_eq!(
+            sizes.get("c5.large"),
+            Some(&TypeCapacity {
+                resources: Resources::new(2048, 3584),
+                gpus: 0
+            })
+        );
+        assert_eq!(
+            sizes.get("g4dn.xlarge"),
+            Some(&TypeCapacity {
+                resources: Resources::new(4096, 14746),
+                gpus: 1
+            })
+        );
+        assert_eq!(sizes.len(), 2);
+    }
+
+    #[test]
+    fn the_provider_on_the_group_is_found_by_arn_or_name() {
+        use aws_sdk_ecs::types::{
+            AutoScalingGroupProvider, CapacityProvider, ManagedScaling, ManagedScalingStatus,
+        };
+        let arn = |g: &str| {
+            format!("arn:aws:autoscaling:us-east-1:1:autoScalingGroup:abc:autoScalingGroupName/{g}")
+        };
+        let provider = |name: &str, target: &str, status: Option<ManagedScalingStatus>| {
+            let mut scaling = ManagedScaling::builder();
+            if let Some(s) = status {
+                scaling = scaling.status(s);
+            }
+            CapacityProvider::builder()
+                .name(name)
+                .auto_scaling_group_provider(
+                    AutoScalingGroupProvider::builder()
+                        .auto_scaling_group_arn(target)
+                        .managed_scaling(scaling.build())
+                        .build()
+                        .expect("an ARN"),
+                )
+                .build()
+        };
+        let providers = [
+            provider(
+                "other",
+                &arn("other-asg"),
+                Some(ManagedScalingStatus::Enabled),
+            ),
+            provider("ours", &arn("asg"), Some(ManagedScalingStatus::Enabled)),
+        ];
+        let found = provider_on_group(&providers, "asg", Some(&arn("asg")));
+        assert_eq!(
+            found,
+            Some(CapacityProviderLink {
+                name: "ours".into(),
+                managed_scaling: true
+            })
+        );
+        // The group's ARN not known: its name in the provider's ARN.
+        assert_eq!(provider_on_group(&providers, "asg", None), found);
+        assert_eq!(provider_on_group(&providers, "third-asg", None), None);
+        // A name where an ARN belongs, managed scaling not given: not ENABLED.
+        let by_name = [provider("named", "asg", None)];
+        assert_eq!(
+            provider_on_group(&by_name, "asg", Some(&arn("asg"))),
+            Some(CapacityProviderLink {
+                name: "named".into(),
+                managed_scaling: false
+            })
+        );
     }
 }

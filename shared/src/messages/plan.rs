@@ -382,6 +382,13 @@ pub enum Reason {
     /// (its managed scaling would fight this autoscaler over the desired capacity). The
     /// cluster is left alone: no action at all.
     GroupManagedByEcs { group: String },
+    /// The cluster's ECS capacity provider `provider` is on the group with managed scaling
+    /// `ENABLED`: ECS sets the group's desired capacity, and two autoscalers would fight over
+    /// it. The cluster is left alone: no action at all.
+    ManagedScalingOnGroup { group: String, provider: String },
+    /// The cluster's ECS capacity provider `provider` is on the group with managed scaling
+    /// `DISABLED`: it does not scale the group, which is planned as usual.
+    ProviderWithoutManagedScaling { group: String, provider: String },
     /// The file's `min`/`max` differ from the group's.
     GroupLimitsChanged { from: GroupLimits, to: GroupLimits },
     /// The file's limit contradicts the group's other limit; left unchanged.
@@ -816,6 +823,14 @@ impl std::fmt::Display for Reason {
             GroupManagedByEcs { group } => write!(
                 f,
                 "group `{group}` carries the `AmazonECSManaged` tag: an ECS capacity provider is attached to it, whose managed scaling would fight this autoscaler over the desired capacity; the cluster is left alone (detach the capacity provider, or remove the cluster's file)"
+            ),
+            ManagedScalingOnGroup { group, provider } => write!(
+                f,
+                "the cluster's ECS capacity provider `{provider}` is on group `{group}` with managed scaling ENABLED: ECS sets the group's desired capacity, and two autoscalers would fight over it; the cluster is left alone (turn the provider's managed scaling off, or remove the cluster's file)"
+            ),
+            ProviderWithoutManagedScaling { group, provider } => write!(
+                f,
+                "the cluster's ECS capacity provider `{provider}` is on group `{group}` with managed scaling DISABLED: the group is planned as usual"
             ),
             GroupNotFound { group } => {
                 write!(f, "Auto Scaling group `{group}` not found: no instance actions")

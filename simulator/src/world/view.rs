@@ -121,6 +121,8 @@ impl World {
     pub fn group_state(&self) -> GroupState {
         GroupState {
             ecs_managed: false,
+            launch: Default::default(),
+            capacity_provider: None,
             name: self.group.name.clone(),
             min: self.group.min,
             max: self.group.max,

@@ -84,8 +84,9 @@ pub struct Cluster {
     /// ECS; after that it stops counting as capacity on its way and is reported (default 600, 10 minutes).
     #[schemars(extend("default" = DEFAULT_REGISTRATION_GRACE_SECS))]
     pub registration_grace: Option<Seconds>,
-    /// Size of a new instance, for clusters that may have none registered (default: learnt from
-    /// the cluster).
+    /// Size of a new instance of a type the group may launch that no registered instance shows
+    /// (instead of EC2's description of the type), or of any new instance when the group's
+    /// types cannot be known (default: learnt from the cluster and EC2).
     pub instance_capacity: Option<InstanceCapacity>,
 }
 
