@@ -8,7 +8,8 @@
 //!
 //! `disruption`: the disruption controls and fast scale-in over cycles (task protection, drain
 //! deadlines, consolidation windows, budgets). `placement`: host ports, Fargate, daemons and
-//! `memberOf` against the test bed's scheduler.
+//! `memberOf` against the test bed's scheduler. `zones`: spread over availability zones against
+//! the test bed's scheduler.
 //!
 //! One test binary, so one moto server; `TestBed::start` serialises the tests.
 
@@ -33,6 +34,8 @@ use testbed::{scheduler, TestBed};
 mod disruption;
 #[path = "instances/placement.rs"]
 mod placement;
+#[path = "instances/zones.rs"]
+mod zones;
 
 const CLUSTER: &str = "prod";
 const GROUP: &str = "prod-asg";
@@ -308,6 +311,14 @@ fn touched(plan: &ScalingPlan) -> Vec<String> {
         .map(|i| i.ec2_instance_id.clone())
         .chain(a.drain.iter().map(|d| d.instance.ec2_instance_id.clone()))
         .collect()
+}
+
+/// Instances the plan launches (its raise of the group's desired capacity).
+fn launched(plan: &ScalingPlan) -> i64 {
+    plan.actions
+        .group_desired
+        .as_ref()
+        .map_or(0, |c| i64::from(c.to) - i64::from(c.from))
 }
 
 /// The decision record's line about an instance.

@@ -12,6 +12,7 @@
 //! | instances pass through lifecycle states such as `Terminating:Wait` (lifecycle hooks), `Standby` | rarely | [`StrictAws::set_lifecycle_state`] rewrites an instance's state in `DescribeAutoScalingGroups` and `DescribeAutoScalingInstances` answers |
 //! | ECS `DeleteAttributes` of a custom attribute takes its name and target, without the value (as AWS documents it) | deletes only when the request's value equals the attribute's: without one, silently nothing | fills in the attribute's current value before forwarding |
 //! | a container instance on a GPU instance registers its GPUs (`GPU` resources) | ignores `totalResources`: no GPU | [`StrictAws::set_gpus_per_instance`] adds them to `DescribeContainerInstances` answers, remaining as the live tasks leave them |
+//! | an Auto Scaling group over several availability zones balances its instances across them; each container instance carries its zone (`ecs.availability-zone`) | puts every instance of one launch in one zone picked at random | [`StrictAws::set_availability_zone`] rewrites an instance's zone attribute in `DescribeContainerInstances` answers |
 //! | ECS task scale-in protection: `UpdateTaskProtection` sets it per task (1 to 10 tasks, `expiresInMinutes` 1 to 2880, default 120), `GetTaskProtection` reads it; it lapses at its expiry; a stopped or unknown task is a failure | answers both with HTTP 500 (not implemented) | answers both itself, keeping each task's protection and expiry (on the proxy's clock, see [`StrictAws::advance`]); tasks are looked up in moto |
 //!
 //! It also injects faults like the executor's fault proxy ([`StrictAws::fail`]), and lets a
@@ -119,6 +120,9 @@ struct State {
     hooks: HashMap<String, VecDeque<Hook>>,
     /// GPUs every container instance registers (see [`StrictAws::set_gpus_per_instance`]).
     gpus_per_instance: Option<u32>,
+    /// EC2 instance id → the availability zone its container instance shows (see
+    /// [`StrictAws::set_availability_zone`]).
+    zones: HashMap<String, String>,
 }
 
 struct Strict {
@@ -191,6 +195,17 @@ impl StrictAws {
     /// (`resourceRequirements` of type GPU of their task definitions, read from moto).
     pub fn set_gpus_per_instance(&self, gpus: u32) {
         self.strict.lock().gpus_per_instance = Some(gpus);
+    }
+
+    /// Shows the container instance of EC2 instance `instance_id` in availability zone `zone`
+    /// (its `ecs.availability-zone` attribute) in DescribeContainerInstances answers from now
+    /// on: moto launches all the instances of one Auto Scaling activity in one zone picked at
+    /// random, where AWS balances a group's instances across its zones.
+    pub fn set_availability_zone(&self, instance_id: &str, zone: &str) {
+        self.strict
+            .lock()
+            .zones
+            .insert(instance_id.to_owned(), zone.to_owned());
     }
 
     /// Answers the next `times` requests of `operation` with `fault`.
@@ -325,7 +340,8 @@ impl Strict {
             "DeleteAttributes" => self.delete_attributes(&request, upstream).await?,
             "DescribeContainerInstances" => {
                 let raw = self.forward(&operation, &request, upstream).await?;
-                self.add_gpus(raw).await?
+                let raw = self.add_gpus(raw).await?;
+                self.rewrite_zones(raw)
             }
             "DescribeAutoScalingGroups" | "DescribeAutoScalingInstances" => {
                 let raw = self.forward(&operation, &request, upstream).await?;
@@ -863,6 +879,52 @@ impl Strict {
         }
         answer.body = serde_json::to_vec(&body).map_err(io::Error::other)?;
         Ok(answer.into_bytes())
+    }
+
+    /// Sets the zones of [`StrictAws::set_availability_zone`] in a DescribeContainerInstances
+    /// answer (the `ecs.availability-zone` attribute, replaced or added).
+    fn rewrite_zones(&self, raw: Vec<u8>) -> Vec<u8> {
+        const ZONE: &str = "ecs.availability-zone";
+        let zones = self.lock().zones.clone();
+        if zones.is_empty() {
+            return raw;
+        }
+        let mut answer = Answer::parse(&raw);
+        let Ok(mut body) = serde_json::from_slice::<Value>(&answer.body) else {
+            return raw;
+        };
+        let Some(instances) = body
+            .get_mut("containerInstances")
+            .and_then(Value::as_array_mut)
+        else {
+            return raw;
+        };
+        for ci in instances.iter_mut().filter_map(Value::as_object_mut) {
+            let Some(zone) = ci
+                .get("ec2InstanceId")
+                .and_then(Value::as_str)
+                .and_then(|id| zones.get(id))
+            else {
+                continue;
+            };
+            let attribute = json!({"name": ZONE, "value": zone});
+            match ci.get_mut("attributes").and_then(Value::as_array_mut) {
+                Some(list) => {
+                    list.retain(|a| a.get("name").and_then(Value::as_str) != Some(ZONE));
+                    list.push(attribute);
+                }
+                None => {
+                    ci.insert("attributes".into(), json!([attribute]));
+                }
+            }
+        }
+        match serde_json::to_vec(&body) {
+            Ok(bytes) => {
+                answer.body = bytes;
+                answer.into_bytes()
+            }
+            Err(_) => raw,
+        }
     }
 
     /// GPUs the live tasks on a container instance reserve.
