@@ -436,7 +436,7 @@ async fn an_instance_in_terminating_wait_is_neither_counted_nor_touched() {
 #[tokio::test]
 async fn a_draining_instance_whose_ec2_instance_is_gone_is_neither_reactivated_nor_counted() {
     // Eight tasks fill two of three instances; the executor drains the empty third.
-    let w = World::build("", 3, 8, None).await;
+    let w = World::build("", 3, 8, Some(&[0, 0, 0, 0, 1, 1, 1, 1])).await;
     let (empty, _) = w.by_tasks().await[0];
     let gone = w.instance(empty);
     let drain = ScalingPlan {
