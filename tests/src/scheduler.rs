@@ -173,7 +173,11 @@ pub fn strategy(service: &Service) -> Vec<Rank> {
         .iter()
         .map(|p| {
             let field = p.field().unwrap_or_default().to_owned();
-            match p.r#type().map(|t| t.as_str().to_ascii_lowercase()).as_deref() {
+            match p
+                .r#type()
+                .map(|t| t.as_str().to_ascii_lowercase())
+                .as_deref()
+            {
                 Some("spread") => Rank::Spread(field),
                 Some("binpack") => Rank::Binpack(field),
                 _ => Rank::Any,
@@ -218,7 +222,10 @@ pub fn pick(
         let score: Box<dyn Fn(usize) -> u64> = match rank {
             Rank::Spread(field) => {
                 let mut per_value: HashMap<&str, u64> = HashMap::new();
-                for i in instances.iter().filter(|i| i.status == InstanceStatus::Active) {
+                for i in instances
+                    .iter()
+                    .filter(|i| i.status == InstanceStatus::Active)
+                {
                     let n = tasks.get(&i.arn).copied().unwrap_or(0) as u64;
                     *per_value.entry(field_value(field, i)).or_default() += n;
                 }
@@ -408,7 +415,10 @@ pub async fn converge(ecs: &EcsClient, cluster: &str) -> Result<ConvergeReport> 
             let ranks = strategy(service);
             // The service's live tasks per instance, as the strategy counts them.
             let mut on: HashMap<String, usize> = HashMap::new();
-            for arn in mine.iter().filter_map(|t| t.container_instance_arn.as_ref()) {
+            for arn in mine
+                .iter()
+                .filter_map(|t| t.container_instance_arn.as_ref())
+            {
                 *on.entry(arn.clone()).or_default() += 1;
             }
             for _ in 0..missing {
@@ -426,8 +436,9 @@ pub async fn converge(ecs: &EcsClient, cluster: &str) -> Result<ConvergeReport> 
                 let chosen = if daemon {
                     candidates.first().copied()
                 } else {
-                    let free =
-                        |i: &ContainerInstance| rooms.get(&i.arn).map_or(Resources::ZERO, |r| r.free);
+                    let free = |i: &ContainerInstance| {
+                        rooms.get(&i.arn).map_or(Resources::ZERO, |r| r.free)
+                    };
                     pick(&ranks, &candidates, &instances, &on, &free)
                 };
                 let Some(instance) = chosen.and_then(|n| instances.get_mut(n)) else {
@@ -872,7 +883,10 @@ mod tests {
                     .build(),
             )
             .build();
-        assert_eq!(strategy(&packed), [Rank::Binpack("memory".into()), Rank::Any]);
+        assert_eq!(
+            strategy(&packed),
+            [Rank::Binpack("memory".into()), Rank::Any]
+        );
     }
 
     #[test]
@@ -892,7 +906,10 @@ mod tests {
         let default = strategy(&Service::builder().build());
         let free = |i: &ContainerInstance| i.remaining;
         // Zone a has 3 tasks, b 4: in a, instance 1 has the fewest.
-        assert_eq!(pick(&default, &[0, 1, 2], &instances, &tasks, &free), Some(1));
+        assert_eq!(
+            pick(&default, &[0, 1, 2], &instances, &tasks, &free),
+            Some(1)
+        );
         // Best effort: zone a cannot take it, b can.
         assert_eq!(pick(&default, &[2], &instances, &tasks, &free), Some(2));
         assert_eq!(pick(&default, &[], &instances, &tasks, &free), None);
@@ -900,7 +917,10 @@ mod tests {
         tasks.insert("arn:ci/1".into(), 2);
         tasks.insert("arn:ci/2".into(), 3);
         tasks.insert("arn:ci/3".into(), 2);
-        assert_eq!(pick(&default, &[0, 1, 2], &instances, &tasks, &free), Some(0));
+        assert_eq!(
+            pick(&default, &[0, 1, 2], &instances, &tasks, &free),
+            Some(0)
+        );
         // Binpack on memory: the least left, whatever the zones.
         let mut roomy = instances.clone();
         roomy[1].remaining = Resources::new(4096, 1024);

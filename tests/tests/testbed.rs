@@ -465,7 +465,10 @@ async fn scheduler_places_drains_and_scales_in() {
 
     // 2. Drain the busiest instance (2 web, 1 worker): its three tasks move, the counts still
     //    match.
-    let (full, _) = per.iter().find(|(_, n)| **n == 3).expect("the busiest instance");
+    let (full, _) = per
+        .iter()
+        .find(|(_, n)| **n == 3)
+        .expect("the busiest instance");
     world::set_container_instance_status(
         ecs,
         "prod",

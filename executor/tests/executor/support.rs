@@ -9,11 +9,11 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use executor::Deps;
 use shared::aws::AwsClients;
 use shared::definition::{parse_definition, ClusterDefinition};
-use shared::resources::Resources;
 use shared::messages::{
     ActionStatus, DrainTarget, ExecutionReport, InstanceRef, PlanActions, ScalingPlan,
     ServiceChange, SCHEMA_VERSION,
 };
+use shared::resources::Resources;
 use testbed::world::{self, Group, GroupSpec};
 use testbed::{CallLog, Clients, TestBed};
 

@@ -41,7 +41,10 @@ const STRATEGIES: [&[&str]; 5] = [
     &[],
     &["spread:attribute:ecs.availability-zone"],
     &["spread:attribute:ecs.availability-zone", "binpack:memory"],
-    &["spread:attribute:ecs.availability-zone", "spread:instanceId"],
+    &[
+        "spread:attribute:ecs.availability-zone",
+        "spread:instanceId",
+    ],
     &["binpack:cpu"],
 ];
 
