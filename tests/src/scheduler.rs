@@ -244,9 +244,7 @@ pub fn pick(
             }
             Rank::Binpack(_) | Rank::Any => continue,
         };
-        let Some(best) = left.iter().map(|&c| score(c)).min() else {
-            return None;
-        };
+        let best = left.iter().map(|&c| score(c)).min()?;
         left.retain(|&c| score(c) == best);
     }
     left.first().copied()

@@ -10,7 +10,7 @@
 //! hard: only instances [`Packer::may_place`] accepts are candidates.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 
 use super::packing::{sort_decreasing, Bin, BinKind, ItemKind, Packer};
 
@@ -54,7 +54,8 @@ pub(crate) fn within_zone(strategy: &[String]) -> WithinZone {
     }
 }
 
-/// Whether a `type:field` entry is that type on that field (ECS reads both case-insensitively).
+/// Whether a `type:field` entry is that type on that field (ignoring case: the API spells the
+/// types in lower case, `instanceId` in camel case, a hand-written strategy may not).
 fn is(entry: &str, kind: &str, field: &str) -> bool {
     entry.split_once(':').is_some_and(|(k, f)| {
         k.trim().eq_ignore_ascii_case(kind) && f.trim().eq_ignore_ascii_case(field)
@@ -114,12 +115,14 @@ impl Packer {
         sort_decreasing(&self.items, &mut order, self.scale());
         // One service at a time, largest task first.
         let mut services: Vec<(u32, Vec<usize>)> = Vec::new();
+        let mut position: HashMap<u32, usize> = HashMap::new();
         for i in order {
             let s = self.items[i].service;
-            match services.iter_mut().find(|(x, _)| *x == s) {
-                Some((_, v)) => v.push(i),
-                None => services.push((s, vec![i])),
-            }
+            let k = *position.entry(s).or_insert_with(|| {
+                services.push((s, Vec::new()));
+                services.len() - 1
+            });
+            services[k].1.push(i);
         }
         // The candidates by zone, zones in name order (ties go the same way whatever the
         // bins' order; an instance without the attribute is a zone of its own), each zone's
@@ -147,20 +150,34 @@ impl Packer {
             .map(|z| std::mem::take(&mut zone_bins[z]))
             .collect();
 
+        // Each spreading service's tasks on each candidate bin, in one pass: those listed on its
+        // instance and those the simulation placed there.
+        let mut on_bin: Vec<Vec<u32>> = vec![vec![0; self.bins.len()]; services.len()];
+        for &b in zone_bins.iter().flatten() {
+            let bin = &self.bins[b];
+            for (s, n) in &bin.listed {
+                if let Some(&k) = position.get(s) {
+                    on_bin[k][b] += n;
+                }
+            }
+            for &p in &bin.placed {
+                let Some(item) = self.items.get(p).filter(|it| it.kind != ItemKind::Buffer) else {
+                    continue;
+                };
+                if let Some(&k) = position.get(&item.service) {
+                    on_bin[k][b] += 1;
+                }
+            }
+        }
+
         let mut placed = Vec::new();
-        for (s, items) in services {
+        for ((s, items), mut tasks) in services.into_iter().zip(on_bin) {
             let within = self
                 .zones
                 .within
                 .get(s as usize)
                 .copied()
                 .unwrap_or_default();
-            let mut tasks: Vec<u32> = vec![0; self.bins.len()];
-            for bins in &zone_bins {
-                for &b in bins {
-                    tasks[b] = self.tasks_of(b, s);
-                }
-            }
             let mut counts: Vec<u32> = zone_bins
                 .iter()
                 .map(|bins| bins.iter().map(|&b| tasks[b]).sum())
@@ -216,28 +233,6 @@ impl Packer {
             WithinZone::BinpackMemory => u64::from(free.memory),
             WithinZone::NoSpread | WithinZone::InOrder => 0,
         }
-    }
-
-    /// Tasks of service `s` on bin `b`: those listed on its instance and those the simulation
-    /// placed there.
-    fn tasks_of(&self, b: usize, s: u32) -> u32 {
-        let bin = &self.bins[b];
-        let listed: u32 = bin
-            .listed
-            .iter()
-            .filter(|(x, _)| *x == s)
-            .map(|(_, n)| *n)
-            .sum();
-        let placed = bin
-            .placed
-            .iter()
-            .filter(|&&p| {
-                self.items
-                    .get(p)
-                    .is_some_and(|it| it.service == s && it.kind != ItemKind::Buffer)
-            })
-            .count();
-        listed.saturating_add(u32::try_from(placed).unwrap_or(u32::MAX))
     }
 
     /// Takes the buffer out of the bin it was placed on, for a trial that places it again
