@@ -4,6 +4,8 @@
 //! `scale_up`: every other service scales up by 50–56 tasks (5,300 tasks to place, about 50
 //! instances to launch).
 //! `steady`: nothing changes (consolidation examines its candidates).
+//! `scale_up_3az`: `scale_up` with the instances over three availability zones, so that every
+//! service's new tasks are spread over them first (ECS's default strategy).
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -184,11 +186,21 @@ fn world(
 
 fn bench(c: &mut Criterion) {
     let now = shared::time::Timestamp::from_second(1_764_412_051).expect("in range");
-    for (name, scale_up) in [
-        ("plan/1000i_200s_20000t/scale_up", true),
-        ("plan/1000i_200s_20000t/steady", false),
+    for (name, scale_up, zones) in [
+        ("plan/1000i_200s_20000t/scale_up", true, 1),
+        ("plan/1000i_200s_20000t/steady", false, 1),
+        // Over three availability zones every service spreads (ECS's default strategy).
+        ("plan/1000i_200s_20000t/scale_up_3az", true, 3),
     ] {
-        let (def, metrics, state) = world(scale_up);
+        let (def, metrics, mut state) = world(scale_up);
+        if zones > 1 {
+            for (n, ci) in state.instances.iter_mut().enumerate() {
+                let zone = ["eu-west-1a", "eu-west-1b", "eu-west-1c"][n % zones];
+                ci.placement
+                    .attributes
+                    .insert("ecs.availability-zone".into(), zone.into());
+            }
+        }
         let plan = planner::plan(&def, &metrics, &state, now);
         eprintln!(
             "{name}: {} service change(s), group desired {:?}, drain {}, {} headline(s)",

@@ -9,7 +9,8 @@
 //! `disruption`: the disruption controls and fast scale-in over cycles (task protection, drain
 //! deadlines, consolidation windows, budgets). `placement`: host ports, Fargate, daemons and
 //! `memberOf` against the test bed's scheduler. `launch`: the new instance's size from the
-//! group's mixed instances policy, and an ECS capacity provider on the group.
+//! group's mixed instances policy, and an ECS capacity provider on the group. `zones`: spread
+//! over availability zones against the test bed's scheduler.
 //!
 //! One test binary, so one moto server; `TestBed::start` serialises the tests.
 
@@ -36,6 +37,8 @@ mod disruption;
 mod launch;
 #[path = "instances/placement.rs"]
 mod placement;
+#[path = "instances/zones.rs"]
+mod zones;
 
 const CLUSTER: &str = "prod";
 const GROUP: &str = "prod-asg";
@@ -313,6 +316,14 @@ fn touched(plan: &ScalingPlan) -> Vec<String> {
         .collect()
 }
 
+/// Instances the plan launches (its raise of the group's desired capacity).
+fn launched(plan: &ScalingPlan) -> i64 {
+    plan.actions
+        .group_desired
+        .as_ref()
+        .map_or(0, |c| i64::from(c.to) - i64::from(c.from))
+}
+
 /// The decision record's line about an instance.
 fn line_about(plan: &ScalingPlan, ec2_instance_id: &str) -> Option<String> {
     plan.decisions
@@ -428,7 +439,7 @@ async fn an_instance_in_terminating_wait_is_neither_counted_nor_touched() {
 #[tokio::test]
 async fn a_draining_instance_whose_ec2_instance_is_gone_is_neither_reactivated_nor_counted() {
     // Eight tasks fill two of three instances; the executor drains the empty third.
-    let w = World::build("", 3, 8, None).await;
+    let w = World::build("", 3, 8, Some(&[0, 0, 0, 0, 1, 1, 1, 1])).await;
     let (empty, _) = w.by_tasks().await[0];
     let gone = w.instance(empty);
     let drain = ScalingPlan {

@@ -108,7 +108,8 @@ pub struct ServicePlacement {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub member_of: Vec<String>,
     /// Its placement strategy, `type:field` per entry (e.g. `spread:attribute:ecs.availability-zone`);
-    /// carried for the record, not simulated.
+    /// empty when the service has none (ECS then spreads its tasks over availability zones).
+    /// The planner simulates a spread over zones when it comes first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub placement_strategy: Vec<String>,
     /// The task definition's network mode.

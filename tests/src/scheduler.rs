@@ -13,7 +13,8 @@
 //! ignore task-level sizes). It places as ECS does beyond CPU and memory too ([`ask`]): host
 //! ports, GPUs, the task definition's `memberOf` on the instance's attributes, DAEMON services
 //! on every instance, Fargate services on no instance, nothing on an instance whose agent is
-//! disconnected.
+//! disconnected; and it chooses among the instances that can take a task by the service's
+//! placement strategy ([`strategy`], [`pick`]: spread over availability zones by default).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -147,6 +148,108 @@ pub fn member_of_holds(expression: &str, attributes: &BTreeMap<String, String>) 
     }
 }
 
+/// One entry of a service's placement strategy, as ECS applies it when it picks among the
+/// instances that can take a task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rank {
+    /// `spread` over a field (`instanceId` or `host`, `attribute:NAME`): the instances whose
+    /// value of it has the fewest tasks of the service (counted over every ACTIVE instance).
+    Spread(String),
+    /// `binpack` on `cpu` or `memory`: the instances with the least of it left.
+    Binpack(String),
+    /// `random` (or a type the test bed does not know): any; the test bed takes the first.
+    Any,
+}
+
+/// The placement strategy ECS applies to `service`'s tasks: its own, else the service
+/// scheduler's default, spread over availability zones and then over instances ("Use strategies
+/// to define Amazon ECS task placement": a service's tasks are spread on
+/// `attribute:ecs.availability-zone` by default; "Update Amazon ECS service parameters": each
+/// new task goes to a zone with the fewest tasks of the service, favouring the instances with
+/// the fewest of them).
+pub fn strategy(service: &Service) -> Vec<Rank> {
+    let given: Vec<Rank> = service
+        .placement_strategy()
+        .iter()
+        .map(|p| {
+            let field = p.field().unwrap_or_default().to_owned();
+            match p
+                .r#type()
+                .map(|t| t.as_str().to_ascii_lowercase())
+                .as_deref()
+            {
+                Some("spread") => Rank::Spread(field),
+                Some("binpack") => Rank::Binpack(field),
+                _ => Rank::Any,
+            }
+        })
+        .collect();
+    if given.is_empty() {
+        vec![
+            Rank::Spread("attribute:ecs.availability-zone".into()),
+            Rank::Spread("instanceId".into()),
+        ]
+    } else {
+        given
+    }
+}
+
+/// An instance's value of a spread field: its ARN for `instanceId`/`host`, an attribute's
+/// value (empty when it has none) for `attribute:NAME`.
+fn field_value<'a>(field: &str, instance: &'a ContainerInstance) -> &'a str {
+    if field.eq_ignore_ascii_case("instanceId") || field.eq_ignore_ascii_case("host") {
+        return &instance.arn;
+    }
+    field
+        .strip_prefix("attribute:")
+        .and_then(|name| instance.placement.attribute(name))
+        .unwrap_or("")
+}
+
+/// The instance ECS gives the next task of a service: among `candidates` (indices into
+/// `instances`, every one able to take it, in listing order) each rank of `ranks` keeps the
+/// best, and the first left wins. `tasks`: the service's live tasks per container instance
+/// ARN; `free`: each instance's CPU and memory left.
+pub fn pick(
+    ranks: &[Rank],
+    candidates: &[usize],
+    instances: &[ContainerInstance],
+    tasks: &HashMap<String, usize>,
+    free: &dyn Fn(&ContainerInstance) -> Resources,
+) -> Option<usize> {
+    let mut left: Vec<usize> = candidates.to_vec();
+    for rank in ranks {
+        let score: Box<dyn Fn(usize) -> u64> = match rank {
+            Rank::Spread(field) => {
+                let mut per_value: HashMap<&str, u64> = HashMap::new();
+                for i in instances
+                    .iter()
+                    .filter(|i| i.status == InstanceStatus::Active)
+                {
+                    let n = tasks.get(&i.arn).copied().unwrap_or(0) as u64;
+                    *per_value.entry(field_value(field, i)).or_default() += n;
+                }
+                Box::new(move |c| {
+                    per_value
+                        .get(field_value(field, &instances[c]))
+                        .copied()
+                        .unwrap_or(0)
+                })
+            }
+            Rank::Binpack(field) if field.eq_ignore_ascii_case("cpu") => {
+                Box::new(|c| u64::from(free(&instances[c]).cpu))
+            }
+            Rank::Binpack(field) if field.eq_ignore_ascii_case("memory") => {
+                Box::new(|c| u64::from(free(&instances[c]).memory))
+            }
+            Rank::Binpack(_) | Rank::Any => continue,
+        };
+        let best = left.iter().map(|&c| score(c)).min()?;
+        left.retain(|&c| score(c) == best);
+    }
+    left.first().copied()
+}
+
 /// Plays the ECS service scheduler once for `cluster` (name or ARN):
 ///
 /// 1. stops every service task on a container instance that is not ACTIVE (DRAINING or gone);
@@ -154,11 +257,14 @@ pub fn member_of_holds(expression: &str, attributes: &BTreeMap<String, String>) 
 ///    instance running the fewest tasks;
 /// 3. DAEMON services first: one task on every ACTIVE instance with a connected agent that
 ///    meets the task definition's `memberOf` constraints and has room;
-/// 4. starts missing tasks of the other EC2 services, first-fit over ACTIVE instances with a
-///    connected agent (in ListContainerInstances order) by what ECS checks: remaining CPU and
-///    memory as ECS accounts them ([`reservation`]), free GPUs (registered less the live tasks'),
-///    host ports (the agent's and those of the live tasks), and the task definition's
-///    `memberOf` on the instance's attributes; a task that fits nowhere is reported unplaced.
+/// 4. starts missing tasks of the other EC2 services one at a time, on an ACTIVE instance with
+///    a connected agent that can take it by what ECS checks — remaining CPU and memory as ECS
+///    accounts them ([`reservation`]), free GPUs (registered less the live tasks'), host ports
+///    (the agent's and those of the live tasks), and the task definition's `memberOf` on the
+///    instance's attributes — chosen among those by the service's placement [`strategy`]
+///    ([`pick`]: by default the zone with the fewest of its tasks, there the instance with the
+///    fewest; ties in ListContainerInstances order); a task that fits nowhere is reported
+///    unplaced.
 ///
 /// Fargate services (launch type FARGATE) run nowhere in the cluster: reported as running
 /// their desired count. Only tasks in group `service:NAME` are touched.
@@ -304,17 +410,39 @@ pub async fn converge(ecs: &EcsClient, cluster: &str) -> Result<ConvergeReport> 
                 .iter()
                 .filter_map(|t| t.container_instance_arn.as_deref())
                 .collect();
+            let ranks = strategy(service);
+            // The service's live tasks per instance, as the strategy counts them.
+            let mut on: HashMap<String, usize> = HashMap::new();
+            for arn in mine
+                .iter()
+                .filter_map(|t| t.container_instance_arn.as_ref())
+            {
+                *on.entry(arn.clone()).or_default() += 1;
+            }
             for _ in 0..missing {
-                let Some(instance) = instances.iter_mut().find(|i| {
-                    open(i)
-                        && meets(&ask, i)
-                        && rooms.get(&i.arn).is_some_and(|r| r.takes(&ask))
-                        // A daemon runs one task per instance.
-                        && !(daemon
-                            && (holding.contains(i.arn.as_str()) || placed.contains(&i.arn)))
-                }) else {
+                let candidates: Vec<usize> = (0..instances.len())
+                    .filter(|&n| {
+                        let i = &instances[n];
+                        open(i)
+                            && meets(&ask, i)
+                            && rooms.get(&i.arn).is_some_and(|r| r.takes(&ask))
+                            // A daemon runs one task per instance.
+                            && !(daemon
+                                && (holding.contains(i.arn.as_str()) || placed.contains(&i.arn)))
+                    })
+                    .collect();
+                let chosen = if daemon {
+                    candidates.first().copied()
+                } else {
+                    let free = |i: &ContainerInstance| {
+                        rooms.get(&i.arn).map_or(Resources::ZERO, |r| r.free)
+                    };
+                    pick(&ranks, &candidates, &instances, &on, &free)
+                };
+                let Some(instance) = chosen.and_then(|n| instances.get_mut(n)) else {
                     break;
                 };
+                *on.entry(instance.arn.clone()).or_default() += 1;
                 if let Some(room) = rooms.get_mut(&instance.arn) {
                     room.take(&ask);
                     instance.remaining = room.free;
@@ -705,6 +833,99 @@ mod tests {
             .expect("readable")
             .ports
             .is_empty());
+    }
+
+    fn instance_in(n: usize, zone: &str, free: Resources) -> ContainerInstance {
+        ContainerInstance {
+            arn: format!("arn:ci/{n}"),
+            ec2_instance_id: format!("i-{n}"),
+            status: InstanceStatus::Active,
+            registered: Resources::new(4096, 8192),
+            remaining: free,
+            running_tasks: 0,
+            pending_tasks: 0,
+            tasks: vec![],
+            draining_since_epoch_secs: None,
+            agent_connected: true,
+            drain_aborted_at_epoch_secs: None,
+            placement: shared::state::InstancePlacement {
+                attributes: [("ecs.availability-zone".to_owned(), zone.to_owned())]
+                    .into_iter()
+                    .collect(),
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn a_service_without_a_strategy_spreads_over_zones_then_instances() {
+        use aws_sdk_ecs::types::{PlacementStrategy, PlacementStrategyType};
+        let none = Service::builder().service_name("web").build();
+        assert_eq!(
+            strategy(&none),
+            [
+                Rank::Spread("attribute:ecs.availability-zone".into()),
+                Rank::Spread("instanceId".into())
+            ]
+        );
+        let packed = Service::builder()
+            .placement_strategy(
+                PlacementStrategy::builder()
+                    .r#type(PlacementStrategyType::Binpack)
+                    .field("memory")
+                    .build(),
+            )
+            .placement_strategy(
+                PlacementStrategy::builder()
+                    .r#type(PlacementStrategyType::Random)
+                    .build(),
+            )
+            .build();
+        assert_eq!(
+            strategy(&packed),
+            [Rank::Binpack("memory".into()), Rank::Any]
+        );
+    }
+
+    #[test]
+    fn pick_takes_the_zone_with_fewest_tasks_then_the_instance_with_fewest() {
+        let big = Resources::new(4096, 8192);
+        // a: instances 0 (2 tasks) and 1 (1 task); b: instance 2 (4 tasks), 3 (0 tasks, full).
+        let instances = vec![
+            instance_in(0, "us-east-1a", big),
+            instance_in(1, "us-east-1a", big),
+            instance_in(2, "us-east-1b", big),
+            instance_in(3, "us-east-1b", Resources::ZERO),
+        ];
+        let mut tasks: HashMap<String, usize> = HashMap::new();
+        tasks.insert("arn:ci/0".into(), 2);
+        tasks.insert("arn:ci/1".into(), 1);
+        tasks.insert("arn:ci/2".into(), 4);
+        let default = strategy(&Service::builder().build());
+        let free = |i: &ContainerInstance| i.remaining;
+        // Zone a has 3 tasks, b 4: in a, instance 1 has the fewest.
+        assert_eq!(
+            pick(&default, &[0, 1, 2], &instances, &tasks, &free),
+            Some(1)
+        );
+        // Best effort: zone a cannot take it, b can.
+        assert_eq!(pick(&default, &[2], &instances, &tasks, &free), Some(2));
+        assert_eq!(pick(&default, &[], &instances, &tasks, &free), None);
+        // b's full instance counts toward its zone though it takes nothing: a 4, b 3 + 2.
+        tasks.insert("arn:ci/1".into(), 2);
+        tasks.insert("arn:ci/2".into(), 3);
+        tasks.insert("arn:ci/3".into(), 2);
+        assert_eq!(
+            pick(&default, &[0, 1, 2], &instances, &tasks, &free),
+            Some(0)
+        );
+        // Binpack on memory: the least left, whatever the zones.
+        let mut roomy = instances.clone();
+        roomy[1].remaining = Resources::new(4096, 1024);
+        let binpack = [Rank::Binpack("memory".into())];
+        assert_eq!(pick(&binpack, &[0, 1, 2], &roomy, &tasks, &free), Some(1));
+        // No rank narrows: the first in listing order.
+        assert_eq!(pick(&[Rank::Any], &[2, 0], &roomy, &tasks, &free), Some(2));
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! | ECS `DeleteAttributes` of a custom attribute takes its name and target, without the value (as AWS documents it) | deletes only when the request's value equals the attribute's: without one, silently nothing | fills in the attribute's current value before forwarding |
 //! | a container instance on a GPU instance registers its GPUs (`GPU` resources) | ignores `totalResources`: no GPU | [`StrictAws::set_gpus_per_instance`] adds them to `DescribeContainerInstances` answers, remaining as the live tasks leave them |
 //! | an instance registers what its type has (CPU units, memory less what the OS and agent take) | ignores `totalResources`: CPU 4096 / MEMORY 7482 whatever the type | [`StrictAws::set_registered_for_type`] shows another size in `DescribeContainerInstances` answers for instances of a type (`ecs.instance-type`), remaining less the same difference |
+//! | an Auto Scaling group over several availability zones balances its instances across them; each container instance carries its zone (`ecs.availability-zone`) | puts every instance of one launch in one zone picked at random | [`StrictAws::set_availability_zone`] rewrites an instance's zone attribute in `DescribeContainerInstances` answers |
 //! | ECS task scale-in protection: `UpdateTaskProtection` sets it per task (1 to 10 tasks, `expiresInMinutes` 1 to 2880, default 120), `GetTaskProtection` reads it; it lapses at its expiry; a stopped or unknown task is a failure | answers both with HTTP 500 (not implemented) | answers both itself, keeping each task's protection and expiry (on the proxy's clock, see [`StrictAws::advance`]); tasks are looked up in moto |
 //!
 //! It also injects faults like the executor's fault proxy ([`StrictAws::fail`]), and lets a
@@ -122,6 +123,9 @@ struct State {
     gpus_per_instance: Option<u32>,
     /// CPU and memory instances of a type register (see [`StrictAws::set_registered_for_type`]).
     registered_by_type: HashMap<String, (i64, i64)>,
+    /// EC2 instance id → the availability zone its container instance shows (see
+    /// [`StrictAws::set_availability_zone`]).
+    zones: HashMap<String, String>,
 }
 
 struct Strict {
@@ -205,6 +209,17 @@ impl StrictAws {
             instance_type.to_owned(),
             (i64::from(cpu), i64::from(memory)),
         );
+    }
+
+    /// Shows the container instance of EC2 instance `instance_id` in availability zone `zone`
+    /// (its `ecs.availability-zone` attribute) in DescribeContainerInstances answers from now
+    /// on: moto launches all the instances of one Auto Scaling activity in one zone picked at
+    /// random, where AWS balances a group's instances across its zones.
+    pub fn set_availability_zone(&self, instance_id: &str, zone: &str) {
+        self.strict
+            .lock()
+            .zones
+            .insert(instance_id.to_owned(), zone.to_owned());
     }
 
     /// Answers the next `times` requests of `operation` with `fault`.
@@ -340,7 +355,8 @@ impl Strict {
             "DescribeContainerInstances" => {
                 let raw = self.forward(&operation, &request, upstream).await?;
                 let raw = self.add_gpus(raw).await?;
-                self.resize_by_type(raw)
+                let raw = self.resize_by_type(raw);
+                self.rewrite_zones(raw)
             }
             "DescribeAutoScalingGroups" | "DescribeAutoScalingInstances" => {
                 let raw = self.forward(&operation, &request, upstream).await?;
@@ -886,17 +902,7 @@ impl Strict {
         if sizes.is_empty() {
             return raw;
         }
-        let mut answer = Answer::parse(&raw);
-        let Ok(mut body) = serde_json::from_slice::<Value>(&answer.body) else {
-            return raw;
-        };
-        let Some(instances) = body
-            .get_mut("containerInstances")
-            .and_then(Value::as_array_mut)
-        else {
-            return raw;
-        };
-        for ci in instances {
+        edit_container_instances(raw, |ci| {
             let instance_type = ci["attributes"]
                 .as_array()
                 .into_iter()
@@ -906,7 +912,7 @@ impl Strict {
                 .unwrap_or_default()
                 .to_owned();
             let Some(&(cpu, memory)) = sizes.get(&instance_type) else {
-                continue;
+                return;
             };
             for (name, size) in [("CPU", cpu), ("MEMORY", memory)] {
                 let amount = |ci: &Value, field: &str| -> Option<i64> {
@@ -929,14 +935,39 @@ impl Strict {
                     }
                 }
             }
+        })
+    }
+
+    /// Sets the zones of [`StrictAws::set_availability_zone`] in a DescribeContainerInstances
+    /// answer (the `ecs.availability-zone` attribute, replaced or added).
+    fn rewrite_zones(&self, raw: Vec<u8>) -> Vec<u8> {
+        const ZONE: &str = "ecs.availability-zone";
+        let zones = self.lock().zones.clone();
+        if zones.is_empty() {
+            return raw;
         }
-        match serde_json::to_vec(&body) {
-            Ok(bytes) => {
-                answer.body = bytes;
-                answer.into_bytes()
+        edit_container_instances(raw, |ci| {
+            let Some(ci) = ci.as_object_mut() else {
+                return;
+            };
+            let Some(zone) = ci
+                .get("ec2InstanceId")
+                .and_then(Value::as_str)
+                .and_then(|id| zones.get(id))
+            else {
+                return;
+            };
+            let attribute = json!({"name": ZONE, "value": zone});
+            match ci.get_mut("attributes").and_then(Value::as_array_mut) {
+                Some(list) => {
+                    list.retain(|a| a.get("name").and_then(Value::as_str) != Some(ZONE));
+                    list.push(attribute);
+                }
+                None => {
+                    ci.insert("attributes".into(), json!([attribute]));
+                }
             }
-            Err(_) => raw,
-        }
+        })
     }
 
     /// GPUs the live tasks on a container instance reserve.
@@ -1032,6 +1063,29 @@ fn sent(deduplication_id: &str) -> Value {
     })
 }
 
+/// Applies `edit` to every container instance of a DescribeContainerInstances answer; the
+/// answer unchanged when its body is not the JSON expected.
+fn edit_container_instances(raw: Vec<u8>, mut edit: impl FnMut(&mut Value)) -> Vec<u8> {
+    let mut answer = Answer::parse(&raw);
+    let Ok(mut body) = serde_json::from_slice::<Value>(&answer.body) else {
+        return raw;
+    };
+    let Some(instances) = body
+        .get_mut("containerInstances")
+        .and_then(Value::as_array_mut)
+    else {
+        return raw;
+    };
+    instances.iter_mut().for_each(&mut edit);
+    match serde_json::to_vec(&body) {
+        Ok(bytes) => {
+            answer.body = bytes;
+            answer.into_bytes()
+        }
+        Err(_) => raw,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::set_member_field;
@@ -1058,3 +1112,4 @@ mod tests {
         );
     }
 }
+

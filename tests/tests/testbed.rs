@@ -328,6 +328,20 @@ async fn counts(bed: &TestBed, instances: &[ContainerInstance]) -> BTreeMap<Stri
         .collect()
 }
 
+/// `service`'s live tasks per container instance of `prod` (instances without one absent).
+async fn service_counts(bed: &TestBed, service: &str) -> BTreeMap<String, usize> {
+    let mut per = BTreeMap::new();
+    for task in scheduler::service_tasks(bed.ecs(), "prod", service)
+        .await
+        .expect("service tasks")
+    {
+        if let Some(ci) = task.container_instance_arn {
+            *per.entry(ci).or_default() += 1;
+        }
+    }
+    per
+}
+
 /// Every instance's remaining resources must equal its registered ones minus its tasks'.
 async fn assert_resources_match(bed: &TestBed, cpu: i32, memory: i32) {
     let instances = scheduler::container_instances(bed.ecs(), "prod")
@@ -395,7 +409,8 @@ async fn scheduler_places_drains_and_scales_in() {
         .await
         .expect("decoy task");
 
-    // 1. Initial placement, first-fit: web fills one instance, worker goes to the next.
+    // 1. Initial placement, ECS's default (one zone: spread over the instances, fewest tasks of
+    //    the service first, ties in listing order): web 2, 1, 1; worker 1 on each.
     let report = bed.converge("prod").await.expect("converge");
     let web_report = report.service("web").expect("web report");
     assert_eq!(
@@ -433,7 +448,9 @@ async fn scheduler_places_drains_and_scales_in() {
     let per = counts(&bed, &instances).await;
     let mut sorted: Vec<usize> = per.values().copied().collect();
     sorted.sort();
-    assert_eq!(sorted, [0, 3, 4]);
+    assert_eq!(sorted, [2, 2, 3]);
+    let workers = service_counts(&bed, "worker").await;
+    assert_eq!(workers.values().copied().collect::<Vec<_>>(), [1, 1, 1]);
     assert_resources_match(&bed, cpu, memory).await;
 
     // Converging a converged cluster changes nothing.
@@ -446,12 +463,12 @@ async fn scheduler_places_drains_and_scales_in() {
         "{again:?}"
     );
 
-    // 2. Drain the full instance: its four tasks move, the counts still match.
-    let (full, _) = per.iter().find(|(_, n)| **n == 4).expect("a full instance");
-    let (workers_home, _) = per
+    // 2. Drain the busiest instance (2 web, 1 worker): its three tasks move, the counts still
+    //    match.
+    let (full, _) = per
         .iter()
         .find(|(_, n)| **n == 3)
-        .expect("the worker instance");
+        .expect("the busiest instance");
     world::set_container_instance_status(
         ecs,
         "prod",
@@ -464,16 +481,25 @@ async fn scheduler_places_drains_and_scales_in() {
     let web_report = report.service("web").expect("web report");
     assert_eq!(
         (web_report.stopped, web_report.started, web_report.running),
-        (4, 4, 4)
+        (2, 2, 4)
     );
-    assert_eq!(report.service("worker").expect("worker").stopped, 0);
+    assert_eq!(report.service("worker").expect("worker").stopped, 1);
     assert!(report.is_converged(), "{report:?}");
     let per = counts(&bed, &instances).await;
     assert_eq!(per[full], 0, "no task may remain on the draining instance");
+    // One web task to each of the others (one each before), the worker to the first listed.
+    let webs = service_counts(&bed, "web").await;
     assert_eq!(
-        per[workers_home], 4,
-        "first fit fills the worker instance's free slot"
+        webs.iter()
+            .filter(|(i, _)| *i != full)
+            .map(|(_, n)| *n)
+            .collect::<Vec<_>>(),
+        [2, 2]
     );
+    let (workers_home, _) = per
+        .iter()
+        .find(|(_, n)| **n == 4)
+        .expect("the instance that took the worker");
     assert_eq!(per.values().sum::<usize>(), 7);
     for task in scheduler::service_tasks(ecs, "prod", "web")
         .await
@@ -484,7 +510,8 @@ async fn scheduler_places_drains_and_scales_in() {
     }
     assert_resources_match(&bed, cpu, memory).await;
 
-    // 3. Scale in web 4 -> 2: surplus taken from the instance with the fewest tasks.
+    // 3. Scale in web 4 -> 2: surplus taken from the instance with the fewest tasks (the one
+    //    with 3, then the same one at 2).
     world::set_desired_count(ecs, "prod", "web", 2)
         .await
         .expect("update service");

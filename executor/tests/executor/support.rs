@@ -13,6 +13,7 @@ use shared::messages::{
     ActionStatus, DrainTarget, ExecutionReport, InstanceRef, PlanActions, ScalingPlan,
     ServiceChange, SCHEMA_VERSION,
 };
+use shared::resources::Resources;
 use testbed::world::{self, Group, GroupSpec};
 use testbed::{CallLog, Clients, TestBed};
 
@@ -99,7 +100,8 @@ pub fn deps(clients: AwsClients) -> Deps {
 pub type ServiceSpec = (&'static str, i32, i32, i32);
 
 /// Cluster `prod`, group `prod-asg` of `instances` instances (min 0, max 10), the services
-/// created and their tasks placed by the scheduler helper.
+/// created and their tasks packed first fit in group order (the worlds the tests describe: ECS's
+/// own default, which the scheduler helper plays, would spread them over the instances).
 pub async fn build_world(bed: &TestBed, instances: i32, services: &[ServiceSpec]) -> Group {
     world::create_cluster(bed.ecs(), CLUSTER)
         .await
@@ -112,6 +114,7 @@ pub async fn build_world(bed: &TestBed, instances: i32, services: &[ServiceSpec]
     )
     .await
     .expect("group");
+    let mut used = vec![Resources::ZERO; group.instances.len()];
     for (name, cpu, memory, desired) in services {
         let td = world::register_task_definition(bed.ecs(), name, *cpu, *memory)
             .await
@@ -119,6 +122,23 @@ pub async fn build_world(bed: &TestBed, instances: i32, services: &[ServiceSpec]
         world::create_service(bed.ecs(), CLUSTER, name, &td, *desired)
             .await
             .expect("service");
+        let size = Resources::new(
+            u32::try_from(*cpu).expect("CPU"),
+            u32::try_from(*memory).expect("memory"),
+        );
+        let mut on = Vec::new();
+        for _ in 0..*desired {
+            let Some(i) = (0..used.len())
+                .find(|&i| world::INSTANCE_RESOURCES.fits(used[i].saturating_add(size)))
+            else {
+                break;
+            };
+            used[i] = used[i].saturating_add(size);
+            on.push(group.instances[i].container_instance_arn.clone());
+        }
+        world::start_service_tasks(bed.ecs(), CLUSTER, name, &on)
+            .await
+            .expect("tasks");
     }
     let report = bed.converge(CLUSTER).await.expect("converge");
     assert!(report.is_converged(), "world not converged: {report:?}");

@@ -378,6 +378,11 @@ fn try_drain(
             kind: ItemKind::Moved,
         }));
     }
+    // Where ECS spreads the moved tasks over zones it does not keep the buffer's room: the
+    // buffer is placed again after them.
+    if trial.zones.count >= 2 {
+        moving.extend(trial.lift_buffer());
+    }
     let before: Vec<usize> = trial.bins.iter().map(|bin| bin.placed.len()).collect();
     let left = trial.place(&moving, |bin| bin.kind == BinKind::Active, false);
     if let Some(&(index, _)) = left.first() {

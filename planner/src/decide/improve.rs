@@ -438,6 +438,7 @@ mod tests {
             needs: Vec::new(),
             new_instance: NewInstance::default(),
             eni_limit: None,
+            zones: Default::default(),
         }
     }
 

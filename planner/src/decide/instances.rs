@@ -6,13 +6,15 @@ use shared::definition::ClusterDefinition;
 use shared::messages::Reason;
 use shared::resources::Resources;
 use shared::state::{
-    ClusterState, ContainerInstance, GroupState, InstanceStatus, INSTANCE_TYPE_ATTRIBUTE,
+    ClusterState, ContainerInstance, GroupState, InstanceStatus, Scheduling,
+    AVAILABILITY_ZONE_ATTRIBUTE, INSTANCE_TYPE_ATTRIBUTE,
 };
 
 use super::packing::{Bin, BinKind, Packer};
 use super::placement::{fresh_bin, needs_of, offer_of};
 use super::services::ServiceTable;
 use super::standing::Standing;
+use super::zones::{within_zone, WithinZone, Zones};
 
 /// The size of a new instance ([`new_size`]'s CPU and memory).
 pub(crate) fn instance_size(def: &ClusterDefinition, state: &ClusterState) -> Option<Resources> {
@@ -246,6 +248,19 @@ pub(crate) fn bins(
             .then(x.arn.cmp(&y.arn))
     });
     let any_distinct = table.any_distinct();
+    let zones = zones(state, standings, table);
+    let spreading = zones.count >= 2;
+    // Zone names in order: a bin's zone is its index here.
+    let zone_names: std::collections::BTreeSet<&str> = state
+        .instances
+        .iter()
+        .filter_map(|ci| ci.placement.attribute(AVAILABILITY_ZONE_ATTRIBUTE))
+        .collect();
+    let zone_index = |ci: &ContainerInstance| {
+        let name = ci.placement.attribute(AVAILABILITY_ZONE_ATTRIBUTE)?;
+        let z = zone_names.iter().position(|n| *n == name)?;
+        u32::try_from(z).ok()
+    };
     let instance_bin = |i: usize, kind: BinKind| {
         let ci = &state.instances[i];
         let mut bin = Bin::empty(kind, ci.registered);
@@ -253,6 +268,24 @@ pub(crate) fn bins(
         bin.free = ci.remaining;
         bin.hosts_unknown = !tasks_known(ci);
         bin.offer = offer_of(ci, &is_awsvpc, eni_limited);
+        bin.zone = zone_index(ci);
+        if spreading {
+            for t in &ci.tasks {
+                let Some(s) = t.service.as_deref().and_then(|n| table.get(n)) else {
+                    continue;
+                };
+                if zones
+                    .within
+                    .get(s as usize)
+                    .is_some_and(|w| *w != WithinZone::NoSpread)
+                {
+                    match bin.listed.iter_mut().find(|(x, _)| *x == s) {
+                        Some((_, n)) => *n += 1,
+                        None => bin.listed.push((s, 1)),
+                    }
+                }
+            }
+        }
         if any_distinct {
             for t in &ci.tasks {
                 if let Some(s) = t.service.as_deref().and_then(|n| table.get(n)) {
@@ -286,8 +319,39 @@ pub(crate) fn bins(
         needs: needs_table(state, table),
         new_instance,
         eni_limit: def.max_tasks_per_instance,
+        zones,
     };
     (packer, bin_of)
+}
+
+/// Which services spread over availability zones (EC2 REPLICA services whose strategy does,
+/// or that have none: see `zones`), by their index in `table`, and how many zones the ACTIVE
+/// instances that are ours span (an instance without the attribute counts as a zone).
+fn zones(state: &ClusterState, standings: &[Standing], table: &ServiceTable) -> Zones {
+    let mut within = Vec::new();
+    for s in &state.services {
+        let Some(i) = table.get(&s.name) else {
+            continue;
+        };
+        let i = i as usize;
+        if within.len() <= i {
+            within.resize(i + 1, WithinZone::NoSpread);
+        }
+        if s.placement.scheduling == Scheduling::Replica && s.placement.launch.on_instances() {
+            within[i] = within_zone(&s.placement.placement_strategy);
+        }
+    }
+    let distinct: std::collections::BTreeSet<Option<&str>> = state
+        .instances
+        .iter()
+        .zip(standings)
+        .filter(|(_, s)| **s == Standing::Active)
+        .map(|(ci, _)| ci.placement.attribute(AVAILABILITY_ZONE_ATTRIBUTE))
+        .collect();
+    Zones {
+        within,
+        count: u32::try_from(distinct.len()).unwrap_or(u32::MAX),
+    }
 }
 
 /// Each service's needs, by its index in `table` (services of the table not in the state need

@@ -476,6 +476,7 @@ mod tests {
                 needs: Vec::new(),
                 new_instance: NewInstance::default(),
                 eni_limit: None,
+                zones: Default::default(),
             };
             let mut d = Demand::default();
             let mut indices = Vec::new();

@@ -37,6 +37,7 @@ mod rules;
 mod services;
 mod standing;
 mod task_listing;
+mod zones;
 
 #[cfg(test)]
 mod checked;

@@ -1,6 +1,7 @@
 //! The placement simulation: tasks onto instances in two dimensions (CPU, memory),
 //! honouring `distinctInstance`, host ports, GPUs, `memberOf` and ENIs ([`Packer::may_place`],
-//! the one check of every placement).
+//! the one check of every placement), and the spread over availability zones of the services
+//! that spread (`zones`: their tasks are placed first, one at a time, as ECS places them).
 //!
 //! Bins are filled in the order the caller built them (ACTIVE, booting, DRAINING, then new
 //! instances opened on demand), so reactivation comes before launching; each bin takes the
@@ -11,6 +12,7 @@
 use shared::resources::Resources;
 
 use super::placement::{fresh_bin, Needs, NewInstance, Offer};
+use super::zones::Zones;
 
 /// The simulation's state.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +33,8 @@ pub(crate) struct Packer {
     pub new_instance: NewInstance,
     /// `max_tasks_per_instance`: `awsvpc` tasks per instance.
     pub eni_limit: Option<u32>,
+    /// Which services spread over availability zones, and how many zones there are.
+    pub zones: Zones,
 }
 
 impl Packer {
@@ -60,7 +64,7 @@ impl Packer {
     }
 
     /// Puts item `index` on bin `b`.
-    fn put(&mut self, b: usize, index: usize, item: &Item) {
+    pub(super) fn put(&mut self, b: usize, index: usize, item: &Item) {
         if item.origin != Some(b) && item.kind != ItemKind::Buffer {
             if let Some(needs) = self.needs.get(item.service as usize) {
                 needs.take_from(&mut self.bins[b].offer);
@@ -124,6 +128,23 @@ impl Packer {
     ) -> Vec<(usize, Unplaced)> {
         let scale = self.scale();
         let first_new = self.bins.len();
+        // The tasks ECS spreads over zones go where it puts them, before anything is packed;
+        // what no ACTIVE instance takes is packed with the rest (it waits for capacity).
+        let spread = self.place_spread(indices, usable);
+        let packed: Vec<usize> = if spread.is_empty() {
+            indices.to_vec()
+        } else {
+            let mut rest = vec![true; self.items.len()];
+            for &i in &spread {
+                rest[i] = false;
+            }
+            indices
+                .iter()
+                .copied()
+                .filter(|&i| rest.get(i) == Some(&true))
+                .collect()
+        };
+        let indices = &packed[..];
         let mut kinds = Kinds::new(&self.items, indices, scale);
         for b in 0..self.bins.len() {
             if kinds.remaining == 0 {
@@ -313,6 +334,11 @@ pub(crate) struct Bin {
     pub closed: bool,
     /// Ports, GPUs, attributes and ENIs, after what the simulation placed on it.
     pub offer: Offer,
+    /// Its availability zone (index into the zones' names, in name order), when known.
+    pub zone: Option<u32>,
+    /// Tasks listed on its instance per service that spreads over zones, `(service, count)`
+    /// (filled only when the spread is simulated).
+    pub listed: Vec<(u32, u32)>,
 }
 
 impl Bin {
@@ -328,6 +354,8 @@ impl Bin {
             placed: Vec::new(),
             closed: false,
             offer: Offer::default(),
+            zone: None,
+            listed: Vec::new(),
         }
     }
 
@@ -503,6 +531,7 @@ mod tests {
             needs: Vec::new(),
             new_instance: NewInstance::default(),
             eni_limit: None,
+            zones: Zones::default(),
         }
     }
 

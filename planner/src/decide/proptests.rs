@@ -6,8 +6,9 @@
 //! disruption controls: busy drains within the budget (or `max_drain_per_cycle`); outside the
 //! windows only empty instances and the surplus above `max` drained; no instance with a
 //! protected task drained; a do-not-disrupt instance drained only for the surplus; drains past
-//! their deadline aborted or forced as the file says. `multi_cycle` runs plans against a model
-//! of ECS over several cycles.
+//! their deadline aborted or forced as the file says. Half the clusters span up to three
+//! availability zones with services that spread over them. `multi_cycle` runs plans against a
+//! model of ECS over several cycles.
 
 use std::collections::BTreeMap;
 
@@ -32,6 +33,19 @@ const SIZES: [Resources; 4] = [
     Resources::new(512, 1024),
     Resources::new(1024, 2048),
     Resources::new(2048, 1024),
+];
+
+/// Placement strategies of the generated services: ECS's default (none: spread over zones),
+/// spread over zones then nothing, memory or instances, and packing.
+const STRATEGIES: [&[&str]; 5] = [
+    &[],
+    &["spread:attribute:ecs.availability-zone"],
+    &["spread:attribute:ecs.availability-zone", "binpack:memory"],
+    &[
+        "spread:attribute:ecs.availability-zone",
+        "spread:instanceId",
+    ],
+    &["binpack:cpu"],
 ];
 
 /// What may be wrong with a generated instance (see [`trouble`]).
@@ -88,6 +102,7 @@ prop_compose! {
         protected in prop::collection::vec(any::<bool>(), 8),
         do_not_disrupt in (0u8..4, 0u8..4),
         deadlines in prop::collection::vec((0u64..2000, prop::option::weighted(0.7, 0u64..5400)), 8),
+        zoning in (any::<bool>(), prop::collection::vec(0usize..3, 8), prop::collection::vec(0usize..STRATEGIES.len(), 3)),
     ) -> (ClusterDefinition, ClusterState, BTreeMap<String, ServiceMetrics>) {
         let names = ["s0", "s1", "s2"];
         let mut defs = Vec::new();
@@ -176,6 +191,17 @@ prop_compose! {
         }
         for (n, (_, _, kind)) in instances.iter().enumerate() {
             trouble(&mut st, n, *kind);
+        }
+        // Half the clusters span up to three zones, their services spreading as ECS does.
+        let (zoned, zones, strategies) = zoning;
+        if zoned {
+            for (n, ci) in st.instances.iter_mut().enumerate() {
+                let zone = ["eu-west-1a", "eu-west-1b", "eu-west-1c"][zones[n % zones.len()]];
+                ci.placement.attributes.insert("ecs.availability-zone".into(), zone.into());
+            }
+        }
+        for (s, &k) in st.services.iter_mut().zip(&strategies) {
+            s.placement.placement_strategy = STRATEGIES[k].iter().map(|e| e.to_string()).collect();
         }
         (def, st, metrics_map)
     }

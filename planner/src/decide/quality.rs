@@ -54,6 +54,7 @@ fn workload(seed: u64) -> (u32, u32) {
         needs: Vec::new(),
         new_instance: Default::default(),
         eni_limit: None,
+        zones: Default::default(),
     };
     let mut indices = Vec::new();
     let mut demand = Demand::default();

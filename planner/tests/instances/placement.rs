@@ -68,13 +68,6 @@ async fn web_runs(w: &World, td: &str) {
         .expect("update web's task definition");
 }
 
-fn launched(plan: &ScalingPlan) -> i64 {
-    plan.actions
-        .group_desired
-        .as_ref()
-        .map_or(0, |c| i64::from(c.to) - i64::from(c.from))
-}
-
 #[tokio::test]
 async fn a_host_port_service_gets_one_instance_per_task() {
     let w = World::build("", 1, 0, None).await;
