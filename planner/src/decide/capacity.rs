@@ -20,6 +20,7 @@ use shared::time::{self, Timestamp};
 use super::consolidation::{consolidate, BusyLimit, Limits};
 use super::deadlines::deadlines;
 use super::packing::{Bin, BinKind, Item, ItemKind, Packer, Unplaced};
+use super::placement::Needs;
 use super::services::ServiceTable;
 use super::standing::{standing, Standing};
 use super::{demand, instances, lower_bound};
@@ -241,7 +242,11 @@ pub(crate) fn plan_capacity(
             &bin_of,
             &limits,
         );
-        drain.extend(c.drained.iter().map(|&i| drain_target(&state.instances[i])));
+        drain.extend(
+            c.drained
+                .iter()
+                .map(|&i| drain_target(&state.instances[i], &packer, &table)),
+        );
         drained_empty.extend(
             c.drained
                 .iter()
@@ -654,13 +659,30 @@ fn instance_ref(ci: &ContainerInstance) -> InstanceRef {
     }
 }
 
-/// A drain, with what the executor re-checks at apply time: the tasks counted on the instance
-/// and the sizes of those that must move (all of them: consolidation drains only instances
-/// whose tasks are listed and belong to services).
-fn drain_target(ci: &ContainerInstance) -> DrainTarget {
+/// A drain, with what the executor re-checks at apply time: the tasks counted on the instance,
+/// the sizes of those that must move (all of them: consolidation drains only instances whose
+/// tasks are listed and belong to services) and their needs besides CPU and memory (none
+/// listed when every task is plain).
+fn drain_target(ci: &ContainerInstance, packer: &Packer, table: &ServiceTable) -> DrainTarget {
+    let needs_of = |service: Option<&str>| -> Needs {
+        service
+            .and_then(|name| table.get(name))
+            .and_then(|i| packer.needs.get(i as usize))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut task_needs: Vec<Needs> = ci
+        .tasks
+        .iter()
+        .map(|t| needs_of(t.service.as_deref()))
+        .collect();
+    if task_needs.iter().all(Needs::is_plain) {
+        task_needs.clear();
+    }
     DrainTarget {
         instance: instance_ref(ci),
         tasks: ci.running_tasks.saturating_add(ci.pending_tasks),
         task_sizes: ci.tasks.iter().map(|t| t.size).collect(),
+        task_needs,
     }
 }

@@ -190,6 +190,10 @@ pub struct DrainTarget {
     /// The reservation of each of its tasks, all of which must move elsewhere.
     #[serde(default)]
     pub task_sizes: Vec<crate::resources::Resources>,
+    /// What each task of `task_sizes` (same order) needs besides CPU and memory: host ports,
+    /// GPUs, `memberOf`, an ENI. Empty when none needs anything more.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub task_needs: Vec<crate::placement::Needs>,
 }
 
 impl From<InstanceRef> for DrainTarget {
@@ -199,6 +203,7 @@ impl From<InstanceRef> for DrainTarget {
             instance,
             tasks: 0,
             task_sizes: Vec::new(),
+            task_needs: Vec::new(),
         }
     }
 }
