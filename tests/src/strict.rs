@@ -12,6 +12,7 @@
 //! | instances pass through lifecycle states such as `Terminating:Wait` (lifecycle hooks), `Standby` | rarely | [`StrictAws::set_lifecycle_state`] rewrites an instance's state in `DescribeAutoScalingGroups` and `DescribeAutoScalingInstances` answers |
 //! | ECS `DeleteAttributes` of a custom attribute takes its name and target, without the value (as AWS documents it) | deletes only when the request's value equals the attribute's: without one, silently nothing | fills in the attribute's current value before forwarding |
 //! | a container instance on a GPU instance registers its GPUs (`GPU` resources) | ignores `totalResources`: no GPU | [`StrictAws::set_gpus_per_instance`] adds them to `DescribeContainerInstances` answers, remaining as the live tasks leave them |
+//! | ECS `StartTask` of an `awsvpc` task definition places the task with an ENI of its own | refuses it (it ignores StartTask's network configuration) | [`StrictAws::set_network_mode`] shows a family registered as `bridge` (which moto starts) as `awsvpc` in `DescribeTaskDefinition` answers |
 //! | ECS task scale-in protection: `UpdateTaskProtection` sets it per task (1 to 10 tasks, `expiresInMinutes` 1 to 2880, default 120), `GetTaskProtection` reads it; it lapses at its expiry; a stopped or unknown task is a failure | answers both with HTTP 500 (not implemented) | answers both itself, keeping each task's protection and expiry (on the proxy's clock, see [`StrictAws::advance`]); tasks are looked up in moto |
 //!
 //! It also injects faults like the executor's fault proxy ([`StrictAws::fail`]), and lets a
@@ -119,6 +120,8 @@ struct State {
     hooks: HashMap<String, VecDeque<Hook>>,
     /// GPUs every container instance registers (see [`StrictAws::set_gpus_per_instance`]).
     gpus_per_instance: Option<u32>,
+    /// Task definition family → the network mode its answers show ([`StrictAws::set_network_mode`]).
+    network_modes: HashMap<String, String>,
 }
 
 struct Strict {
@@ -183,6 +186,17 @@ impl StrictAws {
             .lock()
             .lifecycle
             .insert(instance_id.to_owned(), lifecycle_state.to_owned());
+    }
+
+    /// DescribeTaskDefinition answers of `family` show `mode` (e.g. `awsvpc`) as its network
+    /// mode from now on: register it as `bridge` without host ports, so that moto's StartTask
+    /// (which refuses `awsvpc` tasks) starts it, and whoever reads through the proxy sees it
+    /// as ECS would.
+    pub fn set_network_mode(&self, family: &str, mode: &str) {
+        self.strict
+            .lock()
+            .network_modes
+            .insert(family.to_owned(), mode.to_owned());
     }
 
     /// Every container instance shows `gpus` registered GPUs in DescribeContainerInstances
@@ -326,6 +340,10 @@ impl Strict {
             "DescribeContainerInstances" => {
                 let raw = self.forward(&operation, &request, upstream).await?;
                 self.add_gpus(raw).await?
+            }
+            "DescribeTaskDefinition" => {
+                let raw = self.forward(&operation, &request, upstream).await?;
+                self.rewrite_network_mode(raw)
             }
             "DescribeAutoScalingGroups" | "DescribeAutoScalingInstances" => {
                 let raw = self.forward(&operation, &request, upstream).await?;
@@ -902,6 +920,30 @@ impl Strict {
             }
         }
         Ok(used)
+    }
+
+    /// Sets `networkMode` of a DescribeTaskDefinition answer whose family has an override.
+    fn rewrite_network_mode(&self, raw: Vec<u8>) -> Vec<u8> {
+        let modes = self.lock().network_modes.clone();
+        if modes.is_empty() {
+            return raw;
+        }
+        let mut answer = Answer::parse(&raw);
+        let Ok(mut body) = serde_json::from_slice::<Value>(&answer.body) else {
+            return raw;
+        };
+        let td = &mut body["taskDefinition"];
+        let Some(mode) = td["family"].as_str().and_then(|f| modes.get(f)) else {
+            return raw;
+        };
+        td["networkMode"] = json!(mode);
+        match serde_json::to_vec(&body) {
+            Ok(bytes) => {
+                answer.body = bytes;
+                answer.into_bytes()
+            }
+            Err(_) => raw,
+        }
     }
 
     /// Replaces `<LifecycleState>` of the overridden instances in an Auto Scaling answer.

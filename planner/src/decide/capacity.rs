@@ -127,6 +127,9 @@ pub(crate) fn plan_capacity(
             reserved: daemons.daemons,
         });
     }
+    if let Some(note) = eni_limit_unknown(def, state) {
+        decision.notes.push(note);
+    }
     decision.notes.extend(booting.not_counted);
     decision.unplaced = unplaced_reasons(&packer, &table, &unplaced, size, limits.max);
     for (ci, standing) in state.instances.iter().zip(&standings) {
@@ -649,6 +652,34 @@ fn summarize(
 
 fn count<T>(it: impl Iterator<Item = T>) -> u32 {
     u32::try_from(it.count()).unwrap_or(u32::MAX)
+}
+
+/// The note that `awsvpc` tasks are not limited on some instances: an ACTIVE EC2 `awsvpc`
+/// service, no `max_tasks_per_instance`, and registered instances whose type the ENI table
+/// does not know (the decision: not limited rather than guessed, see the README).
+fn eni_limit_unknown(def: &ClusterDefinition, state: &ClusterState) -> Option<Reason> {
+    let awsvpc = state.services.iter().any(|s| {
+        s.status == "ACTIVE"
+            && s.placement.launch.on_instances()
+            && s.placement.network_mode == shared::state::NetworkMode::Awsvpc
+    });
+    if !awsvpc || def.max_tasks_per_instance.is_some() {
+        return None;
+    }
+    let unknown: std::collections::BTreeSet<String> = state
+        .instances
+        .iter()
+        .filter(|ci| shared::eni::awsvpc_task_limit(&ci.placement.attributes).is_none())
+        .map(|ci| {
+            ci.placement
+                .attribute(shared::state::INSTANCE_TYPE_ATTRIBUTE)
+                .unwrap_or("(no ecs.instance-type)")
+                .to_owned()
+        })
+        .collect();
+    (!unknown.is_empty()).then(|| Reason::EniLimitUnknown {
+        instance_types: unknown.into_iter().collect(),
+    })
 }
 
 /// Both identifiers of an instance.

@@ -103,6 +103,43 @@ async fn a_host_port_service_gets_one_instance_per_task() {
 }
 
 #[tokio::test]
+async fn an_awsvpc_service_gets_instances_by_their_enis() {
+    let w = World::build("", 1, 0, None).await;
+    // awsvpc as ECS shows it (the proxy; moto's StartTask refuses awsvpc tasks).
+    let td = task_definition(&w, "web-vpc", 256, 512, None, None).await;
+    w.strict.set_network_mode("web-vpc", "awsvpc");
+    web_runs(&w, &td).await;
+
+    // Six small tasks fit one m5.large by size; it has 3 ENIs (2 for tasks): three instances.
+    let plan = w.plan_at(&wanted(6), time::now()).await;
+    assert_eq!(launched(&plan), 2, "{:#?}", plan.decisions.headlines);
+    let report = w.apply(&plan).await;
+    assert_eq!(report.outcome, Outcome::Applied, "{report:?}");
+    world::register_group_instances(w.bed.autoscaling(), w.bed.ecs(), CLUSTER, GROUP)
+        .await
+        .expect("the agents register");
+    // ECS (the test bed's scheduler, reading through the proxy, with the ENI counts EC2 gives
+    // for the type, not the planner's table) agrees: two per instance.
+    let through_proxy = aws_sdk_ecs::Client::new(w.strict.sdk_config());
+    let converged =
+        scheduler::converge_with_enis(&through_proxy, Some(&w.bed.clients().ec2), CLUSTER)
+            .await
+            .expect("converge");
+    assert!(converged.is_converged(), "{converged:?}");
+    let per = scheduler::tasks_per_instance(w.bed.ecs(), CLUSTER)
+        .await
+        .expect("tasks per instance");
+    assert_eq!(per.values().copied().collect::<Vec<_>>(), vec![2, 2, 2]);
+    let plan = w.plan_at(&wanted(6), time::now()).await;
+    assert_eq!(launched(&plan), 0, "{:#?}", plan.decisions.headlines);
+    assert!(
+        plan.actions.drain.is_empty(),
+        "{:#?}",
+        plan.decisions.headlines
+    );
+}
+
+#[tokio::test]
 async fn a_fargate_service_in_the_file_is_scaled_and_launches_nothing() {
     let mut w = World::build("", 1, 0, None).await;
     let td = task_definition(&w, "batch", 1024, 2048, None, None).await;

@@ -554,6 +554,10 @@ pub enum Reason {
         services: Vec<String>,
         reserved: crate::resources::Resources,
     },
+    /// `awsvpc` tasks run on instances of types whose ENI limit is not known (not in the table,
+    /// or trunked without a trunked limit) and `max_tasks_per_instance` is not set: their
+    /// `awsvpc` tasks are not limited there.
+    EniLimitUnknown { instance_types: Vec<String> },
     /// Tasks left unplaced because the group is at its MaxSize.
     GroupAtMax {
         service: String,
@@ -941,6 +945,15 @@ impl std::fmt::Display for Reason {
                 f,
                 "daemon(s) {} reserve {reserved} on every new instance",
                 services
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            EniLimitUnknown { instance_types } => write!(
+                f,
+                "ENI limit unknown for instance type(s) {}: awsvpc tasks not limited there (set `max_tasks_per_instance`)",
+                instance_types
                     .iter()
                     .map(|s| format!("`{s}`"))
                     .collect::<Vec<_>>()
