@@ -129,6 +129,19 @@ impl Needs {
         }
     }
 
+    /// Gives back to `offer` what [`Needs::take_from`] took for one task (a task moved off).
+    pub fn give_back_to(&self, offer: &mut Offer) {
+        offer.gpus = offer.gpus.saturating_add(self.gpus);
+        for p in &self.ports {
+            if let Some(at) = offer.ports.iter().rposition(|q| q == p) {
+                offer.ports.remove(at);
+            }
+        }
+        if self.eni {
+            offer.eni_tasks = offer.eni_tasks.saturating_sub(1);
+        }
+    }
+
     /// Why a new (empty) instance offering `offer` cannot take the task, for the record.
     pub fn why_not(&self, offer: &Offer, max_tasks: Option<u32>) -> String {
         if let Some(why) = &self.not_understood {
@@ -439,6 +452,14 @@ mod tests {
             "one ENI left for tasks, taken"
         );
         other_port.take_from(&mut offer);
+        let before = offer.clone();
+        let no_gpu = Needs {
+            gpus: 0,
+            ..other_port.clone()
+        };
+        no_gpu.take_from(&mut offer);
+        no_gpu.give_back_to(&mut offer);
+        assert_eq!(offer, before, "giving back undoes a take");
         assert!(!Needs {
             gpus: 1,
             ..Needs::default()

@@ -60,7 +60,7 @@ impl Packer {
     }
 
     /// Puts item `index` on bin `b`.
-    fn put(&mut self, b: usize, index: usize, item: &Item) {
+    pub(super) fn put(&mut self, b: usize, index: usize, item: &Item) {
         if item.origin != Some(b) && item.kind != ItemKind::Buffer {
             if let Some(needs) = self.needs.get(item.service as usize) {
                 needs.take_from(&mut self.bins[b].offer);
