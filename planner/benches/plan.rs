@@ -4,6 +4,9 @@
 //! `scale_up`: every other service scales up by 50–56 tasks (5,300 tasks to place, about 50
 //! instances to launch).
 //! `steady`: nothing changes (consolidation examines its candidates).
+//! `scale_up_ports_constraints`: `scale_up` with a quarter of the services binding a host port
+//! of their own and constrained by `memberOf` to two of the three zones (instances carry their
+//! zone and type), so every placement of theirs checks ports and attributes.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -19,8 +22,8 @@ use shared::expr::Expr;
 use shared::messages::ServiceMetrics;
 use shared::resources::Resources;
 use shared::state::{
-    ClusterState, ContainerInstance, GroupInstance, GroupState, InstanceStatus, PlacedTask,
-    ServiceState,
+    ClusterState, ContainerInstance, GroupInstance, GroupState, HostPort, InstancePlacement,
+    InstanceStatus, PlacedTask, ServicePlacement, ServiceState,
 };
 
 const INSTANCES: usize = 1000;
@@ -34,6 +37,7 @@ fn task_size(s: usize) -> Resources {
 
 fn world(
     scale_up: bool,
+    needs: bool,
 ) -> (
     ClusterDefinition,
     BTreeMap<String, ServiceMetrics>,
@@ -96,7 +100,17 @@ fn world(
             distinct_instance: s % 50 == 0,
             last_scaling: None,
             do_not_disrupt: false,
-            placement: Default::default(),
+            placement: if needs && constrained(s) {
+                ServicePlacement {
+                    host_ports: vec![port_of(s)],
+                    member_of: vec![
+                        "attribute:ecs.availability-zone in [eu-west-1a, eu-west-1b]".into(),
+                    ],
+                    ..ServicePlacement::default()
+                }
+            } else {
+                ServicePlacement::default()
+            },
         });
     }
     // 20,000 tasks dealt round-robin: 20 per instance.
@@ -119,6 +133,24 @@ fn world(
             let used = tasks
                 .iter()
                 .fold(Resources::ZERO, |a, t| a.saturating_add(t.size));
+            let mut placement = InstancePlacement::default();
+            if needs {
+                placement.attributes.insert(
+                    "ecs.availability-zone".into(),
+                    ["eu-west-1a", "eu-west-1b", "eu-west-1c"][n % 3].into(),
+                );
+                placement
+                    .attributes
+                    .insert("ecs.instance-type".into(), "m5.2xlarge".into());
+                // The ports the constrained services' tasks here bind.
+                placement.ports_in_use = tasks
+                    .iter()
+                    .filter_map(|t| {
+                        let s: usize = t.service.as_deref()?.strip_prefix("svc")?.parse().ok()?;
+                        constrained(s).then(|| port_of(s))
+                    })
+                    .collect();
+            }
             ContainerInstance {
                 arn: format!("arn:aws:ecs:eu-west-1:1:container-instance/big/{n:05}"),
                 ec2_instance_id: format!("i-{n:05}"),
@@ -131,7 +163,7 @@ fn world(
                 draining_since_epoch_secs: None,
                 agent_connected: true,
                 drain_aborted_at_epoch_secs: None,
-                placement: Default::default(),
+                placement,
             }
         })
         .collect();
@@ -180,13 +212,27 @@ fn world(
     (def, metrics, state)
 }
 
+/// A quarter of the services bind a host port and carry a `memberOf` (with `needs`).
+fn constrained(s: usize) -> bool {
+    s % 4 == 1
+}
+
+fn port_of(s: usize) -> HostPort {
+    HostPort::tcp(8000 + s as u16)
+}
+
 fn bench(c: &mut Criterion) {
     let now = shared::time::Timestamp::from_second(1_764_412_051).expect("in range");
-    for (name, scale_up) in [
-        ("plan/1000i_200s_20000t/scale_up", true),
-        ("plan/1000i_200s_20000t/steady", false),
+    for (name, scale_up, needs) in [
+        ("plan/1000i_200s_20000t/scale_up", true, false),
+        ("plan/1000i_200s_20000t/steady", false, false),
+        (
+            "plan/1000i_200s_20000t/scale_up_ports_constraints",
+            true,
+            true,
+        ),
     ] {
-        let (def, metrics, state) = world(scale_up);
+        let (def, metrics, state) = world(scale_up, needs);
         let plan = planner::plan(&def, &metrics, &state, now);
         eprintln!(
             "{name}: {} service change(s), group desired {:?}, drain {}, {} headline(s)",

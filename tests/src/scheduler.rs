@@ -45,7 +45,8 @@ pub struct ServiceReport {
     pub stopped: usize,
     /// Tasks that fit on no ACTIVE instance (desired - running after converging).
     pub unplaced: usize,
-    /// Its tasks run on Fargate, not on the cluster's instances.
+    /// Its tasks run on Fargate or by a capacity provider strategy, not on the cluster's
+    /// instances.
     pub fargate: bool,
 }
 
@@ -173,8 +174,9 @@ pub fn member_of_holds(expression: &str, attributes: &BTreeMap<String, String>) 
 ///    host ports (the agent's and those of the live tasks), and the task definition's
 ///    `memberOf` on the instance's attributes; a task that fits nowhere is reported unplaced.
 ///
-/// Fargate services (launch type FARGATE) run nowhere in the cluster: reported as running
-/// their desired count. Only tasks in group `service:NAME` are touched.
+/// Fargate services (launch type FARGATE) and services with a capacity provider strategy run
+/// nowhere in the cluster's instances: reported as running their desired count. A service's own
+/// `memberOf` constraints apply with its task definition's. Only tasks in group `service:NAME` are touched.
 pub async fn converge(ecs: &EcsClient, cluster: &str) -> Result<ConvergeReport> {
     converge_with_enis(ecs, None, cluster).await
 }
@@ -238,13 +240,16 @@ pub async fn converge_with_enis(
     // Stops first (draining, then surplus) so that freed capacity is available to placement.
     for service in &services {
         let name = service.service_name().unwrap_or_default().to_owned();
-        let fargate = service.launch_type() == Some(&LaunchType::Fargate);
+        // Fargate, or a capacity provider strategy: ECS places them elsewhere than on the
+        // cluster's instances of the group.
+        let fargate = service.launch_type() == Some(&LaunchType::Fargate)
+            || !service.capacity_provider_strategy().is_empty();
         let daemon = service.scheduling_strategy() == Some(&SchedulingStrategy::Daemon);
         let task_definition = service.task_definition().unwrap_or_default().to_owned();
         let desired = if service.status() != Some("ACTIVE") {
             0
         } else if daemon {
-            let ask = asks.get(ecs, &task_definition).await?;
+            let ask = with_service_constraints(asks.get(ecs, &task_definition).await?, service);
             instances
                 .iter()
                 .filter(|i| open(i) && meets(&ask, i))
@@ -330,7 +335,7 @@ pub async fn converge_with_enis(
             let task_definition = service
                 .task_definition()
                 .with_context(|| format!("service {} has no task definition", report.service))?;
-            let ask = asks.get(ecs, task_definition).await?;
+            let ask = with_service_constraints(asks.get(ecs, task_definition).await?, service);
             let holding: HashSet<&str> = mine
                 .iter()
                 .filter_map(|t| t.container_instance_arn.as_deref())
@@ -450,6 +455,19 @@ async fn task_enis(
             Some((i.arn.clone(), *n))
         })
         .collect())
+}
+
+/// `ask` with the service's own `memberOf` placement constraints added (ECS applies both the
+/// task definition's and the service's).
+fn with_service_constraints(mut ask: Ask, service: &Service) -> Ask {
+    ask.member_of.extend(
+        service
+            .placement_constraints()
+            .iter()
+            .filter(|c| c.r#type().is_some_and(|t| t.as_str() == "memberOf"))
+            .filter_map(|c| c.expression().map(str::to_owned)),
+    );
+    ask
 }
 
 /// Whether `instance` meets every `memberOf` of `ask` (an expression not evaluated: no).
