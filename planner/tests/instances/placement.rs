@@ -111,20 +111,10 @@ async fn an_awsvpc_service_gets_instances_by_their_enis() {
     web_runs(&w, &td).await;
 
     // Six small tasks fit one m5.large by size; it has 3 ENIs (2 for tasks): three instances.
-    let plan = w.plan_at(&wanted(6), time::now()).await;
-    assert_eq!(launched(&plan), 2, "{:#?}", plan.decisions.headlines);
-    let report = w.apply(&plan).await;
-    assert_eq!(report.outcome, Outcome::Applied, "{report:?}");
-    world::register_group_instances(w.bed.autoscaling(), w.bed.ecs(), CLUSTER, GROUP)
-        .await
-        .expect("the agents register");
     // ECS (the test bed's scheduler, reading through the proxy, with the ENI counts EC2 gives
     // for the type, not the planner's table) agrees: two per instance.
-    let through_proxy = aws_sdk_ecs::Client::new(w.strict.sdk_config());
-    let converged =
-        scheduler::converge_with_enis(&through_proxy, Some(&w.bed.clients().ec2), CLUSTER)
-            .await
-            .expect("converge");
+    let (plan, converged) = cycle_through_proxy(&w, &wanted(6)).await;
+    assert_eq!(launched(&plan), 2, "{:#?}", plan.decisions.headlines);
     assert!(converged.is_converged(), "{converged:?}");
     let per = scheduler::tasks_per_instance(w.bed.ecs(), CLUSTER)
         .await
