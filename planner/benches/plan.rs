@@ -6,6 +6,10 @@
 //! `steady`: nothing changes (consolidation examines its candidates).
 //! `scale_up_3az`: `scale_up` with the instances over three availability zones, so that every
 //! service's new tasks are spread over them first (ECS's default strategy).
+//! `scale_up_ports_constraints`: `scale_up` with a quarter of the services binding a host port
+//! of their own and constrained by `memberOf` to two of the three zones (instances carry their
+//! zone and type), so every placement of theirs checks ports and attributes (and, the instances
+//! being over three zones, every service spreads too).
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -21,8 +25,8 @@ use shared::expr::Expr;
 use shared::messages::ServiceMetrics;
 use shared::resources::Resources;
 use shared::state::{
-    ClusterState, ContainerInstance, GroupInstance, GroupState, InstanceStatus, PlacedTask,
-    ServiceState,
+    ClusterState, ContainerInstance, GroupInstance, GroupState, HostPort, InstancePlacement,
+    InstanceStatus, PlacedTask, ServicePlacement, ServiceState,
 };
 
 const INSTANCES: usize = 1000;
@@ -36,6 +40,7 @@ fn task_size(s: usize) -> Resources {
 
 fn world(
     scale_up: bool,
+    needs: bool,
 ) -> (
     ClusterDefinition,
     BTreeMap<String, ServiceMetrics>,
@@ -98,7 +103,17 @@ fn world(
             distinct_instance: s % 50 == 0,
             last_scaling: None,
             do_not_disrupt: false,
-            placement: Default::default(),
+            placement: if needs && constrained(s) {
+                ServicePlacement {
+                    host_ports: vec![port_of(s)],
+                    member_of: vec![
+                        "attribute:ecs.availability-zone in [eu-west-1a, eu-west-1b]".into(),
+                    ],
+                    ..ServicePlacement::default()
+                }
+            } else {
+                ServicePlacement::default()
+            },
         });
     }
     // 20,000 tasks dealt round-robin: 20 per instance.
@@ -121,6 +136,24 @@ fn world(
             let used = tasks
                 .iter()
                 .fold(Resources::ZERO, |a, t| a.saturating_add(t.size));
+            let mut placement = InstancePlacement::default();
+            if needs {
+                placement.attributes.insert(
+                    "ecs.availability-zone".into(),
+                    ["eu-west-1a", "eu-west-1b", "eu-west-1c"][n % 3].into(),
+                );
+                placement
+                    .attributes
+                    .insert("ecs.instance-type".into(), "m5.2xlarge".into());
+                // The ports the constrained services' tasks here bind.
+                placement.ports_in_use = tasks
+                    .iter()
+                    .filter_map(|t| {
+                        let s: usize = t.service.as_deref()?.strip_prefix("svc")?.parse().ok()?;
+                        constrained(s).then(|| port_of(s))
+                    })
+                    .collect();
+            }
             ContainerInstance {
                 arn: format!("arn:aws:ecs:eu-west-1:1:container-instance/big/{n:05}"),
                 ec2_instance_id: format!("i-{n:05}"),
@@ -133,7 +166,7 @@ fn world(
                 draining_since_epoch_secs: None,
                 agent_connected: true,
                 drain_aborted_at_epoch_secs: None,
-                placement: Default::default(),
+                placement,
             }
         })
         .collect();
@@ -184,15 +217,30 @@ fn world(
     (def, metrics, state)
 }
 
+/// A quarter of the services bind a host port and carry a `memberOf` (with `needs`).
+fn constrained(s: usize) -> bool {
+    s % 4 == 1
+}
+
+fn port_of(s: usize) -> HostPort {
+    HostPort::tcp(8000 + s as u16)
+}
+
 fn bench(c: &mut Criterion) {
     let now = shared::time::Timestamp::from_second(1_764_412_051).expect("in range");
-    for (name, scale_up, zones) in [
-        ("plan/1000i_200s_20000t/scale_up", true, 1),
-        ("plan/1000i_200s_20000t/steady", false, 1),
+    for (name, scale_up, zones, needs) in [
+        ("plan/1000i_200s_20000t/scale_up", true, 1, false),
+        ("plan/1000i_200s_20000t/steady", false, 1, false),
         // Over three availability zones every service spreads (ECS's default strategy).
-        ("plan/1000i_200s_20000t/scale_up_3az", true, 3),
+        ("plan/1000i_200s_20000t/scale_up_3az", true, 3, false),
+        (
+            "plan/1000i_200s_20000t/scale_up_ports_constraints",
+            true,
+            1,
+            true,
+        ),
     ] {
-        let (def, metrics, mut state) = world(scale_up);
+        let (def, metrics, mut state) = world(scale_up, needs);
         if zones > 1 {
             for (n, ci) in state.instances.iter_mut().enumerate() {
                 let zone = ["eu-west-1a", "eu-west-1b", "eu-west-1c"][n % zones];

@@ -12,12 +12,14 @@
 pub mod aws;
 pub mod definition;
 pub mod emf;
+pub mod eni;
 pub mod expr;
 pub mod function_config;
 #[cfg(feature = "lambda")]
 pub mod init_error;
 pub mod logging;
 pub mod messages;
+pub mod placement;
 pub mod plan_check;
 pub mod redact;
 pub mod resources;

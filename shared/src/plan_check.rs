@@ -55,6 +55,16 @@ pub fn check(plan: &ScalingPlan, definitions: &[ClusterDefinition]) -> Result<()
     services(plan, def, &mut why);
     group(plan, def, &mut why);
     let actions = &plan.actions;
+    for d in &actions.drain {
+        if !d.task_needs.is_empty() && d.task_needs.len() != d.task_sizes.len() {
+            why.push(format!(
+                "drain: the container instance `{}` has {} task size(s) and {} task need(s)",
+                shown(&d.instance.container_instance_arn),
+                d.task_sizes.len(),
+                d.task_needs.len()
+            ));
+        }
+    }
     let drains: Vec<&InstanceRef> = actions.drain.iter().map(|d| &d.instance).collect();
     for (kind, list) in [
         ("reactivate", actions.reactivate.iter().collect::<Vec<_>>()),

@@ -4,6 +4,7 @@
 //! build states by hand. `shared::aws::state` (feature `aws`) fills it from ECS and Auto
 //! Scaling answers, for the planner's reader, the executor's re-read and the test bed alike.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::resources::Resources;
@@ -195,7 +196,9 @@ impl NetworkMode {
 }
 
 /// A transport protocol of a host port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Protocol {
     /// TCP (ECS's `PORTS` resource).
@@ -205,7 +208,9 @@ pub enum Protocol {
 }
 
 /// A port bound on a container instance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub struct HostPort {
     /// The port number.
     pub port: u16,

@@ -186,9 +186,10 @@ impl TestBed {
         &self.clients.eventbridge
     }
 
-    /// Plays the ECS service scheduler once for `cluster`; see [`scheduler::converge`].
+    /// Plays the ECS service scheduler once for `cluster`, ENI limits included; see
+    /// [`scheduler::converge_with_enis`].
     pub async fn converge(&self, cluster: &str) -> Result<ConvergeReport> {
-        scheduler::converge(self.ecs(), cluster).await
+        scheduler::converge_with_enis(self.ecs(), Some(&self.clients.ec2), cluster).await
     }
 }
 

@@ -13,8 +13,11 @@
 //! ignore task-level sizes). It places as ECS does beyond CPU and memory too ([`ask`]): host
 //! ports, GPUs, the task definition's `memberOf` on the instance's attributes, DAEMON services
 //! on every instance, Fargate services on no instance, nothing on an instance whose agent is
-//! disconnected; and it chooses among the instances that can take a task by the service's
-//! placement strategy ([`strategy`], [`pick`]: spread over availability zones by default).
+//! disconnected, and (with an EC2 client, [`converge_with_enis`]) no more `awsvpc` tasks on an
+//! instance than its type's network interfaces less the primary one, as EC2's
+//! DescribeInstanceTypes gives them (not the planner's table); and it chooses among the
+//! instances that can take a task by the service's placement strategy ([`strategy`], [`pick`]:
+//! spread over availability zones by default).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -44,7 +47,8 @@ pub struct ServiceReport {
     pub stopped: usize,
     /// Tasks that fit on no ACTIVE instance (desired - running after converging).
     pub unplaced: usize,
-    /// Its tasks run on Fargate, not on the cluster's instances.
+    /// Its tasks run on Fargate or by a capacity provider strategy, not on the cluster's
+    /// instances.
     pub fargate: bool,
 }
 
@@ -86,6 +90,8 @@ pub struct Ask {
     pub ports: Vec<(u16, bool)>,
     /// `memberOf` expressions of the task definition.
     pub member_of: Vec<String>,
+    /// `awsvpc` networking: the task takes an ENI of the instance.
+    pub eni: bool,
 }
 
 /// What a container instance has left, as ECS accounts it.
@@ -94,6 +100,8 @@ struct Room {
     free: Resources,
     ports: HashSet<(u16, bool)>,
     gpus: u32,
+    /// ENIs left for `awsvpc` tasks (`None`: not limited).
+    enis: Option<u32>,
 }
 
 impl Room {
@@ -101,17 +109,24 @@ impl Room {
         self.free.fits(ask.size)
             && self.gpus >= ask.gpus
             && ask.ports.iter().all(|p| !self.ports.contains(p))
+            && !(ask.eni && self.enis == Some(0))
     }
 
     fn take(&mut self, ask: &Ask) {
         self.free = self.free.saturating_sub(ask.size);
         self.gpus = self.gpus.saturating_sub(ask.gpus);
         self.ports.extend(ask.ports.iter().copied());
+        if ask.eni {
+            self.enis = self.enis.map(|n| n.saturating_sub(1));
+        }
     }
 
     fn give_back(&mut self, ask: &Ask) {
         self.free = self.free.saturating_add(ask.size);
         self.gpus = self.gpus.saturating_add(ask.gpus);
+        if ask.eni {
+            self.enis = self.enis.map(|n| n.saturating_add(1));
+        }
         for p in &ask.ports {
             self.ports.remove(p);
         }
@@ -266,9 +281,23 @@ pub fn pick(
 ///    fewest; ties in ListContainerInstances order); a task that fits nowhere is reported
 ///    unplaced.
 ///
-/// Fargate services (launch type FARGATE) run nowhere in the cluster: reported as running
-/// their desired count. Only tasks in group `service:NAME` are touched.
+/// Fargate services (launch type FARGATE) and services with a capacity provider strategy run
+/// nowhere in the cluster's instances: reported as running their desired count. A service's own
+/// `memberOf` constraints apply with its task definition's. Only tasks in group `service:NAME` are touched.
 pub async fn converge(ecs: &EcsClient, cluster: &str) -> Result<ConvergeReport> {
+    converge_with_enis(ecs, None, cluster).await
+}
+
+/// [`converge`], and with `ec2` also ECS's ENI limit: an `awsvpc` task takes one of its
+/// instance's network interfaces, of which the instance type has
+/// `NetworkInfo.MaximumNetworkInterfaces` (DescribeInstanceTypes), the primary one not for
+/// tasks. An instance with ENI trunking (attribute `ecs.awsvpc-trunk-id`), or whose type EC2
+/// does not describe, is not limited here.
+pub async fn converge_with_enis(
+    ecs: &EcsClient,
+    ec2: Option<&aws_sdk_ec2::Client>,
+    cluster: &str,
+) -> Result<ConvergeReport> {
     let cluster_arn = cluster_arn(ecs, cluster).await?;
     let mut services = services(ecs, cluster).await?;
     services.sort_by(|a, b| a.service_name().cmp(&b.service_name()));
@@ -276,6 +305,10 @@ pub async fn converge(ecs: &EcsClient, cluster: &str) -> Result<ConvergeReport> 
     services.sort_by_key(|s| s.scheduling_strategy() != Some(&SchedulingStrategy::Daemon));
     let mut instances = container_instances(ecs, cluster).await?;
     let tasks = live_tasks(ecs, cluster, &cluster_arn, None).await?;
+    let enis = match ec2 {
+        Some(ec2) => task_enis(ec2, &instances).await?,
+        None => HashMap::new(),
+    };
 
     let mut per_instance: HashMap<String, usize> = HashMap::new();
     let mut asks = AskCache::default();
@@ -288,6 +321,7 @@ pub async fn converge(ecs: &EcsClient, cluster: &str) -> Result<ConvergeReport> 
                 free: i.registered,
                 ports: AGENT_PORTS.iter().map(|&p| (p, false)).collect(),
                 gpus: i.placement.gpus,
+                enis: enis.get(&i.arn).copied(),
             };
             (i.arn.clone(), room)
         })
@@ -313,13 +347,16 @@ pub async fn converge(ecs: &EcsClient, cluster: &str) -> Result<ConvergeReport> 
     // Stops first (draining, then surplus) so that freed capacity is available to placement.
     for service in &services {
         let name = service.service_name().unwrap_or_default().to_owned();
-        let fargate = service.launch_type() == Some(&LaunchType::Fargate);
+        // Fargate, or a capacity provider strategy: ECS places them elsewhere than on the
+        // cluster's instances of the group.
+        let fargate = service.launch_type() == Some(&LaunchType::Fargate)
+            || !service.capacity_provider_strategy().is_empty();
         let daemon = service.scheduling_strategy() == Some(&SchedulingStrategy::Daemon);
         let task_definition = service.task_definition().unwrap_or_default().to_owned();
         let desired = if service.status() != Some("ACTIVE") {
             0
         } else if daemon {
-            let ask = asks.get(ecs, &task_definition).await?;
+            let ask = with_service_constraints(asks.get(ecs, &task_definition).await?, service);
             instances
                 .iter()
                 .filter(|i| open(i) && meets(&ask, i))
@@ -405,7 +442,7 @@ pub async fn converge(ecs: &EcsClient, cluster: &str) -> Result<ConvergeReport> 
             let task_definition = service
                 .task_definition()
                 .with_context(|| format!("service {} has no task definition", report.service))?;
-            let ask = asks.get(ecs, task_definition).await?;
+            let ask = with_service_constraints(asks.get(ecs, task_definition).await?, service);
             let holding: HashSet<&str> = mine
                 .iter()
                 .filter_map(|t| t.container_instance_arn.as_deref())
@@ -452,7 +489,24 @@ pub async fn converge(ecs: &EcsClient, cluster: &str) -> Result<ConvergeReport> 
                 placed.push(instance.arn.clone());
             }
             if !placed.is_empty() {
-                world::start_tasks(ecs, cluster, &report.service, task_definition, &placed).await?;
+                // An awsvpc task's ENI goes in a subnet of the instances' VPC (any, in moto).
+                let subnet = match (ask.eni, ec2) {
+                    (true, Some(ec2)) => Some(any_subnet(ec2).await?),
+                    (true, None) => bail!(
+                        "{}: awsvpc tasks need converge_with_enis (an EC2 client)",
+                        report.service
+                    ),
+                    (false, _) => None,
+                };
+                world::start_tasks_in(
+                    ecs,
+                    cluster,
+                    &report.service,
+                    task_definition,
+                    &placed,
+                    subnet.as_deref(),
+                )
+                .await?;
             }
         }
         report.started = placed.len();
@@ -460,6 +514,89 @@ pub async fn converge(ecs: &EcsClient, cluster: &str) -> Result<ConvergeReport> 
         report.unplaced = report.desired.saturating_sub(report.running);
     }
     Ok(ConvergeReport { services: reports })
+}
+
+/// A subnet's id (DescribeSubnets, the first listed).
+async fn any_subnet(ec2: &aws_sdk_ec2::Client) -> Result<String> {
+    let out = ec2
+        .describe_subnets()
+        .send()
+        .await
+        .context("DescribeSubnets")?;
+    out.subnets()
+        .iter()
+        .find_map(|s| s.subnet_id())
+        .map(str::to_owned)
+        .context("DescribeSubnets: no subnet")
+}
+
+/// ENIs for `awsvpc` tasks per container instance ARN: its type's maximum network interfaces
+/// less the primary one, from EC2 (one DescribeInstanceTypes); trunked instances and types
+/// EC2 does not describe are absent (not limited).
+async fn task_enis(
+    ec2: &aws_sdk_ec2::Client,
+    instances: &[ContainerInstance],
+) -> Result<HashMap<String, u32>> {
+    let type_of = |i: &ContainerInstance| {
+        let trunked = i.placement.attributes.contains_key("ecs.awsvpc-trunk-id");
+        i.placement
+            .attributes
+            .get("ecs.instance-type")
+            .filter(|_| !trunked)
+            .cloned()
+    };
+    let types: Vec<String> = instances
+        .iter()
+        .filter_map(type_of)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if types.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let out = ec2
+        .describe_instance_types()
+        .set_instance_types(Some(
+            types
+                .iter()
+                .map(|t| aws_sdk_ec2::types::InstanceType::from(t.as_str()))
+                .collect(),
+        ))
+        .send()
+        .await
+        .context("DescribeInstanceTypes")?;
+    let mut per_type = HashMap::new();
+    for t in out.instance_types() {
+        let (Some(name), Some(max)) = (
+            t.instance_type(),
+            t.network_info()
+                .and_then(|n| n.maximum_network_interfaces()),
+        ) else {
+            continue;
+        };
+        let max = u32::try_from(max).with_context(|| format!("{max} network interfaces"))?;
+        per_type.insert(name.as_str().to_owned(), max.saturating_sub(1));
+    }
+    Ok(instances
+        .iter()
+        .filter_map(|i| {
+            let n = per_type.get(&type_of(i)?)?;
+            Some((i.arn.clone(), *n))
+        })
+        .collect())
+}
+
+/// `ask` with the service's own `memberOf` placement constraints added (ECS applies both the
+/// task definition's and the service's).
+fn with_service_constraints(mut ask: Ask, service: &Service) -> Ask {
+    ask.member_of.extend(
+        service
+            .placement_constraints()
+            .iter()
+            .filter(|c| c.r#type().is_some_and(|t| t.as_str() == "memberOf"))
+            .filter_map(|c| c.expression().map(str::to_owned)),
+    );
+    ask
 }
 
 /// Whether `instance` meets every `memberOf` of `ask` (an expression not evaluated: no).
@@ -571,6 +708,7 @@ pub fn ask(td: &TaskDefinition) -> Result<Ask> {
         gpus,
         ports,
         member_of,
+        eni: mode == "awsvpc",
     })
 }
 
@@ -934,12 +1072,14 @@ mod tests {
             free: Resources::new(1024, 1024),
             ports: AGENT_PORTS.iter().map(|&p| (p, false)).collect(),
             gpus: 1,
+            enis: None,
         };
         let web = Ask {
             size: Resources::new(256, 256),
             gpus: 1,
             ports: vec![(80, false)],
             member_of: vec![],
+            eni: false,
         };
         assert!(room.takes(&web));
         room.take(&web);
@@ -964,5 +1104,34 @@ mod tests {
         }));
         room.give_back(&web);
         assert!(room.takes(&web));
+    }
+
+    #[test]
+    fn room_counts_enis_of_awsvpc_tasks_only() {
+        let mut room = Room {
+            free: Resources::new(4096, 4096),
+            enis: Some(2),
+            ..Room::default()
+        };
+        let vpc = Ask {
+            size: Resources::new(256, 256),
+            eni: true,
+            ..Ask::default()
+        };
+        let plain = Ask {
+            eni: false,
+            ..vpc.clone()
+        };
+        room.take(&vpc);
+        room.take(&vpc);
+        assert!(!room.takes(&vpc), "two ENIs, both taken");
+        assert!(room.takes(&plain));
+        room.give_back(&vpc);
+        assert!(room.takes(&vpc));
+        let unlimited = Room {
+            enis: None,
+            ..room.clone()
+        };
+        assert!(unlimited.takes(&vpc));
     }
 }

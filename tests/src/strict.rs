@@ -14,6 +14,9 @@
 //! | a container instance on a GPU instance registers its GPUs (`GPU` resources) | ignores `totalResources`: no GPU | [`StrictAws::set_gpus_per_instance`] adds them to `DescribeContainerInstances` answers, remaining as the live tasks leave them |
 //! | an instance registers what its type has (CPU units, memory less what the OS and agent take) | ignores `totalResources`: CPU 4096 / MEMORY 7482 whatever the type | [`StrictAws::set_registered_for_type`] shows another size in `DescribeContainerInstances` answers for instances of a type (`ecs.instance-type`), remaining less the same difference |
 //! | an Auto Scaling group over several availability zones balances its instances across them; each container instance carries its zone (`ecs.availability-zone`) | puts every instance of one launch in one zone picked at random | [`StrictAws::set_availability_zone`] rewrites an instance's zone attribute in `DescribeContainerInstances` answers |
+//! | ECS `StartTask` of an `awsvpc` task definition places the task with an ENI of its own | refuses it (it ignores StartTask's network configuration) | [`StrictAws::set_network_mode`] shows a family registered as `bridge` (which moto starts) as `awsvpc` in `DescribeTaskDefinition` answers |
+//! | a service keeps its `placementConstraints` and `capacityProviderStrategy` | drops both (CreateService and DescribeServices) | [`StrictAws::set_service_member_of`] and [`StrictAws::set_service_capacity_providers`] add them to `DescribeServices` answers |
+//! | an instance whose ECS agent lost its connection shows `agentConnected: false` | always `true` | [`StrictAws::set_agent_connected`] rewrites it in `DescribeContainerInstances` answers |
 //! | ECS task scale-in protection: `UpdateTaskProtection` sets it per task (1 to 10 tasks, `expiresInMinutes` 1 to 2880, default 120), `GetTaskProtection` reads it; it lapses at its expiry; a stopped or unknown task is a failure | answers both with HTTP 500 (not implemented) | answers both itself, keeping each task's protection and expiry (on the proxy's clock, see [`StrictAws::advance`]); tasks are looked up in moto |
 //!
 //! It also injects faults like the executor's fault proxy ([`StrictAws::fail`]), and lets a
@@ -126,6 +129,12 @@ struct State {
     /// EC2 instance id → the availability zone its container instance shows (see
     /// [`StrictAws::set_availability_zone`]).
     zones: HashMap<String, String>,
+    /// Task definition family → the network mode its answers show ([`StrictAws::set_network_mode`]).
+    network_modes: HashMap<String, String>,
+    /// Service name → fields its DescribeServices entries show besides moto's.
+    service_fields: HashMap<String, serde_json::Map<String, Value>>,
+    /// Container instance ARNs whose agent shows disconnected.
+    disconnected: HashSet<String>,
 }
 
 struct Strict {
@@ -190,6 +199,59 @@ impl StrictAws {
             .lock()
             .lifecycle
             .insert(instance_id.to_owned(), lifecycle_state.to_owned());
+    }
+
+    /// DescribeTaskDefinition answers of `family` show `mode` (e.g. `awsvpc`) as its network
+    /// mode from now on: register it as `bridge` without host ports, so that moto's StartTask
+    /// (which refuses `awsvpc` tasks) starts it, and whoever reads through the proxy sees it
+    /// as ECS would.
+    pub fn set_network_mode(&self, family: &str, mode: &str) {
+        self.strict
+            .lock()
+            .network_modes
+            .insert(family.to_owned(), mode.to_owned());
+    }
+
+    /// DescribeServices answers show `service` with these `memberOf` placement constraints
+    /// from now on (moto does not keep a service's constraints).
+    pub fn set_service_member_of(&self, service: &str, expressions: &[&str]) {
+        let constraints: Vec<Value> = expressions
+            .iter()
+            .map(|e| json!({"type": "memberOf", "expression": e}))
+            .collect();
+        self.set_service_field(service, "placementConstraints", json!(constraints));
+    }
+
+    /// DescribeServices answers show `service` with a capacity provider strategy of
+    /// `providers` (weight 1 each) and no launch type from now on, as ECS shows a service
+    /// created with one (moto does not keep it).
+    pub fn set_service_capacity_providers(&self, service: &str, providers: &[&str]) {
+        let strategy: Vec<Value> = providers
+            .iter()
+            .map(|p| json!({"capacityProvider": p, "weight": 1, "base": 0}))
+            .collect();
+        self.set_service_field(service, "capacityProviderStrategy", json!(strategy));
+        self.set_service_field(service, "launchType", Value::Null);
+    }
+
+    fn set_service_field(&self, service: &str, field: &str, value: Value) {
+        self.strict
+            .lock()
+            .service_fields
+            .entry(service.to_owned())
+            .or_default()
+            .insert(field.to_owned(), value);
+    }
+
+    /// DescribeContainerInstances answers show the agent of `container_instance_arn`
+    /// connected or not from now on.
+    pub fn set_agent_connected(&self, container_instance_arn: &str, connected: bool) {
+        let mut s = self.strict.lock();
+        if connected {
+            s.disconnected.remove(container_instance_arn);
+        } else {
+            s.disconnected.insert(container_instance_arn.to_owned());
+        }
     }
 
     /// Every container instance shows `gpus` registered GPUs in DescribeContainerInstances
@@ -356,7 +418,16 @@ impl Strict {
                 let raw = self.forward(&operation, &request, upstream).await?;
                 let raw = self.add_gpus(raw).await?;
                 let raw = self.resize_by_type(raw);
-                self.rewrite_zones(raw)
+                let raw = self.rewrite_zones(raw);
+                self.rewrite_agents(raw)
+            }
+            "DescribeServices" => {
+                let raw = self.forward(&operation, &request, upstream).await?;
+                self.rewrite_services(raw)
+            }
+            "DescribeTaskDefinition" => {
+                let raw = self.forward(&operation, &request, upstream).await?;
+                self.rewrite_network_mode(raw)
             }
             "DescribeAutoScalingGroups" | "DescribeAutoScalingInstances" => {
                 let raw = self.forward(&operation, &request, upstream).await?;
@@ -902,7 +973,7 @@ impl Strict {
         if sizes.is_empty() {
             return raw;
         }
-        edit_container_instances(raw, |ci| {
+        Self::edit_container_instances(raw, |ci| {
             let instance_type = ci["attributes"]
                 .as_array()
                 .into_iter()
@@ -946,7 +1017,7 @@ impl Strict {
         if zones.is_empty() {
             return raw;
         }
-        edit_container_instances(raw, |ci| {
+        Self::edit_container_instances(raw, |ci| {
             let Some(ci) = ci.as_object_mut() else {
                 return;
             };
@@ -1009,6 +1080,108 @@ impl Strict {
         Ok(used)
     }
 
+    /// Applies `edit` to every container instance of a DescribeContainerInstances answer (the
+    /// answer unchanged when it is not JSON).
+    fn edit_container_instances(raw: Vec<u8>, mut edit: impl FnMut(&mut Value)) -> Vec<u8> {
+        Self::edit_json(raw, |body| {
+            if let Some(instances) = body
+                .get_mut("containerInstances")
+                .and_then(Value::as_array_mut)
+            {
+                instances.iter_mut().for_each(&mut edit);
+            }
+        })
+    }
+
+    /// Edits the JSON body of an answer with `edit` (the answer unchanged when it is not JSON).
+    fn edit_json(raw: Vec<u8>, edit: impl FnOnce(&mut Value)) -> Vec<u8> {
+        let mut answer = Answer::parse(&raw);
+        let Ok(mut body) = serde_json::from_slice::<Value>(&answer.body) else {
+            return raw;
+        };
+        edit(&mut body);
+        match serde_json::to_vec(&body) {
+            Ok(bytes) => {
+                answer.body = bytes;
+                answer.into_bytes()
+            }
+            Err(_) => raw,
+        }
+    }
+
+    /// Adds the fields of [`StrictAws::set_service_member_of`] and
+    /// [`StrictAws::set_service_capacity_providers`] to a DescribeServices answer (a null
+    /// value removes the field).
+    fn rewrite_services(&self, raw: Vec<u8>) -> Vec<u8> {
+        let fields = self.lock().service_fields.clone();
+        if fields.is_empty() {
+            return raw;
+        }
+        Self::edit_json(raw, |body| {
+            let Some(services) = body.get_mut("services").and_then(Value::as_array_mut) else {
+                return;
+            };
+            for service in services.iter_mut() {
+                let Some(extra) = service["serviceName"].as_str().and_then(|n| fields.get(n))
+                else {
+                    continue;
+                };
+                let Some(entry) = service.as_object_mut() else {
+                    continue;
+                };
+                for (field, value) in extra {
+                    if value.is_null() {
+                        entry.remove(field);
+                    } else {
+                        entry.insert(field.clone(), value.clone());
+                    }
+                }
+            }
+        })
+    }
+
+    /// Sets `agentConnected` false for the instances of [`StrictAws::set_agent_connected`].
+    fn rewrite_agents(&self, raw: Vec<u8>) -> Vec<u8> {
+        let disconnected = self.lock().disconnected.clone();
+        if disconnected.is_empty() {
+            return raw;
+        }
+        Self::edit_container_instances(raw, |ci| {
+            if let Some(ci) = ci.as_object_mut() {
+                if ci
+                    .get("containerInstanceArn")
+                    .and_then(Value::as_str)
+                    .is_some_and(|arn| disconnected.contains(arn))
+                {
+                    ci.insert("agentConnected".into(), json!(false));
+                }
+            }
+        })
+    }
+
+    /// Sets `networkMode` of a DescribeTaskDefinition answer whose family has an override.
+    fn rewrite_network_mode(&self, raw: Vec<u8>) -> Vec<u8> {
+        let modes = self.lock().network_modes.clone();
+        if modes.is_empty() {
+            return raw;
+        }
+        Self::edit_json(raw, |body| {
+            let Some(td) = body
+                .get_mut("taskDefinition")
+                .and_then(Value::as_object_mut)
+            else {
+                return;
+            };
+            if let Some(mode) = td
+                .get("family")
+                .and_then(Value::as_str)
+                .and_then(|f| modes.get(f))
+            {
+                td.insert("networkMode".into(), json!(mode));
+            }
+        })
+    }
+
     /// Replaces `<LifecycleState>` of the overridden instances in an Auto Scaling answer.
     fn rewrite_lifecycle(&self, raw: Vec<u8>) -> Vec<u8> {
         let overrides = self.lock().lifecycle.clone();
@@ -1063,29 +1236,6 @@ fn sent(deduplication_id: &str) -> Value {
     })
 }
 
-/// Applies `edit` to every container instance of a DescribeContainerInstances answer; the
-/// answer unchanged when its body is not the JSON expected.
-fn edit_container_instances(raw: Vec<u8>, mut edit: impl FnMut(&mut Value)) -> Vec<u8> {
-    let mut answer = Answer::parse(&raw);
-    let Ok(mut body) = serde_json::from_slice::<Value>(&answer.body) else {
-        return raw;
-    };
-    let Some(instances) = body
-        .get_mut("containerInstances")
-        .and_then(Value::as_array_mut)
-    else {
-        return raw;
-    };
-    instances.iter_mut().for_each(&mut edit);
-    match serde_json::to_vec(&body) {
-        Ok(bytes) => {
-            answer.body = bytes;
-            answer.into_bytes()
-        }
-        Err(_) => raw,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::set_member_field;
@@ -1112,4 +1262,3 @@ mod tests {
         );
     }
 }
-

@@ -456,12 +456,48 @@ pub async fn start_tasks(
     task_definition: &str,
     container_instance_arns: &[String],
 ) -> Result<Vec<String>> {
+    start_tasks_in(
+        ecs,
+        cluster,
+        service,
+        task_definition,
+        container_instance_arns,
+        None,
+    )
+    .await
+}
+
+/// [`start_tasks`] of an `awsvpc` task definition: each task's ENI in `subnet` (StartTask
+/// requires a network configuration for them).
+pub async fn start_tasks_in(
+    ecs: &EcsClient,
+    cluster: &str,
+    service: &str,
+    task_definition: &str,
+    container_instance_arns: &[String],
+    subnet: Option<&str>,
+) -> Result<Vec<String>> {
+    let network = subnet
+        .map(|subnet| {
+            aws_sdk_ecs::types::AwsVpcConfiguration::builder()
+                .subnets(subnet)
+                .security_groups("sg-testbed")
+                .build()
+                .map(|vpc| {
+                    aws_sdk_ecs::types::NetworkConfiguration::builder()
+                        .awsvpc_configuration(vpc)
+                        .build()
+                })
+        })
+        .transpose()
+        .context("an awsvpc configuration")?;
     let mut arns = Vec::new();
     for chunk in container_instance_arns.chunks(10) {
         let out = ecs
             .start_task()
             .cluster(cluster)
             .task_definition(task_definition)
+            .set_network_configuration(network.clone())
             .set_container_instances(Some(chunk.to_vec()))
             .started_by(started_by(service))
             .group(service_group(service))

@@ -1,8 +1,11 @@
 //! Draining container instances, re-validated at apply time: the instance is still ACTIVE, an
 //! InService member of the group, not protected from scale-in, its agent connected, it runs no
-//! more tasks than the plan counted, and those tasks (the sizes the plan carries) plus the
-//! cluster's buffer still fit, first-fit-decreasing, on the room of the other ACTIVE instances
-//! that can take tasks (the plan's other drains excluded); otherwise the drain is `stale`.
+//! more tasks than the plan counted, and those tasks (the sizes and needs the plan carries) plus
+//! the cluster's buffer still fit, first-fit-decreasing, on the room of the other ACTIVE
+//! instances that can take tasks (the plan's other drains excluded): CPU and memory, and
+//! host ports, GPUs and `memberOf` on the live instances ([`Needs::met_by`], the planner's own
+//! check); otherwise the drain is `stale`. ENIs are not re-checked: the re-read does not list
+//! the other instances' tasks.
 //!
 //! Each drain is recorded first, with the [`DRAINED_AT_ATTRIBUTE`] ECS attribute
 //! (PutAttributes, `targetId` the container instance id, 10 per call): the planner treats a
@@ -15,6 +18,7 @@ use std::collections::{HashMap, HashSet};
 
 use aws_sdk_ecs::types::{Attribute, ContainerInstanceStatus, TargetType};
 use shared::messages::DrainTarget;
+use shared::placement::{Needs, Offer};
 use shared::resources::Resources;
 use shared::state::{ContainerInstance, GroupState, InstanceStatus, DRAINED_AT_ATTRIBUTE};
 
@@ -93,7 +97,7 @@ pub fn guard(
             target.tasks
         ));
     }
-    if let Err(why) = room.take(&target.task_sizes) {
+    if let Err(why) = room.take(&target.task_sizes, &target.task_needs) {
         return Verdict::Stale(format!("its tasks no longer fit elsewhere: {why}"));
     }
     Verdict::Apply(format!(
@@ -102,13 +106,15 @@ pub fn guard(
     ))
 }
 
-/// Where the plan's drains may move tasks: the remaining resources of the cluster's ACTIVE
-/// container instances that can take tasks (an InService member of the group, agent
-/// connected), the plan's drained instances excluded, and the buffer that must stay free.
+/// Where the plan's drains may move tasks: the remaining resources, ports, GPUs and attributes
+/// of the cluster's ACTIVE container instances that can take tasks (an InService member of the
+/// group, agent connected), the plan's drained instances excluded, and the buffer that must
+/// stay free.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Room {
-    /// Free resources per instance, in ARN order (first fit goes in that order).
-    free: Vec<Resources>,
+    /// Free resources and what else each instance offers, in ARN order (first fit goes in
+    /// that order).
+    free: Vec<(Resources, Offer)>,
     buffer: Resources,
 }
 
@@ -136,40 +142,90 @@ impl Room {
             live.values().filter(|ci| takes_tasks(ci)).collect();
         instances.sort_by(|a, b| a.arn.cmp(&b.arn));
         Room {
-            free: instances.iter().map(|ci| ci.remaining).collect(),
+            free: instances
+                .iter()
+                .map(|ci| {
+                    // The ENIs in use are not known here (tasks not listed): not re-checked.
+                    let offer = Offer {
+                        eni_limit: None,
+                        ..Offer::of(ci)
+                    };
+                    (ci.remaining, offer)
+                })
+                .collect(),
             buffer,
         }
     }
 
-    /// Places `sizes` first-fit-decreasing (largest share of the total room first) and checks
-    /// that the buffer still fits somewhere; takes the places on success, leaves the room
-    /// unchanged otherwise.
-    pub fn take(&mut self, sizes: &[Resources]) -> Result<(), String> {
+    /// Places the tasks of `sizes` (with `needs`, the same order; empty: CPU and memory only)
+    /// first-fit-decreasing (largest share of the total room first) where their needs are met,
+    /// and checks that the buffer still fits somewhere; takes the places on success, leaves the
+    /// room unchanged otherwise.
+    pub fn take(&mut self, sizes: &[Resources], needs: &[Needs]) -> Result<(), String> {
+        const PLAIN: &Needs = &Needs {
+            ports: Vec::new(),
+            gpus: 0,
+            member_of: Vec::new(),
+            eni: false,
+            not_understood: None,
+        };
         let total = self
             .free
             .iter()
-            .fold(Resources::ZERO, |a, r| a.saturating_add(*r));
+            .fold(Resources::ZERO, |a, (r, _)| a.saturating_add(*r));
         let share = |r: &Resources| {
             f64::from(r.cpu) / f64::from(total.cpu.max(1))
                 + f64::from(r.memory) / f64::from(total.memory.max(1))
         };
-        let mut order: Vec<Resources> = sizes.to_vec();
-        order.sort_by(|a, b| share(b).total_cmp(&share(a)));
+        let mut order: Vec<(Resources, &Needs)> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, size)| (*size, needs.get(i).unwrap_or(PLAIN)))
+            .collect();
+        order.sort_by(|a, b| share(&b.0).total_cmp(&share(&a.0)));
         let mut free = self.free.clone();
-        for size in order {
-            let Some(slot) = free.iter_mut().find(|f| f.fits(size)) else {
+        for (size, needs) in order {
+            let Some((slot, offer)) = free
+                .iter_mut()
+                .find(|(f, offer)| f.fits(size) && needs.met_by(offer, None))
+            else {
                 return Err(format!(
-                    "a task of {size} fits on none of the {} other instance(s)",
+                    "a task of {size}{} fits on none of the {} other instance(s)",
+                    described(needs),
                     free.len()
                 ));
             };
             *slot = slot.saturating_sub(size);
+            needs.take_from(offer);
         }
-        if !self.buffer.is_zero() && !free.iter().any(|f| f.fits(self.buffer)) {
+        if !self.buffer.is_zero() && !free.iter().any(|(f, _)| f.fits(self.buffer)) {
             return Err(format!("the buffer of {} would no longer fit", self.buffer));
         }
         self.free = free;
         Ok(())
+    }
+}
+
+/// What a task needs besides CPU and memory, for a refusal (empty when nothing).
+fn described(needs: &Needs) -> String {
+    let mut parts: Vec<String> = needs
+        .ports
+        .iter()
+        .map(|p| format!("host port {p}"))
+        .collect();
+    if needs.gpus > 0 {
+        parts.push(format!("{} GPU(s)", needs.gpus));
+    }
+    parts.extend(
+        needs
+            .member_of
+            .iter()
+            .map(|m| format!("memberOf `{}`", m.text)),
+    );
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" with {}", parts.join(", "))
     }
 }
 
@@ -393,6 +449,7 @@ mod tests {
             },
             tasks,
             task_sizes: vec![TASK; tasks as usize],
+            task_needs: Vec::new(),
         }
     }
 
@@ -506,19 +563,77 @@ mod tests {
     #[test]
     fn room_is_first_fit_decreasing_shared_by_the_plans_drains_and_keeps_the_buffer() {
         let mut r = room(3, Resources::ZERO);
-        assert!(r.take(&[TASK, TASK]).is_ok());
+        assert!(r.take(&[TASK, TASK], &[]).is_ok());
         // The first drain took two of the three places.
-        assert!(r.take(&[TASK, TASK]).is_err());
-        assert!(r.take(&[TASK]).is_ok());
-        assert!(r.take(&[TASK]).is_err());
+        assert!(r.take(&[TASK, TASK], &[]).is_err());
+        assert!(r.take(&[TASK], &[]).is_ok());
+        assert!(r.take(&[TASK], &[]).is_err());
 
         // Two places, and a buffer of one task: one task may move, not two.
         let mut r = room(2, TASK);
         let before = r.clone();
-        let err = r.take(&[TASK, TASK]).expect_err("the buffer");
+        let err = r.take(&[TASK, TASK], &[]).expect_err("the buffer");
         assert!(err.contains("buffer"), "{err}");
         assert_eq!(r, before, "a refused drain takes no room");
-        assert!(r.take(&[TASK]).is_ok());
+        assert!(r.take(&[TASK], &[]).is_ok());
+    }
+
+    #[test]
+    fn room_honours_host_ports_gpus_and_member_of_on_the_live_instances() {
+        use shared::placement::MemberOf;
+        use shared::state::HostPort;
+        // Two other instances, room for two tasks each by size; `b` binds 80/tcp already and
+        // has one free GPU; only `a` is in zone a.
+        let g = fixtures::group(0, 10, 2, &[("i-a", "InService"), ("i-b", "InService")]);
+        let mut live = HashMap::new();
+        for (ec2, zone, gpus, port) in [("i-a", "a", 0, None), ("i-b", "b", 1, Some(80))] {
+            let mut ci = fixtures::instance(ec2, "ACTIVE", 0, 0);
+            ci.arn = format!("arn:ci/{ec2}");
+            ci.remaining = Resources::new(TASK.cpu * 2, TASK.memory * 2);
+            ci.placement.gpus_free = gpus;
+            ci.placement.ports_in_use.extend(port.map(HostPort::tcp));
+            ci.placement
+                .attributes
+                .insert("ecs.availability-zone".into(), zone.into());
+            live.insert(ci.arn.clone(), ci);
+        }
+        let room = Room::new(&live, Some(&g), &[], Resources::ZERO);
+        let port_80 = Needs {
+            ports: vec![HostPort::tcp(80)],
+            ..Needs::default()
+        };
+        let gpu = Needs {
+            gpus: 1,
+            ..Needs::default()
+        };
+        let zone_b = Needs {
+            member_of: vec![
+                MemberOf::parse("attribute:ecs.availability-zone == b").expect("parses")
+            ],
+            ..Needs::default()
+        };
+
+        // By CPU and memory alone, three tasks of each kind fit; by their needs, not.
+        for (needs, what) in [
+            (&port_80, "host port 80/tcp"),
+            (&gpu, "1 GPU(s)"),
+            (&zone_b, "memberOf"),
+        ] {
+            let mut r = room.clone();
+            assert!(r.take(&[TASK; 3], &[]).is_ok());
+            let mut r = room.clone();
+            let err = r.take(&[TASK; 3], &vec![needs.clone(); 3]).expect_err(what);
+            assert!(err.contains(what), "{err}");
+            assert_eq!(r, room, "a refused drain takes no room");
+            assert!(
+                r.take(&[TASK], std::slice::from_ref(needs)).is_ok(),
+                "{what}"
+            );
+        }
+        // One port-80 task fits (on `a`); it then takes `a`'s port: a second drain's does not.
+        let mut r = room.clone();
+        assert!(r.take(&[TASK], std::slice::from_ref(&port_80)).is_ok());
+        assert!(r.take(&[TASK], std::slice::from_ref(&port_80)).is_err());
     }
 
     #[test]

@@ -50,6 +50,7 @@ async fn drain_then_terminate_empty_instances() {
                     instance: victim.clone(),
                     tasks: 2,
                     task_sizes: vec![Resources::new(1024, 1024); 2],
+                    task_needs: Vec::new(),
                 },
                 empty.clone().into(),
             ],
@@ -307,4 +308,101 @@ async fn a_max_below_the_desired_capacity_is_refused_unless_the_plans_terminatio
     let (_, max, desired, _) = group_state(&bed).await;
     assert_eq!((max, desired), (2, 2));
     assert_eq!(strict.tasks_killed(), 0, "{:?}", strict.events());
+}
+
+/// A task definition `family` of one 256 CPU / 256 MiB container binding host port 80.
+async fn port_80_task_definition(bed: &TestBed, family: &str) -> String {
+    use aws_sdk_ecs::types::{ContainerDefinition, PortMapping};
+    let container = ContainerDefinition::builder()
+        .name("app")
+        .image(world::CONTAINER_IMAGE)
+        .cpu(256)
+        .memory(256)
+        .essential(true)
+        .port_mappings(
+            PortMapping::builder()
+                .container_port(80)
+                .host_port(80)
+                .build(),
+        )
+        .build();
+    let out = bed
+        .ecs()
+        .register_task_definition()
+        .family(family)
+        .container_definitions(container)
+        .send()
+        .await
+        .expect("register task definition");
+    out.task_definition()
+        .and_then(|td| td.task_definition_arn())
+        .expect("an ARN")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_drain_whose_host_port_task_would_no_longer_fit_elsewhere_is_stale() {
+    use shared::placement::Needs;
+    use shared::state::HostPort;
+
+    let bed = TestBed::start().await;
+    let group = build_world(&bed, 2, &[]).await;
+    let (victim, other) = (instance(&group, 0), instance(&group, 1));
+    let web = port_80_task_definition(&bed, "web-80").await;
+    world::create_service(bed.ecs(), CLUSTER, "web", &web, 1)
+        .await
+        .expect("web");
+    world::start_tasks(
+        bed.ecs(),
+        CLUSTER,
+        "web",
+        &web,
+        std::slice::from_ref(&victim.container_instance_arn),
+    )
+    .await
+    .expect("web's task on the victim");
+    // The plan, made when the other instance was free: the victim's task (port 80) moves there.
+    let drain = plan(
+        "p-ports",
+        PlanActions {
+            drain: vec![DrainTarget {
+                instance: victim.clone(),
+                tasks: 1,
+                task_sizes: vec![Resources::new(256, 256)],
+                task_needs: vec![Needs {
+                    ports: vec![HostPort::tcp(80)],
+                    ..Needs::default()
+                }],
+            }],
+            ..Default::default()
+        },
+    );
+    // Since then, another service's task binds port 80 there: CPU and memory would still fit,
+    // the port does not.
+    let api = port_80_task_definition(&bed, "api-80").await;
+    world::start_tasks(
+        bed.ecs(),
+        CLUSTER,
+        "api",
+        &api,
+        std::slice::from_ref(&other.container_instance_arn),
+    )
+    .await
+    .expect("api's task on the other instance");
+
+    let log = CallLog::new();
+    let report = apply(&counted(&bed, &log).await, &drain, &ApplyOptions::default())
+        .await
+        .expect("apply");
+    assert_eq!(report.outcome, Outcome::Stale, "{report:#?}");
+    assert!(
+        report.actions[0].detail.contains("no longer fit elsewhere")
+            && report.actions[0].detail.contains("host port 80/tcp"),
+        "{report:#?}"
+    );
+    assert_eq!(
+        instance_status(&bed, &victim.container_instance_arn).await,
+        "ACTIVE"
+    );
+    assert!(mutating_calls(&log).is_empty(), "{:?}", log.ops());
 }

@@ -180,6 +180,7 @@ pub async fn drain_of(bed: &TestBed, group: &Group, i: usize) -> DrainTarget {
         instance: target,
         tasks: u32::try_from(task_sizes.len()).unwrap_or(u32::MAX),
         task_sizes,
+        task_needs: Vec::new(),
     }
 }
 

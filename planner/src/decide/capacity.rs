@@ -20,6 +20,7 @@ use shared::time::{self, Timestamp};
 use super::consolidation::{consolidate, BusyLimit, Limits};
 use super::deadlines::deadlines;
 use super::packing::{Bin, BinKind, Item, ItemKind, Packer, Unplaced};
+use super::placement::Needs;
 use super::services::ServiceTable;
 use super::standing::{standing, Standing};
 use super::{demand, instances, lower_bound};
@@ -125,6 +126,9 @@ pub(crate) fn plan_capacity(
             services: daemons.daemon_services.clone(),
             reserved: daemons.daemons,
         });
+    }
+    if let Some(note) = eni_limit_unknown(def, state) {
+        decision.notes.push(note);
     }
     decision.notes.extend(booting.not_counted);
     decision.unplaced = unplaced_reasons(&packer, &table, &unplaced, size, limits.max);
@@ -241,7 +245,11 @@ pub(crate) fn plan_capacity(
             &bin_of,
             &limits,
         );
-        drain.extend(c.drained.iter().map(|&i| drain_target(&state.instances[i])));
+        drain.extend(
+            c.drained
+                .iter()
+                .map(|&i| drain_target(&state.instances[i], &packer, &table)),
+        );
         drained_empty.extend(
             c.drained
                 .iter()
@@ -646,6 +654,34 @@ fn count<T>(it: impl Iterator<Item = T>) -> u32 {
     u32::try_from(it.count()).unwrap_or(u32::MAX)
 }
 
+/// The note that `awsvpc` tasks are not limited on some instances: an ACTIVE EC2 `awsvpc`
+/// service, no `max_tasks_per_instance`, and registered instances whose type the ENI table
+/// does not know (the decision: not limited rather than guessed, see the README).
+fn eni_limit_unknown(def: &ClusterDefinition, state: &ClusterState) -> Option<Reason> {
+    let awsvpc = state.services.iter().any(|s| {
+        s.status == "ACTIVE"
+            && s.placement.launch.on_instances()
+            && s.placement.network_mode == shared::state::NetworkMode::Awsvpc
+    });
+    if !awsvpc || def.max_tasks_per_instance.is_some() {
+        return None;
+    }
+    let unknown: std::collections::BTreeSet<String> = state
+        .instances
+        .iter()
+        .filter(|ci| shared::eni::awsvpc_task_limit(&ci.placement.attributes).is_none())
+        .map(|ci| {
+            ci.placement
+                .attribute(shared::state::INSTANCE_TYPE_ATTRIBUTE)
+                .unwrap_or("(no ecs.instance-type)")
+                .to_owned()
+        })
+        .collect();
+    (!unknown.is_empty()).then(|| Reason::EniLimitUnknown {
+        instance_types: unknown.into_iter().collect(),
+    })
+}
+
 /// Both identifiers of an instance.
 fn instance_ref(ci: &ContainerInstance) -> InstanceRef {
     InstanceRef {
@@ -654,13 +690,30 @@ fn instance_ref(ci: &ContainerInstance) -> InstanceRef {
     }
 }
 
-/// A drain, with what the executor re-checks at apply time: the tasks counted on the instance
-/// and the sizes of those that must move (all of them: consolidation drains only instances
-/// whose tasks are listed and belong to services).
-fn drain_target(ci: &ContainerInstance) -> DrainTarget {
+/// A drain, with what the executor re-checks at apply time: the tasks counted on the instance,
+/// the sizes of those that must move (all of them: consolidation drains only instances whose
+/// tasks are listed and belong to services) and their needs besides CPU and memory (none
+/// listed when every task is plain).
+fn drain_target(ci: &ContainerInstance, packer: &Packer, table: &ServiceTable) -> DrainTarget {
+    let needs_of = |service: Option<&str>| -> Needs {
+        service
+            .and_then(|name| table.get(name))
+            .and_then(|i| packer.needs.get(i as usize))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut task_needs: Vec<Needs> = ci
+        .tasks
+        .iter()
+        .map(|t| needs_of(t.service.as_deref()))
+        .collect();
+    if task_needs.iter().all(Needs::is_plain) {
+        task_needs.clear();
+    }
     DrainTarget {
         instance: instance_ref(ci),
         tasks: ci.running_tasks.saturating_add(ci.pending_tasks),
         task_sizes: ci.tasks.iter().map(|t| t.size).collect(),
+        task_needs,
     }
 }

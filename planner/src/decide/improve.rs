@@ -1,9 +1,10 @@
 //! The improvement pass after a placement that launched instances: empties the last instances
 //! it opened into the room left on the other bins, swapping items between bins to make room.
 //!
-//! Only for placements whose tasks need nothing but CPU and memory (and `distinctInstance`):
-//! every move keeps the bins' rules ([`Bin::accepts`]: room, `distinctInstance`, a closed bin
-//! takes nothing), uses only bins the placement could use (and a DRAINING one only if the
+//! Every move keeps the bins' rules ([`Bin::accepts`]: room, `distinctInstance`, a closed bin
+//! takes nothing) and the tasks' needs ([`Needs::met_by`] on the bin's offer: host ports, GPUs,
+//! `memberOf`, ENIs; an item leaving a bin gives back what it took), uses only bins the
+//! placement could use (and a DRAINING one only if the
 //! placement already reactivates it), moves only the items of that placement, and never
 //! takes a task off the DRAINING instance it runs on. Deterministic; bounded by [`BUDGET`].
 
@@ -12,6 +13,8 @@ use std::collections::BTreeMap;
 use shared::resources::Resources;
 
 use super::packing::{Bin, BinKind, Item, Packer};
+#[cfg(doc)]
+use super::placement::Needs;
 
 /// Steps the pass may take per placement (a bin examined for one item, one exchange or move
 /// examined). On the quality workloads 10,000 leaves the median of seeds 0–999 at 1.006 ×
@@ -32,12 +35,6 @@ impl Packer {
         usable: &impl Fn(&Bin) -> bool,
         first_new: usize,
     ) {
-        // The moves below check room and `distinctInstance` only (`Bin::accepts`), not what
-        // `Packer::may_place` adds (host ports, GPUs, `memberOf`, ENIs), nor give those back
-        // when an item leaves a bin: with any such need in play the placement stands as made.
-        if self.items.iter().any(|item| !self.needs(item).is_plain()) {
-            return;
-        }
         let weight = Weight::new(&self.items, movable, self.scale());
         let mut budget = BUDGET;
         while self.bins.len() > first_new.max(1)
@@ -129,7 +126,7 @@ impl Packer {
             *budget = budget.saturating_sub(targets.len() as u64);
             let mut best: Option<(f64, usize)> = None;
             for &b in targets {
-                if self.bins[b].accepts(b, &item) {
+                if self.may_place(b, &item) {
                     let room = weight.of(self.bins[b].free.saturating_sub(item.size));
                     if best.is_none_or(|(r, _)| room < r) {
                         best = Some((room, b));
@@ -137,7 +134,7 @@ impl Packer {
                 }
             }
             match best {
-                Some((_, b)) => self.bins[b].take(b, i, &item),
+                Some((_, b)) => self.put(b, i, &item),
                 None => left.push(i),
             }
         }
@@ -286,18 +283,29 @@ impl Packer {
     }
 
     /// Bin `b` with the items of `out` taken off and those of `into` placed, if it accepts
-    /// each of them ([`Bin::accepts`]).
+    /// each of them ([`Bin::accepts`]) and meets their needs (as `Packer::may_place` and
+    /// `Packer::put` do, on the bin as the exchange leaves it).
     fn exchanged(&self, b: usize, out: &Set, into: &Set) -> Option<Bin> {
         let mut bin = self.bins[b].clone();
         for &i in out.items.iter().flatten() {
-            bin.give_back(b, i, &self.items[i]);
+            let item = &self.items[i];
+            bin.give_back(b, i, item);
+            if item.origin != Some(b) {
+                self.needs(item).give_back_to(&mut bin.offer);
+            }
         }
         for &i in into.items.iter().flatten() {
             let item = &self.items[i];
-            if !bin.accepts(b, item) {
+            let home = item.origin == Some(b);
+            if !bin.accepts(b, item)
+                || !(home || self.needs(item).met_by(&bin.offer, self.eni_limit))
+            {
                 return None;
             }
             bin.take(b, i, item);
+            if !home {
+                self.needs(item).take_from(&mut bin.offer);
+            }
         }
         Some(bin)
     }
@@ -484,9 +492,41 @@ mod tests {
     }
 
     #[test]
-    fn tasks_with_host_ports_are_not_rearranged() {
-        // The same workload as above, but its service binds a host port: the pass does not
-        // move it (its moves check room only), so the fill's three instances stand.
+    fn tasks_with_other_needs_are_rearranged_when_their_needs_allow() {
+        // The workload above, its tasks awsvpc (an ENI each, no limit here): the pass runs.
+        let mut p = packer();
+        p.needs = vec![Needs {
+            eni: true,
+            ..Needs::default()
+        }];
+        let idx: Vec<usize> = [4, 4, 3, 3, 3, 3].map(|m| p.add(task(m))).to_vec();
+        assert!(p.place(&idx, |_| true, true).is_empty());
+        assert_eq!(p.new_opened, 2);
+        assert!(p
+            .bins
+            .iter()
+            .all(|b| b.offer.eni_tasks == b.placed.len() as u32));
+        // At most 2 ENIs per instance: three instances, and the pass keeps the limit.
+        let mut p = packer();
+        p.needs = vec![Needs {
+            eni: true,
+            ..Needs::default()
+        }];
+        p.eni_limit = Some(2);
+        let idx: Vec<usize> = [4, 4, 3, 3, 3, 3].map(|m| p.add(task(m))).to_vec();
+        assert!(p.place(&idx, |_| true, true).is_empty());
+        assert_eq!(p.new_opened, 3);
+        assert!(
+            p.bins.iter().all(|b| b.placed.len() <= 2),
+            "{:?}",
+            loads(&p)
+        );
+    }
+
+    #[test]
+    fn moves_honour_host_ports() {
+        // The same workload, its service binding a host port: the pass may move tasks only
+        // where the port is free, so one task per instance stands.
         let mut p = packer();
         p.needs = vec![Needs {
             ports: vec![HostPort::tcp(8080)],

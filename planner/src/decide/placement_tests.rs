@@ -251,6 +251,44 @@ fn awsvpc_tasks_are_limited_per_instance() {
 }
 
 #[test]
+fn awsvpc_tasks_are_limited_by_the_eni_table_unless_the_key_says_otherwise() {
+    let typed = |instance_type: &str, trunk: bool| {
+        let (def, mut st) = world(&[2], SMALL, |s| {
+            s.placement.network_mode = NetworkMode::Awsvpc;
+        });
+        let a = &mut st.instances[0].placement.attributes;
+        a.insert("ecs.instance-type".into(), instance_type.into());
+        if trunk {
+            a.insert("ecs.awsvpc-trunk-id".into(), "eni-0123".into());
+        }
+        (def, st)
+    };
+    let eni_note = |p: &ScalingPlan| {
+        p.decisions
+            .headlines
+            .iter()
+            .any(|l| l.contains("ENI limit unknown"))
+    };
+    // m5.large: 3 ENIs, 2 awsvpc tasks; 2 run, 4 more need two new instances by ENIs (one by size).
+    let (mut def, st) = typed("m5.large", false);
+    let p = plan(&def, &wants(6.0), &st, now());
+    assert_eq!(launched(&p), 2, "{:#?}", p.decisions.headlines);
+    assert!(!eni_note(&p));
+    // Trunked: 10 per instance, no launch.
+    let (_, trunked) = typed("m5.large", true);
+    assert_eq!(launched(&plan(&def, &wants(6.0), &trunked, now())), 0);
+    // The key overrides the table.
+    def.max_tasks_per_instance = Some(6);
+    assert_eq!(launched(&plan(&def, &wants(6.0), &st, now())), 0);
+    def.max_tasks_per_instance = None;
+    // A type not in the table: not limited, and the record says so.
+    let (def, unknown) = typed("x2iezn.2xlarge", false);
+    let p = plan(&def, &wants(6.0), &unknown, now());
+    assert_eq!(launched(&p), 0, "{:#?}", p.decisions.headlines);
+    assert!(eni_note(&p), "{:#?}", p.decisions.headlines);
+}
+
+#[test]
 fn services_the_model_cannot_judge_are_held_and_the_rest_is_planned() {
     let (mut def, mut st) = world(&[1], SMALL, |s| {
         s.placement.member_of = vec!["attribute:ecs.instance-type =~ g4dn.*".into()];

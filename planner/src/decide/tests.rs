@@ -940,6 +940,36 @@ fn one_task_each(n: u32, file_max: u32) -> (ClusterDefinition, ClusterState) {
 }
 
 #[test]
+fn a_drain_carries_its_tasks_needs_for_the_executors_recheck() {
+    let (def, mut st) = one_task_each(4, 2);
+    let team = "attribute:team == web";
+    st.services[0].placement.member_of = vec![team.into()];
+    for ci in &mut st.instances {
+        ci.placement.attributes.insert("team".into(), "web".into());
+    }
+    let drained = plan(&def, &BTreeMap::new(), &st, now());
+    assert_eq!(
+        drained.actions.drain.len(),
+        2,
+        "{:#?}",
+        drained.decisions.headlines
+    );
+    for d in &drained.actions.drain {
+        assert_eq!(d.task_needs.len(), 1);
+        let texts: Vec<&str> = d.task_needs[0]
+            .member_of
+            .iter()
+            .map(|m| m.text.as_str())
+            .collect();
+        assert_eq!(texts, [team]);
+    }
+    // Plain tasks carry none.
+    let (def, st) = one_task_each(4, 2);
+    let plain = plan(&def, &BTreeMap::new(), &st, now());
+    assert!(plain.actions.drain.iter().all(|d| d.task_needs.is_empty()));
+}
+
+#[test]
 fn a_max_below_the_desired_capacity_is_never_sent_the_surplus_is_drained() {
     let (def, st) = one_task_each(4, 2);
     let plan = plan(&def, &BTreeMap::new(), &st, now());

@@ -96,6 +96,33 @@ async fn a_host_port_service_gets_one_instance_per_task() {
 }
 
 #[tokio::test]
+async fn an_awsvpc_service_gets_instances_by_their_enis() {
+    let w = World::build("", 1, 0, None).await;
+    // awsvpc as ECS shows it (the proxy; moto's StartTask refuses awsvpc tasks).
+    let td = task_definition(&w, "web-vpc", 256, 512, None, None).await;
+    w.strict.set_network_mode("web-vpc", "awsvpc");
+    web_runs(&w, &td).await;
+
+    // Six small tasks fit one m5.large by size; it has 3 ENIs (2 for tasks): three instances.
+    // ECS (the test bed's scheduler, reading through the proxy, with the ENI counts EC2 gives
+    // for the type, not the planner's table) agrees: two per instance.
+    let (plan, converged) = cycle_through_proxy(&w, &wanted(6)).await;
+    assert_eq!(launched(&plan), 2, "{:#?}", plan.decisions.headlines);
+    assert!(converged.is_converged(), "{converged:?}");
+    let per = scheduler::tasks_per_instance(w.bed.ecs(), CLUSTER)
+        .await
+        .expect("tasks per instance");
+    assert_eq!(per.values().copied().collect::<Vec<_>>(), vec![2, 2, 2]);
+    let plan = w.plan_at(&wanted(6), time::now()).await;
+    assert_eq!(launched(&plan), 0, "{:#?}", plan.decisions.headlines);
+    assert!(
+        plan.actions.drain.is_empty(),
+        "{:#?}",
+        plan.decisions.headlines
+    );
+}
+
+#[tokio::test]
 async fn a_fargate_service_in_the_file_is_scaled_and_launches_nothing() {
     let mut w = World::build("", 1, 0, None).await;
     let td = task_definition(&w, "batch", 1024, 2048, None, None).await;
@@ -350,6 +377,99 @@ async fn a_task_definition_that_cannot_be_read_holds_its_service_and_the_rest_is
         "{:#?}",
         plan.decisions.headlines
     );
+}
+
+/// One cycle in which ECS is what the strict proxy shows (what moto cannot store included):
+/// plan, apply, the agents register, the test bed's scheduler converges through the proxy.
+async fn cycle_through_proxy(
+    w: &World,
+    metrics: &BTreeMap<String, ServiceMetrics>,
+) -> (ScalingPlan, scheduler::ConvergeReport) {
+    let plan = w.plan_at(metrics, time::now()).await;
+    let report = w.apply(&plan).await;
+    assert_eq!(report.outcome, Outcome::Applied, "{report:?}");
+    world::register_group_instances(w.bed.autoscaling(), w.bed.ecs(), CLUSTER, GROUP)
+        .await
+        .expect("the agents register");
+    let through_proxy = aws_sdk_ecs::Client::new(w.strict.sdk_config());
+    let converged =
+        scheduler::converge_with_enis(&through_proxy, Some(&w.bed.clients().ec2), CLUSTER)
+            .await
+            .expect("converge");
+    (plan, converged)
+}
+
+#[tokio::test]
+async fn a_service_level_member_of_no_instance_meets_launches_nothing_and_ecs_places_nothing() {
+    let w = World::build("min: 1\n", 1, 0, None).await;
+    let elsewhere = "attribute:ecs.instance-type == g4dn.xlarge";
+    assert_ne!(world::INSTANCE_TYPE, "g4dn.xlarge");
+    // On the service, not its task definition (the proxy shows it: moto drops it).
+    w.strict.set_service_member_of("web", &[elsewhere]);
+
+    let (plan, converged) = cycle_through_proxy(&w, &wanted(2)).await;
+    assert_eq!(launched(&plan), 0, "{:#?}", plan.decisions.headlines);
+    assert!(
+        plan.decisions
+            .headlines
+            .iter()
+            .any(|l| l.contains("2 task(s) of `web` unplaceable") && l.contains(elsewhere)),
+        "{:#?}",
+        plan.decisions.headlines
+    );
+    assert_eq!(converged.service("web").map(|s| s.unplaced), Some(2));
+
+    // A constraint the group's instances meet: placed, nothing launched.
+    let own = format!("attribute:ecs.instance-type == {}", world::INSTANCE_TYPE);
+    w.strict.set_service_member_of("web", &[&own]);
+    let (plan, converged) = cycle_through_proxy(&w, &wanted(2)).await;
+    assert_eq!(launched(&plan), 0, "{:#?}", plan.decisions.headlines);
+    assert!(converged.is_converged(), "{converged:?}");
+}
+
+#[tokio::test]
+async fn a_service_with_a_capacity_provider_strategy_is_scaled_and_launches_nothing() {
+    let w = World::build("", 1, 0, None).await;
+    w.strict
+        .set_service_capacity_providers("web", &["gpu-fleet-provider"]);
+
+    let (plan, converged) = cycle_through_proxy(&w, &wanted(9)).await;
+    assert_eq!(
+        plan.actions
+            .services
+            .iter()
+            .map(|c| (c.service.as_str(), c.to))
+            .collect::<Vec<_>>(),
+        [("web", 9)],
+        "{:#?}",
+        plan.decisions.headlines
+    );
+    assert_eq!(launched(&plan), 0, "{:#?}", plan.decisions.headlines);
+    // ECS runs them by the provider, not on the group's instance.
+    let web = converged.service("web").expect("web");
+    assert!(web.fargate && web.started == 0, "{converged:?}");
+    let per = scheduler::tasks_per_instance(w.bed.ecs(), CLUSTER)
+        .await
+        .expect("tasks per instance");
+    assert_eq!(per.values().sum::<usize>(), 0, "{per:?}");
+}
+
+#[tokio::test]
+async fn an_instance_whose_agent_is_disconnected_is_not_room_and_receives_no_task() {
+    // Two instances with room for four tasks each; the second one's agent is disconnected.
+    let w = World::build("", 2, 0, None).await;
+    let cut_off = w.group.instances[1].container_instance_arn.clone();
+    w.strict.set_agent_connected(&cut_off, false);
+
+    // Six tasks: the connected instance takes four, a new one the other two.
+    let (plan, converged) = cycle_through_proxy(&w, &wanted(6)).await;
+    assert_eq!(launched(&plan), 1, "{:#?}", plan.decisions.headlines);
+    assert!(converged.is_converged(), "{converged:?}");
+    let per = scheduler::tasks_per_instance(w.bed.ecs(), CLUSTER)
+        .await
+        .expect("tasks per instance");
+    assert_eq!(per.get(&cut_off), None, "{per:?}");
+    assert_eq!(per.values().sum::<usize>(), 6, "{per:?}");
 }
 
 /// The test file with `services` appended to `web`.

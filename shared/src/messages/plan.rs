@@ -190,6 +190,10 @@ pub struct DrainTarget {
     /// The reservation of each of its tasks, all of which must move elsewhere.
     #[serde(default)]
     pub task_sizes: Vec<crate::resources::Resources>,
+    /// What each task of `task_sizes` (same order) needs besides CPU and memory: host ports,
+    /// GPUs, `memberOf`, an ENI. Empty when none needs anything more.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub task_needs: Vec<crate::placement::Needs>,
 }
 
 impl From<InstanceRef> for DrainTarget {
@@ -199,6 +203,7 @@ impl From<InstanceRef> for DrainTarget {
             instance,
             tasks: 0,
             task_sizes: Vec::new(),
+            task_needs: Vec::new(),
         }
     }
 }
@@ -556,6 +561,10 @@ pub enum Reason {
         services: Vec<String>,
         reserved: crate::resources::Resources,
     },
+    /// `awsvpc` tasks run on instances of types whose ENI limit is not known (not in the table,
+    /// or trunked without a trunked limit) and `max_tasks_per_instance` is not set: their
+    /// `awsvpc` tasks are not limited there.
+    EniLimitUnknown { instance_types: Vec<String> },
     /// Tasks left unplaced because the group is at its MaxSize.
     GroupAtMax {
         service: String,
@@ -951,6 +960,15 @@ impl std::fmt::Display for Reason {
                 f,
                 "daemon(s) {} reserve {reserved} on every new instance",
                 services
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            EniLimitUnknown { instance_types } => write!(
+                f,
+                "ENI limit unknown for instance type(s) {}: awsvpc tasks not limited there (set `max_tasks_per_instance`)",
+                instance_types
                     .iter()
                     .map(|s| format!("`{s}`"))
                     .collect::<Vec<_>>()

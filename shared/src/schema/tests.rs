@@ -74,6 +74,19 @@ fn plan() -> ScalingPlan {
                 instance: instance(2),
                 tasks: 2,
                 task_sizes: vec![size, size],
+                task_needs: vec![
+                    crate::placement::Needs {
+                        ports: vec![crate::state::HostPort::tcp(80)],
+                        gpus: 1,
+                        member_of: vec![crate::placement::MemberOf::parse(
+                            "attribute:ecs.instance-type == g4dn.xlarge",
+                        )
+                        .expect("parses")],
+                        eni: true,
+                        not_understood: None,
+                    },
+                    crate::placement::Needs::default(),
+                ],
             }],
             terminate: vec![instance(3)],
             abort_drain: vec![instance(4)],
