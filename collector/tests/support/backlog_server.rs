@@ -152,9 +152,12 @@ async fn serve(mut stream: TcpStream, delay: Duration, stats: &Stats) {
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: keep-alive\r\n\r\n{body}",
             body.len()
         );
+        // Counted before the write: the client may read the answer (and the test check the
+        // count) before this thread runs again.
+        stats.answered.fetch_add(1, Ordering::SeqCst);
         if stream.write_all(answer.as_bytes()).await.is_err() {
+            stats.answered.fetch_sub(1, Ordering::SeqCst);
             return;
         }
-        stats.answered.fetch_add(1, Ordering::SeqCst);
     }
 }
