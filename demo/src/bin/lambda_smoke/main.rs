@@ -136,9 +136,12 @@ async fn run(bin_dir: &Path, large: bool, many: bool) -> Result<()> {
     std::fs::write(dir.0.join(format!("{CLUSTER}.yml")), CLUSTER_FILE)
         .context("writing the cluster file")?;
     let clusters_dir = dir.0.display().to_string();
+    // The functions reach moto through the strict proxy, which answers what moto cannot (its
+    // GetTaskProtection answers 500, which the SDK retries with backoff: a second per plan).
+    let aws = testbed::StrictAws::start(bed.endpoint()).await?;
     let common = [
         ("CLUSTERS_DIR", clusters_dir.as_str()),
-        ("AWS_ENDPOINT_URL", bed.endpoint()),
+        ("AWS_ENDPOINT_URL", aws.endpoint()),
     ];
 
     // The collector: schedule events, one report each on the metrics queue.
@@ -279,7 +282,7 @@ async fn run(bin_dir: &Path, large: bool, many: bool) -> Result<()> {
         );
     }
     if large {
-        large::large_planner(&bed, &planner, &stack, bed.endpoint()).await?;
+        large::large_planner(&bed, &planner, &stack, aws.endpoint()).await?;
     }
     if many {
         many::many_clusters(&bed, &collector, &planner, &stack).await?;
@@ -348,6 +351,9 @@ async fn measure(
         ),
     };
     ensure!(running, "{name} exited:\n{}", function.process.output());
+    if std::env::var_os("LAMBDA_SMOKE_OUTPUT").is_some() {
+        eprintln!("--- {name}'s output ---\n{}", function.process.output());
+    }
     let init = function
         .api
         .first_poll()
