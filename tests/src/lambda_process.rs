@@ -192,6 +192,14 @@ impl LambdaFunction {
 }
 
 impl LambdaFunction {
+    /// Asserts that the process asked for its first event within `start` (its init succeeded),
+    /// with its output in the failure message.
+    pub async fn assert_ready(&self, start: Duration) {
+        if let Err(e) = self.api.ready(start).await {
+            panic!("the function did not start: {e}\n{}", self.process.output());
+        }
+    }
+
     /// Asserts that the process is still running, has asked for event number `polls` (it
     /// serves the next invocation) and has not panicked.
     pub fn assert_serving(&mut self, polls: u64) {

@@ -44,12 +44,7 @@ async fn the_binary_serves_a_schedule_event_then_a_synthetic_batch() {
     )
     .await
     .expect("collector process");
-    if let Err(e) = function.api.ready(START).await {
-        panic!(
-            "the collector did not start: {e}\n{}",
-            function.process.output()
-        );
-    }
+    function.assert_ready(START).await;
 
     let summary = function
         .invoke_json(&scheduled_event("cycle-runtime-1", "collect"), TIMEOUT)

@@ -84,12 +84,7 @@ async fn the_binary_applies_two_batches_of_the_plans_queue() {
     )
     .await
     .expect("executor process");
-    if let Err(e) = function.api.ready(START).await {
-        panic!(
-            "the executor did not start: {e}\n{}",
-            function.process.output()
-        );
-    }
+    function.assert_ready(START).await;
 
     let batch = sqs_batch(
         "stack-plans.fifo",

@@ -60,12 +60,7 @@ async fn the_binary_plans_two_batches_of_the_metrics_queue() {
     )
     .await
     .expect("planner process");
-    if let Err(e) = function.api.ready(START).await {
-        panic!(
-            "the planner did not start: {e}\n{}",
-            function.process.output()
-        );
-    }
+    function.assert_ready(START).await;
 
     // 40 queued messages, 10 per task: web goes from 2 to 4 tasks.
     let batch = sqs_batch(
