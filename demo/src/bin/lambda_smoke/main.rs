@@ -285,7 +285,7 @@ async fn run(bin_dir: &Path, large: bool, many: bool) -> Result<()> {
         large::large_planner(&bed, &planner, &stack, aws.endpoint()).await?;
     }
     if many {
-        many::many_clusters(&bed, &collector, &planner, &stack).await?;
+        many::many_clusters(&bed, aws.endpoint(), &collector, &planner, &stack).await?;
     }
     Ok(())
 }
