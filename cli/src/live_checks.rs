@@ -5,7 +5,6 @@
 use anyhow::{Context, Result};
 use aws_sdk_ecs::error::DisplayErrorContext;
 use aws_sdk_ecs::types::SchedulingStrategy;
-use shared::aws::state::provider_on_group;
 use shared::aws::{read, AwsClients};
 use shared::definition::ClusterDefinition;
 
@@ -37,26 +36,23 @@ pub async fn warnings(clients: &AwsClients, def: &ClusterDefinition) -> Result<V
         ));
         return Ok(out);
     };
-    let providers = read::cluster_capacity_providers(&clients.ecs, cluster)
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(e)))
-        .with_context(|| format!("cluster `{cluster}`: DescribeClusters"))?;
-    if !providers.is_empty() {
-        let described = read::describe_capacity_providers(&clients.ecs, &providers)
-            .await
-            .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(e)))
-            .with_context(|| format!("cluster `{cluster}`: DescribeCapacityProviders"))?;
-        let link = provider_on_group(
-            &described,
-            &def.autoscale_group,
-            group.auto_scaling_group_arn(),
-        );
-        if let Some(p) = link.filter(|p| p.managed_scaling) {
-            out.push(format!(
-                "capacity provider `{}` has managed scaling ENABLED on group `{}`: the cluster would be left alone (turn its managed scaling off, or remove the file)",
-                p.name, def.autoscale_group
-            ));
-        }
+    let link = read::group_capacity_provider(
+        &clients.ecs,
+        cluster,
+        &def.autoscale_group,
+        group.auto_scaling_group_arn(),
+    )
+    .await
+    .map_err(|e| {
+        let operation = e.operation();
+        anyhow::anyhow!("{}", DisplayErrorContext(e))
+            .context(format!("cluster `{cluster}`: {operation}"))
+    })?;
+    if let Some(p) = link.filter(|p| p.managed_scaling) {
+        out.push(format!(
+            "capacity provider `{}` has managed scaling ENABLED on group `{}`: the cluster would be left alone (turn its managed scaling off, or remove the file)",
+            p.name, def.autoscale_group
+        ));
     }
     Ok(out)
 }

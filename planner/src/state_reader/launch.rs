@@ -4,7 +4,7 @@
 
 use aws_sdk_autoscaling::types::AutoScalingGroup;
 use shared::aws::read;
-use shared::aws::state::{described_capacities, launch_source, provider_on_group, LaunchSource};
+use shared::aws::state::{described_capacities, launch_source, LaunchSource};
 use shared::aws::AwsClients;
 use shared::definition::ClusterDefinition;
 use shared::state::{ClusterState, InstanceStatus, INSTANCE_TYPE_ATTRIBUTE};
@@ -112,17 +112,11 @@ pub(super) async fn provider_onto(
     state: &mut ClusterState,
 ) -> Result<(), ReadError> {
     let cluster = state.cluster.clone();
-    let names = read::cluster_capacity_providers(ecs, &cluster)
-        .await
-        .map_err(|e| ReadError::call(&cluster, "DescribeClusters", e))?;
-    if names.is_empty() {
-        return Ok(());
-    }
-    let providers = read::describe_capacity_providers(ecs, &names)
-        .await
-        .map_err(|e| ReadError::call(&cluster, "DescribeCapacityProviders", e))?;
     if let Some(group) = state.group.as_mut() {
-        group.capacity_provider = provider_on_group(&providers, &group.name, group_arn);
+        group.capacity_provider =
+            read::group_capacity_provider(ecs, &cluster, &group.name, group_arn)
+                .await
+                .map_err(|e| ReadError::call(&cluster, e.operation(), e))?;
     }
     Ok(())
 }

@@ -316,6 +316,58 @@ pub async fn cluster_capacity_providers(
         .collect())
 }
 
+/// Which call of [`group_capacity_provider`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderReadError {
+    /// DescribeClusters.
+    #[error(transparent)]
+    Clusters(
+        SdkError<aws_sdk_ecs::operation::describe_clusters::DescribeClustersError, HttpResponse>,
+    ),
+    /// DescribeCapacityProviders.
+    #[error(transparent)]
+    Providers(
+        SdkError<
+            aws_sdk_ecs::operation::describe_capacity_providers::DescribeCapacityProvidersError,
+            HttpResponse,
+        >,
+    ),
+}
+
+impl ProviderReadError {
+    /// The operation that failed.
+    pub fn operation(&self) -> &'static str {
+        match self {
+            ProviderReadError::Clusters(_) => "DescribeClusters",
+            ProviderReadError::Providers(_) => "DescribeCapacityProviders",
+        }
+    }
+}
+
+/// The capacity provider of `cluster` on the Auto Scaling group `group_name` (`group_arn`), if
+/// any, with its managed scaling: one DescribeClusters, and one DescribeCapacityProviders when
+/// the cluster lists providers other than Fargate's. The planner's read and `validate --live`
+/// both ask it.
+pub async fn group_capacity_provider(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    group_name: &str,
+    group_arn: Option<&str>,
+) -> Result<Option<crate::state::CapacityProviderLink>, ProviderReadError> {
+    let names = cluster_capacity_providers(ecs, cluster)
+        .await
+        .map_err(ProviderReadError::Clusters)?;
+    if names.is_empty() {
+        return Ok(None);
+    }
+    let providers = describe_capacity_providers(ecs, &names)
+        .await
+        .map_err(ProviderReadError::Providers)?;
+    Ok(super::state::provider_on_group(
+        &providers, group_name, group_arn,
+    ))
+}
+
 /// Capacity providers per DescribeCapacityProviders call (the API's maximum).
 pub const CAPACITY_PROVIDERS_PER_CALL: usize = 100;
 
