@@ -27,7 +27,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
 async fn init() -> anyhow::Result<Deps> {
     let config = CollectorConfig::from_env().context("reading the collector's configuration")?;
-    let aws = shared::aws::load_config().await;
+    let aws = shared::aws::function_config(&shared::function_config::Env::process())
+        .context("reading the collector's AWS configuration")?;
     let deps = Deps::new(
         aws_sdk_cloudwatch::Client::new(&aws),
         aws_sdk_sqs::Client::new(&aws),

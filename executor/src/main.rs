@@ -24,9 +24,16 @@ async fn main() -> Result<(), Error> {
             return Err(shared::init_error::report(error).await.into());
         }
     };
+    let aws = match shared::aws::function_config(&Env::process()) {
+        Ok(aws) => aws,
+        Err(error) => {
+            let error =
+                anyhow::Error::new(error).context("reading the executor's AWS configuration");
+            return Err(shared::init_error::report(error).await.into());
+        }
+    };
     // A hung call must end as a (retryable) timeout well before the Lambda's own timeout.
-    let aws = shared::aws::load_config()
-        .await
+    let aws = aws
         .to_builder()
         .timeout_config(
             TimeoutConfig::builder()

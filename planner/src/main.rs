@@ -1,7 +1,7 @@
 //! The planner Lambda's entry point: wiring only (see `planner::handler`).
 //!
 //! Environment: `planner::handler::config` (the README's table lists every variable), the
-//! `AWS_*` variables of `aws-config`, and `LOG_LEVEL` / `RUST_LOG`. A configuration that is not
+//! `AWS_*` variables Lambda sets (`shared::aws::function_env`), and `LOG_LEVEL` / `RUST_LOG`. A configuration that is not
 //! allowed is reported to the runtime API as the init error (`shared::init_error`).
 
 use anyhow::Context;
@@ -16,9 +16,15 @@ use shared::logging::{self, LogFormat};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     logging::init(LogFormat::detect());
-    let config = match Config::read(&Env::process()).context("reading the planner's configuration")
-    {
-        Ok(config) => config,
+    let read = Config::read(&Env::process())
+        .context("reading the planner's configuration")
+        .and_then(|config| {
+            let aws = shared::aws::function_config(&Env::process())
+                .context("reading the planner's AWS configuration")?;
+            Ok((config, aws))
+        });
+    let (config, aws) = match read {
+        Ok(read) => read,
         // Reported to the runtime API: Lambda shows it as the init error.
         Err(error) => return Err(shared::init_error::report(error).await),
     };
@@ -42,7 +48,7 @@ async fn main() -> anyhow::Result<()> {
         definitions.errors.len()
     );
 
-    let clients = AwsClients::from_env().await;
+    let clients = AwsClients::new(&aws);
     let mut deps = Deps::new(
         clients,
         definitions,

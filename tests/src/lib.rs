@@ -32,6 +32,7 @@ pub mod proxy;
 pub mod rabbitmq;
 pub mod scheduler;
 pub mod strict;
+pub mod tls_server;
 pub mod world;
 
 pub use bed::{sdk_config, Clients, TestBed, REGION};
@@ -43,6 +44,7 @@ pub use moto::Moto;
 pub use rabbitmq::RabbitMq;
 pub use scheduler::{converge, ConvergeReport, ServiceReport};
 pub use strict::{StrictAws, StrictEvent};
+pub use tls_server::TlsServer;
 
 /// An HTTP client for the test bed's own requests, on the functions' TLS stack (reqwest is built
 /// without a crypto provider of its own: see `shared::aws::tls`).

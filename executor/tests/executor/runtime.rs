@@ -156,3 +156,28 @@ fn clusters_dir(tag: &str) -> ClustersDir {
     );
     dir
 }
+
+/// The functions read their credentials from the variables Lambda sets (not `aws-config`'s
+/// chain): one missing is the init error, naming it, rather than a failure at the first call.
+#[tokio::test]
+async fn missing_credentials_are_reported_as_the_init_error() {
+    let bed = TestBed::start().await;
+    let dir = clusters_dir("runtime-credentials");
+    let clusters_dir = dir.display();
+    let mut function = LambdaFunction::start(
+        Path::new(BINARY),
+        "executor",
+        &[
+            ("EVENT_BUS_NAME", "autoscale"),
+            ("CLUSTERS_DIR", clusters_dir.as_str()),
+            ("AWS_ENDPOINT_URL", bed.endpoint()),
+            // Empty counts as unset; the later value wins over the test bed's.
+            ("AWS_SECRET_ACCESS_KEY", ""),
+        ],
+    )
+    .await
+    .expect("executor process");
+    function
+        .assert_init_error(START, &["AWS_SECRET_ACCESS_KEY", "AWS configuration"])
+        .await;
+}

@@ -98,6 +98,24 @@ impl Packer {
         usable: impl Fn(&Bin) -> bool,
         may_launch: bool,
     ) -> Vec<(usize, Unplaced)> {
+        // The tasks ECS spreads over zones go where it puts them, before anything is packed;
+        // what no ACTIVE instance takes is packed with the rest (it waits for capacity). The
+        // spread does not depend on the packing's weight: placed once, before the trials.
+        let spread = self.place_spread(indices, &usable);
+        let packed: Vec<usize> = if spread.is_empty() {
+            indices.to_vec()
+        } else {
+            let mut rest = vec![true; self.items.len()];
+            for &i in &spread {
+                rest[i] = false;
+            }
+            indices
+                .iter()
+                .copied()
+                .filter(|&i| rest.get(i) == Some(&true))
+                .collect()
+        };
+        let indices = &packed[..];
         let before = self.clone();
         let mut unplaced = self.place_with(indices, &usable, may_launch, BALANCES[0]);
         // One extra instance weighs most when few are launched: there, also try the other
@@ -118,7 +136,7 @@ impl Packer {
         unplaced
     }
 
-    /// [`Packer::place`] with one balance weight.
+    /// [`Packer::place`] with one balance weight, after the spread.
     fn place_with(
         &mut self,
         indices: &[usize],
@@ -128,23 +146,6 @@ impl Packer {
     ) -> Vec<(usize, Unplaced)> {
         let scale = self.scale();
         let first_new = self.bins.len();
-        // The tasks ECS spreads over zones go where it puts them, before anything is packed;
-        // what no ACTIVE instance takes is packed with the rest (it waits for capacity).
-        let spread = self.place_spread(indices, usable);
-        let packed: Vec<usize> = if spread.is_empty() {
-            indices.to_vec()
-        } else {
-            let mut rest = vec![true; self.items.len()];
-            for &i in &spread {
-                rest[i] = false;
-            }
-            indices
-                .iter()
-                .copied()
-                .filter(|&i| rest.get(i) == Some(&true))
-                .collect()
-        };
-        let indices = &packed[..];
         let mut kinds = Kinds::new(&self.items, indices, scale);
         for b in 0..self.bins.len() {
             if kinds.remaining == 0 {

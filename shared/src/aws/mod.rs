@@ -1,18 +1,22 @@
 //! AWS clients, built once from the standard configuration chain; the shared reads of a
 //! cluster ([`read`]) and their conversion into the cluster model ([`state`]).
 //!
-//! `aws-config` reads `AWS_ENDPOINT_URL` and the per-service overrides
-//! (`AWS_ENDPOINT_URL_ECS`, `AWS_ENDPOINT_URL_SQS`, ...), which is how the tests,
-//! the demo and the CLI point every client at the local emulator. The SDK's
-//! standard retry mode covers throttling and 5xx.
+//! `AWS_ENDPOINT_URL` is how the tests, the demo and the CLI point every client at the local
+//! emulator (the CLI's `aws-config` reads the per-service overrides too). The SDK's standard
+//! retry mode covers throttling and 5xx.
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
+pub mod function_env;
 pub mod read;
 pub mod state;
 pub mod tls;
 
-/// The configuration from the environment (region, credentials, endpoints).
+pub use function_env::function_config;
+
+/// The configuration from `aws-config`'s default chain (region, credentials and endpoints from
+/// the environment, profile files, SSO, ...): the CLI's. The functions read what Lambda gives
+/// them ([`function_config`]).
 pub async fn load_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .http_client(tls::https_client())
@@ -50,7 +54,7 @@ impl AwsClients {
         }
     }
 
-    /// Clients from the environment.
+    /// Clients from `aws-config`'s default chain ([`load_config`]).
     pub async fn from_env() -> Self {
         Self::new(&load_config().await)
     }
