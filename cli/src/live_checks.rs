@@ -1,6 +1,7 @@
 //! `validate --live`: what only the live cluster tells about a valid cluster file — DAEMON
 //! services it names (never scaled), its group missing, an ECS capacity provider with managed
-//! scaling on its group (the cluster is left alone) — from read-only calls.
+//! scaling on its group or a desired capacity counted in units, not instances (either way the
+//! cluster is left alone) — from read-only calls.
 
 use anyhow::{Context, Result};
 use aws_sdk_ecs::error::DisplayErrorContext;
@@ -36,6 +37,12 @@ pub async fn warnings(clients: &AwsClients, def: &ClusterDefinition) -> Result<V
         ));
         return Ok(out);
     };
+    if let Some(units) = shared::aws::state::capacity_in_units(&group) {
+        out.push(format!(
+            "group `{}`'s desired capacity is not a count of instances ({units}): the cluster would be left alone (weigh every type 1, or remove the file)",
+            def.autoscale_group
+        ));
+    }
     let link = read::group_capacity_provider(
         &clients.ecs,
         cluster,

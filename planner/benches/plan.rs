@@ -174,6 +174,7 @@ fn world(
         ecs_managed: false,
         launch: Default::default(),
         capacity_provider: None,
+        capacity_in_units: None,
         name: "big-asg".into(),
         min: 1,
         max: 2000,

@@ -154,6 +154,7 @@ mod tests {
                 ecs_managed: false,
                 launch: Default::default(),
                 capacity_provider: None,
+                capacity_in_units: None,
                 name: "prod-asg".into(),
                 min: 1,
                 max: 5,

@@ -504,6 +504,11 @@ pub struct GroupState {
     /// The cluster's ECS capacity provider on this group, when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity_provider: Option<CapacityProviderLink>,
+    /// Why its desired capacity is not a count of instances, when it is not: a mixed instances
+    /// policy weighing a type other than 1 (`WeightedCapacity`), or a `DesiredCapacityType` of
+    /// `vcpu` or `memory-mib`. The planner counts instances, so it leaves such a group alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_in_units: Option<String>,
 }
 
 /// The instance types a group may launch, from its mixed instances policy's overrides, its

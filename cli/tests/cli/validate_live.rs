@@ -112,3 +112,76 @@ async fn validate_live_warns_of_daemon_services_and_a_managed_capacity_provider(
         "{messages:?}"
     );
 }
+
+#[tokio::test]
+async fn validate_live_warns_of_a_group_weighing_its_instance_types() {
+    use aws_sdk_autoscaling::types::{
+        LaunchTemplate, LaunchTemplateOverrides, LaunchTemplateSpecification, MixedInstancesPolicy,
+    };
+    let bed = TestBed::start().await;
+    let ecs = bed.ecs();
+    world::create_cluster(ecs, "weighed").await.unwrap();
+    world::create_group(
+        bed.autoscaling(),
+        ecs,
+        "weighed",
+        &world::GroupSpec::new("weighed-asg", 1),
+    )
+    .await
+    .unwrap();
+    let dir = tempdir("validate-live-weights");
+    std::fs::write(
+        dir.join("weighed.yml"),
+        format!("autoscale_group: weighed-asg\nservices:\n  web:{SERVICE}"),
+    )
+    .unwrap();
+    let out = run(bed.endpoint(), &["validate", "--live", s(&dir)]).await;
+    assert_code(&out, 0);
+    assert!(!stdout(&out).contains("warning"), "{}", stdout(&out));
+
+    let ec2 = aws_sdk_ec2::Client::new(bed.sdk_config());
+    ec2.create_launch_template()
+        .launch_template_name("weighed-lt")
+        .launch_template_data(
+            aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
+                .image_id(world::AMI_ID)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let overrides = |t: &str, w: &str| {
+        LaunchTemplateOverrides::builder()
+            .instance_type(t)
+            .weighted_capacity(w)
+            .build()
+    };
+    bed.autoscaling()
+        .update_auto_scaling_group()
+        .auto_scaling_group_name("weighed-asg")
+        .mixed_instances_policy(
+            MixedInstancesPolicy::builder()
+                .launch_template(
+                    LaunchTemplate::builder()
+                        .launch_template_specification(
+                            LaunchTemplateSpecification::builder()
+                                .launch_template_name("weighed-lt")
+                                .build(),
+                        )
+                        .overrides(overrides("m5.large", "1"))
+                        .overrides(overrides("m5.xlarge", "2"))
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let out = run(bed.endpoint(), &["validate", "--live", s(&dir)]).await;
+    assert_code(&out, 0);
+    let text = stdout(&out);
+    assert!(
+        text.contains("warning: weighed: group `weighed-asg`'s desired capacity is not a count of instances (its mixed instances policy weighs `m5.xlarge` at 2)"),
+        "{text}"
+    );
+}

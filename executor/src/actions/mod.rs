@@ -181,6 +181,7 @@ pub(crate) mod fixtures {
             ecs_managed: false,
             launch: Default::default(),
             capacity_provider: None,
+            capacity_in_units: None,
             name: "asg".into(),
             min,
             max,

@@ -189,3 +189,27 @@ fn a_capacity_provider_with_managed_scaling_leaves_the_cluster_alone_one_without
             provider: "cp".into()
         }));
 }
+
+#[test]
+fn a_group_counting_its_capacity_in_units_is_left_alone() {
+    let (def, mut st) = world(vec![of_type(0, "m5.xlarge", LARGE, 4)], &["m5.xlarge"]);
+    let wants = metrics("web", &[("q", 8.0)], &[]);
+    let p = plan(&def, &wants, &st, now());
+    assert!(
+        p.has_actions,
+        "without weights the service scales and the group grows"
+    );
+    if let Some(g) = st.group.as_mut() {
+        g.capacity_in_units = Some("its DesiredCapacityType is `vcpu`".into());
+    }
+    let p = plan(&def, &wants, &st, now());
+    assert!(!p.has_actions, "{:#?}", p.decisions.headlines);
+    assert_eq!(
+        p.decisions.detail.cluster,
+        vec![Reason::CapacityInUnits {
+            group: "asg".into(),
+            detail: "its DesiredCapacityType is `vcpu`".into()
+        }]
+    );
+    assert!(p.decisions.headlines[0].contains("left alone"));
+}

@@ -120,6 +120,15 @@ pub(crate) fn plan_traced(
             group: definition.autoscale_group.clone(),
             provider: p.name.clone(),
         });
+    } else if let Some((group, units)) = state
+        .group
+        .as_ref()
+        .and_then(|g| Some((g, g.capacity_in_units.as_ref()?)))
+    {
+        detail.cluster.push(Reason::CapacityInUnits {
+            group: group.name.clone(),
+            detail: units.clone(),
+        });
     } else if ecs_managed {
         // Two autoscalers on one group fight over its desired capacity: this one stands back.
         detail.cluster.push(Reason::GroupManagedByEcs {

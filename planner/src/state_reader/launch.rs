@@ -159,6 +159,7 @@ mod tests {
             ecs_managed: false,
             launch: Default::default(),
             capacity_provider: None,
+            capacity_in_units: None,
         };
         group.launch.instance_types =
             vec!["c5.large".into(), "m5.xlarge".into(), "r5.large".into()];

@@ -83,6 +83,7 @@ mod tests {
                 ecs_managed: false,
                 launch: Default::default(),
                 capacity_provider: None,
+                capacity_in_units: None,
                 name: "asg".into(),
                 min: 0,
                 max: 9,

@@ -1,7 +1,8 @@
 //! What the group launches and who else scales it, end to end: a group whose mixed instances
 //! policy launches a smaller type than the registered instances (the test bed registers that
-//! type's real size, and its scheduler places by it), and an ECS capacity provider on the group
-//! with managed scaling on and off.
+//! type's real size, and its scheduler places by it), a policy weighing its types (a desired
+//! capacity in units, not instances), and an ECS capacity provider on the group with managed
+//! scaling on and off.
 
 use aws_sdk_autoscaling::types::{
     LaunchTemplate, LaunchTemplateOverrides, LaunchTemplateSpecification, MixedInstancesPolicy,
@@ -27,6 +28,11 @@ fn launched(plan: &ScalingPlan) -> i64 {
 /// From now on the group launches by a mixed instances policy: `c5.large` first, then the
 /// registered instances' `m5.large`.
 async fn mixed_policy(w: &World) {
+    weighted_policy(w, [None, None]).await;
+}
+
+/// [`mixed_policy`], the two overrides with these `WeightedCapacity` values.
+async fn weighted_policy(w: &World, weights: [Option<&str>; 2]) {
     let ec2 = aws_sdk_ec2::Client::new(w.bed.sdk_config());
     ec2.create_launch_template()
         .launch_template_name("prod-mixed")
@@ -51,11 +57,13 @@ async fn mixed_policy(w: &World) {
                 .overrides(
                     LaunchTemplateOverrides::builder()
                         .instance_type(SMALL)
+                        .set_weighted_capacity(weights[0].map(str::to_owned))
                         .build(),
                 )
                 .overrides(
                     LaunchTemplateOverrides::builder()
                         .instance_type(world::INSTANCE_TYPE)
+                        .set_weighted_capacity(weights[1].map(str::to_owned))
                         .build(),
                 )
                 .build(),
@@ -207,4 +215,26 @@ async fn a_capacity_provider_without_managed_scaling_does_not_stop_the_cluster()
         plan.decisions.headlines
     );
     assert_eq!(w.web_tasks().await, 9);
+}
+
+#[tokio::test]
+async fn a_group_weighing_its_instance_types_is_left_alone() {
+    let w = World::build("", 1, 0, None).await;
+    // `m5.large` counts 2 units: a desired capacity of 3 could mean two instances, not three.
+    weighted_policy(&w, [Some("1"), Some("2")]).await;
+    let (_, _, desired_before, _) = w.group_now().await;
+    let (plan, _) = w.cycle(&wanted(9)).await;
+    assert!(!plan.has_actions, "{:#?}", plan.decisions.headlines);
+    assert!(
+        plan.decisions
+            .headlines
+            .iter()
+            .any(|l| l.contains("weighs `m5.large` at 2")
+                && l.contains("not a count of instances")
+                && l.contains("left alone")),
+        "{:#?}",
+        plan.decisions.headlines
+    );
+    let (_, _, desired, _) = w.group_now().await;
+    assert_eq!(desired, desired_before);
 }

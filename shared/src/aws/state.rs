@@ -374,6 +374,7 @@ pub fn group_state(group: &AutoScalingGroup) -> GroupState {
             .any(|t| t.key() == Some(ECS_MANAGED_TAG)),
         launch: Default::default(),
         capacity_provider: None,
+        capacity_in_units: capacity_in_units(group),
         name: group
             .auto_scaling_group_name()
             .unwrap_or_default()
@@ -398,6 +399,30 @@ pub fn group_state(group: &AutoScalingGroup) -> GroupState {
             })
             .collect(),
     }
+}
+
+/// Why `group`'s desired capacity is not a count of instances ([`GroupState::capacity_in_units`]):
+/// a `DesiredCapacityType` other than `units`, or an override of its mixed instances policy
+/// weighing other than 1.
+pub fn capacity_in_units(group: &AutoScalingGroup) -> Option<String> {
+    if let Some(kind) = group
+        .desired_capacity_type()
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case("units"))
+    {
+        return Some(format!("its DesiredCapacityType is `{kind}`"));
+    }
+    let template = group.mixed_instances_policy()?.launch_template()?;
+    template.overrides().iter().find_map(|o| {
+        let weight = o.weighted_capacity()?.trim();
+        (weight != "1").then(|| {
+            format!(
+                "its mixed instances policy weighs {} at {weight}",
+                o.instance_type()
+                    .map_or_else(|| "an override".to_owned(), |t| format!("`{t}`"))
+            )
+        })
+    })
 }
 
 /// Where a group's instance types are to be read, as DescribeAutoScalingGroups tells.
@@ -1148,6 +1173,57 @@ mod tests {
             .build();
         let p = container_instance(&counted).expect("valid").placement;
         assert_eq!((p.gpus, p.gpus_free), (2, 0));
+    }
+
+    #[test]
+    fn a_desired_capacity_in_units_is_told() {
+        use aws_sdk_autoscaling::types::{
+            LaunchTemplate, LaunchTemplateOverrides, MixedInstancesPolicy,
+        };
+        let weighed = |weights: &[Option<&str>]| {
+            let overrides = weights
+                .iter()
+                .enumerate()
+                .map(|(n, w)| {
+                    LaunchTemplateOverrides::builder()
+                        .instance_type(format!("m5.{n}xlarge"))
+                        .set_weighted_capacity(w.map(str::to_owned))
+                        .build()
+                })
+                .collect();
+            AutoScalingGroup::builder()
+                .mixed_instances_policy(
+                    MixedInstancesPolicy::builder()
+                        .launch_template(
+                            LaunchTemplate::builder()
+                                .set_overrides(Some(overrides))
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        };
+        assert_eq!(
+            capacity_in_units(&AutoScalingGroup::builder().build()),
+            None
+        );
+        assert_eq!(capacity_in_units(&weighed(&[None, None])), None);
+        assert_eq!(capacity_in_units(&weighed(&[Some("1"), Some(" 1 ")])), None);
+        assert_eq!(
+            capacity_in_units(&weighed(&[Some("1"), Some("2")])).as_deref(),
+            Some("its mixed instances policy weighs `m5.1xlarge` at 2")
+        );
+        let by_vcpu = AutoScalingGroup::builder()
+            .desired_capacity_type("vcpu")
+            .build();
+        assert_eq!(
+            group_state(&by_vcpu).capacity_in_units.as_deref(),
+            Some("its DesiredCapacityType is `vcpu`")
+        );
+        let by_units = AutoScalingGroup::builder()
+            .desired_capacity_type("units")
+            .build();
+        assert_eq!(capacity_in_units(&by_units), None);
     }
 
     #[test]

@@ -394,6 +394,10 @@ pub enum Reason {
     /// The cluster's ECS capacity provider `provider` is on the group with managed scaling
     /// `DISABLED`: it does not scale the group, which is planned as usual.
     ProviderWithoutManagedScaling { group: String, provider: String },
+    /// The group's desired capacity is not a count of instances (`detail`: weights of a mixed
+    /// instances policy, or a `DesiredCapacityType` of `vcpu` / `memory-mib`). The planner
+    /// counts instances: the cluster is left alone, no action at all.
+    CapacityInUnits { group: String, detail: String },
     /// The file's `min`/`max` differ from the group's.
     GroupLimitsChanged { from: GroupLimits, to: GroupLimits },
     /// The file's limit contradicts the group's other limit; left unchanged.
@@ -836,6 +840,10 @@ impl std::fmt::Display for Reason {
             ManagedScalingOnGroup { group, provider } => write!(
                 f,
                 "the cluster's ECS capacity provider `{provider}` is on group `{group}` with managed scaling ENABLED: ECS sets the group's desired capacity, and two autoscalers would fight over it; the cluster is left alone (turn the provider's managed scaling off, or remove the cluster's file)"
+            ),
+            CapacityInUnits { group, detail } => write!(
+                f,
+                "group `{group}`'s desired capacity is not a count of instances ({detail}): this autoscaler plans in instances, so the cluster is left alone (weigh every type 1 with `DesiredCapacityType` units, or remove the cluster's file)"
             ),
             ProviderWithoutManagedScaling { group, provider } => write!(
                 f,

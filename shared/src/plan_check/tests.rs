@@ -269,6 +269,7 @@ fn the_desired_capacity_is_within_the_files_max_unless_the_groups_limits_contrad
         ecs_managed: false,
         launch: Default::default(),
         capacity_provider: None,
+        capacity_in_units: None,
         name: "prod-asg".into(),
         min,
         max,

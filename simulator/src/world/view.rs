@@ -123,6 +123,7 @@ impl World {
             ecs_managed: false,
             launch: Default::default(),
             capacity_provider: None,
+            capacity_in_units: None,
             name: self.group.name.clone(),
             min: self.group.min,
             max: self.group.max,
