@@ -22,7 +22,7 @@ use super::deadlines::deadlines;
 use super::packing::{Bin, BinKind, Item, ItemKind, Packer, Unplaced};
 use super::placement::Needs;
 use super::services::ServiceTable;
-use super::standing::{standing, Standing};
+use super::standing::{standings, Standing};
 use super::{demand, instances, lower_bound};
 
 /// The instance side of a plan.
@@ -61,11 +61,7 @@ pub(crate) fn plan_capacity(
         .iter()
         .map(|gi| (gi.instance_id.as_str(), gi))
         .collect();
-    let mut standings: Vec<Standing> = state
-        .instances
-        .iter()
-        .map(|ci| standing(ci, Some(group)))
-        .collect();
+    let mut standings: Vec<Standing> = standings(state);
     // Drains past their deadline: an aborted one is ACTIVE again for the rest of the plan (its
     // tasks stay, it is capacity); a forced one takes no task back (its bin is closed below).
     let deadlines = deadlines(def, state, &standings, now_secs);

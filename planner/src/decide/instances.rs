@@ -269,29 +269,25 @@ pub(crate) fn bins(
         bin.hosts_unknown = !tasks_known(ci);
         bin.offer = offer_of(ci, &is_awsvpc, eni_limited);
         bin.zone = zone_index(ci);
-        if spreading {
+        if spreading || any_distinct {
+            // One lookup per task for both.
             for t in &ci.tasks {
                 let Some(s) = t.service.as_deref().and_then(|n| table.get(n)) else {
                     continue;
                 };
-                if zones
-                    .within
-                    .get(s as usize)
-                    .is_some_and(|w| *w != WithinZone::NoSpread)
+                if spreading
+                    && zones
+                        .within
+                        .get(s as usize)
+                        .is_some_and(|w| *w != WithinZone::NoSpread)
                 {
                     match bin.listed.iter_mut().find(|(x, _)| *x == s) {
                         Some((_, n)) => *n += 1,
                         None => bin.listed.push((s, 1)),
                     }
                 }
-            }
-        }
-        if any_distinct {
-            for t in &ci.tasks {
-                if let Some(s) = t.service.as_deref().and_then(|n| table.get(n)) {
-                    if table.distinct(s) && !bin.hosts.contains(&s) {
-                        bin.hosts.push(s);
-                    }
+                if any_distinct && table.distinct(s) && !bin.hosts.contains(&s) {
+                    bin.hosts.push(s);
                 }
             }
         }

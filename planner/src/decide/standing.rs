@@ -4,7 +4,11 @@
 //! capacity) with its reason; its service tasks are demand when ECS will move them.
 
 use shared::messages::Reason;
-use shared::state::{ContainerInstance, GroupState, InstanceStatus};
+use std::collections::HashMap;
+
+#[cfg(test)]
+use shared::state::GroupState;
+use shared::state::{ClusterState, ContainerInstance, GroupInstance, InstanceStatus};
 
 /// What the planner may do with one container instance.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,9 +41,30 @@ impl Standing {
 }
 
 /// The standing of `ci` in `group` (`None`: the group does not exist).
+#[cfg(test)]
 pub(crate) fn standing(ci: &ContainerInstance, group: Option<&GroupState>) -> Standing {
+    standing_as(ci, group.and_then(|g| g.instance(&ci.ec2_instance_id)))
+}
+
+/// The standing of every instance of `state`, in order: [`standing`] with the group's members
+/// looked up by id once (not a scan of the group per instance).
+pub(crate) fn standings(state: &ClusterState) -> Vec<Standing> {
+    let members: HashMap<&str, &GroupInstance> = state
+        .group
+        .iter()
+        .flat_map(|g| &g.instances)
+        .map(|gi| (gi.instance_id.as_str(), gi))
+        .collect();
+    state
+        .instances
+        .iter()
+        .map(|ci| standing_as(ci, members.get(ci.ec2_instance_id.as_str()).copied()))
+        .collect()
+}
+
+/// The standing of `ci`, `member` its EC2 instance in the group (`None`: not in the group).
+fn standing_as(ci: &ContainerInstance, member: Option<&GroupInstance>) -> Standing {
     let draining = ci.status == InstanceStatus::Draining;
-    let member = group.and_then(|g| g.instance(&ci.ec2_instance_id));
     let excluded = |reason: fn(u32) -> Reason, tasks_move: bool| Standing::Excluded {
         reason: reason(if tasks_move { service_tasks(ci) } else { 0 }),
         tasks_move,

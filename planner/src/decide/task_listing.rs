@@ -14,7 +14,7 @@ use shared::time::Timestamp;
 
 use super::consolidation::{candidate_order, MAX_EXAMINED};
 use super::instances::instance_size;
-use super::standing::{standing, Standing};
+use super::standing::{standings, Standing};
 
 /// The tasks the core can use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,11 +32,7 @@ pub enum TaskListing {
 /// the group) and those of the consolidation candidates (ACTIVE instances that are ours).
 pub fn task_listing(definition: &ClusterDefinition, state: &ClusterState) -> TaskListing {
     let busy = |ci: &ContainerInstance| ci.has_tasks();
-    let standings: Vec<Standing> = state
-        .instances
-        .iter()
-        .map(|ci| standing(ci, state.group.as_ref()))
-        .collect();
+    let standings = standings(state);
     let relevant = |i: usize| {
         matches!(standings[i], Standing::Active | Standing::Draining) || standings[i].tasks_move()
     };
@@ -88,8 +84,11 @@ pub fn protection_listing(
         .as_ref()
         .is_some_and(|g| definition.max.is_some_and(|max| g.desired > max));
     let busy_drains = definition.disruption.window_open(now) || above_max;
-    let active: Vec<usize> = (0..state.instances.len())
-        .filter(|&i| standing(&state.instances[i], state.group.as_ref()) == Standing::Active)
+    let active: Vec<usize> = standings(state)
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| **s == Standing::Active)
+        .map(|(i, _)| i)
         .collect();
     if definition.max_drain_per_cycle == Some(0) || active.len() < 2 || !busy_drains {
         return Vec::new();

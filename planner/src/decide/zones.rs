@@ -186,12 +186,15 @@ impl Packer {
             let mut last = None;
             for i in items {
                 let item = self.items[i];
-                // A bin that refused a task refuses the same task again: rebuilt per kind.
+                // A bin that refused a task refuses the same task again: rebuilt per kind, of
+                // the bins that take it now (when scaling out most are full: filtering them
+                // here costs a check each, popping them from the heap a logarithm each).
                 if last != Some(item) {
                     heaps = zone_bins
                         .iter()
                         .map(|bins| {
                             bins.iter()
+                                .filter(|&&b| self.may_place(b, &item))
                                 .map(|&b| Reverse((self.rank(b, within, tasks[b]), b)))
                                 .collect()
                         })
