@@ -18,7 +18,8 @@ $(MOTO_SERVER): requirements-dev.txt
 	touch $(MOTO_SERVER)
 
 ## RabbitMQ for the collector's end-to-end test (Debian package, installed when missing;
-## the tests start and stop their own broker on loopback).
+## the tests start and stop their own broker on loopback), and the `openssl` command the test
+## bed's HTTPS server makes its certificate with.
 rabbitmq:
 	bash scripts/rabbitmq.sh
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs RabbitMQ for the collector's end-to-end tests, from Debian's packages, when it is
-# missing, and enables its management plugin (offline: no node is started).
+# missing, and enables its management plugin (offline: no node is started). Also the `openssl`
+# command, when missing: the test bed's HTTPS server makes its certificate with it
+# (tests/src/tls_server.rs).
 #
 #   bash scripts/rabbitmq.sh
 #
@@ -22,6 +24,12 @@ as_root() {
         exit 1
     fi
 }
+
+if ! command -v openssl >/dev/null 2>&1; then
+    echo "scripts/rabbitmq.sh: installing openssl from the Debian packages" >&2
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssl
+fi
 
 if [ ! -x "$RABBITMQ_SERVER" ]; then
     echo "scripts/rabbitmq.sh: installing rabbitmq-server from the Debian packages" >&2
