@@ -127,24 +127,46 @@ async fn the_binary_applies_two_batches_of_the_plans_queue() {
 
 #[tokio::test]
 async fn a_dry_run_value_not_allowed_is_reported_as_the_init_error() {
+    assert_init_error(
+        "runtime-init",
+        ("DRY_RUN", "perhaps"),
+        &["DRY_RUN", "perhaps"],
+    )
+    .await;
+}
+
+/// The functions read their credentials from the variables Lambda sets (not `aws-config`'s
+/// chain): one missing is the init error, naming it, rather than a failure at the first call.
+#[tokio::test]
+async fn missing_credentials_are_reported_as_the_init_error() {
+    // Empty counts as unset; the later value wins over the test bed's.
+    assert_init_error(
+        "runtime-credentials",
+        ("AWS_SECRET_ACCESS_KEY", ""),
+        &["AWS_SECRET_ACCESS_KEY", "AWS configuration"],
+    )
+    .await;
+}
+
+/// Starts the binary with its usual configuration and `extra`, and checks that it reports an
+/// init error mentioning each of `expected`.
+async fn assert_init_error(tag: &str, extra: (&str, &str), expected: &[&str]) {
     let bed = TestBed::start().await;
-    let dir = clusters_dir("runtime-init");
+    let dir = clusters_dir(tag);
     let clusters_dir = dir.display();
     let mut function = LambdaFunction::start(
         Path::new(BINARY),
         "executor",
         &[
             ("EVENT_BUS_NAME", "autoscale"),
-            ("DRY_RUN", "perhaps"),
             ("CLUSTERS_DIR", clusters_dir.as_str()),
             ("AWS_ENDPOINT_URL", bed.endpoint()),
+            extra,
         ],
     )
     .await
     .expect("executor process");
-    function
-        .assert_init_error(START, &["DRY_RUN", "perhaps"])
-        .await;
+    function.assert_init_error(START, expected).await;
 }
 
 /// A clusters directory holding the cluster's file.
@@ -155,29 +177,4 @@ fn clusters_dir(tag: &str) -> ClustersDir {
         &format!("autoscale_group: {GROUP}\nservices:\n  web:\n    min: 1\n    max: 10\n"),
     );
     dir
-}
-
-/// The functions read their credentials from the variables Lambda sets (not `aws-config`'s
-/// chain): one missing is the init error, naming it, rather than a failure at the first call.
-#[tokio::test]
-async fn missing_credentials_are_reported_as_the_init_error() {
-    let bed = TestBed::start().await;
-    let dir = clusters_dir("runtime-credentials");
-    let clusters_dir = dir.display();
-    let mut function = LambdaFunction::start(
-        Path::new(BINARY),
-        "executor",
-        &[
-            ("EVENT_BUS_NAME", "autoscale"),
-            ("CLUSTERS_DIR", clusters_dir.as_str()),
-            ("AWS_ENDPOINT_URL", bed.endpoint()),
-            // Empty counts as unset; the later value wins over the test bed's.
-            ("AWS_SECRET_ACCESS_KEY", ""),
-        ],
-    )
-    .await
-    .expect("executor process");
-    function
-        .assert_init_error(START, &["AWS_SECRET_ACCESS_KEY", "AWS configuration"])
-        .await;
 }

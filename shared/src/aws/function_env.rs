@@ -27,10 +27,15 @@ pub const AWS_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
 pub const AWS_SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
 /// One endpoint for every service (the emulator); unset on AWS.
 pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
+/// FIPS endpoints (`true` / `false`), as the SDKs read it.
+pub const AWS_USE_FIPS_ENDPOINT: &str = "AWS_USE_FIPS_ENDPOINT";
+/// Dual-stack (IPv6) endpoints (`true` / `false`), as the SDKs read it.
+pub const AWS_USE_DUALSTACK_ENDPOINT: &str = "AWS_USE_DUALSTACK_ENDPOINT";
 
-/// The configuration every client of a function shares: region, credentials and endpoint from
-/// `env`, the shared HTTPS client ([`super::tls::https_client`]), standard retries (throttling
-/// and 5xx). A missing region or credential is an error naming the variable.
+/// The configuration every client of a function shares: region, credentials, endpoint and the
+/// FIPS and dual-stack switches from `env`, the shared HTTPS client
+/// ([`super::tls::https_client`]), standard retries (throttling and 5xx). A missing region or
+/// credential, or a switch that is not a boolean, is an error naming the variable.
 pub fn function_config(env: &Env<'_>) -> Result<SdkConfig, ConfigError> {
     let region = env
         .get(AWS_REGION)
@@ -48,6 +53,8 @@ pub fn function_config(env: &Env<'_>) -> Result<SdkConfig, ConfigError> {
         .region(Region::new(region))
         .credentials_provider(SharedCredentialsProvider::new(credentials))
         .retry_config(RetryConfig::standard())
+        .use_fips(env.flag(AWS_USE_FIPS_ENDPOINT)?)
+        .use_dual_stack(env.flag(AWS_USE_DUALSTACK_ENDPOINT)?)
         .http_client(super::tls::https_client());
     if let Some(url) = env.get(AWS_ENDPOINT_URL) {
         config = config.endpoint_url(url);
@@ -104,6 +111,31 @@ mod tests {
         let config = config(&vars).expect("complete");
         assert_eq!(config.region().map(|r| r.as_ref()), Some("us-east-1"));
         assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:5000"));
+    }
+
+    #[test]
+    fn fips_and_dual_stack_endpoints_as_the_sdks_read_them() {
+        let config_with = |extra: &[(&'static str, &'static str)]| {
+            let mut vars = LAMBDA.to_vec();
+            vars.extend_from_slice(extra);
+            config(&vars)
+        };
+        let plain = config_with(&[]).expect("complete");
+        assert_eq!(
+            (plain.use_fips(), plain.use_dual_stack()),
+            (Some(false), Some(false))
+        );
+        let both = config_with(&[
+            (AWS_USE_FIPS_ENDPOINT, "true"),
+            (AWS_USE_DUALSTACK_ENDPOINT, "TRUE"),
+        ])
+        .expect("complete");
+        assert_eq!(
+            (both.use_fips(), both.use_dual_stack()),
+            (Some(true), Some(true))
+        );
+        let error = config_with(&[(AWS_USE_FIPS_ENDPOINT, "maybe")]).expect_err("not a boolean");
+        assert!(error.to_string().contains(AWS_USE_FIPS_ENDPOINT), "{error}");
     }
 
     #[test]
