@@ -171,10 +171,6 @@ fn world(
         })
         .collect();
     let group = GroupState {
-        ecs_managed: false,
-        launch: Default::default(),
-        capacity_provider: None,
-        capacity_in_units: None,
         name: "big-asg".into(),
         min: 1,
         max: 2000,
@@ -186,9 +182,10 @@ fn world(
                 lifecycle_state: "InService".into(),
                 health_status: "Healthy".into(),
                 protected_from_scale_in: false,
-                launched_at_epoch_secs: None,
+                ..Default::default()
             })
             .collect(),
+        ..Default::default()
     };
     let def = ClusterDefinition {
         name: "big".into(),

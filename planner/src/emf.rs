@@ -113,7 +113,7 @@ mod tests {
             lifecycle_state: lifecycle.into(),
             health_status: "Healthy".into(),
             protected_from_scale_in: false,
-            launched_at_epoch_secs: None,
+            ..Default::default()
         }
     }
 
@@ -151,10 +151,6 @@ mod tests {
             ],
             instances: vec![],
             group: Some(GroupState {
-                ecs_managed: false,
-                launch: Default::default(),
-                capacity_provider: None,
-                capacity_in_units: None,
                 name: "prod-asg".into(),
                 min: 1,
                 max: 5,
@@ -164,6 +160,7 @@ mod tests {
                     group_instance("i-2", "InService"),
                     group_instance("i-3", "Pending"),
                 ],
+                ..Default::default()
             }),
             task_protection_unread: None,
         }

@@ -458,7 +458,7 @@ pub fn container_instance_id(arn: &str) -> &str {
 }
 
 /// An EC2 instance of the Auto Scaling group.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GroupInstance {
     /// EC2 instance id.
     pub instance_id: String,
@@ -472,6 +472,9 @@ pub struct GroupInstance {
     /// have no container instance (see the planner's state reader), else `None`.
     #[serde(default)]
     pub launched_at_epoch_secs: Option<u64>,
+    /// Its availability zone, as Auto Scaling lists it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_zone: Option<String>,
 }
 
 impl GroupInstance {
@@ -482,7 +485,7 @@ impl GroupInstance {
 }
 
 /// The cluster's Auto Scaling group.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GroupState {
     /// Group name.
     pub name: String,
@@ -494,6 +497,10 @@ pub struct GroupState {
     pub desired: u32,
     /// Its instances.
     pub instances: Vec<GroupInstance>,
+    /// The availability zones it launches in (`AvailabilityZones`): Auto Scaling puts each new
+    /// instance in the one with the fewest of its instances.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub availability_zones: Vec<String>,
     /// It carries the [`ECS_MANAGED_TAG`]: an ECS capacity provider is attached to it, whose
     /// managed scaling would fight this autoscaler over the desired capacity.
     #[serde(default)]

@@ -178,10 +178,6 @@ pub(crate) mod fixtures {
     /// A group with those limits and members (EC2 id, lifecycle state).
     pub fn group(min: u32, max: u32, desired: u32, members: &[(&str, &str)]) -> GroupState {
         GroupState {
-            ecs_managed: false,
-            launch: Default::default(),
-            capacity_provider: None,
-            capacity_in_units: None,
             name: "asg".into(),
             min,
             max,
@@ -193,9 +189,10 @@ pub(crate) mod fixtures {
                     lifecycle_state: (*state).into(),
                     health_status: "Healthy".into(),
                     protected_from_scale_in: false,
-                    launched_at_epoch_secs: None,
+                    ..Default::default()
                 })
                 .collect(),
+            ..Default::default()
         }
     }
 }

@@ -166,7 +166,7 @@ pub(crate) fn group_instance(id: &str, lifecycle: &str) -> GroupInstance {
         lifecycle_state: lifecycle.into(),
         health_status: "Healthy".into(),
         protected_from_scale_in: false,
-        launched_at_epoch_secs: None,
+        ..Default::default()
     }
 }
 
@@ -178,10 +178,6 @@ pub(crate) fn state(
     max: u32,
 ) -> ClusterState {
     let group = GroupState {
-        ecs_managed: false,
-        launch: Default::default(),
-        capacity_provider: None,
-        capacity_in_units: None,
         name: "asg".into(),
         min,
         max,
@@ -190,6 +186,7 @@ pub(crate) fn state(
             .iter()
             .map(|ci| group_instance(&ci.ec2_instance_id, "InService"))
             .collect(),
+        ..Default::default()
     };
     ClusterState {
         cluster: "c".into(),

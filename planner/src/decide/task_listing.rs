@@ -140,10 +140,6 @@ mod tests {
     /// The instances, all InService in the group.
     fn state(instances: Vec<ContainerInstance>) -> ClusterState {
         let group = GroupState {
-            ecs_managed: false,
-            launch: Default::default(),
-            capacity_provider: None,
-            capacity_in_units: None,
             name: "asg".into(),
             min: 0,
             max: 100,
@@ -155,9 +151,10 @@ mod tests {
                     lifecycle_state: "InService".into(),
                     health_status: "Healthy".into(),
                     protected_from_scale_in: false,
-                    launched_at_epoch_secs: None,
+                    ..Default::default()
                 })
                 .collect(),
+            ..Default::default()
         };
         ClusterState {
             cluster: "prod".into(),

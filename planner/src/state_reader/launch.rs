@@ -156,10 +156,7 @@ mod tests {
             max: 1,
             desired: 0,
             instances: vec![],
-            ecs_managed: false,
-            launch: Default::default(),
-            capacity_provider: None,
-            capacity_in_units: None,
+            ..Default::default()
         };
         group.launch.instance_types =
             vec!["c5.large".into(), "m5.xlarge".into(), "r5.large".into()];

@@ -57,7 +57,7 @@ mod tests {
             lifecycle_state: lifecycle.into(),
             health_status: "Healthy".into(),
             protected_from_scale_in: false,
-            launched_at_epoch_secs: None,
+            ..Default::default()
         }
     }
 
@@ -80,10 +80,6 @@ mod tests {
                 placement: Default::default(),
             }],
             group: Some(GroupState {
-                ecs_managed: false,
-                launch: Default::default(),
-                capacity_provider: None,
-                capacity_in_units: None,
                 name: "asg".into(),
                 min: 0,
                 max: 9,
@@ -94,6 +90,7 @@ mod tests {
                     member("i-booting", "Pending"),
                     member("i-hooked", "Pending:Wait"),
                 ],
+                ..Default::default()
             }),
             task_protection_unread: None,
             ..ClusterState::default()

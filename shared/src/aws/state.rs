@@ -372,8 +372,6 @@ pub fn group_state(group: &AutoScalingGroup) -> GroupState {
             .tags()
             .iter()
             .any(|t| t.key() == Some(ECS_MANAGED_TAG)),
-        launch: Default::default(),
-        capacity_provider: None,
         capacity_in_units: capacity_in_units(group),
         name: group
             .auto_scaling_group_name()
@@ -382,6 +380,7 @@ pub fn group_state(group: &AutoScalingGroup) -> GroupState {
         min: count(group.min_size().unwrap_or(0)),
         max: count(group.max_size().unwrap_or(0)),
         desired: count(group.desired_capacity().unwrap_or(0)),
+        availability_zones: group.availability_zones().to_vec(),
         instances: group
             .instances()
             .iter()
@@ -394,10 +393,12 @@ pub fn group_state(group: &AutoScalingGroup) -> GroupState {
                         .unwrap_or_default(),
                     health_status: i.health_status().unwrap_or_default().to_owned(),
                     protected_from_scale_in: i.protected_from_scale_in().unwrap_or(false),
-                    launched_at_epoch_secs: None,
+                    availability_zone: i.availability_zone().map(str::to_owned),
+                    ..Default::default()
                 })
             })
             .collect(),
+        ..Default::default()
     }
 }
 

@@ -266,15 +266,12 @@ fn the_desired_capacity_is_within_the_files_max_unless_the_groups_limits_contrad
     let files = files();
     let (prod_file, open_file) = (&files[0], &files[1]);
     let live = |min: u32, max: u32, desired: u32| GroupState {
-        ecs_managed: false,
-        launch: Default::default(),
-        capacity_provider: None,
-        capacity_in_units: None,
         name: "prod-asg".into(),
         min,
         max,
         desired,
         instances: vec![],
+        ..Default::default()
     };
     let raise = |from: u32, to: u32| {
         prod(PlanActions {

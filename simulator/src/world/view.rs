@@ -120,10 +120,6 @@ impl World {
     /// DescribeAutoScalingGroups: Pending until registered with ECS, InService after.
     pub fn group_state(&self) -> GroupState {
         GroupState {
-            ecs_managed: false,
-            launch: Default::default(),
-            capacity_provider: None,
-            capacity_in_units: None,
             name: self.group.name.clone(),
             min: self.group.min,
             max: self.group.max,
@@ -136,9 +132,10 @@ impl World {
                     lifecycle_state: if i.registered { "InService" } else { "Pending" }.into(),
                     health_status: "Healthy".into(),
                     protected_from_scale_in: false,
-                    launched_at_epoch_secs: None,
+                    ..Default::default()
                 })
                 .collect(),
+            ..Default::default()
         }
     }
 }
