@@ -79,17 +79,22 @@ pub struct Attributes {
     pub values: BTreeMap<String, String>,
     /// Attributes whose value is unknown (a new instance where the group's instances disagree).
     pub unknown: BTreeSet<String>,
-    /// Nothing is known (a new instance of a group with no registered instance).
+    /// Nothing but `values` is known (a new instance of a group with no registered instance:
+    /// its instance type and zone may be known, nothing else).
     pub all_unknown: bool,
 }
 
 impl Attributes {
     /// The value of `name`: `Some(None)` when known to be absent, `None` when unknown.
     pub fn get(&self, name: &str) -> Option<Option<&str>> {
-        if self.all_unknown || self.unknown.contains(name) {
+        if self.unknown.contains(name) {
             return None;
         }
-        Some(self.values.get(name).map(String::as_str))
+        match self.values.get(name) {
+            Some(v) => Some(Some(v)),
+            None if self.all_unknown => None,
+            None => Some(None),
+        }
     }
 }
 
@@ -164,12 +169,33 @@ impl Needs {
             .iter()
             .find(|m| m.holds(&offer.attributes) != Some(true))
         {
-            return match m.holds(&offer.attributes) {
-                None => format!(
-                    "memberOf `{}`: a new instance's attributes are not known (the group's instances disagree or none is registered)",
-                    m.text
-                ),
-                _ => format!("memberOf `{}` does not hold on a new instance", m.text),
+            let attributes = &offer.attributes;
+            let read = m.clauses.iter().map(|c| c.attribute.as_str());
+            return match m.holds(attributes) {
+                None => {
+                    let unknown: Vec<String> = read
+                        .filter(|a| attributes.get(a).is_none())
+                        .map(|a| format!("`{a}`"))
+                        .collect();
+                    format!(
+                        "memberOf `{}`: a new instance's {} not known (the group's instances disagree, none is registered, or Auto Scaling may launch it in any of several zones)",
+                        m.text,
+                        unknown.join(", ") + if unknown.len() == 1 { " is" } else { " are" }
+                    )
+                }
+                _ => {
+                    let seen: Vec<String> = read
+                        .map(|a| match attributes.get(a) {
+                            Some(Some(v)) => format!("{a} is {v}"),
+                            _ => format!("{a} is not set"),
+                        })
+                        .collect();
+                    format!(
+                        "memberOf `{}` does not hold on a new instance ({})",
+                        m.text,
+                        seen.join(", ")
+                    )
+                }
             };
         }
         "no instance meets its placement constraints".into()
@@ -422,7 +448,38 @@ mod tests {
             ..Offer::default()
         };
         assert!(!needs.met_by(&offer, None));
-        assert!(needs.why_not(&offer, None).contains("not known"));
+        let why = needs.why_not(&offer, None);
+        assert!(
+            why.contains("`ecs.availability-zone` is not known"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn a_new_instance_knows_what_it_was_told_and_nothing_else() {
+        // No instance registered: the zone Auto Scaling launches in is known, the rest is not.
+        let zone =
+            MemberOf::parse("attribute:ecs.availability-zone == us-east-1a").expect("parses");
+        let os = MemberOf::parse("attribute:ecs.os-type == linux").expect("parses");
+        let new = Attributes {
+            all_unknown: true,
+            ..attrs(&[("ecs.availability-zone", "us-east-1b")])
+        };
+        assert_eq!(zone.holds(&new), Some(false));
+        assert_eq!(os.holds(&new), None);
+        let needs = Needs {
+            member_of: vec![zone],
+            ..Needs::default()
+        };
+        let offer = Offer {
+            attributes: Arc::new(new),
+            ..Offer::default()
+        };
+        let why = needs.why_not(&offer, None);
+        assert!(
+            why.contains("does not hold on a new instance (ecs.availability-zone is us-east-1b)"),
+            "{why}"
+        );
     }
 
     #[test]

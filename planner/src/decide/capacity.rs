@@ -19,6 +19,7 @@ use shared::time::{self, Timestamp};
 
 use super::consolidation::{consolidate, BusyLimit, Limits};
 use super::deadlines::deadlines;
+use super::launch_zones::LaunchZones;
 use super::packing::{Bin, BinKind, Item, ItemKind, Packer, Unplaced};
 use super::placement::Needs;
 use super::services::ServiceTable;
@@ -80,10 +81,22 @@ pub(crate) fn plan_capacity(
         group.desired.clamp(limits.min, limits.max)
     };
     let raised_by_limits = base_desired.saturating_sub(group.desired);
-    let booting = instances::booting(def, state, group, now_secs);
+    let mut launch_zones = LaunchZones::of(group);
+    let mut booting = instances::booting(def, state, group, now_secs, &mut launch_zones);
     let in_flight = booting.count.saturating_add(raised_by_limits);
+    booting
+        .zones
+        .extend((0..raised_by_limits).map(|_| launch_zones.next()));
 
-    let (mut packer, bin_of) = instances::bins(def, state, &standings, &table, size, in_flight);
+    let (mut packer, bin_of) = instances::bins(
+        def,
+        state,
+        &standings,
+        &table,
+        size,
+        &booting.zones,
+        &launch_zones,
+    );
     packer.new_limit = limits.max.saturating_sub(base_desired);
     for (i, _) in &deadlines.force {
         if let Some(&b) = bin_of.get(i) {
@@ -474,7 +487,7 @@ fn unplaced_reasons(
                         distinct: false,
                         origin: None,
                     });
-                    let fresh = &packer.new_instance.offer;
+                    let fresh = &packer.next_new().offer;
                     Reason::TaskUnplaceable {
                         service,
                         count,

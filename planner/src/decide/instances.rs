@@ -10,8 +10,9 @@ use shared::state::{
     AVAILABILITY_ZONE_ATTRIBUTE, INSTANCE_TYPE_ATTRIBUTE,
 };
 
+use super::launch_zones::LaunchZones;
 use super::packing::{Bin, BinKind, Packer};
-use super::placement::{fresh_bin, needs_of, offer_of};
+use super::placement::{fresh_bin, needs_of, offer_of, NewInstance, NewInstances};
 use super::services::ServiceTable;
 use super::standing::Standing;
 use super::zones::{within_zone, WithinZone, Zones};
@@ -137,6 +138,9 @@ fn smaller(a: (Resources, u32), b: (Resources, u32)) -> (Resources, u32) {
 pub(crate) struct Booting {
     /// How many.
     pub count: u32,
+    /// The availability zone of each, when known: a launched instance's own, else where Auto
+    /// Scaling's rule puts it (`launch_zones`).
+    pub zones: Vec<Option<String>>,
     /// Instances of the group without a container instance that are not counted, and why.
     pub not_counted: Vec<Reason>,
 }
@@ -151,6 +155,7 @@ pub(crate) fn booting(
     state: &ClusterState,
     group: &GroupState,
     now_secs: u64,
+    launch_zones: &mut LaunchZones,
 ) -> Booting {
     let live = |s: &str| s.starts_with("Pending") || s == "InService";
     let by_ec2: HashMap<&str, &ContainerInstance> = state
@@ -188,7 +193,10 @@ pub(crate) fn booting(
                 secs,
                 grace_secs: grace,
             }),
-            _ => out.count = out.count.saturating_add(1),
+            _ => {
+                out.count = out.count.saturating_add(1);
+                out.zones.push(gi.availability_zone.clone());
+            }
         }
     }
     // A group listed without its instances must not turn every registered instance into
@@ -199,9 +207,10 @@ pub(crate) fn booting(
         .filter(|ci| matches!(ci.status, InstanceStatus::Active | InstanceStatus::Draining))
         .count();
     let launched = launched.max(u32::try_from(registered).unwrap_or(u32::MAX));
-    out.count = out
-        .count
-        .saturating_add(group.desired.saturating_sub(launched));
+    let to_launch = group.desired.saturating_sub(launched);
+    out.count = out.count.saturating_add(to_launch);
+    out.zones
+        .extend((0..to_launch).map(|_| launch_zones.next()));
     out
 }
 
@@ -216,9 +225,22 @@ pub(crate) fn bins(
     standings: &[Standing],
     table: &ServiceTable,
     size: Option<Resources>,
-    booting: u32,
+    booting: &[Option<String>],
+    launch_zones: &LaunchZones,
 ) -> (Packer, HashMap<usize, usize>) {
-    let new_instance = super::placement::new_instance(state, &new_size(def, state));
+    let launch = new_size(def, state);
+    let new_instances = NewInstances::of(state, &launch);
+    let new_instance = new_instances.in_zone(None);
+    // Booting instances in each zone bring what a new one there does.
+    let mut in_zone: Vec<(&str, NewInstance)> = Vec::new();
+    for zone in booting.iter().flatten() {
+        if !in_zone.iter().any(|(z, _)| z == zone) {
+            in_zone.push((zone, new_instances.in_zone(Some(zone))));
+        }
+    }
+    let new_in_zone = launch_zones
+        .run()
+        .map(|(zone, launches)| (new_instances.in_zone(Some(&zone)), launches));
     let awsvpc: std::collections::HashSet<&str> = state
         .services
         .iter()
@@ -298,7 +320,13 @@ pub(crate) fn bins(
         .map(|&i| instance_bin(i, BinKind::Active))
         .collect();
     if let Some(size) = size {
-        bins.extend((0..booting).map(|_| fresh_bin(BinKind::Booting, size, &new_instance)));
+        bins.extend(booting.iter().map(|zone| {
+            let new = zone
+                .as_deref()
+                .and_then(|z| in_zone.iter().find(|(x, _)| *x == z))
+                .map_or(&new_instance, |(_, new)| new);
+            fresh_bin(BinKind::Booting, size, new)
+        }));
     }
     bins.extend(draining.iter().map(|&i| instance_bin(i, BinKind::Draining)));
     let bin_of = bins
@@ -314,6 +342,7 @@ pub(crate) fn bins(
         new_opened: 0,
         needs: needs_table(state, table),
         new_instance,
+        new_in_zone,
         eni_limit: def.max_tasks_per_instance,
         zones,
     };

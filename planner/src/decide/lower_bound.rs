@@ -475,6 +475,7 @@ mod tests {
                 new_opened: 0,
                 needs: Vec::new(),
                 new_instance: NewInstance::default(),
+                new_in_zone: None,
                 eni_limit: None,
                 zones: Default::default(),
             };

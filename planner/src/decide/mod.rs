@@ -27,6 +27,7 @@ mod delivery;
 mod demand;
 mod improve;
 mod instances;
+mod launch_zones;
 mod lower_bound;
 mod metrics;
 mod packing;

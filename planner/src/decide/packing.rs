@@ -29,8 +29,12 @@ pub(crate) struct Packer {
     pub new_opened: u32,
     /// What each service's tasks need besides CPU and memory, by service index (none beyond).
     pub needs: Vec<Needs>,
-    /// What a new instance offers besides CPU and memory, and its daemons' reservation.
+    /// What a new instance offers besides CPU and memory, and its daemons' reservation (its
+    /// availability zone unknown).
     pub new_instance: NewInstance,
+    /// The first launches' zone when Auto Scaling's rule tells it (`launch_zones`): what a new
+    /// instance there offers, and how many of the launches (counted by `new_opened`) go there.
+    pub new_in_zone: Option<(NewInstance, u32)>,
     /// `max_tasks_per_instance`: `awsvpc` tasks per instance.
     pub eni_limit: Option<u32>,
     /// Which services spread over availability zones, and how many zones there are.
@@ -60,6 +64,15 @@ impl Packer {
         match item.kind {
             ItemKind::Buffer => &NONE,
             _ => self.needs.get(item.service as usize).unwrap_or(&NONE),
+        }
+    }
+
+    /// What the next instance launched brings: in the zone of [`Packer::new_in_zone`] while
+    /// its launches last, then in a zone not known.
+    pub(crate) fn next_new(&self) -> &NewInstance {
+        match &self.new_in_zone {
+            Some((new, launches)) if self.new_opened < *launches => new,
+            _ => &self.new_instance,
         }
     }
 
@@ -169,7 +182,7 @@ impl Packer {
                     break;
                 }
             };
-            let fresh = fresh_bin(BinKind::New, size, &self.new_instance);
+            let fresh = fresh_bin(BinKind::New, size, self.next_new());
             let too_large = kinds.drain(|item| !fresh.free.fits(item.size));
             unplaced.extend(too_large.into_iter().map(|i| (i, Unplaced::TooLarge)));
             let (needs, eni_limit) = (&self.needs, self.eni_limit);
@@ -335,7 +348,9 @@ pub(crate) struct Bin {
     pub closed: bool,
     /// Ports, GPUs, attributes and ENIs, after what the simulation placed on it.
     pub offer: Offer,
-    /// Its availability zone (index into the zones' names, in name order), when known.
+    /// A container instance's availability zone (index into the zones' names, in name order),
+    /// when known; the spread reads it on ACTIVE bins. A booting or new instance's zone is in
+    /// its offer's attributes.
     pub zone: Option<u32>,
     /// Tasks listed on its instance per service that spreads over zones, `(service, count)`
     /// (filled only when the spread is simulated).
@@ -531,6 +546,7 @@ mod tests {
             new_opened: 0,
             needs: Vec::new(),
             new_instance: NewInstance::default(),
+            new_in_zone: None,
             eni_limit: None,
             zones: Zones::default(),
         }

@@ -12,6 +12,7 @@ use super::packing::{Bin, BinKind};
 pub(crate) use shared::placement::{Attributes, MemberOf, Needs, Offer};
 use shared::state::{
     ClusterState, ContainerInstance, InstanceStatus, NetworkMode, Scheduling, ServiceState,
+    AVAILABILITY_ZONE_ATTRIBUTE,
 };
 
 /// The needs of a service's tasks.
@@ -88,97 +89,142 @@ pub(crate) struct NewInstance {
     pub daemon_services: Vec<String>,
 }
 
-/// A new instance of the group: GPUs, those of `launch` (the least the group may launch, see
-/// `instances::new_size`), so that a plan never counts on GPUs a launch might not bring;
-/// attributes, those on which every registered instance agrees (the others unknown, all unknown
-/// without any registered instance), `ecs.instance-type` that of `launch` (unknown when the
-/// group may launch several); `awsvpc` tasks, the smallest limit of the registered instances'
-/// types (with none registered, the untrunked limit of the group's one type; none when no type
-/// is in the table); then every ACTIVE EC2 DAEMON service's task on it.
+/// A new instance of the group in availability zone `zone` ([`NewInstances::in_zone`]).
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn new_instance(
     state: &ClusterState,
     launch: &super::instances::NewSize,
+    zone: Option<&str>,
 ) -> NewInstance {
-    let registered: Vec<&ContainerInstance> = state
-        .instances
-        .iter()
-        .filter(|ci| matches!(ci.status, InstanceStatus::Active | InstanceStatus::Draining))
-        .collect();
-    let gpus = launch.gpus;
-    let mut attributes = Attributes {
-        all_unknown: registered.is_empty(),
-        ..Attributes::default()
-    };
-    if let Some(first) = registered.first() {
-        let names: BTreeSet<&String> = registered
+    NewInstances::of(state, launch).in_zone(zone)
+}
+
+/// What the group's new instances bring, what does not depend on their zone read once.
+pub(crate) struct NewInstances<'a> {
+    state: &'a ClusterState,
+    /// GPUs, those of the least the group may launch.
+    gpus: u32,
+    /// Attributes but the zone.
+    attributes: Attributes,
+    /// `awsvpc` tasks per instance.
+    eni_limit: Option<u32>,
+}
+
+impl<'a> NewInstances<'a> {
+    /// GPUs, those of `launch` (the least the group may launch, see `instances::new_size`), so
+    /// that a plan never counts on GPUs a launch might not bring; attributes, those on which
+    /// every registered instance agrees (the others unknown, all unknown without any registered
+    /// instance), `ecs.instance-type` that of `launch` (unknown when the group may launch
+    /// several); `awsvpc` tasks, the smallest limit of the registered instances' types (with
+    /// none registered, the untrunked limit of the group's one type; none when no type is in
+    /// the table).
+    pub(crate) fn of(state: &'a ClusterState, launch: &super::instances::NewSize) -> Self {
+        let registered: Vec<&ContainerInstance> = state
+            .instances
             .iter()
-            .flat_map(|ci| ci.placement.attributes.keys())
+            .filter(|ci| matches!(ci.status, InstanceStatus::Active | InstanceStatus::Draining))
             .collect();
-        for name in names {
-            let value = first.placement.attributes.get(name);
-            if registered
+        let mut attributes = Attributes {
+            all_unknown: registered.is_empty(),
+            ..Attributes::default()
+        };
+        if let Some(first) = registered.first() {
+            let names: BTreeSet<&String> = registered
                 .iter()
-                .all(|ci| ci.placement.attributes.get(name) == value)
-            {
-                if let Some(v) = value {
-                    attributes.values.insert(name.clone(), v.clone());
+                .flat_map(|ci| ci.placement.attributes.keys())
+                .collect();
+            for name in names {
+                let value = first.placement.attributes.get(name);
+                if registered
+                    .iter()
+                    .all(|ci| ci.placement.attributes.get(name) == value)
+                {
+                    if let Some(v) = value {
+                        attributes.values.insert(name.clone(), v.clone());
+                    }
+                } else {
+                    attributes.unknown.insert(name.clone());
                 }
-            } else {
-                attributes.unknown.insert(name.clone());
+            }
+            // Our own bookkeeping attributes say nothing about a new instance.
+            for own in [
+                shared::state::DRAINED_AT_ATTRIBUTE,
+                shared::state::DRAIN_ABORTED_AT_ATTRIBUTE,
+            ] {
+                attributes.values.remove(own);
+                attributes.unknown.remove(own);
             }
         }
-        // Our own bookkeeping attributes say nothing about a new instance.
-        for own in [
-            shared::state::DRAINED_AT_ATTRIBUTE,
-            shared::state::DRAIN_ABORTED_AT_ATTRIBUTE,
-        ] {
-            attributes.values.remove(own);
-            attributes.unknown.remove(own);
+        super::instances::launch_type_onto(&mut attributes, launch);
+        let eni_limit = if registered.is_empty() {
+            launch
+                .instance_type
+                .as_deref()
+                .and_then(|t| shared::eni::task_limit(t, false))
+        } else {
+            registered
+                .iter()
+                .filter_map(|ci| shared::eni::awsvpc_task_limit(&ci.placement.attributes))
+                .min()
+        };
+        NewInstances {
+            state,
+            gpus: launch.gpus,
+            attributes,
+            eni_limit,
         }
     }
-    super::instances::launch_type_onto(&mut attributes, launch);
-    let mut new = NewInstance {
-        offer: Offer {
-            ports: Vec::new(),
-            gpus,
-            attributes: Arc::new(attributes),
-            eni_tasks: 0,
-            eni_limit: if registered.is_empty() {
-                launch
-                    .instance_type
-                    .as_deref()
-                    .and_then(|t| shared::eni::task_limit(t, false))
-            } else {
-                registered
-                    .iter()
-                    .filter_map(|ci| shared::eni::awsvpc_task_limit(&ci.placement.attributes))
-                    .min()
+
+    /// A new instance in availability zone `zone` (`None`: not known, see `launch_zones`;
+    /// where the registered instances are says nothing of where Auto Scaling launches), with
+    /// every ACTIVE EC2 DAEMON service's task that may run there.
+    pub(crate) fn in_zone(&self, zone: Option<&str>) -> NewInstance {
+        let mut attributes = self.attributes.clone();
+        let zone_name = AVAILABILITY_ZONE_ATTRIBUTE.to_owned();
+        match zone {
+            Some(z) => {
+                attributes.unknown.remove(&zone_name);
+                attributes.values.insert(zone_name, z.to_owned());
+            }
+            None => {
+                attributes.values.remove(&zone_name);
+                attributes.unknown.insert(zone_name);
+            }
+        }
+        let mut new = NewInstance {
+            offer: Offer {
+                ports: Vec::new(),
+                gpus: self.gpus,
+                attributes: Arc::new(attributes),
+                eni_tasks: 0,
+                eni_limit: self.eni_limit,
             },
-        },
-        ..NewInstance::default()
-    };
-    for s in state.services.iter().filter(|s| {
-        s.status == "ACTIVE"
-            && s.placement.scheduling == Scheduling::Daemon
-            && s.placement.launch.on_instances()
-    }) {
-        let needs = needs_of(s);
-        // A daemon whose constraints surely exclude the new instance does not run there; one
-        // that might run there (an attribute unknown) is reserved, so no plan counts on its room.
-        let attributes = &new.offer.attributes;
-        if needs
-            .member_of
-            .iter()
-            .any(|m| m.holds(attributes) == Some(false))
-            || new.offer.gpus < needs.gpus
-        {
-            continue;
+            ..NewInstance::default()
+        };
+        for s in self.state.services.iter().filter(|s| {
+            s.status == "ACTIVE"
+                && s.placement.scheduling == Scheduling::Daemon
+                && s.placement.launch.on_instances()
+        }) {
+            let needs = needs_of(s);
+            // A daemon whose constraints surely exclude the new instance does not run there;
+            // one that might run there (an attribute unknown) is reserved, so no plan counts on
+            // its room.
+            let attributes = &new.offer.attributes;
+            if needs
+                .member_of
+                .iter()
+                .any(|m| m.holds(attributes) == Some(false))
+                || new.offer.gpus < needs.gpus
+            {
+                continue;
+            }
+            needs.take_from(&mut new.offer);
+            new.daemons = new.daemons.saturating_add(s.task_size);
+            new.daemon_services.push(s.name.clone());
         }
-        needs.take_from(&mut new.offer);
-        new.daemons = new.daemons.saturating_add(s.task_size);
-        new.daemon_services.push(s.name.clone());
+        new
     }
-    new
 }
 
 #[cfg(test)]
@@ -233,7 +279,7 @@ mod tests {
         );
         let launch =
             super::super::instances::new_size(&super::super::fixtures::cluster(vec![]), &st);
-        let new = new_instance(&st, &launch);
+        let new = new_instance(&st, &launch, None);
         assert_eq!(new.offer.gpus, 1, "the smallest GPU count of the group");
         assert_eq!(
             new.daemon_services,
@@ -249,5 +295,12 @@ mod tests {
         assert_eq!(new.offer.attributes.get("ecs.availability-zone"), None);
         let fresh = fresh_bin(BinKind::New, SIZE, &new);
         assert_eq!(fresh.free, SIZE.saturating_sub(Resources::new(256, 128)));
+        // Auto Scaling's next launch is known to go to us-east-1b: zone-a's daemon is not there.
+        let in_b = new_instance(&st, &launch, Some("us-east-1b"));
+        assert_eq!(in_b.daemon_services, ["everywhere"]);
+        assert_eq!(
+            in_b.offer.attributes.get("ecs.availability-zone"),
+            Some(Some("us-east-1b"))
+        );
     }
 }

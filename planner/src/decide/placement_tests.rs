@@ -232,6 +232,107 @@ fn member_of_instance_type_places_only_on_matching_instances() {
     assert!(unplaced(&p).is_empty());
 }
 
+/// The instances of `st` in `zones` (attribute and group member), the group over `group_zones`.
+fn in_zones(st: &mut ClusterState, zones: &[&str], group_zones: &[&str]) {
+    let group = st.group.as_mut().expect("a group");
+    group.availability_zones = group_zones.iter().map(|z| z.to_string()).collect();
+    for ((ci, gi), zone) in st.instances.iter_mut().zip(&mut group.instances).zip(zones) {
+        ci.placement
+            .attributes
+            .insert("ecs.availability-zone".into(), (*zone).into());
+        gi.availability_zone = Some((*zone).into());
+    }
+}
+
+/// `web` may run only in eu-west-1a.
+fn in_zone_a(s: &mut ServiceState) {
+    s.placement.member_of = vec!["attribute:ecs.availability-zone == eu-west-1a".into()];
+}
+
+#[test]
+fn a_zone_bound_service_gets_an_instance_where_auto_scaling_launches_next() {
+    // i-0000 in a (full), i-0001 and i-0002 in b: Auto Scaling launches in a (1 against 2).
+    let (def, mut st) = world(&[0, 0, 0], SMALL, in_zone_a);
+    in_zones(
+        &mut st,
+        &["eu-west-1a", "eu-west-1b", "eu-west-1b"],
+        &["eu-west-1a", "eu-west-1b"],
+    );
+    st.instances[0].remaining = Resources::ZERO;
+    let p = plan(&def, &wants(1.0), &st, now());
+    assert_eq!(launched(&p), 1, "{:#?}", p.decisions.headlines);
+    assert!(unplaced(&p).is_empty(), "{:#?}", unplaced(&p));
+
+    // a and b tie at one instance each (c has two): the next launch may go to either.
+    let (def, mut st) = world(&[0, 0, 0, 0], SMALL, in_zone_a);
+    in_zones(
+        &mut st,
+        &["eu-west-1a", "eu-west-1b", "eu-west-1c", "eu-west-1c"],
+        &["eu-west-1a", "eu-west-1b", "eu-west-1c"],
+    );
+    st.instances[0].remaining = Resources::ZERO;
+    let p = plan(&def, &wants(1.0), &st, now());
+    assert_eq!(launched(&p), 0, "{:#?}", p.decisions.headlines);
+    let why = unplaced(&p);
+    assert!(
+        why.iter()
+            .any(|l| l.contains("`ecs.availability-zone` is not known")),
+        "{why:#?}"
+    );
+}
+
+#[test]
+fn no_instance_is_launched_for_a_zone_auto_scaling_will_not_launch_in() {
+    // Both instances in a (full), none in b: every registered instance agrees on a, yet Auto
+    // Scaling launches the next one in b.
+    let (def, mut st) = world(&[0, 0], SMALL, in_zone_a);
+    in_zones(
+        &mut st,
+        &["eu-west-1a", "eu-west-1a"],
+        &["eu-west-1a", "eu-west-1b"],
+    );
+    for ci in &mut st.instances {
+        ci.remaining = Resources::ZERO;
+    }
+    let p = plan(&def, &wants(1.0), &st, now());
+    assert_eq!(launched(&p), 0, "{:#?}", p.decisions.headlines);
+    let why = unplaced(&p);
+    assert!(
+        why.iter()
+            .any(|l| l.contains("1 task(s) of `web` unplaceable")
+                && l.contains("ecs.availability-zone is eu-west-1b")),
+        "{why:#?}"
+    );
+}
+
+#[test]
+fn a_booting_instance_brings_its_own_zone() {
+    // i-0000 in a (full), i-0001 in b; i-0100 boots in a: the task waits for it.
+    let (def, mut st) = world(&[0, 0], SMALL, in_zone_a);
+    in_zones(
+        &mut st,
+        &["eu-west-1a", "eu-west-1b"],
+        &["eu-west-1a", "eu-west-1b"],
+    );
+    st.instances[0].remaining = Resources::ZERO;
+    let group = st.group.as_mut().expect("a group");
+    let mut booting = group_instance("i-0100", "Pending");
+    booting.availability_zone = Some("eu-west-1a".into());
+    group.instances.push(booting);
+    group.desired += 1;
+    let p = plan(&def, &wants(1.0), &st, now());
+    assert_eq!(launched(&p), 0, "{:#?}", p.decisions.headlines);
+    assert!(unplaced(&p).is_empty(), "{:#?}", unplaced(&p));
+    // Booting in b instead: a launch goes to a (1 against 2) and takes it.
+    let group = st.group.as_mut().expect("a group");
+    if let Some(b) = group.instances.last_mut() {
+        b.availability_zone = Some("eu-west-1b".into());
+    }
+    let p = plan(&def, &wants(1.0), &st, now());
+    assert_eq!(launched(&p), 1, "{:#?}", p.decisions.headlines);
+    assert!(unplaced(&p).is_empty(), "{:#?}", unplaced(&p));
+}
+
 #[test]
 fn awsvpc_tasks_are_limited_per_instance() {
     let (mut def, st) = world(&[2], SMALL, |s| {

@@ -53,6 +53,7 @@ fn workload(seed: u64) -> (u32, u32) {
         new_opened: 0,
         needs: Vec::new(),
         new_instance: Default::default(),
+        new_in_zone: None,
         eni_limit: None,
         zones: Default::default(),
     };
