@@ -107,13 +107,34 @@ impl World {
         tasks: i32,
         placement: Option<&[usize]>,
     ) -> World {
+        World::build_in(
+            &[world::AVAILABILITY_ZONE],
+            extra_yaml,
+            instances,
+            tasks,
+            placement,
+        )
+        .await
+    }
+
+    /// [`World::build`] with the group over `zones`, its instances put in them as Auto Scaling
+    /// does (`StrictAws::balance_zones`; a test pins one with `set_availability_zone`).
+    async fn build_in(
+        zones: &[&str],
+        extra_yaml: &str,
+        instances: i32,
+        tasks: i32,
+        placement: Option<&[usize]>,
+    ) -> World {
         let bed = TestBed::start().await;
         let strict = StrictAws::start(bed.endpoint())
             .await
             .expect("strict proxy");
+        strict.balance_zones(GROUP);
         let (ecs, asg) = (bed.ecs(), bed.autoscaling());
         world::create_cluster(ecs, CLUSTER).await.expect("cluster");
-        let group = world::create_group(asg, ecs, CLUSTER, &GroupSpec::new(GROUP, instances))
+        let spec = GroupSpec::new(GROUP, instances).zones(zones);
+        let group = world::create_group(asg, ecs, CLUSTER, &spec)
             .await
             .expect("group");
         let td = world::register_task_definition(ecs, "web", TASK_CPU, TASK_MEMORY)

@@ -13,7 +13,7 @@
 //! | ECS `DeleteAttributes` of a custom attribute takes its name and target, without the value (as AWS documents it) | deletes only when the request's value equals the attribute's: without one, silently nothing | fills in the attribute's current value before forwarding |
 //! | a container instance on a GPU instance registers its GPUs (`GPU` resources) | ignores `totalResources`: no GPU | [`StrictAws::set_gpus_per_instance`] adds them to `DescribeContainerInstances` answers, remaining as the live tasks leave them |
 //! | an instance registers what its type has (CPU units, memory less what the OS and agent take) | ignores `totalResources`: CPU 4096 / MEMORY 7482 whatever the type | [`StrictAws::set_registered_for_type`] shows another size in `DescribeContainerInstances` answers for instances of a type (`ecs.instance-type`), remaining less the same difference |
-//! | an Auto Scaling group over several availability zones balances its instances across them; each container instance carries its zone (`ecs.availability-zone`) | puts every instance of one launch in one zone picked at random | [`StrictAws::set_availability_zone`] rewrites an instance's zone attribute in `DescribeContainerInstances` answers |
+//! | an Auto Scaling group over several availability zones launches each instance in the zone with the fewest of its instances; each container instance carries its zone (`ecs.availability-zone`) | puts every instance of one launch in one zone picked at random | [`StrictAws::balance_zones`] puts each new instance of a group in its zone with the fewest live instances (ties: the last by name, a pick the code under test cannot count on), [`StrictAws::set_availability_zone`] pins one; both show in `DescribeAutoScalingGroups`, `DescribeAutoScalingInstances` (`AvailabilityZone`) and `DescribeContainerInstances` (the attribute) answers |
 //! | ECS `StartTask` of an `awsvpc` task definition places the task with an ENI of its own | refuses it (it ignores StartTask's network configuration) | [`StrictAws::set_network_mode`] shows a family registered as `bridge` (which moto starts) as `awsvpc` in `DescribeTaskDefinition` answers |
 //! | a service keeps its `placementConstraints` and `capacityProviderStrategy` | drops both (CreateService and DescribeServices) | [`StrictAws::set_service_member_of`] and [`StrictAws::set_service_capacity_providers`] add them to `DescribeServices` answers |
 //! | an instance whose ECS agent lost its connection shows `agentConnected: false` | always `true` | [`StrictAws::set_agent_connected`] rewrites it in `DescribeContainerInstances` answers |
@@ -126,9 +126,11 @@ struct State {
     gpus_per_instance: Option<u32>,
     /// CPU and memory instances of a type register (see [`StrictAws::set_registered_for_type`]).
     registered_by_type: HashMap<String, (i64, i64)>,
-    /// EC2 instance id → the availability zone its container instance shows (see
-    /// [`StrictAws::set_availability_zone`]).
+    /// EC2 instance id → the availability zone it shows (see
+    /// [`StrictAws::set_availability_zone`] and [`StrictAws::balance_zones`]).
     zones: HashMap<String, String>,
+    /// Groups whose new instances are put in zones as Auto Scaling does.
+    balanced: HashSet<String>,
     /// Task definition family → the network mode its answers show ([`StrictAws::set_network_mode`]).
     network_modes: HashMap<String, String>,
     /// Service name → fields its DescribeServices entries show besides moto's.
@@ -273,15 +275,27 @@ impl StrictAws {
         );
     }
 
-    /// Shows the container instance of EC2 instance `instance_id` in availability zone `zone`
-    /// (its `ecs.availability-zone` attribute) in DescribeContainerInstances answers from now
-    /// on: moto launches all the instances of one Auto Scaling activity in one zone picked at
-    /// random, where AWS balances a group's instances across its zones.
+    /// Shows EC2 instance `instance_id` in availability zone `zone` from now on: in
+    /// DescribeContainerInstances answers (its container instance's `ecs.availability-zone`
+    /// attribute) and in Auto Scaling answers (`AvailabilityZone`). moto launches all the
+    /// instances of one Auto Scaling activity in one zone picked at random, where AWS balances
+    /// a group's instances across its zones (see [`StrictAws::balance_zones`]).
     pub fn set_availability_zone(&self, instance_id: &str, zone: &str) {
         self.strict
             .lock()
             .zones
             .insert(instance_id.to_owned(), zone.to_owned());
+    }
+
+    /// Puts every instance of Auto Scaling group `group` that has no zone yet in the zone of
+    /// the group with the fewest of its live instances (not `Terminating` nor `Terminated`),
+    /// one at a time in the group's order, from now on: Auto Scaling's rule ("attempting to
+    /// launch new instances in the Availability Zone with the fewest instances"). On a tie
+    /// AWS picks; the proxy takes the last zone by name. Answers show the zones as
+    /// [`StrictAws::set_availability_zone`] does; an instance is placed when an answer first
+    /// shows it, and a pin set later moves it.
+    pub fn balance_zones(&self, group: &str) {
+        self.strict.lock().balanced.insert(group.to_owned());
     }
 
     /// Answers the next `times` requests of `operation` with `fault`.
@@ -418,6 +432,7 @@ impl Strict {
                 let raw = self.forward(&operation, &request, upstream).await?;
                 let raw = self.add_gpus(raw).await?;
                 let raw = self.resize_by_type(raw);
+                self.place_in_zones().await?;
                 let raw = self.rewrite_zones(raw);
                 self.rewrite_agents(raw)
             }
@@ -431,6 +446,8 @@ impl Strict {
             }
             "DescribeAutoScalingGroups" | "DescribeAutoScalingInstances" => {
                 let raw = self.forward(&operation, &request, upstream).await?;
+                self.place_in_zones().await?;
+                let raw = self.rewrite_group_zones(raw);
                 self.rewrite_lifecycle(raw)
             }
             _ => self.forward(&operation, &request, upstream).await?,
@@ -1180,6 +1197,70 @@ impl Strict {
                 td.insert("networkMode".into(), json!(mode));
             }
         })
+    }
+
+    /// Places the instances of the groups of [`StrictAws::balance_zones`] that have no zone
+    /// yet (read from moto), by Auto Scaling's rule.
+    async fn place_in_zones(&self) -> io::Result<()> {
+        let groups: Vec<String> = self.lock().balanced.iter().cloned().collect();
+        for name in groups {
+            let group = shared::aws::read::describe_group(&self.autoscaling, &name)
+                .await
+                .map_err(|e| io::Error::other(format!("DescribeAutoScalingGroups {name}: {e}")))?;
+            let Some(group) = group else { continue };
+            let mut zones: Vec<String> = group.availability_zones().to_vec();
+            zones.sort();
+            let mut s = self.lock();
+            let live: Vec<&str> = group
+                .instances()
+                .iter()
+                .filter(|i| {
+                    !i.lifecycle_state()
+                        .is_some_and(|l| l.as_str().starts_with("Terminat"))
+                })
+                .filter_map(|i| i.instance_id())
+                .collect();
+            for id in &live {
+                if s.zones.contains_key(*id) {
+                    continue;
+                }
+                let count = |z: &str, s: &State| {
+                    live.iter()
+                        .filter(|other| s.zones.get(**other).is_some_and(|x| x == z))
+                        .count()
+                };
+                // Fewest first; on a tie the last by name (`max_by_key` keeps the last maximum).
+                let pick = zones
+                    .iter()
+                    .max_by_key(|z| std::cmp::Reverse(count(z, &s)))
+                    .cloned();
+                if let Some(zone) = pick {
+                    s.zones.insert((*id).to_owned(), zone);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets `<AvailabilityZone>` of the instances with a zone (see
+    /// [`StrictAws::set_availability_zone`]) in an Auto Scaling answer.
+    fn rewrite_group_zones(&self, raw: Vec<u8>) -> Vec<u8> {
+        let zones = self.lock().zones.clone();
+        if zones.is_empty() {
+            return raw;
+        }
+        let mut answer = Answer::parse(&raw);
+        let mut xml = String::from_utf8_lossy(&answer.body).into_owned();
+        for (id, zone) in &zones {
+            xml = set_member_field(
+                &xml,
+                &format!("<InstanceId>{id}</InstanceId>"),
+                "AvailabilityZone",
+                zone,
+            );
+        }
+        answer.body = xml.into_bytes();
+        answer.into_bytes()
     }
 
     /// Replaces `<LifecycleState>` of the overridden instances in an Auto Scaling answer.

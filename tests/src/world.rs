@@ -41,6 +41,8 @@ pub struct GroupSpec {
     pub max: i32,
     /// DesiredCapacity (instances launched at once).
     pub desired: i32,
+    /// AvailabilityZones ([`AVAILABILITY_ZONE`] alone by default).
+    pub zones: Vec<String>,
 }
 
 impl GroupSpec {
@@ -51,7 +53,15 @@ impl GroupSpec {
             min: 0,
             max: desired.max(10),
             desired,
+            zones: vec![AVAILABILITY_ZONE.to_owned()],
         }
+    }
+
+    /// Sets AvailabilityZones (moto puts the instances of one launch in one of them at random:
+    /// see `StrictAws::balance_zones` for Auto Scaling's rule).
+    pub fn zones(mut self, zones: &[&str]) -> Self {
+        self.zones = zones.iter().map(|z| (*z).to_owned()).collect();
+        self
     }
 
     /// Sets MinSize.
@@ -132,7 +142,7 @@ pub async fn create_group(
         .min_size(spec.min)
         .max_size(spec.max)
         .desired_capacity(spec.desired)
-        .availability_zones(AVAILABILITY_ZONE)
+        .set_availability_zones(Some(spec.zones.clone()))
         .send()
         .await
         .with_context(|| format!("CreateAutoScalingGroup {}", spec.name))?;

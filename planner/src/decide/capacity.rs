@@ -81,7 +81,14 @@ pub(crate) fn plan_capacity(
         group.desired.clamp(limits.min, limits.max)
     };
     let raised_by_limits = base_desired.saturating_sub(group.desired);
-    let mut launch_zones = LaunchZones::of(group);
+    // A DRAINING instance may be terminated before Auto Scaling launches (by this plan).
+    let draining: std::collections::HashSet<&str> = state
+        .instances
+        .iter()
+        .filter(|ci| ci.status == InstanceStatus::Draining)
+        .map(|ci| ci.ec2_instance_id.as_str())
+        .collect();
+    let mut launch_zones = LaunchZones::of(group, |id| draining.contains(id));
     let mut booting = instances::booting(def, state, group, now_secs, &mut launch_zones);
     let in_flight = booting.count.saturating_add(raised_by_limits);
     booting

@@ -13,25 +13,38 @@ use shared::state::GroupState;
 /// The zones the group's next launches go to, one launch at a time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct LaunchZones {
-    /// The group's zones and its live instances in each, by name; empty once a launch's zone
-    /// is unknown (and so every later one's).
-    counts: Vec<(String, u32)>,
+    /// The group's zones by name, each with the fewest and the most live instances it may
+    /// have when Auto Scaling launches (an instance that may be terminated first counts only in
+    /// the most); empty once a launch's zone is unknown (and so every later one's).
+    counts: Vec<Zone>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Zone {
+    name: String,
+    low: u32,
+    high: u32,
 }
 
 impl LaunchZones {
     /// The rule applied to `group`'s instances: those `Pending` or `InService` count in their
-    /// zone, those leaving (`Terminating`, `Terminated`) in none. Nothing is known when the
-    /// group lists no zone, when an instance's zone is not listed or not one of the group's
-    /// (Auto Scaling would rebalance), or when an instance is in any other state (`Standby`,
-    /// `Detaching`, a warm pool's): how Auto Scaling counts those is not documented.
-    pub(crate) fn of(group: &GroupState) -> LaunchZones {
-        let mut counts: Vec<(String, u32)> = group
-            .availability_zones
-            .iter()
-            .map(|z| (z.clone(), 0))
+    /// zone (those `leaving` may be gone by then: the plan may terminate them), those leaving
+    /// already (`Terminating`, `Terminated`) in none. Nothing is known when the group lists no
+    /// zone, when an instance's zone is not listed or not one of the group's (Auto Scaling would
+    /// rebalance), or when an instance is in any other state (`Standby`, `Detaching`, a warm
+    /// pool's): how Auto Scaling counts those is not documented.
+    pub(crate) fn of(group: &GroupState, leaving: impl Fn(&str) -> bool) -> LaunchZones {
+        let mut names: Vec<&String> = group.availability_zones.iter().collect();
+        names.sort();
+        names.dedup();
+        let mut counts: Vec<Zone> = names
+            .into_iter()
+            .map(|name| Zone {
+                name: name.clone(),
+                low: 0,
+                high: 0,
+            })
             .collect();
-        counts.sort();
-        counts.dedup();
         let unknown = LaunchZones { counts: Vec::new() };
         for gi in &group.instances {
             let state = gi.lifecycle_state.as_str();
@@ -44,49 +57,47 @@ impl LaunchZones {
             let Some(zone) = gi.availability_zone.as_deref() else {
                 return unknown;
             };
-            match counts.iter_mut().find(|(z, _)| z == zone) {
-                Some((_, n)) => *n = n.saturating_add(1),
-                None => return unknown,
+            let Some(z) = counts.iter_mut().find(|z| z.name == zone) else {
+                return unknown;
+            };
+            z.high = z.high.saturating_add(1);
+            if !leaving(&gi.instance_id) {
+                z.low = z.low.saturating_add(1);
             }
         }
         LaunchZones { counts }
     }
 
-    /// The zone of the next launch when the rule names it (and it is counted there), else
-    /// `None` (and for every launch after it).
+    /// The zone of the next launch when the rule names it whatever instances leave first (it is
+    /// counted there), else `None` (and for every launch after it).
     pub(crate) fn next(&mut self) -> Option<String> {
-        let fewest = self.counts.iter().map(|(_, n)| *n).min()?;
-        let mut at = self.counts.iter().filter(|(_, n)| *n == fewest);
-        let (Some(first), None) = (at.next(), at.next()) else {
+        let Some((z, _)) = self.run() else {
             self.counts.clear();
             return None;
         };
-        let zone = first.0.clone();
-        if let Some((_, n)) = self.counts.iter_mut().find(|(z, _)| *z == zone) {
-            *n = n.saturating_add(1);
-        }
-        Some(zone)
+        let zone = self.counts.iter_mut().find(|x| x.name == z)?;
+        zone.low = zone.low.saturating_add(1);
+        zone.high = zone.high.saturating_add(1);
+        Some(z)
     }
 
     /// The zone the next launches go to and how many of them surely go there (`u32::MAX` for a
-    /// group in one zone); `None` when the next launch's zone is unknown. The launches after
-    /// those are unknown: the zone catches up with the next fewest, a tie.
+    /// group in one zone): a zone whose most is below every other zone's fewest, until it
+    /// catches up. `None` when the next launch's zone is unknown; the launches after the run
+    /// are unknown too.
     pub(crate) fn run(&self) -> Option<(String, u32)> {
-        let fewest = self.counts.iter().map(|(_, n)| *n).min()?;
-        let mut at = self.counts.iter().filter(|(_, n)| *n == fewest);
-        let (Some((zone, _)), None) = (at.next(), at.next()) else {
-            return None;
-        };
-        let next_fewest = self
+        let zone = self.counts.iter().min_by_key(|z| z.high)?;
+        let others = self
             .counts
             .iter()
-            .map(|(_, n)| *n)
-            .filter(|&n| n > fewest)
+            .filter(|z| z.name != zone.name)
+            .map(|z| z.low)
             .min();
-        Some((
-            zone.clone(),
-            next_fewest.map_or(u32::MAX, |next| next - fewest),
-        ))
+        match others {
+            None => Some((zone.name.clone(), u32::MAX)),
+            Some(low) if low > zone.high => Some((zone.name.clone(), low - zone.high)),
+            Some(_) => None,
+        }
     }
 }
 
@@ -114,7 +125,7 @@ mod tests {
     }
 
     fn launches(g: &GroupState, n: usize) -> Vec<Option<String>> {
-        let mut zones = LaunchZones::of(g);
+        let mut zones = LaunchZones::of(g, |_| false);
         (0..n).map(|_| zones.next()).collect()
     }
 
@@ -135,7 +146,7 @@ mod tests {
         );
         assert_eq!(launches(&g, 3), [some("eu-west-1c"), None, None]);
         assert_eq!(
-            LaunchZones::of(&g).run(),
+            LaunchZones::of(&g, |_| false).run(),
             Some(("eu-west-1c".into(), 1)),
             "one launch to c, then c and b tie"
         );
@@ -159,14 +170,17 @@ mod tests {
                 None
             ]
         );
-        assert_eq!(LaunchZones::of(&g).run(), Some(("eu-west-1c".into(), 3)));
+        assert_eq!(
+            LaunchZones::of(&g, |_| false).run(),
+            Some(("eu-west-1c".into(), 3))
+        );
     }
 
     #[test]
     fn a_tie_leaves_this_launch_and_every_later_one_unknown() {
         let g = group(&ZONES, &[("InService", A)]);
         assert_eq!(launches(&g, 3), [None, None, None], "b and c tie at 0");
-        assert_eq!(LaunchZones::of(&g).run(), None);
+        assert_eq!(LaunchZones::of(&g, |_| false).run(), None);
     }
 
     #[test]
@@ -174,7 +188,7 @@ mod tests {
         let g = group(&["eu-west-1a"], &[("InService", A)]);
         assert_eq!(launches(&g, 2), [some("eu-west-1a"), some("eu-west-1a")]);
         assert_eq!(
-            LaunchZones::of(&g).run(),
+            LaunchZones::of(&g, |_| false).run(),
             Some(("eu-west-1a".into(), u32::MAX))
         );
     }
@@ -207,6 +221,28 @@ mod tests {
         );
         let g = group(&[], &[("InService", A)]);
         assert_eq!(launches(&g, 1), [None]);
-        assert_eq!(LaunchZones::of(&g).run(), None);
+        assert_eq!(LaunchZones::of(&g, |_| false).run(), None);
+    }
+
+    #[test]
+    fn an_instance_the_plan_may_terminate_first_counts_both_ways() {
+        // a 1, b 2 of which one may be gone: b may have 1, a tie.
+        let g = group(
+            &["eu-west-1a", "eu-west-1b"],
+            &[("InService", A), ("InService", B), ("InService", B)],
+        );
+        let leaving = |id: &str| id == "i-2";
+        assert_eq!(LaunchZones::of(&g, leaving).run(), None);
+        // a 1 of which one may be gone, b 2: a has the fewest either way, for one launch.
+        let leaving = |id: &str| id == "i-0";
+        assert_eq!(
+            LaunchZones::of(&g, leaving).run(),
+            Some(("eu-west-1a".into(), 1))
+        );
+        let mut zones = LaunchZones::of(&g, leaving);
+        assert_eq!(
+            [zones.next(), zones.next()],
+            [Some("eu-west-1a".into()), None]
+        );
     }
 }

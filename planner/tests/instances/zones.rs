@@ -1,18 +1,37 @@
-//! Spread over availability zones, ECS's default placement strategy for a service, end to end:
-//! the planner's plans against the test bed's scheduler, which places each task in the zone
-//! with the fewest tasks of its service (the zones set through the strict proxy: moto puts the
-//! instances of a launch in one zone). Where spreading puts a task differs from where packing
-//! would, the plan must be what ECS then does.
+//! Availability zones end to end, the group over two zones whose instances the strict proxy
+//! puts in zones as Auto Scaling does (moto puts the instances of a launch in one zone at
+//! random): spread over zones, ECS's default placement strategy for a service, against the test
+//! bed's scheduler, which places each task in the zone with the fewest tasks of its service
+//! (where spreading puts a task differs from where packing would, the plan must be what ECS
+//! then does); and `memberOf` on the zone, which a new instance meets only if Auto Scaling
+//! launches it there.
 
 use super::*;
 
-/// The container instances' zones as the proxy shows them: `b` for the instances (indices into
-/// the group) listed, moto's `us-east-1a` for the others.
+const A: &str = "us-east-1a";
+const B: &str = "us-east-1b";
+
+/// The instances (indices into the group) listed in `b`; the others where the proxy's Auto
+/// Scaling rule puts them.
 fn zone_b(w: &World, instances: &[usize]) {
     for &i in instances {
         w.strict
-            .set_availability_zone(&w.group.instances[i].instance_id, "us-east-1b");
+            .set_availability_zone(&w.group.instances[i].instance_id, B);
     }
+}
+
+/// Each instance (index into the group) in its zone.
+fn pin(w: &World, zones: &[&str]) {
+    for (i, zone) in zones.iter().enumerate() {
+        w.strict
+            .set_availability_zone(&w.group.instances[i].instance_id, zone);
+    }
+}
+
+/// `web` may run only in us-east-1a (a service constraint, shown by the proxy).
+fn web_in_a(w: &World) {
+    w.strict
+        .set_service_member_of("web", &["attribute:ecs.availability-zone == us-east-1a"]);
 }
 
 /// ECS through the proxy (it shows the zones): the test bed's scheduler converges.
@@ -40,7 +59,7 @@ async fn a_scale_up_ecs_spreads_onto_the_buffers_room_launches_for_the_buffer_at
     // Instance 0 (us-east-1a) runs 2 web tasks, instance 1 (us-east-1b) 3; a buffer of two
     // tasks' CPU. Packed, the 6th task would fill instance 1 and leave the buffer instance 0's
     // room; ECS puts it in us-east-1a (2 tasks against 3), on instance 0.
-    let w = World::build("cpu_buffer: 2048\n", 2, 5, Some(&[0, 0, 1, 1, 1])).await;
+    let w = World::build_in(&[A, B], "cpu_buffer: 2048\n", 2, 5, Some(&[0, 0, 1, 1, 1])).await;
     zone_b(&w, &[1]);
 
     let plan = w.plan_at(&wanted(6), time::now()).await;
@@ -72,7 +91,14 @@ async fn a_drain_whose_task_ecs_spreads_onto_the_buffers_room_is_not_made() {
     // (us-east-1a) 2; a buffer of two tasks' CPU, kept on instance 2. Packed, instance 0's task
     // fits on instance 1 and instance 0 could go; ECS would put it in us-east-1a (2 tasks
     // against 3), on the buffer's room.
-    let w = World::build("cpu_buffer: 2048\n", 3, 6, Some(&[0, 1, 1, 1, 2, 2])).await;
+    let w = World::build_in(
+        &[A, B],
+        "cpu_buffer: 2048\n",
+        3,
+        6,
+        Some(&[0, 1, 1, 1, 2, 2]),
+    )
+    .await;
     zone_b(&w, &[0, 1]);
 
     let plan = w.plan_at(&wanted(6), time::now()).await;
@@ -92,4 +118,66 @@ async fn a_drain_whose_task_ecs_spreads_onto_the_buffers_room_is_not_made() {
     assert_eq!(web_per_instance(&w).await, [0, 3, 3]);
     let plan = w.plan_at(&wanted(6), time::now()).await;
     assert_eq!(launched(&plan), 1, "{:#?}", plan.decisions.headlines);
+}
+
+#[tokio::test]
+async fn a_zone_bound_service_gets_the_instance_auto_scaling_launches_in_its_zone() {
+    // us-east-1a: instance 0, full of web (four tasks); us-east-1b: instances 1 and 2, empty.
+    // web runs only in us-east-1a, where Auto Scaling launches next (one instance against two).
+    let w = World::build_in(&[A, B], "", 3, 4, Some(&[0, 0, 0, 0])).await;
+    pin(&w, &[A, B, B]);
+    web_in_a(&w);
+
+    let plan = w.plan_at(&wanted(5), time::now()).await;
+    assert_eq!(launched(&plan), 1, "{:#?}", plan.decisions.headlines);
+    let report = w.apply(&plan).await;
+    assert_eq!(report.outcome, Outcome::Applied, "{report:?}");
+    world::register_group_instances(w.bed.autoscaling(), w.bed.ecs(), CLUSTER, GROUP)
+        .await
+        .expect("the new instance registers");
+    // ECS places the fifth task on the new instance: the only room in us-east-1a.
+    let converged = converge_seeing_zones(&w).await;
+    assert!(converged.is_converged(), "{converged:?}");
+    assert_eq!(web_per_instance(&w).await, [4, 0, 0]);
+}
+
+#[tokio::test]
+async fn no_instance_is_launched_for_a_zone_auto_scaling_would_not_launch_it_in() {
+    // Both instances in us-east-1a, full of web; the group also spans us-east-1b, empty: every
+    // registered instance is in us-east-1a, yet Auto Scaling launches the next one in us-east-1b.
+    let w = World::build_in(&[A, B], "", 2, 8, Some(&[0, 0, 0, 0, 1, 1, 1, 1])).await;
+    pin(&w, &[A, A]);
+    web_in_a(&w);
+
+    let plan = w.plan_at(&wanted(9), time::now()).await;
+    assert_eq!(launched(&plan), 0, "{:#?}", plan.decisions.headlines);
+    assert!(
+        plan.decisions
+            .headlines
+            .iter()
+            .any(|l| l.contains("1 task(s) of `web` unplaceable")
+                && l.contains("ecs.availability-zone is us-east-1b")),
+        "{:#?}",
+        plan.decisions.headlines
+    );
+
+    // What a launch would have done: the instance comes up in us-east-1b, where the task may
+    // not run.
+    w.bed
+        .autoscaling()
+        .set_desired_capacity()
+        .auto_scaling_group_name(GROUP)
+        .desired_capacity(3)
+        .send()
+        .await
+        .expect("launch one");
+    world::register_group_instances(w.bed.autoscaling(), w.bed.ecs(), CLUSTER, GROUP)
+        .await
+        .expect("the new instance registers");
+    world::set_desired_count(w.bed.ecs(), CLUSTER, "web", 9)
+        .await
+        .expect("web wants 9");
+    let converged = converge_seeing_zones(&w).await;
+    assert!(!converged.is_converged(), "{converged:?}");
+    assert_eq!(web_per_instance(&w).await, [4, 4]);
 }
