@@ -195,9 +195,20 @@ prop_compose! {
         // Half the clusters span up to three zones, their services spreading as ECS does.
         let (zoned, zones, strategies) = zoning;
         if zoned {
+            const NAMES: [&str; 3] = ["eu-west-1a", "eu-west-1b", "eu-west-1c"];
+            let mut of_instance = std::collections::HashMap::new();
             for (n, ci) in st.instances.iter_mut().enumerate() {
-                let zone = ["eu-west-1a", "eu-west-1b", "eu-west-1c"][zones[n % zones.len()]];
+                let zone = NAMES[zones[n % zones.len()]];
                 ci.placement.attributes.insert("ecs.availability-zone".into(), zone.into());
+                of_instance.insert(ci.ec2_instance_id.clone(), zone);
+            }
+            // The group spans the three zones; its booting instances are in some of them.
+            if let Some(g) = st.group.as_mut() {
+                g.availability_zones = NAMES.iter().map(|z| z.to_string()).collect();
+                for (n, gi) in g.instances.iter_mut().enumerate() {
+                    let zone = of_instance.get(&gi.instance_id).copied().unwrap_or(NAMES[n % 3]);
+                    gi.availability_zone = Some(zone.into());
+                }
             }
         }
         for (s, &k) in st.services.iter_mut().zip(&strategies) {

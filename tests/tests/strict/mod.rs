@@ -402,6 +402,87 @@ async fn lifecycle_states_can_be_set_on_the_wire() {
 }
 
 #[tokio::test]
+async fn a_groups_instances_are_balanced_across_its_zones() {
+    let bed = TestBed::start().await;
+    let strict = strict(&bed).await;
+    strict.balance_zones("zones-asg");
+    let via = aws_sdk_autoscaling::Client::new(strict.sdk_config());
+    let zones = ["us-east-1a", "us-east-1b", "us-east-1c"];
+    world::create_cluster(bed.ecs(), "zones")
+        .await
+        .expect("cluster");
+    let group = world::create_group(
+        bed.autoscaling(),
+        bed.ecs(),
+        "zones",
+        &GroupSpec::new("zones-asg", 2).zones(&zones),
+    )
+    .await
+    .expect("group");
+    // Both in us-east-1a: the next ones go to b and c, then a tie of three.
+    for i in &group.instances {
+        strict.set_availability_zone(&i.instance_id, "us-east-1a");
+    }
+    let zones_of = |g: &aws_sdk_autoscaling::types::AutoScalingGroup| -> Vec<String> {
+        let mut z: Vec<String> = g
+            .instances()
+            .iter()
+            .map(|i| i.availability_zone().unwrap_or_default().to_owned())
+            .collect();
+        z.sort();
+        z
+    };
+    via.set_desired_capacity()
+        .auto_scaling_group_name("zones-asg")
+        .desired_capacity(5)
+        .send()
+        .await
+        .expect("launch three");
+    let group = |client: aws_sdk_autoscaling::Client| async move {
+        client
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names("zones-asg")
+            .send()
+            .await
+            .expect("describe")
+            .auto_scaling_groups()[0]
+            .clone()
+    };
+    let seen = zones_of(&group(via.clone()).await);
+    // Each launch to a zone with the fewest: none to a (2, 0, 0 → 2, 1, 1 → 2, 2, 1 or 2, 1, 2).
+    let per: Vec<usize> = zones
+        .iter()
+        .map(|z| seen.iter().filter(|x| x == z).count())
+        .collect();
+    assert_eq!(per[0], 2, "{seen:?}");
+    assert_eq!(per[1] + per[2], 3, "{seen:?}");
+    assert!(per[1].abs_diff(per[2]) == 1, "{seen:?}");
+    // moto itself put the whole launch in one zone.
+    let moto = zones_of(&group(bed.autoscaling().clone()).await);
+    assert!(
+        moto.windows(2).filter(|w| w[0] != w[1]).count() <= 1,
+        "moto: {moto:?}"
+    );
+    // The container instances show the same zones.
+    world::register_group_instances(bed.autoscaling(), bed.ecs(), "zones", "zones-asg")
+        .await
+        .expect("register");
+    let ecs = aws_sdk_ecs::Client::new(strict.sdk_config());
+    let mut shown: Vec<String> = scheduler::container_instances(&ecs, "zones")
+        .await
+        .expect("container instances")
+        .iter()
+        .filter_map(|ci| {
+            ci.placement
+                .attribute("ecs.availability-zone")
+                .map(str::to_owned)
+        })
+        .collect();
+    shown.sort();
+    assert_eq!(shown, seen);
+}
+
+#[tokio::test]
 async fn delete_attributes_needs_no_value_as_on_aws() {
     use aws_sdk_ecs::types::{Attribute, TargetType};
     let bed = TestBed::start().await;
