@@ -247,6 +247,24 @@ fn bench(c: &mut Criterion) {
                     .insert("ecs.availability-zone".into(), zone.into());
             }
         }
+        // The group lists its zones and each instance's, as DescribeAutoScalingGroups does.
+        let zone_of: std::collections::HashMap<String, String> = state
+            .instances
+            .iter()
+            .filter_map(|ci| {
+                let zone = ci.placement.attributes.get("ecs.availability-zone")?;
+                Some((ci.ec2_instance_id.clone(), zone.clone()))
+            })
+            .collect();
+        if let Some(group) = state.group.as_mut() {
+            for gi in &mut group.instances {
+                gi.availability_zone = zone_of.get(&gi.instance_id).cloned();
+            }
+            let mut zones: Vec<String> = zone_of.values().cloned().collect();
+            zones.sort();
+            zones.dedup();
+            group.availability_zones = zones;
+        }
         let plan = planner::plan(&def, &metrics, &state, now);
         eprintln!(
             "{name}: {} service change(s), group desired {:?}, drain {}, {} headline(s)",
