@@ -15,7 +15,7 @@
 //! | an instance registers what its type has (CPU units, memory less what the OS and agent take) | ignores `totalResources`: CPU 4096 / MEMORY 7482 whatever the type | [`StrictAws::set_registered_for_type`] shows another size in `DescribeContainerInstances` answers for instances of a type (`ecs.instance-type`), remaining less the same difference |
 //! | an Auto Scaling group over several availability zones launches each instance in the zone with the fewest of its instances; each container instance carries its zone (`ecs.availability-zone`) | puts every instance of one launch in one zone picked at random | [`StrictAws::balance_zones`] puts each new instance of a group in its zone with the fewest live instances (ties: the last by name, a pick the code under test cannot count on), [`StrictAws::set_availability_zone`] pins one; both show in `DescribeAutoScalingGroups`, `DescribeAutoScalingInstances` (`AvailabilityZone`) and `DescribeContainerInstances` (the attribute) answers |
 //! | ECS `StartTask` of an `awsvpc` task definition places the task with an ENI of its own | refuses it (it ignores StartTask's network configuration) | [`StrictAws::set_network_mode`] shows a family registered as `bridge` (which moto starts) as `awsvpc` in `DescribeTaskDefinition` answers |
-//! | a service keeps its `placementConstraints` and `capacityProviderStrategy` | drops both (CreateService and DescribeServices) | [`StrictAws::set_service_member_of`] and [`StrictAws::set_service_capacity_providers`] add them to `DescribeServices` answers |
+//! | a service keeps its `placementConstraints`, `placementStrategy` and `capacityProviderStrategy` | drops them (CreateService and DescribeServices) | [`StrictAws::set_service_member_of`], [`StrictAws::set_service_placement_strategy`] and [`StrictAws::set_service_capacity_providers`] add them to `DescribeServices` answers |
 //! | an instance whose ECS agent lost its connection shows `agentConnected: false` | always `true` | [`StrictAws::set_agent_connected`] rewrites it in `DescribeContainerInstances` answers |
 //! | ECS task scale-in protection: `UpdateTaskProtection` sets it per task (1 to 10 tasks, `expiresInMinutes` 1 to 2880, default 120), `GetTaskProtection` reads it; it lapses at its expiry; a stopped or unknown task is a failure | answers both with HTTP 500 (not implemented) | answers both itself, keeping each task's protection and expiry (on the proxy's clock, see [`StrictAws::advance`]); tasks are looked up in moto |
 //!
@@ -222,6 +222,17 @@ impl StrictAws {
             .map(|e| json!({"type": "memberOf", "expression": e}))
             .collect();
         self.set_service_field(service, "placementConstraints", json!(constraints));
+    }
+
+    /// DescribeServices answers show `service` with placement strategy `strategy` from now on
+    /// (`(type, field)` entries, e.g. `("binpack", "memory")`; moto does not keep a service's
+    /// strategy).
+    pub fn set_service_placement_strategy(&self, service: &str, strategy: &[(&str, &str)]) {
+        let entries: Vec<Value> = strategy
+            .iter()
+            .map(|(kind, field)| json!({"type": kind, "field": field}))
+            .collect();
+        self.set_service_field(service, "placementStrategy", json!(entries));
     }
 
     /// DescribeServices answers show `service` with a capacity provider strategy of

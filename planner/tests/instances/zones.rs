@@ -86,6 +86,27 @@ async fn a_scale_up_ecs_spreads_onto_the_buffers_room_launches_for_the_buffer_at
 }
 
 #[tokio::test]
+async fn a_service_that_binpacks_is_placed_where_ecs_binpacks_it() {
+    // The world of the test above, web placed by `binpack(memory)`: ECS puts the sixth task on
+    // instance 1 (the least memory left), whatever the zones, and the buffer keeps instance
+    // 0's room: no launch, where the default strategy needs one.
+    let w = World::build_in(&[A, B], "cpu_buffer: 2048\n", 2, 5, Some(&[0, 0, 1, 1, 1])).await;
+    zone_b(&w, &[1]);
+    w.strict
+        .set_service_placement_strategy("web", &[("binpack", "memory")]);
+
+    let plan = w.plan_at(&wanted(6), time::now()).await;
+    assert_eq!(launched(&plan), 0, "{:#?}", plan.decisions.headlines);
+    let report = w.apply(&plan).await;
+    assert_eq!(report.outcome, Outcome::Applied, "{report:?}");
+    let converged = converge_seeing_zones(&w).await;
+    assert!(converged.is_converged(), "{converged:?}");
+    assert_eq!(web_per_instance(&w).await, [2, 4], "packed onto instance 1");
+    let plan = w.plan_at(&wanted(6), time::now()).await;
+    assert_eq!(launched(&plan), 0, "{:#?}", plan.decisions.headlines);
+}
+
+#[tokio::test]
 async fn a_drain_whose_task_ecs_spreads_onto_the_buffers_room_is_not_made() {
     // Instance 0 (us-east-1b) runs 1 web task, instance 1 (us-east-1b) 3, instance 2
     // (us-east-1a) 2; a buffer of two tasks' CPU, kept on instance 2. Packed, instance 0's task
