@@ -935,3 +935,30 @@ async fn shared_reads_page_and_batch_at_the_api_maxima() {
         .expect("describe group");
     assert!(group.is_none());
 }
+
+#[tokio::test]
+async fn the_eni_table_agrees_with_ec2s_description_of_each_type() {
+    // moto answers DescribeInstanceTypes from EC2's own data: each untrunked limit of the
+    // planner's table must be the type's network interfaces less the primary one.
+    let bed = TestBed::start().await;
+    let table: Vec<(String, u32, Option<u32>)> = shared::eni::table().collect();
+    let types: Vec<String> = table.iter().map(|(t, _, _)| t.clone()).collect();
+    let described = read::describe_instance_types(&bed.clients().ec2, &types)
+        .await
+        .expect("DescribeInstanceTypes");
+    for (instance_type, untrunked, _) in &table {
+        let info = described
+            .iter()
+            .find(|i| i.instance_type().map(|x| x.as_str()) == Some(instance_type.as_str()))
+            .unwrap_or_else(|| panic!("EC2 does not describe {instance_type}"));
+        let enis = info
+            .network_info()
+            .and_then(|n| n.maximum_network_interfaces())
+            .unwrap_or_else(|| panic!("no network interfaces for {instance_type}"));
+        assert_eq!(
+            i64::from(*untrunked),
+            i64::from(enis) - 1,
+            "{instance_type}: {enis} interfaces"
+        );
+    }
+}
