@@ -132,6 +132,7 @@ mod tests {
                     },
                 ],
                 drain: vec![instance("i-d").into()],
+                drain_eni_use: Default::default(),
                 terminate: vec![instance("i-t")],
                 abort_drain: vec![instance("i-a")],
                 force_drain: vec![shared::messages::ForceDrain {

@@ -164,7 +164,13 @@ pub fn apply(world: &mut World, plan: &ScalingPlan, buffer: Resources, at: u64, 
     if !actions.drain.is_empty() {
         let live = world.container_instances();
         let group = world.group_state();
-        let mut room = drain::Room::new(&live, Some(&group), &actions.drain, buffer);
+        let mut room = drain::Room::new(
+            &live,
+            Some(&group),
+            &actions.drain,
+            &actions.drain_eni_use,
+            buffer,
+        );
         let earlier_problem = problems;
         for target in &actions.drain {
             let verdict = drain::guard(

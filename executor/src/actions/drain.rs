@@ -4,8 +4,10 @@
 //! the cluster's buffer still fit, first-fit-decreasing, on the room of the other ACTIVE
 //! instances that can take tasks (the plan's other drains excluded): CPU and memory, and
 //! host ports, GPUs and `memberOf` on the live instances ([`Needs::met_by`], the planner's own
-//! check); otherwise the drain is `stale`. ENIs are not re-checked: the re-read does not list
-//! the other instances' tasks.
+//! check), and ENIs: an instance's `awsvpc` tasks are those the plan saw on it
+//! ([`EniUse`]) plus every task it has beyond those it had then (the re-read does not list
+//! them: any may be `awsvpc`), all its tasks for an instance the plan did not see; otherwise the
+//! drain is `stale`.
 //!
 //! Each drain is recorded first, with the [`DRAINED_AT_ATTRIBUTE`] ECS attribute
 //! (PutAttributes, `targetId` the container instance id, 10 per call): the planner treats a
@@ -14,10 +16,10 @@
 //! original passed the cluster name and silently drained nothing). A drain that then fails has
 //! its record removed again (best effort).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use aws_sdk_ecs::types::{Attribute, ContainerInstanceStatus, TargetType};
-use shared::messages::DrainTarget;
+use shared::messages::{DrainTarget, EniUse};
 use shared::placement::{Needs, Offer};
 use shared::resources::Resources;
 use shared::state::{ContainerInstance, GroupState, InstanceStatus, DRAINED_AT_ATTRIBUTE};
@@ -119,11 +121,13 @@ pub struct Room {
 }
 
 impl Room {
-    /// The room of `live` for the drains of `targets`.
+    /// The room of `live` for the drains of `targets`; `eni_use`, the `awsvpc` tasks the plan
+    /// saw on the instances.
     pub fn new(
         live: &HashMap<String, ContainerInstance>,
         group: Option<&GroupState>,
         targets: &[DrainTarget],
+        eni_use: &BTreeMap<String, EniUse>,
         buffer: Resources,
     ) -> Room {
         let drained: HashSet<&str> = targets
@@ -145,10 +149,20 @@ impl Room {
             free: instances
                 .iter()
                 .map(|ci| {
-                    // The ENIs in use are not known here (tasks not listed): not re-checked.
-                    let offer = Offer {
-                        eni_limit: None,
-                        ..Offer::of(ci)
+                    let tasks = ci.running_tasks.saturating_add(ci.pending_tasks);
+                    let offer = Offer::of(ci);
+                    let offer = match eni_use.get(&ci.arn) {
+                        Some(seen) => Offer {
+                            eni_tasks: seen
+                                .awsvpc_tasks
+                                .saturating_add(tasks.saturating_sub(seen.tasks)),
+                            eni_limit: seen.limit,
+                            ..offer
+                        },
+                        None => Offer {
+                            eni_tasks: tasks,
+                            ..offer
+                        },
                     };
                     (ci.remaining, offer)
                 })
@@ -216,6 +230,9 @@ fn described(needs: &Needs) -> String {
     if needs.gpus > 0 {
         parts.push(format!("{} GPU(s)", needs.gpus));
     }
+    if needs.eni {
+        parts.push("an ENI".into());
+    }
     parts.extend(
         needs
             .member_of
@@ -250,7 +267,13 @@ pub async fn run(run: &mut Run<'_>, targets: &[DrainTarget]) -> Result<(), Apply
             return Ok(());
         }
     };
-    let mut room = Room::new(&live, group.as_ref(), targets, run.buffer);
+    let mut room = Room::new(
+        &live,
+        group.as_ref(),
+        targets,
+        &run.plan.actions.drain_eni_use,
+        run.buffer,
+    );
     let mut approved = Vec::new();
     for t in targets {
         let verdict = guard(
@@ -467,7 +490,13 @@ mod tests {
         other.arn = "arn:ci/2".into();
         other.remaining = Resources::new(TASK.cpu * slots, TASK.memory * slots);
         let live = HashMap::from([(other.arn.clone(), other)]);
-        Room::new(&live, Some(&group("InService")), &[target(0)], buffer)
+        Room::new(
+            &live,
+            Some(&group("InService")),
+            &[target(0)],
+            &BTreeMap::new(),
+            buffer,
+        )
     }
 
     fn verdict(t: &DrainTarget, live: &ContainerInstance, g: &GroupState, slots: u32) -> Verdict {
@@ -597,7 +626,7 @@ mod tests {
                 .insert("ecs.availability-zone".into(), zone.into());
             live.insert(ci.arn.clone(), ci);
         }
-        let room = Room::new(&live, Some(&g), &[], Resources::ZERO);
+        let room = Room::new(&live, Some(&g), &[], &BTreeMap::new(), Resources::ZERO);
         let port_80 = Needs {
             ports: vec![HostPort::tcp(80)],
             ..Needs::default()
@@ -637,6 +666,65 @@ mod tests {
     }
 
     #[test]
+    fn room_counts_the_enis_the_plan_saw_and_every_task_started_since() {
+        // One other instance, an m5.large (two `awsvpc` tasks without trunking), room for four
+        // tasks by size; it runs two tasks, one of them `awsvpc` when the plan was made.
+        let g = fixtures::group(0, 10, 1, &[("i-a", "InService")]);
+        let arn = "arn:ci/i-a".to_owned();
+        let mut ci = fixtures::instance("i-a", "ACTIVE", 2, 0);
+        ci.arn = arn.clone();
+        ci.remaining = Resources::new(TASK.cpu * 4, TASK.memory * 4);
+        ci.placement
+            .attributes
+            .insert("ecs.instance-type".into(), "m5.large".into());
+        let mut live = HashMap::from([(arn.clone(), ci)]);
+        let eni = Needs {
+            eni: true,
+            ..Needs::default()
+        };
+        let seen = |awsvpc_tasks, limit| {
+            BTreeMap::from([(
+                arn.clone(),
+                EniUse {
+                    awsvpc_tasks,
+                    tasks: 2,
+                    limit,
+                },
+            )])
+        };
+        let room = |live: &HashMap<String, ContainerInstance>, seen: &BTreeMap<String, EniUse>| {
+            Room::new(live, Some(&g), &[], seen, Resources::ZERO)
+        };
+
+        // One ENI left: one `awsvpc` task may move there, not two; plain tasks need none.
+        let r = room(&live, &seen(1, Some(2)));
+        assert!(r.clone().take(&[TASK], std::slice::from_ref(&eni)).is_ok());
+        let err = r
+            .clone()
+            .take(&[TASK; 2], &vec![eni.clone(); 2])
+            .expect_err("one ENI left");
+        assert!(err.contains("an ENI"), "{err}");
+        assert!(r.clone().take(&[TASK; 3], &[]).is_ok());
+        // `max_tasks_per_instance`, carried as the limit, allows more.
+        assert!(room(&live, &seen(1, Some(10)))
+            .take(&[TASK; 2], &vec![eni.clone(); 2])
+            .is_ok());
+
+        // A task started there since the plan may hold the last ENI.
+        if let Some(ci) = live.get_mut(&arn) {
+            ci.running_tasks = 3;
+        }
+        let err = room(&live, &seen(1, Some(2)))
+            .take(&[TASK], std::slice::from_ref(&eni))
+            .expect_err("no ENI left");
+        assert!(err.contains("an ENI"), "{err}");
+        // An instance the plan did not see: each of its tasks may hold an ENI (its type's limit).
+        assert!(room(&live, &BTreeMap::new())
+            .take(&[TASK], std::slice::from_ref(&eni))
+            .is_err());
+    }
+
+    #[test]
     fn room_counts_only_active_inservice_connected_instances_not_drained_by_the_plan() {
         let g = fixtures::group(
             0,
@@ -662,13 +750,19 @@ mod tests {
             ci.agent_connected = connected;
             live.insert(ci.arn.clone(), ci);
         }
-        let r = Room::new(&live, Some(&g), &[], Resources::ZERO);
+        let r = Room::new(&live, Some(&g), &[], &BTreeMap::new(), Resources::ZERO);
         assert_eq!(r.free.len(), 1, "only i-a: {r:?}");
         let drained_a = DrainTarget::from(InstanceRef {
             container_instance_arn: "arn:ci/i-a".into(),
             ec2_instance_id: "i-a".into(),
         });
-        let r = Room::new(&live, Some(&g), &[drained_a], Resources::ZERO);
+        let r = Room::new(
+            &live,
+            Some(&g),
+            &[drained_a],
+            &BTreeMap::new(),
+            Resources::ZERO,
+        );
         assert!(r.free.is_empty());
     }
 }

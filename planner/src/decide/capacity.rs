@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use shared::definition::ClusterDefinition;
 use shared::messages::{
-    CapacityDecision, CountChange, DimensionSummary, DrainTarget, ForceDrain, GroupLimits,
+    CapacityDecision, CountChange, DimensionSummary, DrainTarget, EniUse, ForceDrain, GroupLimits,
     GroupLimitsChange, InstanceDecision, InstanceRef, Reason,
 };
 use shared::resources::Resources;
@@ -33,6 +33,7 @@ pub(crate) struct CapacityPlan {
     pub reactivate: Vec<InstanceRef>,
     pub group_desired: Option<CountChange>,
     pub drain: Vec<DrainTarget>,
+    pub drain_eni_use: BTreeMap<String, EniUse>,
     pub terminate: Vec<InstanceRef>,
     pub abort_drain: Vec<InstanceRef>,
     pub force_drain: Vec<ForceDrain>,
@@ -327,11 +328,13 @@ pub(crate) fn plan_capacity(
     let group_limits = limits_change(group, limits, desired_after, &mut notes);
 
     summarize(&mut decision, state, &standings, &packer, size);
+    let drain_eni_use = eni_use(def, state, &standings, &drain);
     CapacityPlan {
         group_limits,
         reactivate,
         group_desired,
         drain,
+        drain_eni_use,
         terminate,
         abort_drain,
         force_drain,
@@ -710,6 +713,43 @@ fn instance_ref(ci: &ContainerInstance) -> InstanceRef {
 /// the sizes of those that must move (all of them: consolidation drains only instances whose
 /// tasks are listed and belong to services) and their needs besides CPU and memory (none
 /// listed when every task is plain).
+/// The `awsvpc` tasks on each ACTIVE instance, for the executor's ENI re-check of `drain`; none
+/// when no drain moves an `awsvpc` task.
+fn eni_use(
+    def: &ClusterDefinition,
+    state: &ClusterState,
+    standings: &[Standing],
+    drain: &[DrainTarget],
+) -> BTreeMap<String, EniUse> {
+    if !drain.iter().flat_map(|d| &d.task_needs).any(|n| n.eni) {
+        return BTreeMap::new();
+    }
+    let awsvpc: std::collections::HashSet<&str> = state
+        .services
+        .iter()
+        .filter(|s| s.placement.network_mode == shared::state::NetworkMode::Awsvpc)
+        .map(|s| s.name.as_str())
+        .collect();
+    let is_awsvpc = |name: &str| awsvpc.contains(name);
+    state
+        .instances
+        .iter()
+        .zip(standings)
+        .filter(|(_, s)| **s == Standing::Active)
+        .map(|(ci, _)| {
+            let offer = super::placement::offer_of(ci, &is_awsvpc, true);
+            (
+                ci.arn.clone(),
+                EniUse {
+                    awsvpc_tasks: offer.eni_tasks,
+                    tasks: ci.running_tasks.saturating_add(ci.pending_tasks),
+                    limit: def.max_tasks_per_instance.or(offer.eni_limit),
+                },
+            )
+        })
+        .collect()
+}
+
 fn drain_target(ci: &ContainerInstance, packer: &Packer, table: &ServiceTable) -> DrainTarget {
     let needs_of = |service: Option<&str>| -> Needs {
         service

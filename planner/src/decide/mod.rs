@@ -164,6 +164,7 @@ pub(crate) fn plan_traced(
                 actions.reactivate = cap.reactivate;
                 actions.group_desired = cap.group_desired;
                 actions.drain = cap.drain;
+                actions.drain_eni_use = cap.drain_eni_use;
                 actions.terminate = cap.terminate;
                 actions.abort_drain = cap.abort_drain;
                 actions.force_drain = cap.force_drain;

@@ -481,3 +481,69 @@ fn definition_with(services: &str) -> ClusterDefinition {
         Err(errors) => panic!("test definition does not load:\n{errors}"),
     }
 }
+
+#[tokio::test]
+async fn a_drain_whose_awsvpc_task_lost_its_eni_since_the_plan_is_not_made() {
+    // Three m5.large (two ENIs for tasks each): one, two and one awsvpc web task. Consolidation
+    // drains an instance; its tasks' ENIs are free on the others when the plan is made.
+    let w = World::build("", 3, 0, None).await;
+    let td = task_definition(&w, "web-vpc", 256, 512, None, None).await;
+    w.strict.set_network_mode("web-vpc", "awsvpc");
+    web_runs(&w, &td).await;
+    let arns: Vec<String> = [0, 1, 1, 2]
+        .iter()
+        .map(|&i| w.group.instances[i].container_instance_arn.clone())
+        .collect();
+    world::start_service_tasks(w.bed.ecs(), CLUSTER, "web", &arns)
+        .await
+        .expect("web tasks");
+    world::set_desired_count(w.bed.ecs(), CLUSTER, "web", 4)
+        .await
+        .expect("web wants 4");
+
+    let plan = w.plan_at(&wanted(4), time::now()).await;
+    let [drained] = plan.actions.drain.as_slice() else {
+        panic!("one drain: {:#?}", plan.decisions.headlines);
+    };
+    let drained = drained.instance.container_instance_arn.clone();
+    assert!(
+        !plan.actions.drain_eni_use.is_empty(),
+        "the plan carries the ENIs it saw"
+    );
+    // Before the executor reads the cluster, another awsvpc task starts on every instance that
+    // had an ENI left (a deployment, a standalone task): none is left for the drained tasks.
+    let ecs = w.bed.ecs().clone();
+    let others: Vec<String> = (0..3)
+        .map(|i| w.group.instances[i].container_instance_arn.clone())
+        .filter(|arn| *arn != drained && *arn != arns[1])
+        .collect();
+    let family = td.clone();
+    w.strict
+        .before_next("DescribeContainerInstances", move || async move {
+            world::start_tasks(&ecs, CLUSTER, "batch", &family, &others)
+                .await
+                .expect("another awsvpc task");
+        });
+
+    let report = w.apply(&plan).await;
+    let drain = report
+        .actions
+        .iter()
+        .find(|a| a.kind == "drain")
+        .expect("the drain's outcome");
+    assert_eq!(drain.status, ActionStatus::Stale, "{report:#?}");
+    assert!(drain.detail.contains("an ENI"), "{}", drain.detail);
+    assert_eq!(w.status(&drained).await, "ACTIVE");
+    // What the drain would have done: ECS (the test bed's scheduler, with EC2's ENI counts)
+    // finds no ENI for the tasks it moves.
+    let i = (0..3)
+        .find(|&i| w.group.instances[i].container_instance_arn == drained)
+        .expect("a group instance");
+    w.operator_drain(i).await;
+    let through_proxy = aws_sdk_ecs::Client::new(w.strict.sdk_config());
+    let converged =
+        scheduler::converge_with_enis(&through_proxy, Some(&w.bed.clients().ec2), CLUSTER)
+            .await
+            .expect("converge");
+    assert!(!converged.is_converged(), "{converged:?}");
+}

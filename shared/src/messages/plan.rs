@@ -85,6 +85,11 @@ pub struct PlanActions {
     /// Instances to set DRAINING, with what the planner counted on each.
     #[serde(default)]
     pub drain: Vec<DrainTarget>,
+    /// Not an action: the `awsvpc` tasks the planner saw on each ACTIVE instance (by container
+    /// instance ARN) that a drain's `awsvpc` tasks may move to, for the executor's re-check of
+    /// their ENIs; empty when no drain moves such a task.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub drain_eni_use: std::collections::BTreeMap<String, EniUse>,
     /// Empty DRAINING instances to terminate, decrementing the desired capacity. An instance
     /// also in `drain` is an empty ACTIVE one drained in this plan: the executor re-reads it
     /// after the drain and terminates it only if it is still empty.
@@ -114,6 +119,20 @@ impl PlanActions {
             && self.abort_drain.is_empty()
             && self.force_drain.is_empty()
     }
+}
+
+/// The `awsvpc` tasks on an instance as the planner saw them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct EniUse {
+    /// Its `awsvpc` tasks, each holding an ENI (all its tasks when they were not listed).
+    pub awsvpc_tasks: u32,
+    /// Its running + pending tasks: those it has beyond these at apply time are counted as
+    /// `awsvpc` tasks.
+    pub tasks: u32,
+    /// The `awsvpc` tasks it may hold, as the planner counts them (`max_tasks_per_instance`,
+    /// else its type's limit); none: not limited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
 }
 
 /// An instance past its drain deadline whose remaining service tasks are stopped.

@@ -88,6 +88,16 @@ fn plan() -> ScalingPlan {
                     crate::placement::Needs::default(),
                 ],
             }],
+            drain_eni_use: [(
+                instance(1).container_instance_arn,
+                crate::messages::EniUse {
+                    awsvpc_tasks: 1,
+                    tasks: 3,
+                    limit: Some(2),
+                },
+            )]
+            .into_iter()
+            .collect(),
             terminate: vec![instance(3)],
             abort_drain: vec![instance(4)],
             force_drain: vec![ForceDrain {
