@@ -144,6 +144,9 @@ pub(crate) fn plan_capacity(
             reserved: daemons.daemons,
         });
     }
+    if let Some(note) = spread_note(&packer, &table) {
+        decision.notes.push(note);
+    }
     if let Some(note) = eni_limit_unknown(def, state) {
         decision.notes.push(note);
     }
@@ -713,6 +716,25 @@ fn instance_ref(ci: &ContainerInstance) -> InstanceRef {
 /// the sizes of those that must move (all of them: consolidation drains only instances whose
 /// tasks are listed and belong to services) and their needs besides CPU and memory (none
 /// listed when every task is plain).
+/// Which new tasks the placement put where ECS spreads them over zones, for the record.
+fn spread_note(packer: &Packer, table: &ServiceTable) -> Option<Reason> {
+    if packer.spread_placed.is_empty() {
+        return None;
+    }
+    let mut services: Vec<String> = Vec::new();
+    for &i in &packer.spread_placed {
+        let name = table.name(packer.items[i].service);
+        if !services.iter().any(|s| s == name) {
+            services.push(name.to_string());
+        }
+    }
+    Some(Reason::TasksSpreadOverZones {
+        services,
+        tasks: count(packer.spread_placed.iter()),
+        zones: packer.zones.count,
+    })
+}
+
 /// The `awsvpc` tasks on each ACTIVE instance, for the executor's ENI re-check of `drain`; none
 /// when no drain moves an `awsvpc` task.
 fn eni_use(

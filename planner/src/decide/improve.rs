@@ -448,6 +448,7 @@ mod tests {
             new_in_zone: None,
             eni_limit: None,
             zones: Default::default(),
+            spread_placed: Vec::new(),
         }
     }
 

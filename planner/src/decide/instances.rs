@@ -345,6 +345,7 @@ pub(crate) fn bins(
         new_in_zone,
         eni_limit: def.max_tasks_per_instance,
         zones,
+        spread_placed: Vec::new(),
     };
     (packer, bin_of)
 }

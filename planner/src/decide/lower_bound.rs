@@ -478,6 +478,7 @@ mod tests {
                 new_in_zone: None,
                 eni_limit: None,
                 zones: Default::default(),
+                spread_placed: Vec::new(),
             };
             let mut d = Demand::default();
             let mut indices = Vec::new();

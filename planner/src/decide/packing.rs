@@ -39,6 +39,8 @@ pub(crate) struct Packer {
     pub eni_limit: Option<u32>,
     /// Which services spread over availability zones, and how many zones there are.
     pub zones: Zones,
+    /// The items the last [`Packer::place`] put where ECS spreads them (for the record).
+    pub spread_placed: Vec<usize>,
 }
 
 impl Packer {
@@ -115,6 +117,7 @@ impl Packer {
         // what no ACTIVE instance takes is packed with the rest (it waits for capacity). The
         // spread does not depend on the packing's weight: placed once, before the trials.
         let spread = self.place_spread(indices, &usable);
+        self.spread_placed.clone_from(&spread);
         let packed: Vec<usize> = if spread.is_empty() {
             indices.to_vec()
         } else {
@@ -549,6 +552,7 @@ mod tests {
             new_in_zone: None,
             eni_limit: None,
             zones: Zones::default(),
+            spread_placed: Vec::new(),
         }
     }
 

@@ -56,6 +56,7 @@ fn workload(seed: u64) -> (u32, u32) {
         new_in_zone: None,
         eni_limit: None,
         zones: Default::default(),
+        spread_placed: Vec::new(),
     };
     let mut indices = Vec::new();
     let mut demand = Demand::default();

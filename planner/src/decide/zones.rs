@@ -379,6 +379,21 @@ mod tests {
             "{:#?}",
             spread.decisions.headlines
         );
+        let spread_notes = |plan: &shared::messages::ScalingPlan| -> Vec<String> {
+            plan.decisions
+                .detail
+                .capacity
+                .iter()
+                .flat_map(|c| &c.notes)
+                .filter(|n| matches!(n, shared::messages::Reason::TasksSpreadOverZones { .. }))
+                .map(ToString::to_string)
+                .collect()
+        };
+        assert_eq!(
+            spread_notes(&spread),
+            ["1 new task(s) of `web` spread over 2 availability zones as ECS places them, before packing"]
+        );
+        assert!(spread_notes(&packed).is_empty(), "one zone: packed");
         let packer = packer.expect("a placement");
         let on = |i: usize| {
             packer

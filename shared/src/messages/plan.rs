@@ -578,6 +578,14 @@ pub enum Reason {
         count: u32,
         why: String,
     },
+    /// New tasks of services that spread over availability zones (ECS's default for a service)
+    /// were placed as ECS places them, zone by zone, before anything was packed: where they go
+    /// may differ from where packing would put them, and so may what is launched or drained.
+    TasksSpreadOverZones {
+        services: Vec<String>,
+        tasks: u32,
+        zones: u32,
+    },
     /// DAEMON services run a task on every instance: their reservation is subtracted from
     /// every new instance's room.
     DaemonsReserved {
@@ -982,6 +990,19 @@ impl std::fmt::Display for Reason {
             TaskUnplaceable { service, count, why } => write!(
                 f,
                 "{count} task(s) of `{service}` unplaceable: {why}; no launch"
+            ),
+            TasksSpreadOverZones {
+                services,
+                tasks,
+                zones,
+            } => write!(
+                f,
+                "{tasks} new task(s) of {} spread over {zones} availability zones as ECS places them, before packing",
+                services
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             DaemonsReserved { services, reserved } => write!(
                 f,
