@@ -428,6 +428,19 @@ async fn a_service_level_member_of_no_instance_meets_launches_nothing_and_ecs_pl
 }
 
 #[tokio::test]
+async fn a_member_of_the_groups_instance_type_gets_a_new_instance_of_that_type() {
+    // The one instance is full of web; web may run only on the group's type: a new instance is
+    // of that type (the group's launch configuration), so the plan counts on it and ECS agrees.
+    let w = World::build("", 1, 4, Some(&[0, 0, 0, 0])).await;
+    let own_type = format!("attribute:ecs.instance-type == {}", world::INSTANCE_TYPE);
+    w.strict.set_service_member_of("web", &[&own_type]);
+
+    let (plan, converged) = cycle_through_proxy(&w, &wanted(5)).await;
+    assert_eq!(launched(&plan), 1, "{:#?}", plan.decisions.headlines);
+    assert!(converged.is_converged(), "{converged:?}");
+}
+
+#[tokio::test]
 async fn a_service_with_a_capacity_provider_strategy_is_scaled_and_launches_nothing() {
     let w = World::build("", 1, 0, None).await;
     w.strict
