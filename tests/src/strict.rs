@@ -1257,42 +1257,34 @@ impl Strict {
     /// [`StrictAws::set_availability_zone`]) in an Auto Scaling answer.
     fn rewrite_group_zones(&self, raw: Vec<u8>) -> Vec<u8> {
         let zones = self.lock().zones.clone();
-        if zones.is_empty() {
-            return raw;
-        }
-        let mut answer = Answer::parse(&raw);
-        let mut xml = String::from_utf8_lossy(&answer.body).into_owned();
-        for (id, zone) in &zones {
-            xml = set_member_field(
-                &xml,
-                &format!("<InstanceId>{id}</InstanceId>"),
-                "AvailabilityZone",
-                zone,
-            );
-        }
-        answer.body = xml.into_bytes();
-        answer.into_bytes()
+        set_instance_fields(raw, &zones, "AvailabilityZone")
     }
 
     /// Replaces `<LifecycleState>` of the overridden instances in an Auto Scaling answer.
     fn rewrite_lifecycle(&self, raw: Vec<u8>) -> Vec<u8> {
         let overrides = self.lock().lifecycle.clone();
-        if overrides.is_empty() {
-            return raw;
-        }
-        let mut answer = Answer::parse(&raw);
-        let mut xml = String::from_utf8_lossy(&answer.body).into_owned();
-        for (id, state) in &overrides {
-            xml = set_member_field(
-                &xml,
-                &format!("<InstanceId>{id}</InstanceId>"),
-                "LifecycleState",
-                state,
-            );
-        }
-        answer.body = xml.into_bytes();
-        answer.into_bytes()
+        set_instance_fields(raw, &overrides, "LifecycleState")
     }
+}
+
+/// In an Auto Scaling answer, sets the element `field` of each instance of `values` (EC2
+/// instance id → value).
+fn set_instance_fields(raw: Vec<u8>, values: &HashMap<String, String>, field: &str) -> Vec<u8> {
+    if values.is_empty() {
+        return raw;
+    }
+    let mut answer = Answer::parse(&raw);
+    let mut xml = String::from_utf8_lossy(&answer.body).into_owned();
+    for (id, value) in values {
+        xml = set_member_field(
+            &xml,
+            &format!("<InstanceId>{id}</InstanceId>"),
+            field,
+            value,
+        );
+    }
+    answer.body = xml.into_bytes();
+    answer.into_bytes()
 }
 
 /// In every `<member>` holding `marker`, sets the element `field` to `value`.

@@ -746,12 +746,7 @@ fn eni_use(
     if !drain.iter().flat_map(|d| &d.task_needs).any(|n| n.eni) {
         return BTreeMap::new();
     }
-    let awsvpc: std::collections::HashSet<&str> = state
-        .services
-        .iter()
-        .filter(|s| s.placement.network_mode == shared::state::NetworkMode::Awsvpc)
-        .map(|s| s.name.as_str())
-        .collect();
+    let awsvpc = super::placement::awsvpc_services(state);
     let is_awsvpc = |name: &str| awsvpc.contains(name);
     state
         .instances

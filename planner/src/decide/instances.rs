@@ -241,12 +241,7 @@ pub(crate) fn bins(
     let new_in_zone = launch_zones
         .run()
         .map(|(zone, launches)| (new_instances.in_zone(Some(&zone)), launches));
-    let awsvpc: std::collections::HashSet<&str> = state
-        .services
-        .iter()
-        .filter(|s| s.placement.network_mode == shared::state::NetworkMode::Awsvpc)
-        .map(|s| s.name.as_str())
-        .collect();
+    let awsvpc = super::placement::awsvpc_services(state);
     let is_awsvpc = |name: &str| awsvpc.contains(name);
     let eni_limited = def.max_tasks_per_instance.is_some();
     let scale = size.unwrap_or(Resources::new(1, 1));

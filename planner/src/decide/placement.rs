@@ -44,6 +44,16 @@ pub(crate) fn not_modelled(s: &ServiceState) -> Option<String> {
     needs_of(s).not_understood
 }
 
+/// The services whose tasks take an ENI each (`awsvpc` network mode), by name.
+pub(crate) fn awsvpc_services(state: &ClusterState) -> std::collections::HashSet<&str> {
+    state
+        .services
+        .iter()
+        .filter(|s| s.placement.network_mode == NetworkMode::Awsvpc)
+        .map(|s| s.name.as_str())
+        .collect()
+}
+
 /// What an existing container instance offers (`awsvpc`: whether a service's tasks take an
 /// ENI; counted only when `max_tasks_set` or its instance type has a limit).
 pub(crate) fn offer_of(
