@@ -22,7 +22,7 @@ use super::deadlines::deadlines;
 use super::launch_zones::LaunchZones;
 use super::packing::{Bin, BinKind, Item, ItemKind, Packer, Unplaced};
 use super::placement::Needs;
-use super::services::ServiceTable;
+use super::services::{FastMap, ServiceTable};
 use super::standing::{standings, Standing};
 use super::{demand, instances, lower_bound};
 
@@ -58,7 +58,7 @@ pub(crate) fn plan_capacity(
     let limits = wanted_limits(def, group, &mut notes);
     let size = instances::instance_size(def, state);
     let mut table = ServiceTable::new(state);
-    let group_instances: HashMap<&str, &GroupInstance> = group
+    let group_instances: FastMap<&str, &GroupInstance> = group
         .instances
         .iter()
         .map(|gi| (gi.instance_id.as_str(), gi))
@@ -548,7 +548,7 @@ fn new_instance_reason(index: u32, bin: &Bin, packer: &Packer, table: &ServiceTa
 fn terminations(
     state: &ClusterState,
     standings: &[Standing],
-    group_instances: &HashMap<&str, &GroupInstance>,
+    group_instances: &FastMap<&str, &GroupInstance>,
     reactivated: &[bool],
     drained_empty: &[usize],
     desired: u32,

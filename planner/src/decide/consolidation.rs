@@ -17,8 +17,6 @@
 //!
 //! Each examined candidate gets a reason, drained or kept.
 
-use std::collections::HashMap;
-
 use shared::definition::{ClusterDefinition, ServiceDisruption};
 use shared::messages::{Reason, WorthIt};
 use shared::resources::Resources;
@@ -26,7 +24,7 @@ use shared::state::{ClusterState, ContainerInstance, GroupInstance};
 
 use super::instances::{share, tasks_known};
 use super::packing::{BinKind, Item, ItemKind, Packer};
-use super::services::{ServiceTable, BUFFER};
+use super::services::{FastMap, ServiceTable, BUFFER};
 
 /// Candidates examined per plan at most: the simulation is cheap but not free, and a
 /// candidate that fails usually means the ones after it (busier) fail too.
@@ -105,9 +103,9 @@ pub(crate) fn consolidate(
     packer: &mut Packer,
     def: &ClusterDefinition,
     state: &ClusterState,
-    group_instances: &HashMap<&str, &GroupInstance>,
+    group_instances: &FastMap<&str, &GroupInstance>,
     table: &mut ServiceTable,
-    bin_of: &HashMap<usize, usize>,
+    bin_of: &FastMap<usize, usize>,
     limits: &Limits,
 ) -> Consolidation {
     let mut out = Consolidation::default();
@@ -340,9 +338,9 @@ pub(crate) fn candidate_order(
 fn try_drain(
     packer: &Packer,
     state: &ClusterState,
-    group_instances: &HashMap<&str, &GroupInstance>,
+    group_instances: &FastMap<&str, &GroupInstance>,
     table: &mut ServiceTable,
-    bin_of: &HashMap<usize, usize>,
+    bin_of: &FastMap<usize, usize>,
     i: usize,
 ) -> Result<(Packer, Reason), Reason> {
     let ci = &state.instances[i];

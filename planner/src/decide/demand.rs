@@ -7,7 +7,7 @@ use shared::resources::Resources;
 use shared::state::{ClusterState, Scheduling};
 
 use super::packing::{Item, ItemKind, Packer};
-use super::services::{ServiceTable, BUFFER};
+use super::services::{FastMap, ServiceTable, BUFFER};
 use super::standing::Standing;
 
 /// The demand to place: tasks of services scaling up or not yet placed (desired beyond
@@ -21,7 +21,7 @@ pub(crate) fn items(
     standings: &[Standing],
     table: &mut ServiceTable,
     targets: &HashMap<&str, u32>,
-    bin_of: &HashMap<usize, usize>,
+    bin_of: &FastMap<usize, usize>,
 ) -> Vec<usize> {
     let mut items = Vec::new();
     // Tasks beyond desired (a deployment or a drain in progress): their replacements

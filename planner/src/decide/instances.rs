@@ -13,7 +13,7 @@ use shared::state::{
 use super::launch_zones::LaunchZones;
 use super::packing::{Bin, BinKind, Packer};
 use super::placement::{fresh_bin, needs_of, offer_of, NewInstance, NewInstances};
-use super::services::ServiceTable;
+use super::services::{FastMap, ServiceTable};
 use super::standing::Standing;
 use super::zones::{within_zone, WithinZone, Zones};
 
@@ -227,7 +227,7 @@ pub(crate) fn bins(
     size: Option<Resources>,
     booting: &[Option<String>],
     launch_zones: &LaunchZones,
-) -> (Packer, HashMap<usize, usize>) {
+) -> (Packer, FastMap<usize, usize>) {
     let launch = new_size(def, state);
     let new_instances = NewInstances::of(state, &launch);
     let new_instance = new_instances.in_zone(None);

@@ -453,10 +453,8 @@ impl Kinds {
         // Largest kinds first: among equal scores the larger item wins.
         sort_decreasing(items, &mut order, scale);
         let mut kinds: Vec<Kind> = Vec::new();
-        let mut by_key: std::collections::HashMap<
-            (Resources, u32, bool, Option<usize>, u8),
-            usize,
-        > = std::collections::HashMap::new();
+        let mut by_key: super::services::FastMap<(Resources, u32, bool, Option<usize>, u8), usize> =
+            Default::default();
         let mut remaining = 0;
         let (mut demand_cpu, mut demand_mem) = (0u64, 0u64);
         for i in order {
