@@ -7,7 +7,10 @@
 //! check), and ENIs: an instance's `awsvpc` tasks are those the plan saw on it
 //! ([`EniUse`]) plus every task it has beyond those it had then (the re-read does not list
 //! them: any may be `awsvpc`), all its tasks for an instance the plan did not see; otherwise the
-//! drain is `stale`.
+//! drain is `stale`. A drain of an instance with tasks also reads their scale-in protection
+//! (ListTasks, GetTaskProtection): an instance with a task protected now is not drained
+//! (`stale`), since that protection covers service scale-in and deployments, not a DRAINING
+//! instance.
 //!
 //! Each drain is recorded first, with the [`DRAINED_AT_ATTRIBUTE`] ECS attribute
 //! (PutAttributes, `targetId` the container instance id, 10 per call): the planner treats a
@@ -19,6 +22,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use aws_sdk_ecs::types::{Attribute, ContainerInstanceStatus, TargetType};
+use shared::aws::read;
 use shared::messages::{DrainTarget, EniUse};
 use shared::placement::{Needs, Offer};
 use shared::resources::Resources;
@@ -276,6 +280,30 @@ pub async fn run(run: &mut Run<'_>, targets: &[DrainTarget]) -> Result<(), Apply
     );
     let mut approved = Vec::new();
     for t in targets {
+        let busy = live
+            .get(&t.instance.container_instance_arn)
+            .is_some_and(|ci| ci.status == InstanceStatus::Active && ci.has_tasks());
+        if busy {
+            match protected_now(run, t).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    let why = format!(
+                        "{n} task(s) on it protected from scale-in since the plan was made"
+                    );
+                    run.settle(KIND, &t.instance.ec2_instance_id, Verdict::Stale(why));
+                    continue;
+                }
+                Err(e) => {
+                    run.failed(
+                        KIND,
+                        &t.instance.ec2_instance_id,
+                        "read its tasks' scale-in protection",
+                        e,
+                    )?;
+                    continue;
+                }
+            }
+        }
         let verdict = guard(
             t,
             live.get(&t.instance.container_instance_arn),
@@ -343,6 +371,24 @@ pub async fn run(run: &mut Run<'_>, targets: &[DrainTarget]) -> Result<(), Apply
         }
     }
     Ok(())
+}
+
+/// How many tasks on `target`'s instance are protected from scale-in now (ListTasks on the
+/// instance, GetTaskProtection 10 at a time): the plan read protection up to a cycle ago, and
+/// for its first drain candidates only.
+async fn protected_now(run: &Run<'_>, target: &DrainTarget) -> Result<usize, CallError> {
+    let (ecs, cluster) = (&run.clients.ecs, run.plan.cluster.as_str());
+    let filter = read::TaskFilter {
+        container_instance: Some(&target.instance.container_instance_arn),
+        ..Default::default()
+    };
+    let tasks = read::list_tasks(ecs, cluster, filter)
+        .await
+        .map_err(|e| classify("ListTasks", &e))?;
+    let until = read::task_protection(ecs, cluster, &tasks)
+        .await
+        .map_err(|e| classify("GetTaskProtection", &e))?;
+    Ok(until.values().filter(|&&u| u > run.now_secs).count())
 }
 
 /// The instance is DRAINING by this system now, in the run's live view.

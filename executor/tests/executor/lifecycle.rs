@@ -38,6 +38,9 @@ async fn drain_then_terminate_empty_instances() {
     let (empty, spare) = (empties[0], empties[1]);
 
     let log = CallLog::new();
+    // The drain reads the victim's task protection: through the proxy (moto has no answer).
+    let (_strict, through_proxy) = counted_strict(&bed, &log).await;
+    // Straight to moto for the terminations: ECS deregisters them only when the test says so.
     let clients = counted(&bed, &log).await;
 
     // Plan 1: web 6 → 4, drain the victim (its two tasks fit on the spare) and the empty one.
@@ -57,7 +60,7 @@ async fn drain_then_terminate_empty_instances() {
             ..Default::default()
         },
     );
-    let report = apply(&clients, &drain, &ApplyOptions::default())
+    let report = apply(&through_proxy, &drain, &ApplyOptions::default())
         .await
         .expect("drain");
     assert_eq!(report.outcome, Outcome::Applied, "{report:#?}");
@@ -391,7 +394,8 @@ async fn a_drain_whose_host_port_task_would_no_longer_fit_elsewhere_is_stale() {
     .expect("api's task on the other instance");
 
     let log = CallLog::new();
-    let report = apply(&counted(&bed, &log).await, &drain, &ApplyOptions::default())
+    let (_strict, clients) = counted_strict(&bed, &log).await;
+    let report = apply(&clients, &drain, &ApplyOptions::default())
         .await
         .expect("apply");
     assert_eq!(report.outcome, Outcome::Stale, "{report:#?}");

@@ -77,6 +77,17 @@ pub async fn counted(bed: &TestBed, log: &CallLog) -> AwsClients {
     aws_clients(&fast_config(bed.endpoint()).await, log)
 }
 
+/// [`counted`] clients through the strict proxy (keep it alive while they are used): AWS's
+/// answers where moto has none, such as GetTaskProtection, which a drain of an instance with
+/// tasks reads.
+pub async fn counted_strict(bed: &TestBed, log: &CallLog) -> (testbed::StrictAws, AwsClients) {
+    let strict = testbed::StrictAws::start(bed.endpoint())
+        .await
+        .expect("strict proxy");
+    let clients = aws_clients(&fast_config(strict.endpoint()).await, log);
+    (strict, clients)
+}
+
 /// The cluster file of `prod` the handler checks plans against: the group's limits 1..6 and
 /// the services of the tests' worlds, and `ghost`, which no world creates (`extra` is added to
 /// its top level).

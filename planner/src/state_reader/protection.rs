@@ -6,8 +6,6 @@
 //! reason is returned for [`ClusterState::task_protection_unread`], and the core then drains no
 //! busy instance.
 
-use std::collections::HashMap;
-
 use aws_sdk_ecs::error::{DisplayErrorContext, ProvideErrorMetadata};
 #[cfg(doc)]
 use shared::state::ClusterState;
@@ -17,7 +15,7 @@ use shared::state::ContainerInstance;
 const MAX_REASON_CHARS: usize = 200;
 
 /// GetTaskProtection takes at most this many tasks.
-pub const TASKS_PER_CALL: usize = 10;
+pub const TASKS_PER_CALL: usize = shared::aws::read::PROTECTION_TASKS_PER_CALL;
 
 /// Sets `protected_until_epoch_secs` on the listed tasks of the container instances `arns` whose
 /// protection is enabled. ⌈t/10⌉ calls for their t tasks; none when they have none. A task ECS
@@ -36,50 +34,22 @@ pub(super) async fn read_onto(
         .filter(|ci| arns.contains(&ci.arn))
         .flat_map(|ci| ci.tasks.iter().map(|t| t.arn.clone()))
         .collect();
-    let mut until: HashMap<String, u64> = HashMap::new();
-    let mut calls = 0;
-    for chunk in tasks.chunks(TASKS_PER_CALL) {
-        calls += 1;
-        let answer = ecs
-            .get_task_protection()
-            .cluster(cluster)
-            .set_tasks(Some(chunk.to_vec()))
-            .send()
-            .await
-            .map_err(|e| {
-                let why = match (e.code(), e.message()) {
-                    (Some(code), Some(message)) => format!("{OP}: {code}: {message}"),
-                    (Some(code), None) => format!("{OP}: {code}"),
-                    _ => format!("{OP}: {}", DisplayErrorContext(&e)),
-                };
-                shorten(&why)
-            })?;
-        for p in answer.protected_tasks() {
-            let Some(arn) = p.task_arn() else { continue };
-            if !p.protection_enabled() {
-                continue;
-            }
-            // ECS always sets an expiry; without one, the protection holds until removed.
-            let secs = p
-                .expiration_date()
-                .map_or(u64::MAX, |d| u64::try_from(d.secs()).unwrap_or(0));
-            until.insert(arn.to_owned(), secs);
-        }
-        for failure in answer.failures() {
-            tracing::debug!(
-                cluster,
-                arn = failure.arn().unwrap_or_default(),
-                reason = failure.reason().unwrap_or_default(),
-                "task protection not read (the task is gone)"
-            );
-        }
-    }
+    let until = shared::aws::read::task_protection(ecs, cluster, &tasks)
+        .await
+        .map_err(|e| {
+            let why = match (e.code(), e.message()) {
+                (Some(code), Some(message)) => format!("{OP}: {code}: {message}"),
+                (Some(code), None) => format!("{OP}: {code}"),
+                _ => format!("{OP}: {}", DisplayErrorContext(&e)),
+            };
+            shorten(&why)
+        })?;
     for ci in instances.iter_mut() {
         for t in &mut ci.tasks {
             t.protected_until_epoch_secs = until.get(&t.arn).copied();
         }
     }
-    Ok(calls)
+    Ok(tasks.len().div_ceil(TASKS_PER_CALL))
 }
 
 /// `text` cut to [`MAX_REASON_CHARS`] characters (an SDK error may carry a whole HTML page).

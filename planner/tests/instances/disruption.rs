@@ -520,3 +520,39 @@ async fn a_lapsed_protection_no_longer_keeps_the_instance() {
         plan.decisions.headlines
     );
 }
+
+#[tokio::test]
+async fn a_task_protected_after_the_plan_keeps_its_instance_at_apply_time() {
+    // One full instance and two with one task each: consolidation drains one of the two.
+    let w = world("", 3, &[0, 0, 0, 0, 1, 2]).await;
+    let plan = w.plan_at(&wanted(6), time::now()).await;
+    let first = drained(&plan);
+    assert_eq!(first.len(), 1, "{:#?}", plan.decisions.headlines);
+    let x = (0..3)
+        .find(|&i| w.group.instances[i].instance_id == first[0])
+        .expect("a drained instance of the group");
+    let target = w.instance(x);
+
+    // Between the plan and its application, its task gets scale-in protection (a worker takes
+    // a job): draining it would stop the job.
+    let task = tasks_on(&w, &target.container_instance_arn).await;
+    aws_sdk_ecs::Client::new(w.strict.sdk_config())
+        .update_task_protection()
+        .cluster(CLUSTER)
+        .tasks(&task[0])
+        .protection_enabled(true)
+        .expires_in_minutes(60)
+        .send()
+        .await
+        .expect("UpdateTaskProtection");
+
+    let report = w.apply(&plan).await;
+    let drain = report
+        .actions
+        .iter()
+        .find(|a| a.kind == "drain")
+        .expect("the drain's outcome");
+    assert_eq!(drain.status, ActionStatus::Stale, "{report:#?}");
+    assert!(drain.detail.contains("protected"), "{}", drain.detail);
+    assert_eq!(w.status(&target.container_instance_arn).await, "ACTIVE");
+}

@@ -14,6 +14,7 @@ use aws_sdk_ecs::error::SdkError;
 use aws_sdk_ecs::operation::describe_container_instances::DescribeContainerInstancesError;
 use aws_sdk_ecs::operation::describe_services::DescribeServicesError;
 use aws_sdk_ecs::operation::describe_tasks::DescribeTasksError;
+use aws_sdk_ecs::operation::get_task_protection::GetTaskProtectionError;
 use aws_sdk_ecs::operation::list_container_instances::ListContainerInstancesError;
 use aws_sdk_ecs::operation::list_tasks::ListTasksError;
 use aws_sdk_ecs::types::{
@@ -117,6 +118,41 @@ pub struct TaskFilter<'a> {
     pub container_instance: Option<&'a str>,
     /// Only those with this `startedBy`.
     pub started_by: Option<&'a str>,
+}
+
+/// GetTaskProtection takes at most this many tasks.
+pub const PROTECTION_TASKS_PER_CALL: usize = 10;
+
+/// When the scale-in protection of each protected task among `tasks` lapses, in seconds since
+/// the epoch (`u64::MAX` when ECS gives no expiry: it holds until removed). GetTaskProtection,
+/// [`PROTECTION_TASKS_PER_CALL`] tasks per call; a task ECS reports as a failure (stopped since
+/// it was listed) is left out: it is gone.
+pub async fn task_protection(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    tasks: &[String],
+) -> Result<std::collections::HashMap<String, u64>, SdkError<GetTaskProtectionError, HttpResponse>>
+{
+    let mut until = std::collections::HashMap::new();
+    for chunk in tasks.chunks(PROTECTION_TASKS_PER_CALL) {
+        let answer = Box::pin(
+            ecs.get_task_protection()
+                .cluster(cluster)
+                .set_tasks(Some(chunk.to_vec()))
+                .send(),
+        )
+        .await?;
+        for p in answer.protected_tasks() {
+            let Some(arn) = p.task_arn() else { continue };
+            if p.protection_enabled() {
+                let secs = p
+                    .expiration_date()
+                    .map_or(u64::MAX, |d| u64::try_from(d.secs()).unwrap_or(0));
+                until.insert(arn.to_owned(), secs);
+            }
+        }
+    }
+    Ok(until)
 }
 
 /// The ARNs of `cluster`'s tasks with desired status RUNNING that match `filter` (ListTasks,
