@@ -318,6 +318,15 @@ impl World {
     }
 }
 
+/// The outcome of the report's `kind` action (the first one).
+fn outcome<'a>(report: &'a ExecutionReport, kind: &str) -> &'a shared::messages::ActionOutcome {
+    report
+        .actions
+        .iter()
+        .find(|a| a.kind == kind)
+        .unwrap_or_else(|| panic!("no {kind} outcome: {report:#?}"))
+}
+
 /// The executor's options for this cluster (the handler takes them from the cluster file).
 fn options(def: &ClusterDefinition) -> ApplyOptions {
     ApplyOptions {
@@ -604,11 +613,7 @@ async fn a_drain_whose_tasks_no_longer_fit_at_apply_time_is_stale() {
         .await
         .expect("fill");
     let report = w.apply(&plan).await;
-    let drain = report
-        .actions
-        .iter()
-        .find(|a| a.kind == "drain")
-        .expect("the drain is reported");
+    let drain = outcome(&report, "drain");
     assert_eq!(drain.status, ActionStatus::Stale, "{report:#?}");
     assert!(drain.detail.contains("fit"), "{}", drain.detail);
     assert_eq!(w.status(&victim.container_instance_arn).await, "ACTIVE");

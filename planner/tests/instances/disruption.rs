@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use jiff::SignedDuration;
 use shared::definition::{parse_definition, ClusterDefinition};
-use shared::messages::{ActionStatus, Outcome, ScalingPlan};
+use shared::messages::{ActionStatus, InstanceRef, Outcome, ScalingPlan};
 use shared::time::{self, Timestamp};
 use testbed::scheduler;
 use testbed::strict::StrictEvent;
 
-use super::{line_about, touched, wanted, World, CLUSTER, YAML};
+use super::{line_about, outcome, touched, wanted, World, CLUSTER, YAML};
 
 /// The test file with `extra` keys and the disruption budget instead of `max_drain_per_cycle`.
 fn file(extra: &str) -> ClusterDefinition {
@@ -494,20 +494,8 @@ async fn a_lapsed_protection_no_longer_keeps_the_instance() {
     let w = world("", 3, &[0, 0, 0, 0, 1, 2]).await;
     let now = time::now();
     let first = drained(&w.plan_at(&wanted(6), now).await);
-    let x = (0..3)
-        .find(|&i| w.group.instances[i].instance_id == first[0])
-        .expect("a drained instance");
-    let target = w.instance(x);
-    let task = tasks_on(&w, &target.container_instance_arn).await;
-    aws_sdk_ecs::Client::new(w.strict.sdk_config())
-        .update_task_protection()
-        .cluster(CLUSTER)
-        .tasks(&task[0])
-        .protection_enabled(true)
-        .expires_in_minutes(10)
-        .send()
-        .await
-        .expect("UpdateTaskProtection");
+    let target = group_instance(&w, &first[0]);
+    protect_its_task(&w, &target, 10).await;
     let plan = w.plan_at(&wanted(6), now).await;
     assert!(!drained(&plan).contains(&target.ec2_instance_id));
     // Eleven minutes later (the proxy's clock and the plan's) it has lapsed.
@@ -528,31 +516,39 @@ async fn a_task_protected_after_the_plan_keeps_its_instance_at_apply_time() {
     let plan = w.plan_at(&wanted(6), time::now()).await;
     let first = drained(&plan);
     assert_eq!(first.len(), 1, "{:#?}", plan.decisions.headlines);
-    let x = (0..3)
-        .find(|&i| w.group.instances[i].instance_id == first[0])
-        .expect("a drained instance of the group");
-    let target = w.instance(x);
+    let target = group_instance(&w, &first[0]);
 
     // Between the plan and its application, its task gets scale-in protection (a worker takes
     // a job): draining it would stop the job.
-    let task = tasks_on(&w, &target.container_instance_arn).await;
+    protect_its_task(&w, &target, 60).await;
+
+    let report = w.apply(&plan).await;
+    let drain = outcome(&report, "drain");
+    assert_eq!(drain.status, ActionStatus::Stale, "{report:#?}");
+    assert!(drain.detail.contains("protected"), "{}", drain.detail);
+    assert_eq!(w.status(&target.container_instance_arn).await, "ACTIVE");
+}
+
+/// The group's instance of EC2 id `id`.
+fn group_instance(w: &World, id: &str) -> InstanceRef {
+    let i = (0..w.group.instances.len())
+        .find(|&i| w.group.instances[i].instance_id == id)
+        .unwrap_or_else(|| panic!("{id} is not an instance of the group"));
+    w.instance(i)
+}
+
+/// Scale-in protection for `minutes` on the one task of `target`'s instance, through the proxy
+/// (a worker busy with a job).
+async fn protect_its_task(w: &World, target: &InstanceRef, minutes: i32) {
+    let task = tasks_on(w, &target.container_instance_arn).await;
+    assert_eq!(task.len(), 1, "{task:?}");
     aws_sdk_ecs::Client::new(w.strict.sdk_config())
         .update_task_protection()
         .cluster(CLUSTER)
         .tasks(&task[0])
         .protection_enabled(true)
-        .expires_in_minutes(60)
+        .expires_in_minutes(minutes)
         .send()
         .await
         .expect("UpdateTaskProtection");
-
-    let report = w.apply(&plan).await;
-    let drain = report
-        .actions
-        .iter()
-        .find(|a| a.kind == "drain")
-        .expect("the drain's outcome");
-    assert_eq!(drain.status, ActionStatus::Stale, "{report:#?}");
-    assert!(drain.detail.contains("protected"), "{}", drain.detail);
-    assert_eq!(w.status(&target.container_instance_arn).await, "ACTIVE");
 }

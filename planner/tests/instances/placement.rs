@@ -539,11 +539,7 @@ async fn a_drain_whose_awsvpc_task_lost_its_eni_since_the_plan_is_not_made() {
         });
 
     let report = w.apply(&plan).await;
-    let drain = report
-        .actions
-        .iter()
-        .find(|a| a.kind == "drain")
-        .expect("the drain's outcome");
+    let drain = outcome(&report, "drain");
     assert_eq!(drain.status, ActionStatus::Stale, "{report:#?}");
     assert!(drain.detail.contains("an ENI"), "{}", drain.detail);
     assert_eq!(w.status(&drained).await, "ACTIVE");
