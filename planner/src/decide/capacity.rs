@@ -23,7 +23,7 @@ use super::launch_zones::LaunchZones;
 use super::packing::{Bin, BinKind, Item, ItemKind, Packer, Unplaced};
 use super::placement::Needs;
 use super::services::{FastMap, ServiceTable};
-use super::standing::{standings, Standing};
+use super::standing::{members, standings_among, Standing};
 use super::{demand, instances, lower_bound};
 
 /// The instance side of a plan.
@@ -58,12 +58,8 @@ pub(crate) fn plan_capacity(
     let limits = wanted_limits(def, group, &mut notes);
     let size = instances::instance_size(def, state);
     let mut table = ServiceTable::new(state);
-    let group_instances: FastMap<&str, &GroupInstance> = group
-        .instances
-        .iter()
-        .map(|gi| (gi.instance_id.as_str(), gi))
-        .collect();
-    let mut standings: Vec<Standing> = standings(state);
+    let group_instances = members(Some(group));
+    let mut standings: Vec<Standing> = standings_among(state, &group_instances);
     // Drains past their deadline: an aborted one is ACTIVE again for the rest of the plan (its
     // tasks stay, it is capacity); a forced one takes no task back (its bin is closed below).
     let deadlines = deadlines(def, state, &standings, now_secs);
@@ -712,10 +708,6 @@ fn instance_ref(ci: &ContainerInstance) -> InstanceRef {
     }
 }
 
-/// A drain, with what the executor re-checks at apply time: the tasks counted on the instance,
-/// the sizes of those that must move (all of them: consolidation drains only instances whose
-/// tasks are listed and belong to services) and their needs besides CPU and memory (none
-/// listed when every task is plain).
 /// Which new tasks the placement put where ECS spreads them over zones, for the record.
 fn spread_note(packer: &Packer, table: &ServiceTable) -> Option<Reason> {
     if packer.spread_placed.is_empty() {
@@ -767,6 +759,10 @@ fn eni_use(
         .collect()
 }
 
+/// A drain, with what the executor re-checks at apply time: the tasks counted on the instance,
+/// the sizes of those that must move (all of them: consolidation drains only instances whose
+/// tasks are listed and belong to services) and their needs besides CPU and memory (none
+/// listed when every task is plain).
 fn drain_target(ci: &ContainerInstance, packer: &Packer, table: &ServiceTable) -> DrainTarget {
     let needs_of = |service: Option<&str>| -> Needs {
         service

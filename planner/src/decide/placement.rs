@@ -100,7 +100,7 @@ pub(crate) struct NewInstance {
 }
 
 /// A new instance of the group in availability zone `zone` ([`NewInstances::in_zone`]).
-#[cfg_attr(not(test), allow(dead_code))]
+#[cfg(test)]
 pub(crate) fn new_instance(
     state: &ClusterState,
     launch: &super::instances::NewSize,

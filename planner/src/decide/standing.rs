@@ -4,11 +4,9 @@
 //! capacity) with its reason; its service tasks are demand when ECS will move them.
 
 use shared::messages::Reason;
-use std::collections::HashMap;
+use shared::state::{ClusterState, ContainerInstance, GroupInstance, GroupState, InstanceStatus};
 
-#[cfg(test)]
-use shared::state::GroupState;
-use shared::state::{ClusterState, ContainerInstance, GroupInstance, InstanceStatus};
+use super::services::FastMap;
 
 /// What the planner may do with one container instance.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,15 +44,26 @@ pub(crate) fn standing(ci: &ContainerInstance, group: Option<&GroupState>) -> St
     standing_as(ci, group.and_then(|g| g.instance(&ci.ec2_instance_id)))
 }
 
-/// The standing of every instance of `state`, in order: [`standing`] with the group's members
-/// looked up by id once (not a scan of the group per instance).
-pub(crate) fn standings(state: &ClusterState) -> Vec<Standing> {
-    let members: HashMap<&str, &GroupInstance> = state
-        .group
+/// The group's members by EC2 instance id (none without a group).
+pub(crate) fn members(group: Option<&GroupState>) -> FastMap<&str, &GroupInstance> {
+    group
         .iter()
         .flat_map(|g| &g.instances)
         .map(|gi| (gi.instance_id.as_str(), gi))
-        .collect();
+        .collect()
+}
+
+/// The standing of every instance of `state`, in order: [`standing`] with the group's members
+/// looked up by id once (not a scan of the group per instance).
+pub(crate) fn standings(state: &ClusterState) -> Vec<Standing> {
+    standings_among(state, &members(state.group.as_ref()))
+}
+
+/// [`standings`] with the group's [`members`] already at hand.
+pub(crate) fn standings_among(
+    state: &ClusterState,
+    members: &FastMap<&str, &GroupInstance>,
+) -> Vec<Standing> {
     state
         .instances
         .iter()

@@ -151,6 +151,14 @@ pub async fn task_protection(
                 until.insert(arn.to_owned(), secs);
             }
         }
+        for failure in answer.failures() {
+            tracing::debug!(
+                cluster,
+                arn = failure.arn().unwrap_or_default(),
+                reason = failure.reason().unwrap_or_default(),
+                "task protection not read (the task is gone)"
+            );
+        }
     }
     Ok(until)
 }
