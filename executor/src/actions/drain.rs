@@ -7,10 +7,10 @@
 //! check), and ENIs: an instance's `awsvpc` tasks are those the plan saw on it
 //! ([`EniUse`]) plus every task it has beyond those it had then (the re-read does not list
 //! them: any may be `awsvpc`), all its tasks for an instance the plan did not see; otherwise the
-//! drain is `stale`. A drain of an instance with tasks also reads their scale-in protection
-//! (ListTasks, GetTaskProtection): an instance with a task protected now is not drained
-//! (`stale`), since that protection covers service scale-in and deployments, not a DRAINING
-//! instance.
+//! drain is `stale`. A drain that passes, of an instance with tasks, then reads their scale-in
+//! protection (ListTasks, GetTaskProtection): an instance with a task protected now is not
+//! drained (`stale`, its room given back), since that protection covers service scale-in and
+//! deployments, not a DRAINING instance.
 //!
 //! Each drain is recorded first, with the [`DRAINED_AT_ATTRIBUTE`] ECS attribute
 //! (PutAttributes, `targetId` the container instance id, 10 per call): the planner treats a
@@ -280,20 +280,23 @@ pub async fn run(run: &mut Run<'_>, targets: &[DrainTarget]) -> Result<(), Apply
     );
     let mut approved = Vec::new();
     for t in targets {
-        let busy = live
-            .get(&t.instance.container_instance_arn)
-            .is_some_and(|ci| ci.status == InstanceStatus::Active && ci.has_tasks());
-        if busy {
+        let live_ci = live.get(&t.instance.container_instance_arn);
+        let busy = live_ci.is_some_and(ContainerInstance::has_tasks);
+        let room_before = busy.then(|| room.clone());
+        let mut verdict = guard(t, live_ci, group.as_ref(), earlier_problem, &mut room);
+        // Only a drain the guard approves reads its tasks' protection (two calls and more).
+        let approved_now = matches!(verdict, Verdict::Apply(_));
+        if let (true, Some(before)) = (approved_now, room_before) {
             match protected_now(run, t).await {
                 Ok(0) => {}
                 Ok(n) => {
-                    let why = format!(
+                    room = before;
+                    verdict = Verdict::Stale(format!(
                         "{n} task(s) on it protected from scale-in since the plan was made"
-                    );
-                    run.settle(KIND, &t.instance.ec2_instance_id, Verdict::Stale(why));
-                    continue;
+                    ));
                 }
                 Err(e) => {
+                    room = before;
                     run.failed(
                         KIND,
                         &t.instance.ec2_instance_id,
@@ -304,13 +307,6 @@ pub async fn run(run: &mut Run<'_>, targets: &[DrainTarget]) -> Result<(), Apply
                 }
             }
         }
-        let verdict = guard(
-            t,
-            live.get(&t.instance.container_instance_arn),
-            group.as_ref(),
-            earlier_problem,
-            &mut room,
-        );
         // A dry run still counts the drain in the live view, so that what comes after it (the
         // termination of an empty instance drained in the same plan) reads as a real run would.
         let would_apply = matches!(verdict, Verdict::Apply(_));
