@@ -238,6 +238,15 @@ impl World {
         self.bed.converge(CLUSTER).await.expect("converge");
     }
 
+    /// The test bed's scheduler places tasks as ECS would, seeing the cluster through the proxy
+    /// (zones, constraints, network modes, GPUs as AWS shows them) with EC2's ENI counts.
+    async fn converge_as_ecs(&self) -> scheduler::ConvergeReport {
+        let through_proxy = aws_sdk_ecs::Client::new(self.strict.sdk_config());
+        scheduler::converge_with_enis(&through_proxy, Some(&self.bed.clients().ec2), CLUSTER)
+            .await
+            .expect("converge")
+    }
+
     /// One cycle: plan now, apply, settle.
     async fn cycle(
         &self,

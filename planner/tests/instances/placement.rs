@@ -391,11 +391,7 @@ async fn cycle_through_proxy(
     world::register_group_instances(w.bed.autoscaling(), w.bed.ecs(), CLUSTER, GROUP)
         .await
         .expect("the agents register");
-    let through_proxy = aws_sdk_ecs::Client::new(w.strict.sdk_config());
-    let converged =
-        scheduler::converge_with_enis(&through_proxy, Some(&w.bed.clients().ec2), CLUSTER)
-            .await
-            .expect("converge");
+    let converged = w.converge_as_ecs().await;
     (plan, converged)
 }
 
@@ -549,10 +545,6 @@ async fn a_drain_whose_awsvpc_task_lost_its_eni_since_the_plan_is_not_made() {
         .find(|&i| w.group.instances[i].container_instance_arn == drained)
         .expect("a group instance");
     w.operator_drain(i).await;
-    let through_proxy = aws_sdk_ecs::Client::new(w.strict.sdk_config());
-    let converged =
-        scheduler::converge_with_enis(&through_proxy, Some(&w.bed.clients().ec2), CLUSTER)
-            .await
-            .expect("converge");
+    let converged = w.converge_as_ecs().await;
     assert!(!converged.is_converged(), "{converged:?}");
 }

@@ -11,15 +11,6 @@ use super::*;
 const A: &str = "us-east-1a";
 const B: &str = "us-east-1b";
 
-/// The instances (indices into the group) listed in `b`; the others where the proxy's Auto
-/// Scaling rule puts them.
-fn zone_b(w: &World, instances: &[usize]) {
-    for &i in instances {
-        w.strict
-            .set_availability_zone(&w.group.instances[i].instance_id, B);
-    }
-}
-
 /// Each instance (index into the group) in its zone.
 fn pin(w: &World, zones: &[&str]) {
     for (i, zone) in zones.iter().enumerate() {
@@ -32,14 +23,6 @@ fn pin(w: &World, zones: &[&str]) {
 fn web_in_a(w: &World) {
     w.strict
         .set_service_member_of("web", &["attribute:ecs.availability-zone == us-east-1a"]);
-}
-
-/// ECS through the proxy (it shows the zones): the test bed's scheduler converges.
-async fn converge_seeing_zones(w: &World) -> scheduler::ConvergeReport {
-    let through_proxy = aws_sdk_ecs::Client::new(w.strict.sdk_config());
-    scheduler::converge(&through_proxy, CLUSTER)
-        .await
-        .expect("converge")
 }
 
 /// `web` tasks per instance of the group (index order).
@@ -60,20 +43,20 @@ async fn a_scale_up_ecs_spreads_onto_the_buffers_room_launches_for_the_buffer_at
     // tasks' CPU. Packed, the 6th task would fill instance 1 and leave the buffer instance 0's
     // room; ECS puts it in us-east-1a (2 tasks against 3), on instance 0.
     let w = World::build_in(&[A, B], "cpu_buffer: 2048\n", 2, 5, Some(&[0, 0, 1, 1, 1])).await;
-    zone_b(&w, &[1]);
+    pin(&w, &[A, B]);
 
     let plan = w.plan_at(&wanted(6), time::now()).await;
     assert_eq!(launched(&plan), 1, "{:#?}", plan.decisions.headlines);
     let report = w.apply(&plan).await;
     assert_eq!(report.outcome, Outcome::Applied, "{report:?}");
     // ECS places the task when the service is scaled, before the new instance registers.
-    let converged = converge_seeing_zones(&w).await;
+    let converged = w.converge_as_ecs().await;
     assert!(converged.is_converged(), "{converged:?}");
     assert_eq!(web_per_instance(&w).await, [3, 3], "spread into us-east-1a");
     world::register_group_instances(w.bed.autoscaling(), w.bed.ecs(), CLUSTER, GROUP)
         .await
         .expect("the new instance registers");
-    converge_seeing_zones(&w).await;
+    w.converge_as_ecs().await;
 
     // The buffer is on the new instance: the next plan neither launches nor drains.
     let plan = w.plan_at(&wanted(6), time::now()).await;
@@ -91,7 +74,7 @@ async fn a_service_that_binpacks_is_placed_where_ecs_binpacks_it() {
     // instance 1 (the least memory left), whatever the zones, and the buffer keeps instance
     // 0's room: no launch, where the default strategy needs one.
     let w = World::build_in(&[A, B], "cpu_buffer: 2048\n", 2, 5, Some(&[0, 0, 1, 1, 1])).await;
-    zone_b(&w, &[1]);
+    pin(&w, &[A, B]);
     w.strict
         .set_service_placement_strategy("web", &[("binpack", "memory")]);
 
@@ -99,7 +82,7 @@ async fn a_service_that_binpacks_is_placed_where_ecs_binpacks_it() {
     assert_eq!(launched(&plan), 0, "{:#?}", plan.decisions.headlines);
     let report = w.apply(&plan).await;
     assert_eq!(report.outcome, Outcome::Applied, "{report:?}");
-    let converged = converge_seeing_zones(&w).await;
+    let converged = w.converge_as_ecs().await;
     assert!(converged.is_converged(), "{converged:?}");
     assert_eq!(web_per_instance(&w).await, [2, 4], "packed onto instance 1");
     let plan = w.plan_at(&wanted(6), time::now()).await;
@@ -120,7 +103,7 @@ async fn a_drain_whose_task_ecs_spreads_onto_the_buffers_room_is_not_made() {
         Some(&[0, 1, 1, 1, 2, 2]),
     )
     .await;
-    zone_b(&w, &[0, 1]);
+    pin(&w, &[B, B, A]);
 
     let plan = w.plan_at(&wanted(6), time::now()).await;
     assert!(
@@ -134,7 +117,7 @@ async fn a_drain_whose_task_ecs_spreads_onto_the_buffers_room_is_not_made() {
     // What the drain would have done: ECS (the test bed) moves the task to us-east-1a, and
     // the buffer then needs an instance.
     w.operator_drain(0).await;
-    let converged = converge_seeing_zones(&w).await;
+    let converged = w.converge_as_ecs().await;
     assert!(converged.is_converged(), "{converged:?}");
     assert_eq!(web_per_instance(&w).await, [0, 3, 3]);
     let plan = w.plan_at(&wanted(6), time::now()).await;
@@ -157,7 +140,7 @@ async fn a_zone_bound_service_gets_the_instance_auto_scaling_launches_in_its_zon
         .await
         .expect("the new instance registers");
     // ECS places the fifth task on the new instance: the only room in us-east-1a.
-    let converged = converge_seeing_zones(&w).await;
+    let converged = w.converge_as_ecs().await;
     assert!(converged.is_converged(), "{converged:?}");
     assert_eq!(web_per_instance(&w).await, [4, 0, 0]);
 }
@@ -198,7 +181,7 @@ async fn no_instance_is_launched_for_a_zone_auto_scaling_would_not_launch_it_in(
     world::set_desired_count(w.bed.ecs(), CLUSTER, "web", 9)
         .await
         .expect("web wants 9");
-    let converged = converge_seeing_zones(&w).await;
+    let converged = w.converge_as_ecs().await;
     assert!(!converged.is_converged(), "{converged:?}");
     assert_eq!(web_per_instance(&w).await, [4, 4]);
 }
